@@ -1,0 +1,48 @@
+// Usage: npm run db:migration:create -- <name>
+// Writes prisma/migrations/<timestamp>_<name>/migration.sql with the SQL that
+// takes the committed migrations to prisma/schema.prisma, as `prisma migrate
+// dev --create-only` would, without the native schema engine. One difference:
+// Prisma heads destructive migrations with a "Warnings" comment (dropped
+// columns and the like), which the WebAssembly engine cannot compute; add one
+// by hand if it helps the reader.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { diffMigrationsToSchema, lockfileContent, migrationsDir } from "./schema-engine.ts";
+
+// Prisma's slugify for the names allowed here: split camelCase, lower-case,
+// one "_" between words.
+function slugify(name: string): string {
+  return name
+    .replace(/([A-Z]{2,})(\d+)/g, "$1 $2")
+    .replace(/([a-z\d]+)([A-Z]{2,})/g, "$1 $2")
+    .replace(/([a-z\d])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-rt-z\d]+)/g, "$1 $2")
+    .toLowerCase()
+    .replace(/[^a-z\d]+/g, "_")
+    .replace(/^_|_$/g, "")
+    .slice(0, 200);
+}
+
+// UTC YYYYMMDDHHMMSS, as the schema engine names migration folders.
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/\D/g, "").slice(0, 14);
+}
+
+const name = process.argv[2] ?? "";
+if (!/^[A-Za-z\d _-]*[A-Za-z\d][A-Za-z\d _-]*$/.test(name)) {
+  console.error("Usage: npm run db:migration:create -- <name>  (letters, digits, spaces, '-' or '_')");
+  process.exit(1);
+}
+
+const sql = await diffMigrationsToSchema();
+if (sql === null) {
+  console.log("No schema changes; no migration created.");
+  process.exit(0);
+}
+
+const folder = join(migrationsDir, `${timestamp(new Date())}_${slugify(name)}`);
+mkdirSync(migrationsDir, { recursive: true });
+mkdirSync(folder); // fails if it exists, like Prisma: never overwrite a migration
+writeFileSync(join(folder, "migration.sql"), sql);
+writeFileSync(join(migrationsDir, "migration_lock.toml"), lockfileContent);
+console.log(`Created ${relative(process.cwd(), join(folder, "migration.sql"))}. Review it before committing.`);

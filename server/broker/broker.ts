@@ -1,0 +1,291 @@
+import type { Db } from "../db/client.ts";
+import type { DataPlane, TunnelSpec } from "../dataplane/types.ts";
+import type { Logger } from "../log.ts";
+import { isIpv4 } from "../net/ipv4.ts";
+import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
+import type { Command, TunnelType } from "../protocol/command.ts";
+import { AUTH_FAILED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
+import { writeAudit, type Actor } from "../repositories/audit/repository.ts";
+import { AllocationRepository, NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
+import type { EndReason, SessionLedger } from "../repositories/sessions/repository.ts";
+import { parseList, TRANSPORTS, TUNNEL_TYPES, type Transport } from "../repositories/users/schema.ts";
+import type { TunnelPasswordBox } from "../secrets/tunnel-password.ts";
+import type { AbuseGuard } from "../control/abuse.ts";
+import { BatchLoader } from "./batch-loader.ts";
+import { UdpPortPool } from "./udp-ports.ts";
+
+export type TunnelCommand = Extract<Command, { kind: "tunnel" }>;
+
+export interface BrokerOptions {
+  /** dtcps -U: IPv6 over UDP/IPv4 is offered. */
+  udpEnabled: boolean;
+  /** dtcps -b: first server UDP port. */
+  udpBasePort: number;
+  /** The server IPv4 put in replies; by default the address the client connected to. */
+  publicIpv4: string | null;
+}
+
+/** How the broker reaches the control connection of a session it ends from outside (replacement, shutdown). */
+export interface SessionControl {
+  terminate(reply: string | null): void;
+}
+
+export interface LiveSession {
+  readonly id: number;
+  readonly userId: number;
+  readonly userName: string;
+  readonly type: TunnelType;
+  readonly transport: Transport;
+  readonly clientIpv4: string;
+  readonly serverIpv4: string;
+  readonly clientUdpPort: number | null;
+  readonly serverUdpPort: number | null;
+  readonly startedAt: Date;
+  readonly control: SessionControl;
+  ended: boolean;
+}
+
+export interface LoginRequest {
+  command: TunnelCommand;
+  challenge: string;
+  /** The client's IPv4 as seen on the control connection. */
+  clientIpv4: string;
+  /** The local address the client connected to. */
+  localIpv4: string;
+}
+
+export type LoginOutcome = { reply: string; session: LiveSession | null };
+
+const DTCPS: Actor = { name: "dtcps" };
+
+/** Everything a login needs about a user, fetched in one batched query. */
+async function fetchLoginRecords(db: Db, names: string[]) {
+  const users = await db.user.findMany({
+    where: { name: { in: names } },
+    select: {
+      id: true,
+      name: true,
+      tunnelPassword: true,
+      disabled: true,
+      allowedTypes: true,
+      allowedTransports: true,
+      mtu: true,
+      linkPair: { select: { clientAddress: true, serverAddress: true } },
+      delegations: { select: { prefix: true }, orderBy: { id: "asc" }, take: 1 },
+    },
+  });
+  return new Map(users.map((u) => [u.name, u]));
+}
+type LoginRecord = NonNullable<Awaited<ReturnType<typeof fetchLoginRecords>> extends Map<string, infer V> ? V : never>;
+
+/**
+ * The control plane's core: checks logins, provisions addresses, keeps one live session per user,
+ * records sessions and drives the data plane.
+ */
+export class Broker {
+  readonly #live = new Map<string, LiveSession>();
+  readonly #userTurns = new Map<string, Promise<unknown>>();
+  readonly #records: BatchLoader<string, LoginRecord>;
+  readonly #allocations: AllocationRepository;
+  readonly #udpPorts: UdpPortPool;
+
+  constructor(
+    private readonly db: Db,
+    private readonly box: TunnelPasswordBox,
+    private readonly ledger: SessionLedger,
+    private readonly dataPlane: DataPlane,
+    private readonly guard: AbuseGuard,
+    private readonly log: Logger,
+    private readonly options: BrokerOptions,
+  ) {
+    this.#records = new BatchLoader((names) => fetchLoginRecords(db, names));
+    this.#allocations = new AllocationRepository(db);
+    this.#udpPorts = new UdpPortPool(options.udpBasePort);
+  }
+
+  get liveSessions(): LiveSession[] {
+    return [...this.#live.values()];
+  }
+
+  async login(req: LoginRequest, control: SessionControl): Promise<LoginOutcome> {
+    const { user } = req.command;
+    const delay = this.guard.delayMs(req.clientIpv4, user);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+
+    const record = await this.#records.load(user);
+    const refusal = this.#check(req, record);
+    if (refusal !== null || record === null) {
+      await this.#refuse(req, refusal ?? "unknown user");
+      return { reply: AUTH_FAILED, session: null };
+    }
+    this.guard.recordSuccess(req.clientIpv4, user);
+    if (req.command.udp && !this.options.udpEnabled) {
+      return { reply: "-ERR UDP tunnels are not enabled on this server (dtcps -U)", session: null };
+    }
+    if (!isIpv4(req.clientIpv4)) {
+      return { reply: "-ERR tunnels need IPv4: connect to the server over IPv4", session: null };
+    }
+    // Logins of one user run one after another, so replacement and provisioning never race.
+    return this.#inTurn(user, () => this.#establish(req, record, control));
+  }
+
+  /** Ends a session once, whoever asks first (its connection, a replacement, shutdown). */
+  async end(session: LiveSession, reason: EndReason): Promise<void> {
+    if (session.ended) return;
+    session.ended = true;
+    if (this.#live.get(session.userName) === session) this.#live.delete(session.userName);
+    let counters = null;
+    try {
+      counters = await this.dataPlane.close(session.id);
+    } catch (err) {
+      this.log.warn(`data plane could not close session ${session.id}: ${(err as Error).message}`);
+    }
+    if (session.serverUdpPort !== null) this.#udpPorts.release(session.serverUdpPort);
+    await this.ledger.end(session.id, reason, counters);
+    this.log.info(`session ${session.id} of ${session.userName} ended: ${reason}`);
+  }
+
+  /** Ends every live session (daemon stopping) and tells each client why. */
+  async shutdown(): Promise<void> {
+    await Promise.all(
+      this.liveSessions.map(async (s) => {
+        await this.end(s, "shutdown");
+        s.control.terminate("-ERR server shutting down");
+      }),
+    );
+    await this.ledger.drain();
+  }
+
+  #check(req: LoginRequest, record: LoginRecord | null): string | null {
+    if (record === null) return "unknown user";
+    let password: string;
+    try {
+      password = this.box.open(record.name, record.tunnelPassword);
+    } catch (err) {
+      this.log.warn((err as Error).message);
+      return "stored password unreadable";
+    }
+    if (!responseMatches(tunnelResponse(record.name, req.challenge, password), req.command.response)) return "wrong response";
+    if (record.disabled) return "user disabled";
+    if (!parseList(record.allowedTypes, TUNNEL_TYPES).includes(req.command.type)) return `type ${req.command.type} not allowed`;
+    const transport: Transport = req.command.udp ? "udp" : "proto41";
+    if (!parseList(record.allowedTransports, TRANSPORTS).includes(transport)) return `transport ${transport} not allowed`;
+    return null;
+  }
+
+  async #refuse(req: LoginRequest, reason: string): Promise<void> {
+    const { user } = req.command;
+    const counts = this.guard.recordFailure(req.clientIpv4, user);
+    this.log.info(`login refused for ${JSON.stringify(user)} from ${req.clientIpv4}: ${reason}`);
+    await writeAudit(this.db, { ...DTCPS, source: req.clientIpv4 }, {
+      action: "dtcp.login.failed",
+      target: user,
+      after: { reason, ...counts },
+    }).catch((err: unknown) => this.log.warn(`audit log write failed: ${(err as Error).message}`));
+  }
+
+  async #establish(req: LoginRequest, record: LoginRecord, control: SessionControl): Promise<LoginOutcome> {
+    const { command } = req;
+    const previous = this.#live.get(record.name);
+    if (previous) {
+      await this.end(previous, "replaced");
+      previous.control.terminate("-ERR session replaced");
+    }
+
+    const serverIpv4 = this.options.publicIpv4 ?? req.localIpv4;
+    let clientIpv6: string | null = null;
+    let serverIpv6: string | null = null;
+    let prefix: string | null = null;
+    try {
+      if (command.type === "host") {
+        const pair = record.linkPair ?? (await this.#allocations.linkPairForLogin(record.id, record.name, DTCPS));
+        clientIpv6 = pair.clientAddress;
+        serverIpv6 = pair.serverAddress;
+      } else if (command.type === "network") {
+        prefix =
+          record.delegations[0]?.prefix ?? (await this.#allocations.delegationForLogin(record.id, record.name, DTCPS)).prefix;
+      }
+    } catch (err) {
+      if (err instanceof SoldOutError) return { reply: SOLD_OUT, session: null };
+      if (err instanceof NotProvisionedError) return { reply: `-ERR ${err.message}`, session: null };
+      throw err;
+    }
+
+    let serverUdpPort: number | null = null;
+    if (command.udp) {
+      serverUdpPort = this.#udpPorts.take();
+      if (serverUdpPort === null) return { reply: SOLD_OUT, session: null };
+    }
+    const transport: Transport = command.udp ? "udp" : "proto41";
+    const spec: Omit<TunnelSpec, "sessionId"> = {
+      userName: record.name,
+      type: command.type,
+      transport,
+      clientIpv4: req.clientIpv4,
+      serverIpv4,
+      clientUdpPort: command.udp?.clientPort ?? null,
+      serverUdpPort,
+      clientIpv6,
+      serverIpv6,
+      prefix,
+      mtu: record.mtu,
+    };
+    const id = await this.ledger.start({
+      userId: record.id,
+      type: spec.type,
+      transport,
+      clientIpv4: spec.clientIpv4,
+      serverIpv4,
+      clientUdpPort: spec.clientUdpPort,
+      serverUdpPort,
+      clientIpv6,
+      serverIpv6,
+      prefix,
+    });
+    const session: LiveSession = {
+      id,
+      userId: record.id,
+      userName: record.name,
+      type: command.type,
+      transport,
+      clientIpv4: req.clientIpv4,
+      serverIpv4,
+      clientUdpPort: spec.clientUdpPort,
+      serverUdpPort,
+      startedAt: new Date(),
+      control,
+      ended: false,
+    };
+    try {
+      await this.dataPlane.open({ ...spec, sessionId: id });
+    } catch (err) {
+      this.log.warn(`tunnel set-up failed for session ${id} of ${record.name}: ${(err as Error).message}`);
+      await this.end(session, "setup-failed");
+      return { reply: "-ERR tunnel set-up failed", session: null };
+    }
+    this.#live.set(record.name, session);
+    this.log.info(
+      `session ${id}: ${record.name} ${command.type} over ${transport} from ${req.clientIpv4}` +
+        (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, client ${spec.clientUdpPort ?? "behind NAT"})` : ""),
+    );
+    const [prefixAddress, prefixLength] = (prefix ?? "").split("/");
+    const reply =
+      command.type === "host"
+        ? tunnelReply({ type: "host", clientIPv4: req.clientIpv4, serverIPv4: serverIpv4, serverUdpPort, clientIPv6: clientIpv6!, serverIPv6: serverIpv6! })
+        : command.type === "network"
+          ? tunnelReply({ type: "network", clientIPv4: req.clientIpv4, serverIPv4: serverIpv4, serverUdpPort, prefix: prefixAddress!, prefixLength: Number(prefixLength) })
+          : tunnelReply({ type: "tunnelonly", clientIPv4: req.clientIpv4, serverIPv4: serverIpv4, serverUdpPort });
+    return { reply, session };
+  }
+
+  #inTurn<T>(user: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#userTurns.get(user) ?? Promise.resolve();
+    const mine = before.then(work, work);
+    const settled = mine.catch(() => undefined);
+    this.#userTurns.set(user, settled);
+    void settled.then(() => {
+      if (this.#userTurns.get(user) === settled) this.#userTurns.delete(user);
+    });
+    return mine;
+  }
+}

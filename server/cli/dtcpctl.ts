@@ -1,0 +1,243 @@
+import { userInfo } from "node:os";
+import { resolvePaths } from "../config.ts";
+import { openDatabase, type Db } from "../db/client.ts";
+import { listAudit, type Actor } from "../repositories/audit/repository.ts";
+import { AllocationRepository } from "../repositories/delegations/repository.ts";
+import { PoolRepository } from "../repositories/pools/repository.ts";
+import { SessionLedger } from "../repositories/sessions/repository.ts";
+import { UserRepository } from "../repositories/users/repository.ts";
+import { loadOrCreateSecretKey, TunnelPasswordBox } from "../secrets/tunnel-password.ts";
+import { numberOption, parseCommandLine, runMain, UsageError } from "./args.ts";
+import { printRecords, printTable } from "./table.ts";
+
+const USAGE = `usage: dtcpctl <command> [options]
+  user add <name> [--admin] [--email addr] [--types t,…] [--transports proto41,udp] [--mtu n] [--tunnel-password-stdin]
+  user list [--search text]
+  user show <name>
+  user disable|enable|remove <name>
+  tunnel-password rotate <name> [--tunnel-password-stdin]
+  pool add <cidr> --purpose link|delegation [--size len] [--auto]
+  pool list
+  pool remove <cidr>
+  delegate <user> [--pool cidr]
+  undelegate <user> <prefix>
+  delegations [--user name]
+  sessions [--live] [--user name] [--limit n]
+  audit [--action prefix] [--limit n]
+Every listing takes --json. Environment: DATABASE_URL, BROKER_DATA_DIR, BROKER_SECRET_KEY_FILE.`;
+
+interface Context {
+  db: Db;
+  actor: Actor;
+  args: string[];
+  box: () => TunnelPasswordBox;
+}
+
+type Handler = (ctx: Context) => Promise<void>;
+
+const splitList = (v: string | undefined) => v?.split(",").map((x) => x.trim()).filter((x) => x !== "");
+
+function one(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected ${what}`);
+  return positionals[0]!;
+}
+
+async function readSecretLine(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError("--tunnel-password-stdin reads the password from a pipe, not a terminal");
+  let text = "";
+  for await (const chunk of process.stdin) text += String(chunk);
+  const line = text.split(/\r?\n/)[0] ?? "";
+  if (line === "") throw new UsageError("no password on standard input");
+  return line;
+}
+
+const commands: Record<string, Handler> = {
+  async "user add"({ db, actor, args, box }) {
+    const { values, positionals } = parseCommandLine({
+      args,
+      options: {
+        admin: { type: "boolean" },
+        email: { type: "string" },
+        types: { type: "string" },
+        transports: { type: "string" },
+        mtu: { type: "string" },
+        "tunnel-password-stdin": { type: "boolean" },
+      },
+    });
+    const name = one(positionals, "one user name");
+    const tunnelPassword = values["tunnel-password-stdin"] ? await readSecretLine() : undefined;
+    const { user, tunnelPassword: issued } = await new UserRepository(db, box()).create(
+      {
+        name,
+        role: values.admin ? "admin" : "user",
+        email: values.email ?? null,
+        allowedTypes: splitList(values.types),
+        allowedTransports: splitList(values.transports),
+        mtu: values.mtu === undefined ? undefined : numberOption("--mtu", values.mtu, 1280, 1280, 1480),
+        tunnelPassword,
+      },
+      actor,
+    );
+    process.stdout.write(`created ${user.role} ${user.name}\n`);
+    if (tunnelPassword === undefined) process.stdout.write(`DTCP password (shown once): ${issued}\n`);
+  },
+
+  async "user list"({ db, args, box }) {
+    const { values } = parseCommandLine({ args, options: { search: { type: "string" }, json: { type: "boolean" } }, allowPositionals: false });
+    const users = await new UserRepository(db, box()).list(values.search);
+    printTable(values.json, users, ["name", "role", "disabled", "allowedTypes", "allowedTransports", "mtu", "email"]);
+  },
+
+  async "user show"({ db, args, box }) {
+    const { values, positionals } = parseCommandLine({ args, options: { json: { type: "boolean" } } });
+    const repo = new UserRepository(db, box());
+    const user = await repo.get(one(positionals, "one user name"));
+    const delegations = await new AllocationRepository(db).list(user.name);
+    const pair = await db.linkPair.findUnique({ where: { userId: user.id } });
+    printRecords(values.json, {
+      ...user,
+      linkPair: pair ? `${pair.clientAddress} ${pair.serverAddress}` : null,
+      delegations: delegations.map((d) => d.prefix),
+    });
+  },
+
+  "user disable": (ctx) => setDisabled(ctx, true),
+  "user enable": (ctx) => setDisabled(ctx, false),
+
+  async "user remove"({ db, actor, args, box }) {
+    const { positionals } = parseCommandLine({ args, options: {} });
+    const name = one(positionals, "one user name");
+    await new UserRepository(db, box()).remove(name, actor);
+    process.stdout.write(`removed ${name}\n`);
+  },
+
+  async "tunnel-password rotate"({ db, actor, args, box }) {
+    const { values, positionals } = parseCommandLine({ args, options: { "tunnel-password-stdin": { type: "boolean" } } });
+    const name = one(positionals, "one user name");
+    const given = values["tunnel-password-stdin"] ? await readSecretLine() : undefined;
+    const password = await new UserRepository(db, box()).rotateTunnelPassword(name, actor, given);
+    process.stdout.write(given === undefined ? `new DTCP password of ${name} (shown once): ${password}\n` : `DTCP password of ${name} changed\n`);
+  },
+
+  async "pool add"({ db, actor, args }) {
+    const { values, positionals } = parseCommandLine({
+      args,
+      options: { purpose: { type: "string" }, size: { type: "string" }, auto: { type: "boolean" } },
+    });
+    if (values.purpose === undefined) throw new UsageError("--purpose link|delegation is required");
+    const pool = await new PoolRepository(db).add(
+      {
+        cidr: one(positionals, "one prefix, e.g. 2001:db8::/48"),
+        purpose: values.purpose,
+        prefixLength: values.size === undefined ? undefined : numberOption("--size", values.size, 0, 0, 128),
+        autoDelegate: values.auto ?? false,
+      },
+      actor,
+    );
+    process.stdout.write(`added ${pool.purpose} pool ${pool.cidr} handing out /${pool.prefixLength}${pool.autoDelegate ? " (auto-delegate)" : ""}\n`);
+  },
+
+  async "pool list"({ db, args }) {
+    const { values } = parseCommandLine({ args, options: { json: { type: "boolean" } }, allowPositionals: false });
+    const pools = await new PoolRepository(db).list();
+    printTable(values.json, pools.map((p) => ({ ...p, size: `/${p.prefixLength}`, used: `${p.used}/${p.capacity}` })), ["cidr", "purpose", "size", "autoDelegate", "used"]);
+  },
+
+  async "pool remove"({ db, actor, args }) {
+    const { positionals } = parseCommandLine({ args, options: {} });
+    const cidr = one(positionals, "one pool prefix");
+    await new PoolRepository(db).remove(cidr, actor);
+    process.stdout.write(`removed pool ${cidr}\n`);
+  },
+
+  async delegate({ db, actor, args }) {
+    const { values, positionals } = parseCommandLine({ args, options: { pool: { type: "string" } } });
+    const user = one(positionals, "one user name");
+    const delegation = await new AllocationRepository(db).delegate(user, actor, values.pool);
+    process.stdout.write(`${delegation.prefix} delegated to ${user}\n`);
+  },
+
+  async undelegate({ db, actor, args }) {
+    const { positionals } = parseCommandLine({ args, options: {} });
+    if (positionals.length !== 2) throw new UsageError("expected a user name and a prefix");
+    await new AllocationRepository(db).release(positionals[0]!, positionals[1]!, actor);
+    process.stdout.write(`released ${positionals[1]} from ${positionals[0]}\n`);
+  },
+
+  async delegations({ db, args }) {
+    const { values } = parseCommandLine({ args, options: { user: { type: "string" }, json: { type: "boolean" } }, allowPositionals: false });
+    const rows = await new AllocationRepository(db).list(values.user);
+    printTable(values.json, rows.map((d) => ({ prefix: d.prefix, user: d.user.name, pool: d.pool.cidr, since: d.createdAt })), ["prefix", "user", "pool", "since"]);
+  },
+
+  async sessions({ db, args }) {
+    const { values } = parseCommandLine({
+      args,
+      options: { live: { type: "boolean" }, user: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
+      allowPositionals: false,
+    });
+    const rows = await new SessionLedger(db).list({
+      live: values.live,
+      userName: values.user,
+      limit: numberOption("--limit", values.limit, 100, 1, 100_000),
+    });
+    printTable(
+      values.json,
+      rows.map((s) => ({
+        id: s.id,
+        user: s.user.name,
+        type: s.type,
+        transport: s.transport,
+        client: s.clientUdpPort === null ? s.clientIpv4 : `${s.clientIpv4}:${s.clientUdpPort}`,
+        started: s.startedAt,
+        ended: s.endedAt,
+        reason: s.endReason,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+      })),
+      ["id", "user", "type", "transport", "client", "started", "ended", "reason", "bytesIn", "bytesOut"],
+    );
+  },
+
+  async audit({ db, args }) {
+    const { values } = parseCommandLine({
+      args,
+      options: { action: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
+      allowPositionals: false,
+    });
+    const rows = await listAudit(db, { action: values.action, limit: numberOption("--limit", values.limit, 100, 1, 100_000) });
+    printTable(values.json, rows, ["at", "actor", "source", "action", "target", "before", "after"]);
+  },
+};
+
+async function setDisabled({ db, actor, args, box }: Context, disabled: boolean): Promise<void> {
+  const { positionals } = parseCommandLine({ args, options: {} });
+  const user = await new UserRepository(db, box()).setDisabled(one(positionals, "one user name"), disabled, actor);
+  process.stdout.write(`${user.name} ${disabled ? "disabled" : "enabled"}\n`);
+}
+
+/** Finds the handler for the leading words ("user add", "pool list", "sessions"). */
+function route(argv: string[]): { handler: Handler; args: string[] } {
+  for (const words of [2, 1]) {
+    const handler = commands[argv.slice(0, words).join(" ")];
+    if (handler) return { handler, args: argv.slice(words) };
+  }
+  throw new UsageError(argv.length === 0 || argv[0] === "help" || argv[0] === "--help" ? USAGE : `unknown command "${argv.slice(0, 2).join(" ")}"\n${USAGE}`);
+}
+
+runMain("dtcpctl", async () => {
+  const { handler, args } = route(process.argv.slice(2));
+  const paths = resolvePaths();
+  const db = await openDatabase(paths.databaseUrl);
+  let box: TunnelPasswordBox | undefined;
+  try {
+    await handler({
+      db,
+      actor: { name: `cli:${userInfo().username}` },
+      args,
+      box: () => (box ??= new TunnelPasswordBox(loadOrCreateSecretKey(paths.secretKeyFile))),
+    });
+  } finally {
+    await db.$disconnect();
+  }
+});

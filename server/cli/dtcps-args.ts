@@ -1,0 +1,70 @@
+import { resolvePaths } from "../config.ts";
+import { DEFAULT_ABUSE_LIMITS } from "../control/abuse.ts";
+import { DEFAULT_TIMEOUTS } from "../control/connection.ts";
+import type { DaemonConfig } from "../daemon.ts";
+import { NoDataPlane } from "../dataplane/types.ts";
+import { isIpv4 } from "../net/ipv4.ts";
+import { numberOption, parseCommandLine, UsageError } from "./args.ts";
+
+export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-dataplane] [--listen addr] [--public-ipv4 addr]
+             [--auth-timeout s] [--idle-timeout s] [--max-unauth-per-ip n] [--auth-free-failures n]
+             [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s] [prefix]`;
+
+export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { verbose: boolean } {
+  const { values, positionals } = parseCommandLine({
+    args: argv,
+    options: {
+      debug: { type: "boolean", short: "d" },
+      // dtcps(8) -D keeps it in the foreground, which is always the case here; accepted for old scripts.
+      foreground: { type: "boolean", short: "D" },
+      udp: { type: "boolean", short: "U" },
+      "udp-port": { type: "string", short: "b" },
+      port: { type: "string", short: "p" },
+      "no-dataplane": { type: "boolean" },
+      listen: { type: "string" },
+      "public-ipv4": { type: "string" },
+      "auth-timeout": { type: "string" },
+      "idle-timeout": { type: "string" },
+      "max-unauth-per-ip": { type: "string" },
+      "auth-free-failures": { type: "string" },
+      "auth-delay-base": { type: "string" },
+      "auth-delay-max": { type: "string" },
+      "auth-fail-memory": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) throw new UsageError(DTCPS_USAGE);
+  if (positionals.length > 1) throw new UsageError(`one prefix at most; got ${positionals.join(" ")}`);
+  const publicIpv4 = values["public-ipv4"] ?? null;
+  if (publicIpv4 !== null && !isIpv4(publicIpv4)) throw new UsageError(`--public-ipv4 must be an IPv4 address; got "${publicIpv4}"`);
+  if (!values["no-dataplane"]) {
+    throw new UsageError("the packet data plane is not part of this build yet; start with --no-dataplane");
+  }
+  const seconds = (name: string, value: string | undefined, fallbackMs: number, min = 0.01) =>
+    Math.round(numberOption(`--${name}`, value, fallbackMs / 1000, min, 86_400) * 1000);
+  const count = (name: string, value: string | undefined, fallback: number, min = 0) =>
+    Math.floor(numberOption(`--${name}`, value, fallback, min, 1_000_000));
+  return {
+    paths: resolvePaths(env),
+    host: values.listen ?? "0.0.0.0",
+    port: count("p", values.port, 20200, 0),
+    udpEnabled: values.udp ?? false,
+    udpBasePort: count("b", values["udp-port"], 4028, 1),
+    publicIpv4,
+    linkPrefix: positionals[0] ?? null,
+    timeouts: {
+      ...DEFAULT_TIMEOUTS,
+      authMs: seconds("auth-timeout", values["auth-timeout"], DEFAULT_TIMEOUTS.authMs),
+      idleMs: seconds("idle-timeout", values["idle-timeout"], DEFAULT_TIMEOUTS.idleMs),
+    },
+    abuse: {
+      maxUnauthenticatedPerAddress: count("max-unauth-per-ip", values["max-unauth-per-ip"], DEFAULT_ABUSE_LIMITS.maxUnauthenticatedPerAddress, 1),
+      freeFailures: count("auth-free-failures", values["auth-free-failures"], DEFAULT_ABUSE_LIMITS.freeFailures),
+      failureDelayBaseMs: seconds("auth-delay-base", values["auth-delay-base"], DEFAULT_ABUSE_LIMITS.failureDelayBaseMs, 0),
+      failureDelayMaxMs: seconds("auth-delay-max", values["auth-delay-max"], DEFAULT_ABUSE_LIMITS.failureDelayMaxMs, 0),
+      failureMemoryMs: seconds("auth-fail-memory", values["auth-fail-memory"], DEFAULT_ABUSE_LIMITS.failureMemoryMs),
+    },
+    dataPlane: new NoDataPlane(),
+    verbose: values.debug ?? false,
+  };
+}

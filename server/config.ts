@@ -1,0 +1,17 @@
+import { resolve } from "node:path";
+
+/** Where the broker keeps its state; every entry point (daemon, CLI, web app) resolves it the same way. */
+export interface Paths {
+  dataDir: string;
+  databaseUrl: string;
+  secretKeyFile: string;
+}
+
+export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
+  const dataDir = resolve(env.BROKER_DATA_DIR ?? "data");
+  return {
+    dataDir,
+    databaseUrl: env.DATABASE_URL ?? `file:${resolve(dataDir, "broker.db")}`,
+    secretKeyFile: resolve(env.BROKER_SECRET_KEY_FILE ?? resolve(dataDir, "secret.key")),
+  };
+}

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import type { LiveSession, LoginRequest, SessionControl } from "../broker/broker.ts";
+import { silentLogger } from "../log.ts";
+import { tunnelResponse } from "../protocol/challenge.ts";
+import { ControlConnection, type ControlLink, type LoginPort } from "./connection.ts";
+
+const PASSWORD = "correct-horse";
+
+/** A broker that accepts alice with PASSWORD and fails loudly for the user "boom". */
+function fakeBroker(ended: string[], loginMs: number): LoginPort {
+  return {
+    async login(req: LoginRequest, control: SessionControl) {
+      if (loginMs > 0) await new Promise((r) => setTimeout(r, loginMs));
+      if (req.command.user === "boom") throw new Error("database is down");
+      if (req.command.response.toLowerCase() !== tunnelResponse("alice", req.challenge, PASSWORD)) {
+        return { reply: "-ERR authentication failed.", session: null };
+      }
+      const session = { id: 1, userName: "alice", control, ended: false } as unknown as LiveSession;
+      return { reply: "+OK 192.0.2.1 198.51.100.1", session };
+    },
+    async end(_session, reason) {
+      ended.push(reason);
+    },
+  };
+}
+
+function harness(partialLineMs = 20, loginMs = 0) {
+  const timeouts = { authMs: 60_000, idleMs: 300_000, partialLineMs };
+  const written: string[] = [];
+  let closed = false;
+  const ended: string[] = [];
+  const link: ControlLink = {
+    clientIpv4: "192.0.2.1",
+    localIpv4: "198.51.100.1",
+    write: (text) => written.push(text),
+    end: () => {
+      closed = true;
+    },
+  };
+  const conn = new ControlConnection(link, fakeBroker(ended, loginMs), timeouts, silentLogger);
+  conn.start();
+  const challenge = written[0]!.split(" ")[1]!;
+  const settle = () => new Promise((r) => setTimeout(r, 2 * partialLineMs + 2 * loginMs + 5));
+  return { conn, written, ended, challenge, settle, isClosed: () => closed };
+}
+
+test("every reply is one CRLF-terminated +OK/-ERR line, whatever bytes arrive", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.constantFrom("ping\r\n", "quit\n", "tunnel alice x host\n", "tunnel boom 0 host\n", "help", "\r\n", "TUNNEL a b c proto=udp port=99999\n"),
+        ),
+        { maxLength: 12 },
+      ),
+      async (chunks) => {
+        const h = harness(1);
+        for (const chunk of chunks) h.conn.receive(Buffer.from(chunk as Uint8Array | string));
+        await h.settle();
+        h.conn.disconnected();
+        await h.settle();
+        const [greeting, ...replies] = h.written;
+        assert.match(greeting!, /^\+OK [0-9A-F]{32} KAME tunnel server\r\n$/);
+        for (const reply of replies) assert.match(reply, /^[+-](OK|ERR)[^\r\n]*\r\n$/);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("a failing broker gives -ERR internal error and the connection keeps answering", async () => {
+  const h = harness();
+  h.conn.receive(Buffer.from("tunnel boom 00 host\r\nping\r\n"));
+  await h.settle();
+  assert.deepEqual(h.written.slice(1), ["-ERR internal error\r\n", "+OK hi, happy to hear from you\r\n"]);
+  h.conn.disconnected();
+});
+
+test("commands are answered in order even while a login is in flight", async () => {
+  const h = harness();
+  const response = tunnelResponse("alice", h.challenge, PASSWORD).toUpperCase();
+  h.conn.receive(Buffer.from(`tunnel alice ${response} host\r\nping\r\nquit\r\n`));
+  await h.settle();
+  assert.deepEqual(h.written.slice(1), ["+OK 192.0.2.1 198.51.100.1\r\n", "+OK hi, happy to hear from you\r\n", "+OK see you soon.\r\n"]);
+  assert.ok(h.isClosed());
+  h.conn.disconnected();
+  await h.settle();
+  assert.deepEqual(h.ended, ["quit"]);
+});
+
+test("a client that leaves during its login has the new session ended", async () => {
+  const h = harness(20, 10);
+  const response = tunnelResponse("alice", h.challenge, PASSWORD);
+  h.conn.receive(Buffer.from(`tunnel alice ${response} host\n`));
+  await new Promise((r) => setImmediate(r));
+  h.conn.disconnected();
+  await h.settle();
+  assert.deepEqual(h.ended, ["closed"]);
+});
+
+test("an unterminated line is processed after the partial-line delay", async () => {
+  const h = harness();
+  h.conn.receive(Buffer.from("pi"));
+  h.conn.receive(Buffer.from("ng"));
+  assert.equal(h.written.length, 1);
+  await h.settle();
+  assert.deepEqual(h.written.slice(1), ["+OK hi, happy to hear from you\r\n"]);
+  h.conn.disconnected();
+});

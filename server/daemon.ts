@@ -1,0 +1,97 @@
+import type { AddressInfo } from "node:net";
+import { Broker } from "./broker/broker.ts";
+import type { Paths } from "./config.ts";
+import { AbuseGuard, type AbuseLimits } from "./control/abuse.ts";
+import type { ControlTimeouts } from "./control/connection.ts";
+import { ControlServer } from "./control/server.ts";
+import { openDatabase, type Db } from "./db/client.ts";
+import type { DataPlane } from "./dataplane/types.ts";
+import type { Logger } from "./log.ts";
+import { writeAudit } from "./repositories/audit/repository.ts";
+import { DomainError, prefixField } from "./repositories/errors.ts";
+import { PoolRepository } from "./repositories/pools/repository.ts";
+import { SessionLedger } from "./repositories/sessions/repository.ts";
+import { loadOrCreateSecretKey, TunnelPasswordBox } from "./secrets/tunnel-password.ts";
+import { formatPrefix6 } from "./net/prefix.ts";
+
+export interface DaemonConfig {
+  paths: Paths;
+  host: string;
+  port: number;
+  udpEnabled: boolean;
+  udpBasePort: number;
+  publicIpv4: string | null;
+  /** dtcps [prefix]: a link pool for host tunnels that must exist. */
+  linkPrefix: string | null;
+  timeouts: ControlTimeouts;
+  abuse: AbuseLimits;
+  dataPlane: DataPlane;
+}
+
+export interface Daemon {
+  readonly address: AddressInfo;
+  readonly broker: Broker;
+  readonly db: Db;
+  stop(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
+  const db = await openDatabase(config.paths.databaseUrl);
+  try {
+    const box = new TunnelPasswordBox(loadOrCreateSecretKey(config.paths.secretKeyFile));
+    const ledger = new SessionLedger(db);
+    const stale = await ledger.endAllOpen("restart");
+    if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
+    if (config.linkPrefix !== null) await ensureLinkPool(db, config.linkPrefix, log);
+
+    await config.dataPlane.start();
+    log.info(`data plane: ${config.dataPlane.description}`);
+    const guard = new AbuseGuard(config.abuse);
+    const broker = new Broker(db, box, ledger, config.dataPlane, guard, log, {
+      udpEnabled: config.udpEnabled,
+      udpBasePort: config.udpBasePort,
+      publicIpv4: config.publicIpv4,
+    });
+    const server = new ControlServer(broker, guard, log, { host: config.host, port: config.port, timeouts: config.timeouts }, (action, source, after) => {
+      writeAudit(db, { name: "dtcps", source }, { action, after }).catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
+    });
+    const address = await server.listen();
+    const sweeper = setInterval(() => guard.sweep(), SWEEP_INTERVAL_MS).unref();
+    log.info(
+      `dtcps listening on ${address.address}:${address.port}` +
+        (config.udpEnabled ? `, UDP tunnels from port ${config.udpBasePort}` : ", UDP tunnels off (-U enables them)"),
+    );
+    if ((await db.user.count()) === 0) log.info("no users yet: add one with `npx dtcpctl user add <name>`");
+
+    let stopping: Promise<void> | null = null;
+    return {
+      address,
+      broker,
+      db,
+      stop: () =>
+        (stopping ??= (async () => {
+          clearInterval(sweeper);
+          await broker.shutdown();
+          await server.close();
+          await config.dataPlane.stop();
+          await db.$disconnect();
+        })()),
+    };
+  } catch (err) {
+    await db.$disconnect();
+    throw err;
+  }
+}
+
+async function ensureLinkPool(db: Db, text: string, log: Logger): Promise<void> {
+  const cidr = formatPrefix6(prefixField(text, "prefix"));
+  const existing = await db.pool.findUnique({ where: { cidr } });
+  if (existing) {
+    if (existing.purpose !== "link") throw new DomainError(`${cidr} is a ${existing.purpose} pool, not a link pool for host tunnels`);
+    return;
+  }
+  await new PoolRepository(db).add({ cidr, purpose: "link" }, { name: "dtcps" });
+  log.info(`added link pool ${cidr} for host tunnels`);
+}

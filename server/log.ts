@@ -1,0 +1,17 @@
+/** Line-oriented logging to stdout/stderr. Never pass a password or a response hash. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+export function consoleLogger(verbose: boolean): Logger {
+  const stamp = () => new Date().toISOString();
+  return {
+    info: (m) => process.stdout.write(`${stamp()} ${m}\n`),
+    warn: (m) => process.stderr.write(`${stamp()} warning: ${m}\n`),
+    debug: verbose ? (m) => process.stdout.write(`${stamp()} debug: ${m}\n`) : () => {},
+  };
+}
+
+export const silentLogger: Logger = { info: () => {}, warn: () => {}, debug: () => {} };

@@ -1,0 +1,83 @@
+import type { TunnelType } from "./command.ts";
+
+// Every reply text the server sends is built here. Replies carry no line
+// ending; `wire` adds the CRLF that KAME dtcps sends.
+
+export function greeting(challenge: string): string {
+  return `+OK ${challenge} KAME tunnel server`;
+}
+
+export const PONG = "+OK hi, happy to hear from you";
+export const HELP = "+OK valid commands are: TUNNEL PING QUIT";
+export const BYE = "+OK see you soon.";
+
+export const AUTH_FAILED = "-ERR authentication failed.";
+export const SOLD_OUT = "-ERR tunnel interface sold out";
+export const LINE_TOO_LONG = "-ERR line too long";
+export const TIMED_OUT = "-ERR connection timed out, disconnecting";
+export const SESSION_REPLACED = "-ERR session replaced";
+export const ALREADY_ESTABLISHED = "-ERR already established";
+export const INVALID_COMMAND = "-ERR invalid command";
+export const PORT_NEEDS_UDP = "-ERR option port needs proto=udp";
+
+export function unsupportedTunnelType(type: string): string {
+  return `-ERR unsupported tunnel type ${sanitizeEcho(type)}`;
+}
+
+export function unsupportedOption(token: string): string {
+  return `-ERR unsupported option ${sanitizeEcho(token)}`;
+}
+
+export function invalidOption(token: string): string {
+  return `-ERR invalid option ${sanitizeEcho(token)}`;
+}
+
+export function duplicateOption(name: string): string {
+  return `-ERR duplicate option ${sanitizeEcho(name)}`;
+}
+
+const MAX_ECHO_CHARS = 64;
+
+// Control, format, unassigned/private-use code points, lone surrogates, and
+// Unicode line/paragraph separators: anything that could break the reply line.
+const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/gu;
+
+/** Client text echoed in a reply: printable only, at most 64 characters. */
+function sanitizeEcho(text: string): string {
+  return Array.from(text.replace(UNPRINTABLE, "")).slice(0, MAX_ECHO_CHARS).join("");
+}
+
+export type TunnelReplyFields = {
+  clientIPv4: string;
+  serverIPv4: string;
+  /** The server's UDP port for IPv6 over UDP; null for IPv6-in-IPv4 (protocol 41). */
+  serverUdpPort: number | null;
+} & (
+  | { type: Extract<TunnelType, "tunnelonly"> }
+  | { type: Extract<TunnelType, "host">; clientIPv6: string; serverIPv6: string }
+  | { type: Extract<TunnelType, "network">; prefix: string; prefixLength: number }
+);
+
+/**
+ * `+OK <client IPv4> <server IPv4>` followed by the type's fields. Clients
+ * split on spaces and read by position, so the UDP extension goes last.
+ */
+export function tunnelReply(fields: TunnelReplyFields): string {
+  const words = ["+OK", fields.clientIPv4, fields.serverIPv4];
+  switch (fields.type) {
+    case "tunnelonly":
+      break;
+    case "host":
+      words.push(fields.clientIPv6, fields.serverIPv6);
+      break;
+    case "network":
+      words.push(`${fields.prefix}/${fields.prefixLength}`);
+      break;
+  }
+  if (fields.serverUdpPort !== null) words.push(`udp=${fields.serverUdpPort}`);
+  return words.join(" ");
+}
+
+export function wire(reply: string): string {
+  return `${reply}\r\n`;
+}

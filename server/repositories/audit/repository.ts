@@ -1,0 +1,72 @@
+import type { Db } from "../../db/client.ts";
+import type { Prisma } from "../../db/generated/client.ts";
+
+export type Tx = Prisma.TransactionClient;
+
+/** Who acts: "cli", "dtcps", "web:<user>"; `source` is the remote address when there is one. */
+export interface Actor {
+  name: string;
+  source?: string;
+}
+
+export interface AuditEntry {
+  action: string;
+  target?: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+function json(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+export function writeAudit(tx: Tx | Db, actor: Actor, entry: AuditEntry): Promise<unknown> {
+  return tx.auditLog.create({
+    data: {
+      actor: actor.name,
+      source: actor.source ?? null,
+      action: entry.action,
+      target: entry.target ?? null,
+      before: json(entry.before),
+      after: json(entry.after),
+    },
+  });
+}
+
+/**
+ * Runs a mutation and its audit entry in one transaction: either both are written or neither.
+ * The callback returns the result plus the before/after snapshots (which must hold no secrets).
+ */
+export async function audited<T>(
+  db: Db,
+  actor: Actor,
+  action: string,
+  target: string,
+  mutate: (tx: Tx) => Promise<{ result: T; before?: unknown; after?: unknown }>,
+): Promise<T> {
+  return db.$transaction(async (tx) => {
+    const { result, before, after } = await mutate(tx);
+    await writeAudit(tx, actor, { action, target, before, after });
+    return result;
+  });
+}
+
+export interface AuditFilter {
+  action?: string;
+  actor?: string;
+  target?: string;
+  limit?: number;
+}
+
+export function listAudit(db: Db, filter: AuditFilter = {}) {
+  return db.auditLog.findMany({
+    where: {
+      ...(filter.action ? { action: { startsWith: filter.action } } : {}),
+      ...(filter.actor ? { actor: filter.actor } : {}),
+      ...(filter.target ? { target: filter.target } : {}),
+    },
+    orderBy: { id: "desc" },
+    take: filter.limit ?? 100,
+  });
+}

@@ -1,0 +1,138 @@
+import type { Db } from "../../db/client.ts";
+import type { Delegation, LinkPair, Pool } from "../../db/generated/client.ts";
+import { firstFreeSubprefix, linkPair } from "../../net/allocation.ts";
+import { formatIpv6 } from "../../net/ipv6.ts";
+import { formatPrefix6, parsePrefix6 } from "../../net/prefix.ts";
+import { audited, type Actor, type Tx } from "../audit/repository.ts";
+import { DomainError, isUniqueViolation, prefixField } from "../errors.ts";
+
+/** Every pool that could serve is full: the DTCP reply is "tunnel interface sold out". */
+export class SoldOutError extends DomainError {}
+
+/** Nothing is configured that could serve the request (no pool, no delegation). */
+export class NotProvisionedError extends DomainError {}
+
+// Another process (CLI, web app) may take the same free prefix between our read and our insert;
+// the unique index refuses the second insert and we try again with a fresh view.
+const ALLOCATION_ATTEMPTS = 5;
+
+async function withRetry<T>(allocate: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await allocate();
+    } catch (err) {
+      if (!isUniqueViolation(err) || attempt >= ALLOCATION_ATTEMPTS) throw err;
+    }
+  }
+}
+
+function nextFree(pool: Pool, taken: string[]) {
+  return firstFreeSubprefix(parsePrefix6(pool.cidr), pool.prefixLength, taken.map(parsePrefix6));
+}
+
+export class AllocationRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Hands the next free prefix of a delegation pool (the given one, else the first with room) to a user. */
+  async delegate(userName: string, actor: Actor, poolCidr?: string): Promise<Delegation> {
+    const user = await this.requireUser(userName);
+    return withRetry(() =>
+      audited(this.db, actor, "delegation.create", userName, async (tx) => {
+        const pools = await this.candidatePools(tx, "delegation", poolCidr);
+        const delegation = await this.allocateDelegation(tx, user.id, pools);
+        if (!delegation) throw new SoldOutError(poolCidr ? `the pool ${pools[0]?.cidr} is full` : "every delegation pool is full", "pool");
+        return { result: delegation, after: { user: userName, prefix: delegation.prefix } };
+      }),
+    );
+  }
+
+  async release(userName: string, prefixText: string, actor: Actor): Promise<void> {
+    const user = await this.requireUser(userName);
+    const prefix = formatPrefix6(prefixField(prefixText, "prefix"));
+    await audited(this.db, actor, "delegation.release", userName, async (tx) => {
+      const found = await tx.delegation.findUnique({ where: { prefix } });
+      if (!found || found.userId !== user.id) throw new DomainError(`${userName} does not hold ${prefix}`, "prefix");
+      await tx.delegation.delete({ where: { id: found.id } });
+      return { result: undefined, before: { user: userName, prefix } };
+    });
+  }
+
+  list(userName?: string) {
+    return this.db.delegation.findMany({
+      where: userName ? { user: { name: userName } } : {},
+      include: { user: { select: { name: true } }, pool: { select: { cidr: true } } },
+      orderBy: { id: "asc" },
+    });
+  }
+
+  /** The user's routed prefix for a network tunnel: the oldest delegation, else one from an auto-delegate pool. */
+  async delegationForLogin(userId: number, userName: string, actor: Actor): Promise<Delegation> {
+    const existing = await this.db.delegation.findFirst({ where: { userId }, orderBy: { id: "asc" } });
+    if (existing) return existing;
+    return withRetry(() =>
+      audited(this.db, actor, "delegation.create", userName, async (tx) => {
+        const pools = await tx.pool.findMany({ where: { purpose: "delegation", autoDelegate: true }, orderBy: { id: "asc" } });
+        if (pools.length === 0) throw new NotProvisionedError(`no prefix is delegated to ${userName}`);
+        const delegation = await this.allocateDelegation(tx, userId, pools);
+        if (!delegation) throw new SoldOutError("every auto-delegate pool is full");
+        return { result: delegation, after: { user: userName, prefix: delegation.prefix, auto: true } };
+      }),
+    );
+  }
+
+  /** The user's stable address pair for host tunnels, allocated from a link pool on first use. */
+  async linkPairForLogin(userId: number, userName: string, actor: Actor): Promise<LinkPair> {
+    const existing = await this.db.linkPair.findUnique({ where: { userId } });
+    if (existing) return existing;
+    return withRetry(() =>
+      audited(this.db, actor, "link-pair.create", userName, async (tx) => {
+        const pools = await tx.pool.findMany({ where: { purpose: "link" }, orderBy: { id: "asc" } });
+        if (pools.length === 0) throw new NotProvisionedError("no link pool is configured for host tunnels");
+        for (const pool of pools) {
+          const taken = await tx.linkPair.findMany({ where: { poolId: pool.id }, select: { block: true } });
+          const block = nextFree(pool, taken.map((t) => t.block));
+          if (!block) continue;
+          const pair = linkPair(block);
+          const created = await tx.linkPair.create({
+            data: {
+              block: formatPrefix6(block),
+              clientAddress: formatIpv6(pair.client),
+              serverAddress: formatIpv6(pair.server),
+              poolId: pool.id,
+              userId,
+            },
+          });
+          return { result: created, after: { user: userName, block: created.block } };
+        }
+        throw new SoldOutError("every link pool is full");
+      }),
+    );
+  }
+
+  private async allocateDelegation(tx: Tx, userId: number, pools: Pool[]): Promise<Delegation | null> {
+    for (const pool of pools) {
+      const taken = await tx.delegation.findMany({ where: { poolId: pool.id }, select: { prefix: true } });
+      const prefix = nextFree(pool, taken.map((t) => t.prefix));
+      if (prefix) return tx.delegation.create({ data: { prefix: formatPrefix6(prefix), poolId: pool.id, userId } });
+    }
+    return null;
+  }
+
+  private async candidatePools(tx: Tx, purpose: "delegation", poolCidr?: string): Promise<Pool[]> {
+    if (poolCidr === undefined) {
+      const pools = await tx.pool.findMany({ where: { purpose }, orderBy: { id: "asc" } });
+      if (pools.length === 0) throw new NotProvisionedError("no delegation pool exists; add one first", "pool");
+      return pools;
+    }
+    const cidr = formatPrefix6(prefixField(poolCidr, "pool"));
+    const pool = await tx.pool.findUnique({ where: { cidr } });
+    if (!pool || pool.purpose !== purpose) throw new DomainError(`no delegation pool ${cidr}`, "pool");
+    return [pool];
+  }
+
+  private async requireUser(name: string) {
+    const user = await this.db.user.findUnique({ where: { name } });
+    if (!user) throw new DomainError(`no user named ${name}`, "user");
+    return user;
+  }
+}

@@ -1,0 +1,40 @@
+import { Prisma } from "../db/generated/client.ts";
+import { AddressError } from "../net/errors.ts";
+import { parsePrefix6, type Prefix6 } from "../net/prefix.ts";
+import type { z } from "zod";
+
+/** A refusal a person can act on; `field` names the form field it belongs to, when there is one. */
+export class DomainError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002";
+}
+
+/** Input from a form or a command line: shaped like T, but nothing is trusted until validated. */
+export type Untrusted<T> = { [K in keyof T]?: unknown };
+
+/** Validates with a zod schema, turning the first issue into a DomainError on its field. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown, field?: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path[0];
+  throw new DomainError(issue?.message ?? "invalid input", field ?? (typeof path === "string" ? path : undefined));
+}
+
+/** Parses a prefix typed by a person; a bad one becomes a DomainError on that field. */
+export function prefixField(text: string, field: string): Prefix6 {
+  try {
+    return parsePrefix6(text.trim());
+  } catch (err) {
+    if (err instanceof AddressError) throw new DomainError(err.message, field);
+    throw err;
+  }
+}

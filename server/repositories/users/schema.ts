@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+import type { TunnelType } from "../../protocol/command.ts";
+
+export type { TunnelType };
+export const TUNNEL_TYPES = ["tunnelonly", "host", "network"] as const satisfies readonly TunnelType[];
+export const TRANSPORTS = ["proto41", "udp"] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+export const ROLES = ["admin", "user"] as const;
+export type Role = (typeof ROLES)[number];
+
+// DTCP splits on spaces and dtcpc.auth on ':', so names and passwords may hold neither.
+export const userNameSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,31}$/,
+    "user names are 1–32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+
+export const tunnelPasswordSchema = z
+  .string()
+  .min(8, "a DTCP password has at least 8 characters")
+  .max(128, "a DTCP password has at most 128 characters")
+  .regex(/^[\x21-\x39\x3b-\x7e]+$/, "a DTCP password is printable ASCII without spaces or ':'");
+
+function listOf<T extends string>(all: readonly [T, ...T[]], what: string) {
+  return z
+    .array(z.enum(all))
+    .min(1, `allow at least one ${what}`)
+    .transform((items) => all.filter((x) => items.includes(x)));
+}
+
+export const tunnelTypesSchema = listOf(TUNNEL_TYPES, "tunnel type");
+export const transportsSchema = listOf(TRANSPORTS, "transport");
+export const mtuSchema = z.number().int().min(1280, "IPv6 needs an MTU of at least 1280").max(1480, "the MTU cannot exceed 1480 inside IPv4");
+
+export const newUserSchema = z.object({
+  name: userNameSchema,
+  role: z.enum(ROLES).default("user"),
+  email: z.string().email("not an e-mail address").nullable().default(null),
+  allowedTypes: tunnelTypesSchema.default([...TUNNEL_TYPES]),
+  allowedTransports: transportsSchema.default([...TRANSPORTS]),
+  mtu: mtuSchema.default(1280),
+  tunnelPassword: tunnelPasswordSchema,
+});
+export type NewUser = z.input<typeof newUserSchema>;
+
+/** Splits the comma lists stored in the database. */
+export function parseList<T extends string>(stored: string, all: readonly T[]): T[] {
+  return stored.split(",").filter((x): x is T => (all as readonly string[]).includes(x));
+}

@@ -1,0 +1,90 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+
+// DTCP passwords must stay recoverable (the MD5 challenge needs the plain text),
+// so they are sealed with AES-256-GCM under a key kept in a 0600 file.
+const VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_BYTES = 32;
+
+export class SecretKeyError extends Error {}
+
+/** Reads the key file, creating it (mode 0600, 32 random bytes) when it does not exist. */
+export function loadOrCreateSecretKey(path: string): Buffer {
+  try {
+    const key = readFileSync(path);
+    if (key.length !== KEY_BYTES) {
+      throw new SecretKeyError(`${path} holds ${key.length} bytes; a secret key is ${KEY_BYTES} bytes.`);
+    }
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const key = randomBytes(KEY_BYTES);
+  // "wx": never overwrite a key another process created meanwhile.
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return loadOrCreateSecretKey(path);
+    throw err;
+  }
+  try {
+    writeSync(fd, key);
+  } finally {
+    closeSync(fd);
+  }
+  return key;
+}
+
+export class TunnelPasswordBox {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length !== KEY_BYTES) throw new SecretKeyError(`a secret key is ${KEY_BYTES} bytes`);
+    this.#key = key;
+  }
+
+  /** version ‖ iv ‖ tag ‖ ciphertext; the user name is bound as associated data so sealed values cannot be swapped between users. */
+  seal(userName: string, password: string): Uint8Array<ArrayBuffer> {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(Buffer.from(userName, "utf8"));
+    const body = Buffer.concat([cipher.update(password, "utf8"), cipher.final()]);
+    return new Uint8Array(Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), body]));
+  }
+
+  open(userName: string, sealed: Uint8Array): string {
+    const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    if (buf.length < 1 + IV_BYTES + TAG_BYTES || buf[0] !== VERSION) {
+      throw new SecretKeyError(`the stored DTCP password of ${userName} is not in a known format`);
+    }
+    const iv = buf.subarray(1, 1 + IV_BYTES);
+    const tag = buf.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, iv);
+    decipher.setAAD(Buffer.from(userName, "utf8"));
+    decipher.setAuthTag(tag);
+    try {
+      return Buffer.concat([decipher.update(buf.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString("utf8");
+    } catch {
+      throw new SecretKeyError(`the stored DTCP password of ${userName} cannot be decrypted with this secret key`);
+    }
+  }
+}
+
+/** A strong DTCP password: 20 characters from an alphabet safe in dtcpc.auth (no ':' and no white space). */
+export function generateTunnelPassword(random: (n: number) => Buffer = randomBytes): string {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  let out = "";
+  while (out.length < 20) {
+    for (const b of random(32)) {
+      // Rejection sampling keeps the distribution uniform.
+      if (b < 256 - (256 % alphabet.length) && out.length < 20) out += alphabet[b % alphabet.length];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolvePaths } from "../../server/config.ts";
+import { DEFAULT_ABUSE_LIMITS, type AbuseLimits } from "../../server/control/abuse.ts";
+import { DEFAULT_TIMEOUTS, type ControlTimeouts } from "../../server/control/connection.ts";
+import { startDaemon, type Daemon, type DaemonConfig } from "../../server/daemon.ts";
+import { NoDataPlane } from "../../server/dataplane/types.ts";
+import { silentLogger } from "../../server/log.ts";
+import { PoolRepository } from "../../server/repositories/pools/repository.ts";
+import type { NewPool } from "../../server/repositories/pools/schema.ts";
+import { UserRepository } from "../../server/repositories/users/repository.ts";
+import type { NewUser } from "../../server/repositories/users/schema.ts";
+import { loadOrCreateSecretKey, TunnelPasswordBox } from "../../server/secrets/tunnel-password.ts";
+
+/** A scratch data directory, removed by cleanup(). */
+export function tempDataDir(): { dir: string; env: NodeJS.ProcessEnv; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "dtcp-test-"));
+  return {
+    dir,
+    env: { ...process.env, BROKER_DATA_DIR: dir, DATABASE_URL: `file:${join(dir, "broker.db")}` },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface TestBrokerOptions {
+  udpEnabled?: boolean;
+  timeouts?: Partial<ControlTimeouts>;
+  abuse?: Partial<AbuseLimits>;
+  publicIpv4?: string | null;
+  linkPrefix?: string | null;
+}
+
+/**
+ * A daemon on 127.0.0.1 (ephemeral port) over a temporary database, with factories for the
+ * users and pools a test needs. restart() stops and starts it on the same data.
+ */
+export class TestBroker {
+  daemon!: Daemon;
+  readonly data = tempDataDir();
+  readonly config: DaemonConfig;
+
+  private constructor(options: TestBrokerOptions) {
+    this.config = {
+      paths: resolvePaths(this.data.env),
+      host: "127.0.0.1",
+      port: 0,
+      udpEnabled: options.udpEnabled ?? false,
+      udpBasePort: 4028,
+      publicIpv4: options.publicIpv4 ?? null,
+      linkPrefix: options.linkPrefix ?? null,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+      abuse: { ...DEFAULT_ABUSE_LIMITS, ...options.abuse },
+      dataPlane: new NoDataPlane(),
+    };
+  }
+
+  static async start(options: TestBrokerOptions = {}): Promise<TestBroker> {
+    const broker = new TestBroker(options);
+    broker.daemon = await startDaemon(broker.config, silentLogger);
+    return broker;
+  }
+
+  get port(): number {
+    return this.daemon.address.port;
+  }
+
+  get db() {
+    return this.daemon.db;
+  }
+
+  users(): UserRepository {
+    return new UserRepository(this.db, new TunnelPasswordBox(loadOrCreateSecretKey(this.config.paths.secretKeyFile)));
+  }
+
+  async user(name: string, extra: Partial<NewUser> = {}): Promise<{ name: string; password: string }> {
+    const { tunnelPassword } = await this.users().create({ name, ...extra }, { name: "test" });
+    return { name, password: tunnelPassword };
+  }
+
+  pool(input: NewPool) {
+    return new PoolRepository(this.db).add(input, { name: "test" });
+  }
+
+  /** Stops cleanly and starts again on the same data and port. */
+  async restart(port = this.port): Promise<void> {
+    await this.daemon.stop();
+    this.daemon = await startDaemon({ ...this.config, port }, silentLogger);
+  }
+
+  async stop(): Promise<void> {
+    await this.daemon.stop();
+    this.data.cleanup();
+  }
+}
