@@ -1,7 +1,6 @@
 import type { Db } from "../../db/client.ts";
-import type { Prisma } from "../../db/generated/client.ts";
+import { writeTransaction, type Tx } from "../../db/transaction.ts";
 
-export type Tx = Prisma.TransactionClient;
 
 /** Who acts: "cli", "dtcps", "web:<user>"; `source` is the remote address when there is one. */
 export interface Actor {
@@ -45,7 +44,7 @@ export async function audited<T>(
   target: string,
   mutate: (tx: Tx) => Promise<{ result: T; before?: unknown; after?: unknown }>,
 ): Promise<T> {
-  return db.$transaction(async (tx) => {
+  return writeTransaction(db, async (tx) => {
     const { result, before, after } = await mutate(tx);
     await writeAudit(tx, actor, { action, target, before, after });
     return result;

@@ -3,7 +3,8 @@ import type { Delegation, LinkPair, Pool } from "../../db/generated/client.ts";
 import { firstFreeSubprefix, linkPair } from "../../net/allocation.ts";
 import { formatIpv6 } from "../../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6 } from "../../net/prefix.ts";
-import { audited, type Actor, type Tx } from "../audit/repository.ts";
+import type { Tx } from "../../db/transaction.ts";
+import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError, isUniqueViolation, prefixField } from "../errors.ts";
 
 /** Every pool that could serve is full: the DTCP reply is "tunnel interface sold out". */

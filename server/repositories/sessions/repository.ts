@@ -1,4 +1,5 @@
 import type { Db } from "../../db/client.ts";
+import { writeTransaction } from "../../db/transaction.ts";
 import type { TunnelType, Transport } from "../users/schema.ts";
 
 export interface SessionStart {
@@ -130,7 +131,7 @@ export class SessionLedger {
   async #writeEnds(batch: PendingEnd[]): Promise<void> {
     const endedAt = new Date();
     try {
-      await this.db.$transaction(async (tx) => {
+      await writeTransaction(this.db, async (tx) => {
         const plain = new Map<EndReason, number[]>();
         for (const e of batch) {
           if (e.counters) {
