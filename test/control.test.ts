@@ -89,7 +89,6 @@ describe("DTCP control channel over TCP", () => {
     assert.match(nat ?? "", /^\+OK 127\.0\.0\.1 127\.0\.0\.1 \S+ \S+ udp=\d+$/);
     assert.ok(portOf(fixed) >= 4028 && portOf(nat) >= 4028);
     assert.notEqual(portOf(fixed), portOf(nat));
-    await broker.daemon.broker.liveSessions.length;
     const rows = await broker.db.session.findMany({ where: { endedAt: null, transport: "udp" }, orderBy: { id: "asc" } });
     assert.deepEqual(
       rows.map((r) => [r.clientUdpPort, r.serverUdpPort]),
@@ -194,6 +193,25 @@ describe("tunnel provisioning limits", () => {
     a.close();
     b.close();
     d.close();
+  });
+});
+
+describe("replacement only when the new login can be served", () => {
+  test("a login that cannot be provisioned leaves the live session running", async () => {
+    const broker = await TestBroker.start();
+    try {
+      const u = await broker.user("keeper");
+      const live = await DtcpClient.connect(broker.port);
+      assert.match((await live.tunnel(u.name, u.password, "tunnelonly")) ?? "", /^\+OK /);
+      const other = await DtcpClient.connect(broker.port);
+      assert.equal(await other.tunnel(u.name, u.password, "host"), "-ERR no link pool is configured for host tunnels");
+      assert.equal(await live.command("ping"), "+OK hi, happy to hear from you");
+      assert.equal(broker.daemon.broker.liveSessions.length, 1);
+      live.close();
+      other.close();
+    } finally {
+      await broker.stop();
+    }
   });
 });
 

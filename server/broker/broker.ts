@@ -186,12 +186,6 @@ export class Broker {
 
   async #establish(req: LoginRequest, record: LoginRecord, control: SessionControl): Promise<LoginOutcome> {
     const { command } = req;
-    const previous = this.#live.get(record.name);
-    if (previous) {
-      await this.end(previous, "replaced");
-      previous.control.terminate("-ERR session replaced");
-    }
-
     const serverIpv4 = this.options.publicIpv4 ?? req.localIpv4;
     let clientIpv6: string | null = null;
     let serverIpv6: string | null = null;
@@ -209,6 +203,13 @@ export class Broker {
       if (err instanceof SoldOutError) return { reply: SOLD_OUT, session: null };
       if (err instanceof NotProvisionedError) return { reply: `-ERR ${err.message}`, session: null };
       throw err;
+    }
+
+    // Replaced only now: a login that cannot be provisioned leaves the working session alone.
+    const previous = this.#live.get(record.name);
+    if (previous) {
+      await this.end(previous, "replaced");
+      previous.control.terminate("-ERR session replaced");
     }
 
     let serverUdpPort: number | null = null;
@@ -230,18 +231,24 @@ export class Broker {
       prefix,
       mtu: record.mtu,
     };
-    const id = await this.ledger.start({
-      userId: record.id,
-      type: spec.type,
-      transport,
-      clientIpv4: spec.clientIpv4,
-      serverIpv4,
-      clientUdpPort: spec.clientUdpPort,
-      serverUdpPort,
-      clientIpv6,
-      serverIpv6,
-      prefix,
-    });
+    let id: number;
+    try {
+      id = await this.ledger.start({
+        userId: record.id,
+        type: spec.type,
+        transport,
+        clientIpv4: spec.clientIpv4,
+        serverIpv4,
+        clientUdpPort: spec.clientUdpPort,
+        serverUdpPort,
+        clientIpv6,
+        serverIpv6,
+        prefix,
+      });
+    } catch (err) {
+      if (serverUdpPort !== null) this.#udpPorts.release(serverUdpPort);
+      throw err;
+    }
     const session: LiveSession = {
       id,
       userId: record.id,

@@ -1,0 +1,525 @@
+/* Node-API glue: channels (an fd polled by the event loop) delivering one JS call per wakeup. */
+#include "dataplane.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <node_api.h>
+#include <uv.h>
+
+enum chan_kind { CHAN_TUN, CHAN_UDP, CHAN_RAW41 };
+
+/* The JS side of the shared batch. */
+typedef struct {
+  batch_t b;
+  napi_ref buf, off, len, addr, port;
+} shared_t;
+
+/* Lives until both the uv handle is closed and the JS External is finalized. */
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  shared_t *shared;
+  enum chan_kind kind;
+  char what[40];     /* e.g. "tun dtcp0", "udp 0.0.0.0:4028": prefixes error messages */
+  int fd;            /* -1 once closed */
+  int handle_live;   /* uv_close callback not yet run */
+  int external_live; /* External not yet finalized */
+  napi_ref self;     /* keeps the External (and so the channel) alive while open */
+  napi_ref on_batch, on_error;
+  napi_async_context actx;
+  napi_async_cleanup_hook_handle hook;
+} chan_t;
+
+static const napi_type_tag CHAN_TAG = {0x6474637064617461ULL, 0x706c616e65636831ULL};
+
+/* Returns NULL from the calling function after throwing, unless a JS exception is pending. */
+#define NAPI_CALL(env, call)                                                  \
+  do {                                                                        \
+    if ((call) != napi_ok) {                                                  \
+      throw_napi_failure(env, #call);                                         \
+      return NULL;                                                            \
+    }                                                                         \
+  } while (0)
+
+static void throw_napi_failure(napi_env env, const char *call) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, NULL, call);
+}
+
+/* A Node-style system error; the capability hint tells an operator what to grant. */
+static napi_value errno_error(napi_env env, const char *what, const char *syscall, int err,
+                              const char *cap) {
+  char msg[256];
+  napi_value code, message, error, v;
+  if (cap && (err == EPERM || err == EACCES))
+    snprintf(msg, sizeof msg, "%s: %s: %s (%s required)", what, syscall, strerror(err), cap);
+  else
+    snprintf(msg, sizeof msg, "%s: %s: %s", what, syscall, strerror(err));
+  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, -err, &v);
+  napi_set_named_property(env, error, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "syscall", v);
+  return error;
+}
+
+/* ---- channel lifecycle ---- */
+
+static void on_handle_closed(uv_handle_t *h) {
+  chan_t *ch = h->data;
+  napi_delete_reference(ch->env, ch->on_batch);
+  napi_delete_reference(ch->env, ch->on_error);
+  napi_delete_reference(ch->env, ch->self);
+  napi_async_destroy(ch->env, ch->actx);
+  napi_remove_async_cleanup_hook(ch->hook);
+  ch->handle_live = 0;
+  if (!ch->external_live) free(ch);
+}
+
+/* Stops polling before closing the fd, as libuv requires. Safe to call twice. */
+static void chan_close(chan_t *ch) {
+  if (ch->fd < 0) return;
+  uv_poll_stop(&ch->poll);
+  close(ch->fd);
+  ch->fd = -1;
+  uv_close((uv_handle_t *)&ch->poll, on_handle_closed);
+}
+
+/* Environment teardown (process exit, worker termination): the loop must lose our handle. */
+static void on_env_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
+  (void)hook;
+  chan_close(arg);
+}
+
+static void chan_finalize(napi_env env, void *data, void *hint) {
+  chan_t *ch = data;
+  (void)env;
+  (void)hint;
+  ch->external_live = 0;
+  if (!ch->handle_live) free(ch);
+}
+
+/* Calls fn from the event loop; a throw becomes an uncaught exception, as for any callback. */
+static void call_js(chan_t *ch, napi_ref fn, size_t argc, napi_value *argv) {
+  napi_env env = ch->env;
+  napi_value cb, global, result;
+  napi_get_reference_value(env, fn, &cb);
+  napi_get_global(env, &global); /* napi_make_callback needs an object receiver */
+  if (napi_make_callback(env, ch->actx, global, cb, argc, argv, &result) == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);
+  }
+}
+
+static void deliver(chan_t *ch, int count) {
+  napi_env env = ch->env;
+  shared_t *sh = ch->shared;
+  napi_value argv[6];
+  size_t argc = 0;
+  napi_get_reference_value(env, sh->buf, &argv[argc++]);
+  napi_get_reference_value(env, sh->off, &argv[argc++]);
+  napi_get_reference_value(env, sh->len, &argv[argc++]);
+  if (ch->kind != CHAN_TUN) napi_get_reference_value(env, sh->addr, &argv[argc++]);
+  if (ch->kind == CHAN_UDP) napi_get_reference_value(env, sh->port, &argv[argc++]);
+  napi_create_uint32(env, (uint32_t)count, &argv[argc++]);
+  call_js(ch, ch->on_batch, argc, argv);
+}
+
+/* One batch per wakeup: the poll is level-triggered, so anything left over wakes us again. */
+static void on_poll(uv_poll_t *h, int status, int events) {
+  chan_t *ch = h->data;
+  napi_handle_scope scope;
+  int err = 0, n = 0;
+  (void)events;
+  if (status < 0)
+    err = -status;
+  else if (ch->kind == CHAN_TUN)
+    n = tun_read_batch(ch->fd, &ch->shared->b, &err);
+  else if (ch->kind == CHAN_UDP)
+    n = udp_recv_batch(ch->fd, &ch->shared->b, &err);
+  else
+    n = raw41_recv_batch(ch->fd, &ch->shared->b, &err);
+
+  napi_open_handle_scope(ch->env, &scope);
+  if (n > 0) deliver(ch, n);
+  if (err && ch->fd >= 0) { /* the callback may have closed the channel already */
+    const char *syscall = status < 0 ? "uv_poll" : ch->kind == CHAN_TUN ? "read" : "recvmmsg";
+    napi_value e = errno_error(ch->env, ch->what, syscall, err, NULL);
+    chan_close(ch);
+    call_js(ch, ch->on_error, 1, &e);
+  }
+  napi_close_handle_scope(ch->env, scope);
+}
+
+/* Wraps an open fd in a polled channel; closes the fd on failure. */
+static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char *what,
+                           napi_value on_batch, napi_value on_error) {
+  napi_value external, name;
+  uv_loop_t *loop;
+  chan_t *ch = calloc(1, sizeof *ch);
+  int rc;
+  if (!ch) {
+    close(fd);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  ch->env = env;
+  ch->kind = kind;
+  snprintf(ch->what, sizeof ch->what, "%s", what);
+  ch->fd = fd;
+  ch->poll.data = ch;
+  if (napi_get_instance_data(env, (void **)&ch->shared) != napi_ok ||
+      napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    close(fd);
+    free(ch);
+    throw_napi_failure(env, "napi_get_uv_event_loop");
+    return NULL;
+  }
+  if ((rc = uv_poll_init(loop, &ch->poll, fd)) < 0) {
+    napi_throw(env, errno_error(env, ch->what, "uv_poll_init", -rc, NULL));
+    close(fd);
+    free(ch);
+    return NULL;
+  }
+  ch->handle_live = 1;
+  if (napi_create_external(env, ch, chan_finalize, NULL, &external) != napi_ok) {
+    chan_close(ch);
+    throw_napi_failure(env, "napi_create_external");
+    return NULL;
+  }
+  ch->external_live = 1;
+  /* From here on the handle's close callback releases everything. */
+  napi_create_string_utf8(env, "DTCP_DATAPLANE", NAPI_AUTO_LENGTH, &name);
+  if (napi_type_tag_object(env, external, &CHAN_TAG) != napi_ok ||
+      napi_create_reference(env, external, 1, &ch->self) != napi_ok ||
+      napi_create_reference(env, on_batch, 1, &ch->on_batch) != napi_ok ||
+      napi_create_reference(env, on_error, 1, &ch->on_error) != napi_ok ||
+      napi_async_init(env, NULL, name, &ch->actx) != napi_ok ||
+      napi_add_async_cleanup_hook(env, on_env_teardown, ch, &ch->hook) != napi_ok) {
+    chan_close(ch);
+    throw_napi_failure(env, "channel setup");
+    return NULL;
+  }
+  if ((rc = uv_poll_start(&ch->poll, UV_READABLE, on_poll)) < 0) {
+    napi_throw(env, errno_error(env, ch->what, "uv_poll_start", -rc, NULL));
+    chan_close(ch);
+    return NULL;
+  }
+  return external;
+}
+
+/* ---- argument helpers ---- */
+
+/* The open channel behind a handle; syscall names the operation for the EBADF of a closed one. */
+static chan_t *get_chan(napi_env env, napi_value v, const char *syscall) {
+  bool tagged = false;
+  void *data = NULL;
+  if (napi_check_object_type_tag(env, v, &CHAN_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &data) != napi_ok) {
+    napi_throw_type_error(env, NULL, "not a dataplane channel");
+    return NULL;
+  }
+  chan_t *ch = data;
+  if (ch->fd < 0) {
+    napi_throw(env, errno_error(env, ch->what, syscall, EBADF, NULL));
+    return NULL;
+  }
+  return ch;
+}
+
+static bool get_array(napi_env env, napi_value v, napi_typedarray_type want, void **data,
+                      size_t *length, const char *what) {
+  bool is = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) != napi_ok ||
+      type != want) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s has the wrong type", what);
+    napi_throw_type_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+static bool get_function(napi_env env, napi_value v, const char *what) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_function) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s must be a function", what);
+    napi_throw_type_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+/* The packet arrays of a send: checked so that no slice reaches outside buf. */
+typedef struct {
+  uint8_t *buf;
+  uint32_t *off, *len, *addr;
+  uint16_t *port;
+  uint32_t count;
+} send_args_t;
+
+static bool get_send_args(napi_env env, napi_value *argv, bool with_addr, bool with_port,
+                          send_args_t *a) {
+  size_t buflen, n_off, n_len, n_addr = 0, n_port = 0;
+  size_t i = 0;
+  if (!get_array(env, argv[i++], napi_uint8_array, (void **)&a->buf, &buflen, "buffer") ||
+      !get_array(env, argv[i++], napi_uint32_array, (void **)&a->off, &n_off, "offsets") ||
+      !get_array(env, argv[i++], napi_uint32_array, (void **)&a->len, &n_len, "lengths"))
+    return false;
+  a->addr = NULL;
+  a->port = NULL;
+  if (with_addr && !get_array(env, argv[i++], napi_uint32_array, (void **)&a->addr, &n_addr, "addrs"))
+    return false;
+  if (with_port && !get_array(env, argv[i++], napi_uint16_array, (void **)&a->port, &n_port, "ports"))
+    return false;
+  if (napi_get_value_uint32(env, argv[i], &a->count) != napi_ok ||
+      a->count > n_off || a->count > n_len || (with_addr && a->count > n_addr) ||
+      (with_port && a->count > n_port)) {
+    napi_throw_range_error(env, NULL, "count exceeds an array's length");
+    return false;
+  }
+  for (uint32_t k = 0; k < a->count; k++) {
+    if ((uint64_t)a->off[k] + a->len[k] > buflen) {
+      napi_throw_range_error(env, NULL, "packet slice outside the buffer");
+      return false;
+    }
+  }
+  return true;
+}
+
+/* ---- exported functions ---- */
+
+/* tunOpen(name, mtu, txqueuelen, onBatch, onError) -> [handle, actualName] */
+static napi_value js_tun_open(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], handle, result, v;
+  char name[32], actual[16], what[40];
+  size_t name_len;
+  uint32_t mtu, qlen;
+  const char *where = "";
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len));
+  if (name_len >= 16) {
+    napi_throw_range_error(env, NULL, "interface name longer than 15 bytes");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &mtu));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &qlen));
+  if (!get_function(env, argv[3], "onBatch") || !get_function(env, argv[4], "onError"))
+    return NULL;
+  int fd = tun_open(name, mtu, qlen, actual, &where);
+  snprintf(what, sizeof what, "tun %s", fd < 0 ? name : actual);
+  if (fd < 0) {
+    napi_throw(env, errno_error(env, what, where, -fd, "CAP_NET_ADMIN"));
+    return NULL;
+  }
+  if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4]))) return NULL;
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+  NAPI_CALL(env, napi_set_element(env, result, 0, handle));
+  NAPI_CALL(env, napi_create_string_utf8(env, actual, NAPI_AUTO_LENGTH, &v));
+  NAPI_CALL(env, napi_set_element(env, result, 1, v));
+  return result;
+}
+
+/* udpOpen(addr, port, onBatch, onError) -> handle */
+static napi_value js_udp_open(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  uint32_t addr, port;
+  const char *where = "";
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &addr));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &port));
+  if (port > 65535) {
+    napi_throw_range_error(env, NULL, "port out of range");
+    return NULL;
+  }
+  if (!get_function(env, argv[2], "onBatch") || !get_function(env, argv[3], "onError"))
+    return NULL;
+  struct in_addr a = {htonl(addr)};
+  char what[40];
+  snprintf(what, sizeof what, "udp %s:%u", inet_ntoa(a), port);
+  int fd = udp_open(addr, (uint16_t)port, &where);
+  if (fd < 0) {
+    napi_throw(env, errno_error(env, what, where, -fd, NULL));
+    return NULL;
+  }
+  return chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3]);
+}
+
+/* raw41Open(addr, onBatch, onError) -> handle; addr 0 leaves the socket unbound */
+static napi_value js_raw41_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  uint32_t addr;
+  const char *where = "";
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &addr));
+  if (!get_function(env, argv[1], "onBatch") || !get_function(env, argv[2], "onError"))
+    return NULL;
+  int fd = raw41_open(addr, &where);
+  if (fd < 0) {
+    napi_throw(env, errno_error(env, "raw41", where, -fd, "CAP_NET_RAW"));
+    return NULL;
+  }
+  return chan_new(env, fd, CHAN_RAW41, "raw41", argv[1], argv[2]);
+}
+
+/* tunWrite(handle, buf, offsets, lengths, count) -> accepted */
+static napi_value js_tun_write(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], result;
+  send_args_t a;
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "write")) || !get_send_args(env, argv + 1, false, false, &a))
+    return NULL;
+  if (ch->kind != CHAN_TUN) {
+    napi_throw_type_error(env, NULL, "not a TUN device");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_uint32(env, tun_write_batch(ch->fd, a.buf, a.off, a.len, a.count), &result));
+  return result;
+}
+
+/* udpSend(handle, buf, offsets, lengths, addrs, ports, count) -> sent
+ * raw41Send(handle, buf, offsets, lengths, addrs, count) -> sent */
+static napi_value sock_send(napi_env env, napi_callback_info info, enum chan_kind kind) {
+  size_t argc = 7;
+  napi_value argv[7], result;
+  send_args_t a;
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "sendmmsg")) ||
+      !get_send_args(env, argv + 1, true, kind == CHAN_UDP, &a))
+    return NULL;
+  if (ch->kind != kind) {
+    napi_throw_type_error(env, NULL, "wrong channel kind");
+    return NULL;
+  }
+  uint32_t sent = sock_send_batch(ch->fd, &ch->shared->b, a.buf, a.off, a.len, a.addr, a.port, a.count);
+  NAPI_CALL(env, napi_create_uint32(env, sent, &result));
+  return result;
+}
+
+static napi_value js_udp_send(napi_env env, napi_callback_info info) {
+  return sock_send(env, info, CHAN_UDP);
+}
+
+static napi_value js_raw41_send(napi_env env, napi_callback_info info) {
+  return sock_send(env, info, CHAN_RAW41);
+}
+
+/* localAddress(handle) -> [addr, port] */
+static napi_value js_local_address(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, v;
+  struct sockaddr_in sin;
+  socklen_t sl = sizeof sin;
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "getsockname"))) return NULL;
+  if (getsockname(ch->fd, (struct sockaddr *)&sin, &sl) < 0) {
+    napi_throw(env, errno_error(env, ch->what, "getsockname", errno, NULL));
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+  NAPI_CALL(env, napi_create_uint32(env, ntohl(sin.sin_addr.s_addr), &v));
+  NAPI_CALL(env, napi_set_element(env, result, 0, v));
+  NAPI_CALL(env, napi_create_uint32(env, ntohs(sin.sin_port), &v));
+  NAPI_CALL(env, napi_set_element(env, result, 1, v));
+  return result;
+}
+
+/* close(handle): idempotent */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool tagged = false;
+  void *data;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (napi_check_object_type_tag(env, argv[0], &CHAN_TAG, &tagged) != napi_ok || !tagged) {
+    napi_throw_type_error(env, NULL, "not a dataplane channel");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
+  chan_close(data);
+  return NULL;
+}
+
+/* ---- module setup ---- */
+
+static void shared_finalize(napi_env env, void *data, void *hint) {
+  shared_t *sh = data;
+  (void)hint;
+  napi_delete_reference(env, sh->buf);
+  napi_delete_reference(env, sh->off);
+  napi_delete_reference(env, sh->len);
+  napi_delete_reference(env, sh->addr);
+  napi_delete_reference(env, sh->port);
+  free(sh);
+}
+
+static bool new_typed_array(napi_env env, napi_typedarray_type type, size_t elem_size,
+                            void **data, napi_ref *ref) {
+  napi_value ab, ta;
+  if (napi_create_arraybuffer(env, BATCH_MAX * elem_size, data, &ab) != napi_ok ||
+      napi_create_typedarray(env, type, BATCH_MAX, ab, 0, &ta) != napi_ok ||
+      napi_create_reference(env, ta, 1, ref) != napi_ok) {
+    throw_napi_failure(env, "napi_create_typedarray");
+    return false;
+  }
+  return true;
+}
+
+/* One shared batch per environment (main thread or worker). */
+static bool shared_init(napi_env env) {
+  shared_t *sh = calloc(1, sizeof *sh);
+  napi_value buf;
+  if (!sh) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return false;
+  }
+  if (napi_set_instance_data(env, sh, shared_finalize, NULL) != napi_ok) {
+    free(sh);
+    throw_napi_failure(env, "napi_set_instance_data");
+    return false;
+  }
+  /* Pages of the 4 MB buffer are only touched by packets actually received. */
+  if (napi_create_buffer(env, (size_t)BATCH_MAX * SLOT_STRIDE, (void **)&sh->b.buf, &buf) != napi_ok ||
+      napi_create_reference(env, buf, 1, &sh->buf) != napi_ok) {
+    throw_napi_failure(env, "napi_create_buffer");
+    return false;
+  }
+  return new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.off, &sh->off) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.len, &sh->len) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.addr, &sh->addr) &&
+         new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.port, &sh->port);
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tunWrite", NULL, js_tun_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"raw41Open", NULL, js_raw41_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"raw41Send", NULL, js_raw41_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (!shared_init(env)) return NULL;
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}

@@ -1,0 +1,146 @@
+/* UDP/IPv4 and raw IPv4 protocol 41 sockets, read with recvmmsg and written with sendmmsg. */
+#include "dataplane.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+/* 4 MB buffers absorb bursts at a few hundred thousand packets/s. The FORCE variants ignore
+ * net.core.[rw]mem_max but need CAP_NET_ADMIN; without it the plain option is capped. */
+static int set_buffer(int fd, int force_opt, int opt) {
+  int v = SOCK_BUF_BYTES;
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof v) == 0) return 0;
+  if (errno != EPERM) return -1;
+  return setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
+}
+
+static int sock_open(int type, int proto, int do_bind, uint32_t addr, uint16_t port,
+                     const char **where) {
+  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+  if (fd < 0) {
+    *where = "socket";
+    return -errno;
+  }
+  if (set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF) < 0) {
+    *where = "setsockopt(SO_RCVBUF)";
+    goto fail;
+  }
+  if (set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF) < 0) {
+    *where = "setsockopt(SO_SNDBUF)";
+    goto fail;
+  }
+  if (do_bind) {
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(addr);
+    sin.sin_port = htons(port);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+      *where = "bind";
+      goto fail;
+    }
+  }
+  return fd;
+fail:;
+  int err = errno;
+  close(fd);
+  return -err;
+}
+
+int udp_open(uint32_t addr, uint16_t port, const char **where) {
+  return sock_open(SOCK_DGRAM, 0, 1, addr, port, where);
+}
+
+/* Binding a raw socket only fixes the source address and filters on the destination. */
+int raw41_open(uint32_t addr, const char **where) {
+  return sock_open(SOCK_RAW, IPPROTO_IPV6, addr != 0, addr, 0, where);
+}
+
+/* One recvmmsg into the batch slots; returns the datagram count (0 when none or on error). */
+static int recv_batch(int fd, batch_t *b, int *err) {
+  for (int i = 0; i < BATCH_MAX; i++) {
+    b->iov[i].iov_base = b->buf + (size_t)i * SLOT_STRIDE;
+    b->iov[i].iov_len = SLOT_SIZE;
+    memset(&b->msgs[i].msg_hdr, 0, sizeof b->msgs[i].msg_hdr);
+    b->msgs[i].msg_hdr.msg_name = &b->names[i];
+    b->msgs[i].msg_hdr.msg_namelen = sizeof b->names[i];
+    b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+    b->msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  int r;
+  do r = recvmmsg(fd, b->msgs, BATCH_MAX, 0, NULL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOMEM && errno != ENOBUFS)
+      *err = errno;
+    return 0;
+  }
+  return r;
+}
+
+int udp_recv_batch(int fd, batch_t *b, int *err) {
+  int n = recv_batch(fd, b, err);
+  for (int i = 0; i < n; i++) {
+    b->off[i] = (uint32_t)i * SLOT_STRIDE;
+    b->len[i] = b->msgs[i].msg_len; /* 0 for an empty datagram (a NAT keepalive) */
+    b->addr[i] = ntohl(b->names[i].sin_addr.s_addr);
+    b->port[i] = ntohs(b->names[i].sin_port);
+  }
+  return n;
+}
+
+/* A raw IPv4 socket hands over the IPv4 header: skip it (its length varies with options). */
+int raw41_recv_batch(int fd, batch_t *b, int *err) {
+  int n = recv_batch(fd, b, err), kept = 0;
+  for (int i = 0; i < n; i++) {
+    const uint8_t *p = b->buf + (size_t)i * SLOT_STRIDE;
+    uint32_t total = b->msgs[i].msg_len, ihl;
+    if (total < 20) continue;
+    ihl = (uint32_t)(p[0] & 0x0f) * 4;
+    if (ihl < 20 || ihl > total) continue;
+    b->off[kept] = (uint32_t)i * SLOT_STRIDE + ihl;
+    b->len[kept] = total - ihl;
+    b->addr[kept] = ntohl(b->names[i].sin_addr.s_addr);
+    kept++;
+  }
+  return kept;
+}
+
+uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t *off,
+                         const uint32_t *len, const uint32_t *addr, const uint16_t *port,
+                         uint32_t count) {
+  uint32_t sent = 0;
+  for (uint32_t base = 0; base < count; base += BATCH_MAX) {
+    uint32_t n = count - base < BATCH_MAX ? count - base : BATCH_MAX;
+    for (uint32_t k = 0; k < n; k++) {
+      uint32_t i = base + k;
+      memset(&s->names[k], 0, sizeof s->names[k]);
+      s->names[k].sin_family = AF_INET;
+      s->names[k].sin_addr.s_addr = htonl(addr[i]);
+      s->names[k].sin_port = htons(port ? port[i] : 0);
+      s->iov[k].iov_base = (void *)(buf + off[i]);
+      s->iov[k].iov_len = len[i];
+      memset(&s->msgs[k].msg_hdr, 0, sizeof s->msgs[k].msg_hdr);
+      s->msgs[k].msg_hdr.msg_name = &s->names[k];
+      s->msgs[k].msg_hdr.msg_namelen = sizeof s->names[k];
+      s->msgs[k].msg_hdr.msg_iov = &s->iov[k];
+      s->msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    /* sendmmsg stops at the first refused message; the next call reports its errno. */
+    for (uint32_t k = 0; k < n;) {
+      int r = sendmmsg(fd, s->msgs + k, n - k, 0);
+      if (r > 0) {
+        k += (uint32_t)r;
+        sent += (uint32_t)r;
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        return sent; /* send queue full: drop the rest rather than queue without bound */
+      } else {
+        k++; /* this packet was refused (EMSGSIZE, EHOSTUNREACH, EPERM by a firewall...) */
+      }
+    }
+  }
+  return sent;
+}

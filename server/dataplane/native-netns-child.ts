@@ -1,0 +1,120 @@
+// Run by native.test.ts inside a throwaway network namespace (`ip netns exec`); prints one JSON
+// object with what it observed and exits. Modes:
+//   tun     — create a TUN, send UDP over IPv6 into it, answer from the read callback;
+//             then delete a second TUN from outside and report the channel's error.
+//   nocaps  — started without CAP_NET_ADMIN/CAP_NET_RAW: report the errors and the UDP fallback.
+
+import { execFileSync } from "node:child_process";
+import dgram from "node:dgram";
+import { RawSocket41, TunDevice, UdpSocket } from "./native.ts";
+
+const TUN_NAME = "dtcpt0";
+const LOCAL = "fd00:d7c9::1";
+const REMOTE = "fd00:d7c9::2"; // routed to the TUN: only our read callback ever sees it
+const REMOTE_PORT = 9999;
+
+function ip(...args: string[]): string {
+  return execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function errorOf(fn: () => unknown): { code?: string; message: string } | null {
+  try {
+    fn();
+    return null;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { code: e.code, message: e.message };
+  }
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+async function tunMode(): Promise<object> {
+  ip("link", "set", "lo", "up");
+  let request: object | undefined;
+  let written = -1;
+  const tun = new TunDevice({
+    name: TUN_NAME,
+    mtu: 1400,
+    txQueueLen: 4096,
+    onPackets(buf, offsets, lengths, count) {
+      for (let i = 0; i < count; i++) {
+        const p = buf.subarray(offsets[i]!, offsets[i]! + lengths[i]!);
+        // Skip the kernel's own router solicitations and MLD reports.
+        if (p.length < 48 || p[0]! >> 4 !== 6 || p[6] !== 17) continue;
+        request = {
+          src: hex(p.subarray(8, 24)),
+          dst: hex(p.subarray(24, 40)),
+          dstPort: p.readUInt16BE(42),
+          payload: p.subarray(48).toString(),
+        };
+        // Swapping addresses and ports leaves the UDP checksum valid: the reply.
+        const r = Buffer.from(p);
+        p.copy(r, 8, 24, 40);
+        p.copy(r, 24, 8, 24);
+        p.copy(r, 40, 42, 44);
+        p.copy(r, 42, 40, 42);
+        written = tun.writeBatch(r, Uint32Array.of(0), Uint32Array.of(r.length), 1);
+      }
+    },
+  });
+  const sock = dgram.createSocket("udp6");
+  try {
+    const link = JSON.parse(ip("-j", "link", "show", "dev", tun.name)) as [
+      { mtu: number; txqlen: number; flags: string[] },
+    ];
+    ip("-6", "addr", "add", `${LOCAL}/64`, "dev", tun.name, "nodad");
+    await new Promise<void>((resolve) => sock.bind({ address: LOCAL, port: 0 }, resolve));
+    const reply = new Promise<{ payload: string; from: string; port: number }>((resolve, reject) => {
+      sock.once("message", (msg, rinfo) =>
+        resolve({ payload: msg.toString(), from: rinfo.address, port: rinfo.port }),
+      );
+      setTimeout(() => reject(new Error("no reply through the TUN within 5 s")), 5000).unref();
+    });
+    sock.send("hello through tun", REMOTE_PORT, REMOTE);
+    const answer = await reply;
+    // A device deleted from outside ends its channel with an error instead of a busy loop.
+    const deletedError = await new Promise<string | undefined>((resolve, reject) => {
+      const other = new TunDevice({ name: "dtcpt1", mtu: 1280, onPackets() {}, onError: (e) => resolve(e.code) });
+      ip("link", "del", other.name);
+      setTimeout(() => reject(new Error("no error after deleting the device")), 3000).unref();
+    });
+    return {
+      name: tun.name,
+      mtu: link[0].mtu,
+      txqlen: link[0].txqlen,
+      up: link[0].flags.includes("UP"),
+      localPort: sock.address().port,
+      request,
+      written,
+      reply: answer,
+      deletedError,
+    };
+  } finally {
+    sock.close();
+    tun.close();
+  }
+}
+
+function nocapsMode(): object {
+  const tun = errorOf(() => new TunDevice({ name: TUN_NAME, mtu: 1280, onPackets() {} }));
+  const raw = errorOf(() => new RawSocket41({ onPackets() {} }));
+  let udp: { port: number } | { error: string };
+  try {
+    const s = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
+    udp = { port: s.port };
+    s.close();
+  } catch (err) {
+    udp = { error: String(err) };
+  }
+  return { tun, raw, udp };
+}
+
+const mode = process.argv[2];
+const result = mode === "tun" ? await tunMode() : mode === "nocaps" ? nocapsMode() : null;
+if (!result) throw new Error(`unknown mode ${mode}`);
+// Also linkGone: a non-persistent TUN disappears with its last fd.
+const linkGone = mode === "tun" ? errorOf(() => ip("link", "show", "dev", TUN_NAME)) !== null : undefined;
+process.stdout.write(JSON.stringify({ ...result, linkGone }) + "\n");

@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { RawSocket41, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const CHILD = fileURLToPath(new URL("./native-netns-child.ts", import.meta.url));
+const LOOPBACK = ipv4ToUint32("127.0.0.1");
+
+const notRoot = process.getuid?.() !== 0;
+const reason = "needs root (CAP_NET_ADMIN, CAP_NET_RAW, ip netns)";
+if (notRoot && process.env.CI) {
+  test("native dataplane runs as root", () => assert.fail(`${reason}: CI must run this file as root`));
+}
+const skip = notRoot ? reason : false;
+
+// Resolves once pred() holds, checking after every event-loop turn; rejects after ms.
+function until(pred: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (pred()) resolve();
+      else if (Date.now() > deadline) reject(new Error("timed out"));
+      else setTimeout(check, 5);
+    };
+    check();
+  });
+}
+
+describe("UdpSocket", { skip }, () => {
+  type Got = { payload: string; addr: number; port: number };
+  let a: UdpSocket;
+  let b: UdpSocket;
+  const got: Got[] = [];
+  const batchSizes: number[] = [];
+
+  before(() => {
+    a = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
+    b = new UdpSocket({
+      address: "127.0.0.1",
+      port: 0,
+      onDatagrams(buf, offsets, lengths, addrs, ports, count) {
+        batchSizes.push(count);
+        for (let i = 0; i < count; i++) {
+          const payload = buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!);
+          got.push({ payload, addr: addrs[i]!, port: ports[i]! });
+        }
+      },
+    });
+  });
+  after(() => {
+    a?.close();
+    b?.close();
+  });
+
+  test("binds to the requested address and reports the chosen port", () => {
+    assert.equal(b.address, "127.0.0.1");
+    assert.ok(b.port > 0 && b.port !== a.port);
+  });
+
+  test("delivers a batch with an empty datagram and each source address and port", async () => {
+    got.length = 0;
+    const data = Buffer.from("firstsecond");
+    const sent = a.sendBatch(
+      data,
+      Uint32Array.of(0, 5, 0, 5),
+      Uint32Array.of(5, 0, 11, 6),
+      Uint32Array.of(LOOPBACK, LOOPBACK, LOOPBACK, LOOPBACK),
+      Uint16Array.of(b.port, b.port, b.port, b.port),
+      4,
+    );
+    assert.equal(sent, 4);
+    await until(() => got.length === 4);
+    assert.deepEqual(
+      got.map((g) => g.payload),
+      ["first", "", "firstsecond", "second"],
+    );
+    for (const g of got) {
+      assert.equal(uint32ToIpv4(g.addr), "127.0.0.1");
+      assert.equal(g.port, a.port);
+    }
+  });
+
+  test("sends more than one sendmmsg batch and reads at most 64 per callback", async () => {
+    got.length = 0;
+    batchSizes.length = 0;
+    const n = 300;
+    const buf = Buffer.alloc(n * 4);
+    const offsets = new Uint32Array(n);
+    const lengths = new Uint32Array(n).fill(4);
+    for (let i = 0; i < n; i++) {
+      buf.writeUInt32BE(i, i * 4);
+      offsets[i] = i * 4;
+    }
+    const sent = a.sendBatch(buf, offsets, lengths, new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(b.port), n);
+    assert.equal(sent, n);
+    await until(() => got.length === n);
+    assert.deepEqual(
+      got.map((g) => Buffer.from(g.payload, "latin1").readUInt32BE(0)),
+      Array.from({ length: n }, (_, i) => i),
+    );
+    assert.ok(Math.max(...batchSizes) <= 64, `batch sizes ${batchSizes.join(",")}`);
+    assert.ok(batchSizes.length < n, "datagrams arrive in batches, not one call each");
+  });
+
+  test("rejects slices outside the buffer and counts beyond the arrays", () => {
+    const one = Uint32Array.of(LOOPBACK);
+    const port = Uint16Array.of(b.port);
+    assert.throws(() => a.sendBatch(Buffer.alloc(4), Uint32Array.of(2), Uint32Array.of(3), one, port, 1), RangeError);
+    assert.throws(() => a.sendBatch(Buffer.alloc(4), Uint32Array.of(0), Uint32Array.of(1), one, port, 2), RangeError);
+  });
+
+  test("fails with EBADF after close", () => {
+    const s = new UdpSocket({ port: 0, onDatagrams() {} });
+    s.close();
+    s.close();
+    assert.throws(
+      () => s.sendBatch(Buffer.alloc(1), Uint32Array.of(0), Uint32Array.of(1), Uint32Array.of(LOOPBACK), Uint16Array.of(b.port), 1),
+      { code: "EBADF" },
+    );
+  });
+});
+
+describe("RawSocket41", { skip }, () => {
+  test("receives a protocol-41 packet with the IPv4 header stripped and its source", async () => {
+    // Another proto-41 socket on this host sees these packets too (and we see its): match a nonce.
+    const nonce = randomBytes(16);
+    const packet = Buffer.concat([Buffer.from([0x60, 0, 0, 0, 0, 16, 59, 64]), Buffer.alloc(32), nonce]);
+    const got: { payload: Buffer; addr: number }[] = [];
+    const onPackets = (buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): void => {
+      for (let i = 0; i < count; i++) {
+        const payload = Buffer.from(buf.subarray(offsets[i]!, offsets[i]! + lengths[i]!));
+        if (payload.subarray(-16).equals(nonce)) got.push({ payload, addr: addrs[i]! });
+      }
+    };
+    const any = new RawSocket41({ onPackets });
+    const bound = new RawSocket41({ address: "127.0.0.1", onPackets() {} });
+    try {
+      assert.equal(bound.sendBatch(packet, Uint32Array.of(0), Uint32Array.of(packet.length), Uint32Array.of(LOOPBACK), 1), 1);
+      await until(() => got.length >= 1);
+      assert.deepEqual(got[0]!.payload, packet);
+      assert.equal(uint32ToIpv4(got[0]!.addr), "127.0.0.1");
+    } finally {
+      any.close();
+      bound.close();
+    }
+  });
+});
+
+describe("TunDevice and capabilities (in a network namespace)", { skip }, () => {
+  const ns = `dtcp-native-${process.pid}`;
+  // Runs the child script in the namespace, optionally under a wrapper command such as setpriv.
+  const child = async (mode: string, wrapper: string[] = []): Promise<Record<string, unknown>> => {
+    const { stdout } = await run(
+      "ip",
+      ["netns", "exec", ns, ...wrapper, process.execPath, "--import", "tsx", CHILD, mode],
+      { cwd: REPO, timeout: 20_000 },
+    );
+    return JSON.parse(stdout) as Record<string, unknown>;
+  };
+
+  before(async () => {
+    await run("ip", ["netns", "add", ns]);
+  });
+  after(async () => {
+    await run("ip", ["netns", "del", ns]).catch(() => {});
+  });
+
+  test("reads a packet routed to the TUN and writes back a reply the kernel delivers", async () => {
+    const r = await child("tun");
+    assert.equal(r.name, "dtcpt0");
+    assert.equal(r.mtu, 1400);
+    assert.equal(r.txqlen, 4096);
+    assert.equal(r.up, true);
+    assert.deepEqual(r.request, {
+      src: "fd00d7c9000000000000000000000001",
+      dst: "fd00d7c9000000000000000000000002",
+      dstPort: 9999,
+      payload: "hello through tun",
+    });
+    assert.equal(r.written, 1);
+    assert.deepEqual(r.reply, { payload: "hello through tun", from: "fd00:d7c9::2", port: 9999 });
+    assert.equal(r.deletedError, "EBADF");
+    assert.equal(r.linkGone, true, "closing the last fd removes the device; the child then exited by itself");
+  });
+
+  test("names the missing capability; UDP still works with capped buffers", async () => {
+    const r = await child("nocaps", ["setpriv", "--bounding-set", "-net_admin,-net_raw"]);
+    const tun = r.tun as { code: string; message: string };
+    const raw = r.raw as { code: string; message: string };
+    assert.equal(tun.code, "EPERM");
+    assert.match(tun.message, /CAP_NET_ADMIN/);
+    assert.equal(raw.code, "EPERM");
+    assert.match(raw.message, /CAP_NET_RAW/);
+    assert.ok((r.udp as { port?: number }).port! > 0, JSON.stringify(r.udp));
+  });
+});

@@ -1,0 +1,222 @@
+// Typed wrapper over the packet I/O addon (native/dataplane, built by node-gyp into build/Release).
+//
+// Every channel is polled by the event loop and drains up to 64 packets per wakeup into ONE JS
+// call. The Buffer and arrays handed to a callback are shared by all channels and reused on the
+// next wakeup: read (or copy) what you need before the callback returns, and never transfer them.
+// Packet i is buf.subarray(offsets[i], offsets[i] + lengths[i]).
+// IPv4 addresses are unsigned 32-bit numbers in host order (127.0.0.1 = 0x7f000001).
+
+import { createRequire } from "node:module";
+import { isIPv4 } from "node:net";
+
+/** Packets read from a TUN device: one IPv6 or IPv4 packet each. */
+export type PacketBatchHandler = (
+  buf: Buffer,
+  offsets: Uint32Array,
+  lengths: Uint32Array,
+  count: number,
+) => void;
+
+/** UDP payloads (possibly empty) with each datagram's IPv4 source address and port. */
+export type DatagramBatchHandler = (
+  buf: Buffer,
+  offsets: Uint32Array,
+  lengths: Uint32Array,
+  addrs: Uint32Array,
+  ports: Uint16Array,
+  count: number,
+) => void;
+
+/** Protocol-41 payloads (the inner IPv6 packet, outer IPv4 header stripped) with the outer source. */
+export type Raw41BatchHandler = (
+  buf: Buffer,
+  offsets: Uint32Array,
+  lengths: Uint32Array,
+  addrs: Uint32Array,
+  count: number,
+) => void;
+
+/** A fatal read error (errno-style `code`, `syscall`); the channel is already closed when called. */
+export type ChannelErrorHandler = (err: NodeJS.ErrnoException) => void;
+
+type Handle = object;
+
+interface Addon {
+  tunOpen(
+    name: string,
+    mtu: number,
+    txQueueLen: number,
+    onBatch: PacketBatchHandler,
+    onError: ChannelErrorHandler,
+  ): [Handle, string];
+  tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler): Handle;
+  udpSend(
+    h: Handle,
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint32Array,
+    ports: Uint16Array,
+    count: number,
+  ): number;
+  raw41Open(addr: number, onBatch: Raw41BatchHandler, onError: ChannelErrorHandler): Handle;
+  raw41Send(
+    h: Handle,
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint32Array,
+    count: number,
+  ): number;
+  localAddress(h: Handle): [number, number];
+  close(h: Handle): void;
+}
+
+const ADDON_PATH = "../../build/Release/dtcp_dataplane.node";
+let loaded: Addon | undefined;
+
+// Loaded on first use, so that importing the types never needs the compiled addon.
+function addon(): Addon {
+  if (!loaded) {
+    try {
+      loaded = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+    } catch (err) {
+      throw new Error(
+        `cannot load the dataplane addon (${ADDON_PATH}); build it with \`npm install\` at the repository root`,
+        { cause: err },
+      );
+    }
+  }
+  return loaded;
+}
+
+// Without a handler a fatal read error becomes an uncaught exception rather than silence.
+const rethrow: ChannelErrorHandler = (err) => {
+  throw err;
+};
+
+/** Converts dotted-quad IPv4 text to a host-order number. */
+export function ipv4ToUint32(address: string): number {
+  if (!isIPv4(address)) throw new TypeError(`not an IPv4 address: ${address}`);
+  return address.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
+}
+
+/** Converts a host-order number to dotted-quad IPv4 text. */
+export function uint32ToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** Options of a TUN device. */
+export interface TunOptions {
+  /** Interface name (at most 15 bytes); a pattern such as "dtcp%d" lets the kernel pick. */
+  name: string;
+  /** Link MTU in bytes. */
+  mtu: number;
+  /** Transmit queue length; the default 500 overflows near 130k packets/s. */
+  txQueueLen?: number;
+  onPackets: PacketBatchHandler;
+  onError?: ChannelErrorHandler;
+}
+
+/** A TUN device (IFF_TUN | IFF_NO_PI), created or attached, configured and brought up. */
+export class TunDevice {
+  /** The interface name the kernel assigned. */
+  readonly name: string;
+  readonly #handle: Handle;
+
+  /** Opens the device; fails with a message naming CAP_NET_ADMIN when not permitted. */
+  constructor(opts: TunOptions) {
+    [this.#handle, this.name] = addon().tunOpen(
+      opts.name,
+      opts.mtu,
+      opts.txQueueLen ?? 4096,
+      opts.onPackets,
+      opts.onError ?? rethrow,
+    );
+  }
+
+  /** Hands packets to the kernel, one write() each; returns how many it accepted (the rest are dropped). */
+  writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
+    return addon().tunWrite(this.#handle, buf, offsets, lengths, count);
+  }
+
+  /** Stops reading and closes the fd; a non-persistent device disappears. Idempotent. */
+  close(): void {
+    addon().close(this.#handle);
+  }
+}
+
+/** Options of a UDP/IPv4 socket. */
+export interface UdpSocketOptions {
+  /** Local IPv4 address; default 0.0.0.0. */
+  address?: string;
+  /** Local port; 0 picks a free one. */
+  port: number;
+  onDatagrams: DatagramBatchHandler;
+  onError?: ChannelErrorHandler;
+}
+
+/** A bound UDP/IPv4 socket with 4 MB buffers, read with recvmmsg and written with sendmmsg. */
+export class UdpSocket {
+  /** The bound local address. */
+  readonly address: string;
+  /** The bound local port. */
+  readonly port: number;
+  readonly #handle: Handle;
+
+  /** Binds the socket. */
+  constructor(opts: UdpSocketOptions) {
+    const a = addon();
+    this.#handle = a.udpOpen(ipv4ToUint32(opts.address ?? "0.0.0.0"), opts.port, opts.onDatagrams, opts.onError ?? rethrow);
+    const [addr, port] = a.localAddress(this.#handle);
+    this.address = uint32ToIpv4(addr);
+    this.port = port;
+  }
+
+  /** Sends datagram i to addrs[i]:ports[i]; returns how many were sent (drops the rest when the queue is full). */
+  sendBatch(
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint32Array,
+    ports: Uint16Array,
+    count: number,
+  ): number {
+    return addon().udpSend(this.#handle, buf, offsets, lengths, addrs, ports, count);
+  }
+
+  /** Stops reading and closes the socket. Idempotent. */
+  close(): void {
+    addon().close(this.#handle);
+  }
+}
+
+/** Options of a raw protocol-41 socket. */
+export interface RawSocket41Options {
+  /** Local IPv4 address: fixes the outer source and accepts only packets sent to it. Default: any. */
+  address?: string;
+  onPackets: Raw41BatchHandler;
+  onError?: ChannelErrorHandler;
+}
+
+/** A raw IPv4 socket for IP protocol 41 (6in4): the kernel adds and strips the outer IPv4 header. */
+export class RawSocket41 {
+  readonly #handle: Handle;
+
+  /** Opens the socket; fails with a message naming CAP_NET_RAW when not permitted. */
+  constructor(opts: RawSocket41Options) {
+    const addr = opts.address === undefined ? 0 : ipv4ToUint32(opts.address);
+    this.#handle = addon().raw41Open(addr, opts.onPackets, opts.onError ?? rethrow);
+  }
+
+  /** Sends packet i (an IPv6 packet) inside IPv4 to addrs[i]; returns how many were sent. */
+  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): number {
+    return addon().raw41Send(this.#handle, buf, offsets, lengths, addrs, count);
+  }
+
+  /** Stops reading and closes the socket. Idempotent. */
+  close(): void {
+    addon().close(this.#handle);
+  }
+}
