@@ -20,6 +20,28 @@ export interface TunnelSpec {
   mtu: number;
 }
 
+/** Why the data plane dropped a packet of a session. */
+export type DropReason =
+  /** Decapsulated packet whose inner IPv6 source is not the session's (BCP 38). */
+  | "spoofedSource"
+  /** Outer IPv4 source is not the session's client. */
+  | "wrongOuterSource"
+  /** Not an IPv6 packet, or truncated. */
+  | "malformed"
+  /** NAT traversal: traffic for the client before it sent its first packet. */
+  | "noBinding"
+  /** The kernel refused to send or the queue was full. */
+  | "sendFailed";
+
+/** Live figures of one session, read by the control plane at least every second. */
+export interface TunnelStats extends TrafficCounters {
+  drops: Record<DropReason, bigint>;
+  /** Epoch ms of the last packet from the client, null before the first. */
+  lastPacketAt: number | null;
+  /** Where the server sends this session's packets: the NAT binding for UDP, the client IPv4 for protocol 41. */
+  binding: { address: string; port: number | null } | null;
+}
+
 /**
  * The packet side of the broker. The control plane calls open() once a login is accepted and
  * close() the moment the session ends; routes exist exactly between the two.
@@ -29,8 +51,10 @@ export interface DataPlane {
   readonly description: string;
   start(): Promise<void>;
   open(spec: TunnelSpec): Promise<void>;
-  /** Tears the tunnel down and returns its final counters. */
+  /** Tears the tunnel down and returns its final counters; an unknown id (never opened) gives null. */
   close(sessionId: number): Promise<TrafficCounters | null>;
+  /** The latest figures of a live session (at most a second old), null when unknown. */
+  stats(sessionId: number): TunnelStats | null;
   stop(): Promise<void>;
 }
 
@@ -40,6 +64,9 @@ export class NoDataPlane implements DataPlane {
   async start(): Promise<void> {}
   async open(): Promise<void> {}
   async close(): Promise<TrafficCounters | null> {
+    return null;
+  }
+  stats(): TunnelStats | null {
     return null;
   }
   async stop(): Promise<void> {}
