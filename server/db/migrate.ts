@@ -3,11 +3,12 @@
 // (the _prisma_migrations table), so `prisma migrate` accepts the database later.
 import { createHash, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Database } from "better-sqlite3";
 
-export const defaultMigrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
+// Built from this file's path rather than with `new URL(…, import.meta.url)`, which Next's bundler would take for an asset to bundle.
+export const defaultMigrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "prisma", "migrations");
 
 export class MigrationError extends Error {
   override name = "MigrationError";
