@@ -5,6 +5,7 @@ import { AbuseGuard, type AbuseLimits } from "./control/abuse.ts";
 import type { ControlTimeouts } from "./control/connection.ts";
 import { ControlServer } from "./control/server.ts";
 import { openDatabase, type Db } from "./db/client.ts";
+import { openLoginStore } from "./db/login-store.ts";
 import type { DataPlane } from "./dataplane/types.ts";
 import type { Logger } from "./log.ts";
 import { writeAudit } from "./repositories/audit/repository.ts";
@@ -41,15 +42,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const db = await openDatabase(config.paths.databaseUrl);
   try {
     const box = new TunnelPasswordBox(loadOrCreateSecretKey(config.paths.secretKeyFile));
-    const ledger = new SessionLedger(db);
-    const stale = await ledger.endAllOpen("restart");
+    const store = openLoginStore(config.paths.databaseUrl);
+    const ledger = new SessionLedger(store);
+    const stale = ledger.endAllOpen("restart");
     if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
     if (config.linkPrefix !== null) await ensureLinkPool(db, config.linkPrefix, log);
 
     await config.dataPlane.start();
     log.info(`data plane: ${config.dataPlane.description}`);
     const guard = new AbuseGuard(config.abuse);
-    const broker = new Broker(db, box, ledger, config.dataPlane, guard, log, {
+    const broker = new Broker(db, store, box, ledger, config.dataPlane, guard, log, {
       udpEnabled: config.udpEnabled,
       udpBasePort: config.udpBasePort,
       publicIpv4: config.publicIpv4,
@@ -76,6 +78,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
           await broker.shutdown();
           await server.close();
           await config.dataPlane.stop();
+          store.close();
           await db.$disconnect();
         })()),
     };

@@ -1,4 +1,5 @@
 import type { Db } from "../db/client.ts";
+import { isBusy, type LoginRecord, type LoginStore } from "../db/login-store.ts";
 import type { DataPlane, TunnelSpec } from "../dataplane/types.ts";
 import type { Logger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
@@ -11,7 +12,6 @@ import type { EndReason, SessionLedger } from "../repositories/sessions/reposito
 import { parseList, TRANSPORTS, TUNNEL_TYPES, type Transport } from "../repositories/users/schema.ts";
 import type { TunnelPasswordBox } from "../secrets/tunnel-password.ts";
 import type { AbuseGuard } from "../control/abuse.ts";
-import { BatchLoader } from "./batch-loader.ts";
 import { UdpPortPool } from "./udp-ports.ts";
 
 export type TunnelCommand = Extract<Command, { kind: "tunnel" }>;
@@ -58,26 +58,6 @@ export type LoginOutcome = { reply: string; session: LiveSession | null };
 
 const DTCPS: Actor = { name: "dtcps" };
 
-/** Everything a login needs about a user, fetched in one batched query. */
-async function fetchLoginRecords(db: Db, names: string[]) {
-  const users = await db.user.findMany({
-    where: { name: { in: names } },
-    select: {
-      id: true,
-      name: true,
-      tunnelPassword: true,
-      disabled: true,
-      allowedTypes: true,
-      allowedTransports: true,
-      mtu: true,
-      linkPair: { select: { clientAddress: true, serverAddress: true } },
-      delegations: { select: { prefix: true }, orderBy: { id: "asc" }, take: 1 },
-    },
-  });
-  return new Map(users.map((u) => [u.name, u]));
-}
-type LoginRecord = NonNullable<Awaited<ReturnType<typeof fetchLoginRecords>> extends Map<string, infer V> ? V : never>;
-
 /**
  * The control plane's core: checks logins, provisions addresses, keeps one live session per user,
  * records sessions and drives the data plane.
@@ -85,12 +65,12 @@ type LoginRecord = NonNullable<Awaited<ReturnType<typeof fetchLoginRecords>> ext
 export class Broker {
   readonly #live = new Map<string, LiveSession>();
   readonly #userTurns = new Map<string, Promise<unknown>>();
-  readonly #records: BatchLoader<string, LoginRecord>;
   readonly #allocations: AllocationRepository;
   readonly #udpPorts: UdpPortPool;
 
   constructor(
     private readonly db: Db,
+    private readonly store: LoginStore,
     private readonly box: TunnelPasswordBox,
     private readonly ledger: SessionLedger,
     private readonly dataPlane: DataPlane,
@@ -98,7 +78,6 @@ export class Broker {
     private readonly log: Logger,
     private readonly options: BrokerOptions,
   ) {
-    this.#records = new BatchLoader((names) => fetchLoginRecords(db, names));
     this.#allocations = new AllocationRepository(db);
     this.#udpPorts = new UdpPortPool(options.udpBasePort);
   }
@@ -112,7 +91,7 @@ export class Broker {
     const delay = this.guard.delayMs(req.clientIpv4, user);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
 
-    const record = await this.#records.load(user);
+    const record = this.store.loginRecord(user);
     const refusal = this.#check(req, record);
     if (refusal !== null || record === null) {
       await this.#refuse(req, refusal ?? "unknown user");
@@ -177,11 +156,15 @@ export class Broker {
     const { user } = req.command;
     const counts = this.guard.recordFailure(req.clientIpv4, user);
     this.log.info(`login refused for ${JSON.stringify(user)} from ${req.clientIpv4}: ${reason}`);
-    await writeAudit(this.db, { ...DTCPS, source: req.clientIpv4 }, {
-      action: "dtcp.login.failed",
-      target: user,
-      after: { reason, ...counts },
-    }).catch((err: unknown) => this.log.warn(`audit log write failed: ${(err as Error).message}`));
+    const actor = { ...DTCPS, source: req.clientIpv4 };
+    const entry = { action: "dtcp.login.failed", target: user, after: { reason, ...counts } };
+    try {
+      this.store.audit(actor, entry, new Date());
+    } catch (err) {
+      // Locked by another writer: the slower path waits its turn instead of losing the entry.
+      if (!isBusy(err)) throw err;
+      await writeAudit(this.db, actor, entry).catch((e: unknown) => this.log.warn(`audit log write failed: ${(e as Error).message}`));
+    }
   }
 
   async #establish(req: LoginRequest, record: LoginRecord, control: SessionControl): Promise<LoginOutcome> {
@@ -196,8 +179,7 @@ export class Broker {
         clientIpv6 = pair.clientAddress;
         serverIpv6 = pair.serverAddress;
       } else if (command.type === "network") {
-        prefix =
-          record.delegations[0]?.prefix ?? (await this.#allocations.delegationForLogin(record.id, record.name, DTCPS)).prefix;
+        prefix = record.delegation ?? (await this.#allocations.delegationForLogin(record.id, record.name, DTCPS)).prefix;
       }
     } catch (err) {
       if (err instanceof SoldOutError) return { reply: SOLD_OUT, session: null };

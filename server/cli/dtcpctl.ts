@@ -4,7 +4,7 @@ import { openDatabase, type Db } from "../db/client.ts";
 import { listAudit, type Actor } from "../repositories/audit/repository.ts";
 import { AllocationRepository } from "../repositories/delegations/repository.ts";
 import { PoolRepository } from "../repositories/pools/repository.ts";
-import { SessionLedger } from "../repositories/sessions/repository.ts";
+import { listSessions } from "../repositories/sessions/repository.ts";
 import { UserRepository } from "../repositories/users/repository.ts";
 import { loadOrCreateSecretKey, TunnelPasswordBox } from "../secrets/tunnel-password.ts";
 import { numberOption, parseCommandLine, runMain, UsageError } from "./args.ts";
@@ -176,7 +176,7 @@ const commands: Record<string, Handler> = {
       options: { live: { type: "boolean" }, user: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
       allowPositionals: false,
     });
-    const rows = await new SessionLedger(db).list({
+    const rows = await listSessions(db, {
       live: values.live,
       userName: values.user,
       limit: numberOption("--limit", values.limit, 100, 1, 100_000),

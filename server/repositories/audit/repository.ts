@@ -15,7 +15,8 @@ export interface AuditEntry {
   after?: unknown;
 }
 
-function json(value: unknown): string | null {
+/** Snapshots are stored as JSON text; bigints (counters) as decimal strings. */
+export function auditJson(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
 }
@@ -27,8 +28,8 @@ export function writeAudit(tx: Tx | Db, actor: Actor, entry: AuditEntry): Promis
       source: actor.source ?? null,
       action: entry.action,
       target: entry.target ?? null,
-      before: json(entry.before),
-      after: json(entry.after),
+      before: auditJson(entry.before),
+      after: auditJson(entry.after),
     },
   });
 }

@@ -1,5 +1,5 @@
 import type { Db } from "../../db/client.ts";
-import { writeTransaction } from "../../db/transaction.ts";
+import { isBusy, type LoginStore, type SessionEnd } from "../../db/login-store.ts";
 import type { TunnelType, Transport } from "../users/schema.ts";
 
 export interface SessionStart {
@@ -25,128 +25,99 @@ export interface TrafficCounters {
 /** Why a session ended, as recorded in its row. */
 export type EndReason = "quit" | "closed" | "timeout" | "replaced" | "kicked" | "shutdown" | "restart" | "setup-failed";
 
-interface PendingStart {
-  start: SessionStart;
-  resolve: (id: number) => void;
+interface Pending<T, R> {
+  item: T;
+  resolve: (result: R) => void;
   reject: (err: unknown) => void;
 }
 
-interface PendingEnd {
-  id: number;
-  reason: EndReason;
-  counters: TrafficCounters | null;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
+// Another process holding the write lock (the CLI, the web app) is waited out with growing pauses.
+const RETRY_MS = [5, 10, 20, 50, 100, 200, 500];
 
 /**
- * Writes session rows. Logins arrive in bursts and each Prisma query has a fixed cost far above
- * SQLite's, so starts and ends queued in one event-loop turn are written together.
+ * Writes session rows for the daemon. Starts and ends queued in one event-loop turn go to the
+ * database in one transaction each, so a burst of logins costs a few commits, not one per login.
  */
 export class SessionLedger {
-  #starts: PendingStart[] = [];
-  #ends: PendingEnd[] = [];
-  #scheduled = false;
-  #flushing: Promise<void> = Promise.resolve();
+  #starts: Pending<SessionStart, number>[] = [];
+  #ends: Pending<SessionEnd, void>[] = [];
+  #timer: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  #busyRetries = 0;
+  #idle: (() => void)[] = [];
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: LoginStore) {}
 
   /** Records a session start; resolves to the row id. */
   start(start: SessionStart): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#starts.push({ start, resolve, reject });
+      this.#starts.push({ item: start, resolve, reject });
       this.#schedule();
     });
   }
 
   end(id: number, reason: EndReason, counters: TrafficCounters | null = null): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#ends.push({ id, reason, counters, resolve, reject });
+      this.#ends.push({ item: { id, reason, counters }, resolve, reject });
       this.#schedule();
     });
   }
 
   /** Marks every session left open (by a crash or a kill) as ended; returns how many. */
-  async endAllOpen(reason: EndReason): Promise<number> {
-    await this.#flushing;
-    const { count } = await this.db.session.updateMany({ where: { endedAt: null }, data: { endedAt: new Date(), endReason: reason } });
-    return count;
+  endAllOpen(reason: EndReason): number {
+    return this.store.endAllOpen(reason, new Date());
   }
 
   /** Resolves once everything queued so far is written. */
-  async drain(): Promise<void> {
-    while (this.#scheduled || this.#starts.length > 0 || this.#ends.length > 0) {
-      await this.#flushing;
-      await new Promise((r) => setImmediate(r));
-    }
-    await this.#flushing;
+  drain(): Promise<void> {
+    if (this.#timer === null) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  list(filter: { live?: boolean; userName?: string; limit?: number } = {}) {
-    return this.db.session.findMany({
-      where: {
-        ...(filter.live ? { endedAt: null } : {}),
-        ...(filter.userName ? { user: { name: filter.userName } } : {}),
-      },
-      include: { user: { select: { name: true } } },
-      orderBy: { id: "desc" },
-      take: filter.limit ?? 100,
-    });
+  #schedule(delayMs = 0): void {
+    if (this.#timer !== null) return;
+    this.#timer = delayMs === 0 ? setImmediate(() => this.#flush()) : setTimeout(() => this.#flush(), delayMs);
   }
 
-  #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      // Batches are written one after another, so a session's end never overtakes its start.
-      this.#flushing = this.#flushing.then(() => this.#flush());
-    });
+  #flush(): void {
+    this.#timer = null;
+    const now = new Date();
+    // Starts before ends: an end queued in the same turn as its start must find the row.
+    if (!this.#write(this.#starts, (items) => this.store.startSessions(items, now))) return;
+    if (!this.#write(this.#ends, (items) => this.store.endSessions(items, now))) return;
+    this.#busyRetries = 0;
+    if (this.#starts.length > 0 || this.#ends.length > 0) this.#schedule();
+    else for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  async #flush(): Promise<void> {
-    const starts = this.#starts;
-    const ends = this.#ends;
-    this.#starts = [];
-    this.#ends = [];
-    if (starts.length > 0) await this.#writeStarts(starts);
-    if (ends.length > 0) await this.#writeEnds(ends);
-  }
-
-  async #writeStarts(batch: PendingStart[]): Promise<void> {
+  /** Writes one queue; false (queue kept, retry scheduled) when the database was locked. */
+  #write<T, R>(queue: Pending<T, R>[], write: (items: T[]) => R[] | void): boolean {
+    if (queue.length === 0) return true;
+    const batch = queue.splice(0);
     try {
-      const rows = await this.db.session.createManyAndReturn({
-        data: batch.map((p) => p.start),
-        select: { id: true },
-      });
-      // SQLite fills INTEGER PRIMARY KEY AUTOINCREMENT ids in insertion order within one statement,
-      // so sorting the returned ids restores the order of `data` whatever order RETURNING used.
-      const ids = rows.map((r) => r.id).sort((a, b) => a - b);
-      batch.forEach((p, i) => p.resolve(ids[i]!));
+      const results = write(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve((results ? results[i] : undefined) as R));
+      return true;
     } catch (err) {
+      if (isBusy(err)) {
+        queue.unshift(...batch);
+        this.#schedule(RETRY_MS[Math.min(this.#busyRetries++, RETRY_MS.length - 1)]);
+        return false;
+      }
       for (const p of batch) p.reject(err);
+      return true;
     }
   }
+}
 
-  async #writeEnds(batch: PendingEnd[]): Promise<void> {
-    const endedAt = new Date();
-    try {
-      await writeTransaction(this.db, async (tx) => {
-        const plain = new Map<EndReason, number[]>();
-        for (const e of batch) {
-          if (e.counters) {
-            await tx.session.update({ where: { id: e.id }, data: { endedAt, endReason: e.reason, ...e.counters } });
-          } else {
-            plain.set(e.reason, [...(plain.get(e.reason) ?? []), e.id]);
-          }
-        }
-        for (const [endReason, ids] of plain) {
-          await tx.session.updateMany({ where: { id: { in: ids }, endedAt: null }, data: { endedAt, endReason } });
-        }
-      });
-      for (const e of batch) e.resolve();
-    } catch (err) {
-      for (const e of batch) e.reject(err);
-    }
-  }
+/** Session history for listings (CLI, web). */
+export function listSessions(db: Db, filter: { live?: boolean; userName?: string; limit?: number } = {}) {
+  return db.session.findMany({
+    where: {
+      ...(filter.live ? { endedAt: null } : {}),
+      ...(filter.userName ? { user: { name: filter.userName } } : {}),
+    },
+    include: { user: { select: { name: true } } },
+    orderBy: { id: "desc" },
+    take: filter.limit ?? 100,
+  });
 }
