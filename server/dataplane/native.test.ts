@@ -1,35 +1,15 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { RawSocket41, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
+import { run, skipUnlessRoot, until } from "./test-support.ts";
 
-const run = promisify(execFile);
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const CHILD = fileURLToPath(new URL("./native-netns-child.ts", import.meta.url));
 const LOOPBACK = ipv4ToUint32("127.0.0.1");
 
-const notRoot = process.getuid?.() !== 0;
-const reason = "needs root (CAP_NET_ADMIN, CAP_NET_RAW, ip netns)";
-if (notRoot && process.env.CI) {
-  test("native dataplane runs as root", () => assert.fail(`${reason}: CI must run this file as root`));
-}
-const skip = notRoot ? reason : false;
-
-// Resolves once pred() holds, checking after every event-loop turn; rejects after ms.
-function until(pred: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (pred()) resolve();
-      else if (Date.now() > deadline) reject(new Error("timed out"));
-      else setTimeout(check, 5);
-    };
-    check();
-  });
-}
+const skip = skipUnlessRoot("needs root (CAP_NET_ADMIN, CAP_NET_RAW, ip netns)");
 
 describe("UdpSocket", { skip }, () => {
   type Got = { payload: string; addr: number; port: number };

@@ -1,0 +1,98 @@
+// Counter layouts shared by the packet worker and the main thread. Counters are float64 (exact to
+// 2^53, i.e. 9 PB), kept in typed arrays so that the hot path adds to array elements and a report
+// is one transferable buffer instead of thousands of objects.
+//
+// "in" is client → broker (out of the tunnel, into the TUN); "out" is broker → client.
+
+import type { TrafficCounters } from "../repositories/sessions/repository.ts";
+import { uint32ToIpv4 } from "./native.ts";
+import type { DropReason, TunnelStats } from "./types.ts";
+
+export const DROP_REASONS = [
+  "spoofedSource",
+  "wrongOuterSource",
+  "malformed",
+  "noBinding",
+  "sendFailed",
+] as const satisfies readonly DropReason[];
+// Fails to compile when a DropReason is missing above.
+const allReasonsListed: Exclude<DropReason, (typeof DROP_REASONS)[number]> extends never ? true : never = true;
+void allReasonsListed;
+
+/** Fields of one session's counters. */
+export const PACKETS_IN = 0;
+export const BYTES_IN = 1;
+export const PACKETS_OUT = 2;
+export const BYTES_OUT = 3;
+/** Drops by reason: field DROPS + DROP_REASONS.indexOf(reason). */
+export const DROPS = 4;
+export const DROP_SPOOFED_SOURCE = 4;
+export const DROP_WRONG_OUTER_SOURCE = 5;
+export const DROP_MALFORMED = 6;
+export const DROP_NO_BINDING = 7;
+export const DROP_SEND_FAILED = 8;
+/** Epoch ms of the last accepted packet from the client; -1 before the first. */
+export const LAST_PACKET_AT = 9;
+/** Where packets for the client go: IPv4 as uint32 and UDP port; -1 when unknown / not UDP. */
+export const BINDING_ADDRESS = 10;
+export const BINDING_PORT = 11;
+export const SESSION_FIELDS = 12;
+
+export type DropField = typeof DROP_SPOOFED_SOURCE | typeof DROP_WRONG_OUTER_SOURCE | typeof DROP_MALFORMED | typeof DROP_NO_BINDING | typeof DROP_SEND_FAILED;
+
+export const TRANSPORTS = ["proto41", "udp"] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+/**
+ * Daemon-wide figures. One block per transport (transportBlock): live sessions, then the
+ * session fields PACKETS_IN … DROP_SEND_FAILED summed over live and ended sessions. Then the
+ * packets no session can be charged with.
+ */
+export const BLOCK_SESSIONS = 0;
+export const BLOCK_COUNTERS = 1;
+const BLOCK_FIELDS = BLOCK_COUNTERS + DROPS + DROP_REASONS.length;
+const UNCHARGED = TRANSPORTS.length * BLOCK_FIELDS;
+/** From the TUN to a destination no live session owns. */
+export const NO_ROUTE = UNCHARGED;
+/** Protocol 41 from an IPv4 address that has no session and carrying no session's address. */
+export const UNKNOWN_SOURCE = UNCHARGED + 1;
+/** Not IPv6 or truncated, with no session to charge (read from the TUN, or proto 41 from a stranger). */
+export const MALFORMED_UNCHARGED = UNCHARGED + 2;
+/** Empty UDP datagrams accepted as NAT keepalives (not counted as packets). */
+export const KEEPALIVES = UNCHARGED + 3;
+export const TOTAL_FIELDS = UNCHARGED + 4;
+
+/** Offset of a transport's block in the totals. */
+export function transportBlock(transport: TransportName): number {
+  return TRANSPORTS.indexOf(transport) * BLOCK_FIELDS;
+}
+
+/** Fresh counters: nothing counted, no packet seen, no binding. */
+export function newSessionCounters(): Float64Array {
+  const c = new Float64Array(SESSION_FIELDS);
+  c[LAST_PACKET_AT] = -1;
+  c[BINDING_ADDRESS] = -1;
+  c[BINDING_PORT] = -1;
+  return c;
+}
+
+export function trafficCounters(c: Float64Array): TrafficCounters {
+  return {
+    bytesIn: BigInt(c[BYTES_IN]!),
+    bytesOut: BigInt(c[BYTES_OUT]!),
+    packetsIn: BigInt(c[PACKETS_IN]!),
+    packetsOut: BigInt(c[PACKETS_OUT]!),
+  };
+}
+
+export function tunnelStats(c: Float64Array): TunnelStats {
+  const drops = Object.fromEntries(DROP_REASONS.map((r, i) => [r, BigInt(c[DROPS + i]!)])) as Record<DropReason, bigint>;
+  const address = c[BINDING_ADDRESS]!;
+  const port = c[BINDING_PORT]!;
+  return {
+    ...trafficCounters(c),
+    drops,
+    lastPacketAt: c[LAST_PACKET_AT]! < 0 ? null : c[LAST_PACKET_AT]!,
+    binding: address < 0 ? null : { address: uint32ToIpv4(address), port: port < 0 ? null : port },
+  };
+}

@@ -1,0 +1,294 @@
+// The userspace data plane: one TUN for all sessions, IPv6 over UDP/IPv4 and IPv6-in-IPv4
+// (protocol 41), forwarded by a worker thread. This side (main thread) configures the host,
+// relays open/close to the worker and keeps the counters it reports.
+//
+// What start() changes on the host, and stop() undoes:
+//   - creates the TUN (default dtcp0; txqueuelen 4096, up); it disappears with the worker;
+//   - routes each pool prefix to the TUN (`ip route add <pool> dev <tun>`);
+//   - sets net.ipv6.conf.all.forwarding=1 if it was 0, so the kernel forwards between the uplink
+//     and the TUN, and sets it back to 0 at stop (only if it was 0 before). Linux then ignores
+//     router advertisements on interfaces with accept_ra=1: a warning names them.
+// While a host session lives, its server address (serverIpv6/128) is on the TUN, so the client
+// can reach its end of the link.
+//
+// MTU: one TUN MTU for everyone, default 1280, the IPv6 minimum that every client accepts (user
+// MTUs are 1280..1480) and that fits any IPv4 path with room to spare (1280 + 28 for UDP). The
+// kernel answers larger packets bound for a client with Packet Too Big, so path MTU discovery
+// works end to end. Raise it only if every client's tunnel MTU and IPv4 path allow it.
+
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "../log.ts";
+import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
+import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
+import { formatPrefix6, parsePrefix6 } from "../net/prefix.ts";
+import type { TrafficCounters } from "../repositories/sessions/repository.ts";
+import { newSessionCounters, SESSION_FIELDS, TOTAL_FIELDS, trafficCounters, tunnelStats } from "./counters.ts";
+import { REPORT_RECORD } from "./forwarder.ts";
+import { IpBatch } from "./ip-batch.ts";
+import { dataPlaneMetrics } from "./metrics.ts";
+import { ipv4ToUint32 } from "./native.ts";
+import type { DataPlane, TunnelSpec, TunnelStats } from "./types.ts";
+import { errorFrom, type FromWorker, type Request, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
+
+export interface UserspaceDataPlaneOptions {
+  /** TUN interface name; default "dtcp0". */
+  tunName?: string;
+  /** TUN MTU, 1280..1480; default 1280 (see above). */
+  mtu?: number;
+  /** Every link and delegation pool (CIDR): each is routed to the TUN. */
+  pools: readonly string[];
+  /** Local IPv4 address of the sessions' UDP sockets; default 0.0.0.0. */
+  udpListenAddress?: string;
+  /** Default true. False relaxes the outer IPv4 check for carrier-grade NATs (see acceptance.ts). */
+  strictOuterSource?: boolean;
+  /** How often the worker reports counters, at most 1000 ms; default 1000. */
+  statsIntervalMs?: number;
+  log: Logger;
+  /**
+   * Called if the packet worker dies after start (a bug, or the TUN deleted under us). Default:
+   * throw, so that the daemon exits and its supervisor restarts it rather than run without packets.
+   */
+  onFatal?: (err: Error) => void;
+}
+
+const FORWARDING = "/proc/sys/net/ipv6/conf/all/forwarding";
+const TUN_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const STOP_TIMEOUT_MS = 2000;
+
+interface LiveSession {
+  spec: TunnelSpec;
+  counters: Float64Array;
+}
+
+interface Call {
+  resolve: (counters: Float64Array | null) => void;
+  reject: (err: Error) => void;
+}
+
+export class UserspaceDataPlane implements DataPlane, MetricsSource {
+  readonly description: string;
+  readonly #config: WorkerConfig;
+  readonly #pools: string[];
+  readonly #log: Logger;
+  readonly #onFatal: (err: Error) => void;
+  readonly #ip = new IpBatch();
+  #worker: Worker | null = null;
+  #tunName: string;
+  #stopping = false;
+  #routed: string[] = [];
+  #enabledForwarding = false;
+  #seq = 0;
+  readonly #calls = new Map<number, Call>();
+  readonly #sessions = new Map<number, LiveSession>();
+  #totals: Float64Array = new Float64Array(TOTAL_FIELDS);
+
+  constructor(opts: UserspaceDataPlaneOptions) {
+    const tunName = opts.tunName ?? "dtcp0";
+    if (!TUN_NAME.test(tunName)) throw new Error(`invalid TUN name ${JSON.stringify(tunName)}: 1 to 15 letters, digits, "_", "." or "-"`);
+    const mtu = opts.mtu ?? 1280;
+    if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 1480) throw new RangeError(`TUN MTU must be 1280..1480, not ${mtu}`);
+    const statsIntervalMs = opts.statsIntervalMs ?? 1000;
+    if (!(statsIntervalMs > 0 && statsIntervalMs <= 1000)) throw new RangeError("statsIntervalMs must be in (0, 1000]");
+    const udpListenAddress = opts.udpListenAddress ?? "0.0.0.0";
+    ipv4ToUint32(udpListenAddress);
+    this.#pools = opts.pools.map((p) => formatPrefix6(parsePrefix6(p)));
+    const strictOuterSource = opts.strictOuterSource ?? true;
+    this.#config = { tunName, mtu, txQueueLen: 4096, udpListenAddress, strictOuterSource, statsIntervalMs };
+    this.#tunName = tunName;
+    this.#log = opts.log;
+    this.#onFatal =
+      opts.onFatal ??
+      ((err) => {
+        throw err;
+      });
+    this.description =
+      `userspace: TUN ${tunName} (MTU ${mtu}), ${this.#pools.length} pool(s) routed to it, ` +
+      `UDP on ${udpListenAddress}, outer source ${strictOuterSource ? "strict" : "relaxed"}`;
+  }
+
+  /** Creates the TUN and the sockets (in the worker), routes the pools and enables forwarding. */
+  async start(): Promise<void> {
+    if (this.#worker) throw new Error("data plane already started");
+    this.#stopping = false;
+    this.#tunName = await this.#startWorker();
+    try {
+      for (const pool of this.#pools) {
+        await this.#ip.run(`route add ${pool} dev ${this.#tunName}`);
+        this.#routed.push(pool);
+      }
+      await this.#enableForwarding();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async open(spec: TunnelSpec): Promise<void> {
+    const counters = await this.#call({ kind: "open", spec });
+    this.#sessions.set(spec.sessionId, { spec, counters: counters ?? newSessionCounters() });
+    const address = serverAddress(spec);
+    if (address === null) return;
+    try {
+      await this.#ip.run(`address add ${address}/128 dev ${this.#tunName} nodad`);
+    } catch (err) {
+      await this.close(spec.sessionId);
+      throw err;
+    }
+  }
+
+  async close(sessionId: number): Promise<TrafficCounters | null> {
+    const live = this.#sessions.get(sessionId);
+    if (!live) return null;
+    this.#sessions.delete(sessionId);
+    let final = live.counters;
+    if (this.#worker) final = (await this.#call({ kind: "close", sessionId })) ?? final;
+    const address = serverAddress(live.spec);
+    if (address !== null && this.#worker) {
+      await this.#ip.run(`address del ${address}/128 dev ${this.#tunName}`).catch((err: Error) => this.#log.warn(err.message));
+    }
+    return trafficCounters(final);
+  }
+
+  stats(sessionId: number): TunnelStats | null {
+    const live = this.#sessions.get(sessionId);
+    return live ? tunnelStats(live.counters) : null;
+  }
+
+  collectMetrics(): MetricFamily[] {
+    const sessions = [...this.#sessions.values()].map((s) => ({ sessionId: s.spec.sessionId, userName: s.spec.userName, counters: s.counters }));
+    return dataPlaneMetrics(this.#totals, sessions);
+  }
+
+  /** Removes the routes, restores forwarding if we changed it, and ends the worker (the TUN goes with it). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const worker = this.#worker;
+    for (const pool of this.#routed.splice(0)) {
+      // A dead worker took the TUN and its routes with it.
+      if (worker) await this.#ip.run(`route del ${pool} dev ${this.#tunName}`).catch((err: Error) => this.#log.warn(err.message));
+    }
+    if (this.#enabledForwarding) {
+      await writeFile(FORWARDING, "0\n").catch((err: Error) => this.#log.warn(`cannot restore IPv6 forwarding: ${err.message}`));
+      this.#enabledForwarding = false;
+    }
+    if (worker) {
+      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+      worker.postMessage({ kind: "stop" } satisfies ToWorker);
+      const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+      this.#worker = null;
+    }
+    this.#sessions.clear();
+    await this.#ip.close();
+  }
+
+  /** Resolves with the TUN's name once the worker has its channels open. */
+  #startWorker(): Promise<string> {
+    const worker = new Worker(new URL("./worker-entry.js", import.meta.url), { workerData: this.#config });
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on("message", (m: FromWorker) => {
+        switch (m.kind) {
+          case "started":
+            started = true;
+            this.#worker = worker;
+            resolve(m.tunName);
+            break;
+          case "startFailed":
+            reject(errorFrom(m.error));
+            break;
+          case "done":
+            this.#settle(m.seq)?.resolve(m.counters);
+            break;
+          case "failed":
+            this.#settle(m.seq)?.reject(errorFrom(m.error));
+            break;
+          case "report":
+            this.#applyReport(m.sessions, m.totals);
+            break;
+          case "log":
+            this.#log[m.level](m.message);
+            break;
+        }
+      });
+      worker.on("error", (err) => {
+        if (started) this.#died(err);
+        else reject(err);
+      });
+      worker.on("exit", (code) => {
+        if (!started) reject(new Error(`packet worker exited during start (code ${code})`));
+        else if (!this.#stopping) this.#died(new Error(`packet worker exited (code ${code})`));
+      });
+    });
+  }
+
+  #died(err: Error): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#worker = null;
+    for (const [seq, call] of this.#calls) {
+      this.#calls.delete(seq);
+      call.reject(err);
+    }
+    this.#onFatal(new Error(`data plane worker died: ${err.message}`, { cause: err }));
+  }
+
+  #call(request: Request): Promise<Float64Array | null> {
+    const worker = this.#worker;
+    if (!worker) return Promise.reject(new Error("data plane not running"));
+    const seq = ++this.#seq;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(seq, { resolve, reject });
+      worker.postMessage({ ...request, seq } satisfies ToWorker);
+    });
+  }
+
+  #settle(seq: number): Call | undefined {
+    const call = this.#calls.get(seq);
+    this.#calls.delete(seq);
+    return call;
+  }
+
+  #applyReport(records: Float64Array, totals: Float64Array): void {
+    this.#totals = totals;
+    for (let at = 0; at < records.length; at += REPORT_RECORD) {
+      // A session closed meanwhile is gone from the map: its report is stale.
+      this.#sessions.get(records[at]!)?.counters.set(records.subarray(at + 1, at + 1 + SESSION_FIELDS));
+    }
+  }
+
+  async #enableForwarding(): Promise<void> {
+    if ((await readFile(FORWARDING, "utf8")).trim() !== "0") return;
+    try {
+      await writeFile(FORWARDING, "1\n");
+    } catch (err) {
+      // E.g. a dedicated user with CAP_NET_ADMIN but no write access to /proc/sys.
+      throw new Error(
+        `IPv6 forwarding is off and cannot be enabled (${(err as NodeJS.ErrnoException).code}): ` +
+          "set net.ipv6.conf.all.forwarding=1 (e.g. in /etc/sysctl.d) before starting dtcps",
+        { cause: err },
+      );
+    }
+    this.#enabledForwarding = true;
+    const ignoringRa: string[] = [];
+    for (const dev of await readdir("/proc/sys/net/ipv6/conf")) {
+      if (dev === "all" || dev === "default" || dev === "lo" || dev === this.#tunName) continue;
+      const acceptRa = await readFile(`/proc/sys/net/ipv6/conf/${dev}/accept_ra`, "utf8").catch(() => "");
+      if (acceptRa.trim() === "1") ignoringRa.push(dev);
+    }
+    this.#log.info("enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1) for the tunnels; restored at stop");
+    if (ignoringRa.length > 0) {
+      this.#log.warn(
+        `with forwarding on, ${ignoringRa.join(", ")} no longer accept router advertisements (accept_ra=1): ` +
+          "set accept_ra=2 on an uplink configured by RA, or configure it statically",
+      );
+    }
+  }
+}
+
+/** The server's end of a host session's link, canonical, or null. */
+function serverAddress(spec: TunnelSpec): string | null {
+  return spec.type === "host" && spec.serverIpv6 !== null ? formatIpv6(parseIpv6(spec.serverIpv6)) : null;
+}

@@ -1,0 +1,42 @@
+// Messages between UserspaceDataPlane (main thread) and its packet worker.
+
+import type { TunnelSpec } from "./types.ts";
+
+export interface WorkerConfig {
+  tunName: string;
+  mtu: number;
+  txQueueLen: number;
+  udpListenAddress: string;
+  strictOuterSource: boolean;
+  statsIntervalMs: number;
+}
+
+/** An error as it crosses the thread boundary (a cloned Error loses `code`). */
+export interface ErrorInfo {
+  message: string;
+  code?: string;
+}
+
+/** A request the worker answers with "done" or "failed". */
+export type Request = { kind: "open"; spec: TunnelSpec } | { kind: "close"; sessionId: number };
+
+export type ToWorker = (Request & { seq: number }) | { kind: "stop" };
+
+export type FromWorker =
+  | { kind: "started"; tunName: string }
+  | { kind: "startFailed"; error: ErrorInfo }
+  /** open: the session's initial counters; close: its final counters, or null for an unknown id. */
+  | { kind: "done"; seq: number; counters: Float64Array | null }
+  | { kind: "failed"; seq: number; error: ErrorInfo }
+  /** sessions: records of REPORT_RECORD fields (id, counters) of changed sessions; totals: TOTAL_FIELDS. */
+  | { kind: "report"; sessions: Float64Array; totals: Float64Array }
+  | { kind: "log"; level: "info" | "warn"; message: string };
+
+export function errorInfo(err: unknown): ErrorInfo {
+  const e = err as NodeJS.ErrnoException;
+  return e instanceof Error ? { message: e.message, ...(e.code === undefined ? {} : { code: e.code }) } : { message: String(err) };
+}
+
+export function errorFrom(info: ErrorInfo): Error {
+  return Object.assign(new Error(info.message), info.code === undefined ? {} : { code: info.code });
+}

@@ -1,0 +1,49 @@
+// The /metrics endpoint. Each scrape asks every source for its current figures.
+
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CONTENT_TYPE, formatExposition, type MetricsSource } from "./exposition.ts";
+
+export interface MetricsServer {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics on host:port (port 0 picks one). */
+export async function startMetricsServer(listen: { host: string; port: number }, sources: readonly MetricsSource[]): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found: the metrics are at /metrics\n");
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+      return;
+    }
+    let body: string;
+    try {
+      body = formatExposition(sources.flatMap((s) => s.collectMetrics()));
+    } catch (err) {
+      res.writeHead(500, { "content-type": "text/plain" }).end(`metrics unavailable: ${(err as Error).message}\n`);
+      return;
+    }
+    res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
+    res.end(req.method === "HEAD" ? undefined : body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return {
+    address: server.address() as AddressInfo,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
