@@ -1,0 +1,179 @@
+import { connect, type Socket } from "node:net";
+import type { Logger } from "../log.ts";
+import { unmapIpv4 } from "../net/ipv4.ts";
+import { LineFramer } from "../protocol/line-framer.ts";
+import { wire } from "../protocol/replies.ts";
+import type { DtcpcOptions } from "./args.ts";
+import { planInterface, type InterfacePlan } from "./netplan.ts";
+import { Relay } from "./relay.ts";
+import type { TunnelReply } from "./reply.ts";
+import { scriptArguments, type ScriptContext } from "./script.ts";
+import { ControlSession, type SessionAction, type SessionEnd } from "./session.ts";
+import { ip, runScript } from "./system.ts";
+
+export type SessionOutcome = SessionEnd & {
+  /** How long the tunnel was up; null when it never came up. */
+  upMs: number | null;
+};
+
+/**
+ * One connection to the server, from connect to teardown: drives a ControlSession over TCP,
+ * brings the tunnel up when it is granted (relay, TUN, `ip`, the up script) and takes all of it
+ * down again when the session ends, whatever the reason.
+ */
+export class ClientSession {
+  readonly #options: DtcpcOptions;
+  readonly #log: Logger;
+  readonly #credentials: { user: string; password: string };
+  #machine: ControlSession | null = null;
+  #socket: Socket | null = null;
+  #relay: Relay | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  // Bringing the tunnel up and tearing it down are asynchronous; they run in this order.
+  #work: Promise<void> = Promise.resolve();
+  #plan: InterfacePlan | null = null;
+  #script: ScriptContext | null = null;
+  #upAt: number | null = null;
+  #localIpv4 = "";
+  #resolve: (outcome: SessionOutcome) => void = () => {};
+
+  constructor(options: DtcpcOptions, credentials: { user: string; password: string }, log: Logger) {
+    this.#options = options;
+    this.#credentials = credentials;
+    this.#log = log;
+  }
+
+  /** Connects and runs the session; resolves once it has ended and everything is torn down. */
+  run(): Promise<SessionOutcome> {
+    const done = new Promise<SessionOutcome>((resolve) => (this.#resolve = resolve));
+    const { udp } = this.#options;
+    try {
+      this.#relay = new Relay(udp ? { kind: "udp", bindPort: udp.bindPort } : { kind: "proto41" }, (err) =>
+        this.#apply(this.#machine?.quit({ reason: "lost", message: `tunnel I/O failed: ${err.message}` }) ?? []),
+      );
+    } catch (err) {
+      return Promise.resolve({ reason: "refused", message: (err as Error).message, upMs: null });
+    }
+    const announce = udp === null ? null : { port: udp.natTraversal ? null : (udp.natPort ?? this.#relay.localPort) };
+    this.#machine = new ControlSession({
+      user: this.#credentials.user,
+      password: this.#credentials.password,
+      type: this.#options.type,
+      udp: announce,
+      acceptNat: this.#options.acceptNat,
+    });
+    this.#apply(this.#machine.begin());
+    this.#connect();
+    return done;
+  }
+
+  /** Says `quit` and tears down; run() then resolves with reason "quit". */
+  quit(): void {
+    if (this.#machine) this.#apply(this.#machine.quit());
+  }
+
+  #connect(): void {
+    const { server, port } = this.#options;
+    this.#log.info(`connecting to ${server} port ${port}`);
+    const socket = connect({ host: server, port, family: 4 });
+    this.#socket = socket;
+    const framer = new LineFramer();
+    let lastError: string | null = null;
+    socket.on("connect", () => {
+      this.#localIpv4 = unmapIpv4(socket.localAddress ?? "");
+      this.#apply(this.#machine!.connected(this.#localIpv4));
+    });
+    socket.on("data", (chunk: Buffer) => {
+      for (const event of framer.push(chunk)) {
+        if (event.kind === "too-long") {
+          this.#apply(this.#machine!.closed("the server sent a line of more than 1024 bytes"));
+        } else {
+          this.#log.debug(`< ${event.text}`);
+          this.#apply(this.#machine!.line(event.text));
+        }
+      }
+    });
+    socket.on("error", (err) => (lastError = err.message));
+    socket.on("close", () => this.#apply(this.#machine!.closed(lastError ?? undefined)));
+  }
+
+  #apply(actions: SessionAction[]): void {
+    for (const action of actions) {
+      switch (action.kind) {
+        case "send":
+          this.#log.debug(`> ${action.log}`);
+          if (this.#socket?.writable) this.#socket.write(wire(action.line));
+          break;
+        case "timer":
+          if (this.#timer !== null) clearTimeout(this.#timer);
+          this.#timer = setTimeout(() => this.#apply(this.#machine!.timer()), action.ms);
+          break;
+        case "up": {
+          const { reply } = action;
+          this.#work = this.#work.then(() => this.#bringUp(reply));
+          break;
+        }
+        case "end": {
+          const { end } = action;
+          this.#work = this.#work.then(() => this.#tearDown(end));
+          break;
+        }
+      }
+    }
+  }
+
+  async #bringUp(reply: TunnelReply): Promise<void> {
+    const o = this.#options;
+    try {
+      const ifname = this.#relay!.start(
+        { name: o.ifname, mtu: o.mtu },
+        {
+          serverIpv4: reply.serverIPv4,
+          serverUdpPort: reply.serverUdpPort,
+          keepaliveMs: o.udp?.natTraversal ? o.udp.keepaliveMs : null,
+        },
+      );
+      this.#upAt = Date.now();
+      this.#plan = planInterface(ifname, reply, { address: o.address, routes: o.routes });
+      for (const argv of this.#plan.setup) await ip(argv);
+      this.#log.info(`tunnel up: ${describe(reply, ifname)}`);
+      this.#script = { server: o.server, localIpv4: this.#localIpv4, reply, address: o.address, ifname };
+      await this.#runScript("up");
+    } catch (err) {
+      this.#apply(this.#machine!.quit({ reason: "refused", message: `cannot set up the tunnel: ${(err as Error).message}` }));
+    }
+  }
+
+  async #tearDown(end: SessionEnd): Promise<void> {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#socket?.destroy();
+    for (const argv of this.#plan?.teardown ?? []) {
+      // Closing the TUN removes what is left; a step that fails here changes nothing.
+      await ip(argv).catch((err: Error) => this.#log.debug(err.message));
+    }
+    this.#relay?.close();
+    if (this.#relay && this.#upAt !== null) {
+      const c = this.#relay.counters;
+      this.#log.debug(`packets: ${c.toServer} to the server, ${c.fromServer} from it, ${c.foreign} from elsewhere dropped, ${c.failed} send failures`);
+    }
+    await this.#runScript("down");
+    this.#resolve({ ...end, upMs: this.#upAt === null ? null : Date.now() - this.#upAt });
+  }
+
+  async #runScript(state: "up" | "down"): Promise<void> {
+    if (this.#options.script === null || this.#script === null) return;
+    const failure = await runScript(this.#options.script, scriptArguments(state, this.#script));
+    if (failure !== null) this.#log.warn(failure);
+  }
+}
+
+function describe(reply: TunnelReply, ifname: string): string {
+  const what =
+    reply.type === "host"
+      ? ` ${reply.clientIPv6} <-> ${reply.serverIPv6}`
+      : reply.type === "network"
+        ? ` prefix ${reply.prefix}/${reply.prefixLength}`
+        : "";
+  const via = reply.serverUdpPort === null ? `protocol 41 to ${reply.serverIPv4}` : `UDP to ${reply.serverIPv4} port ${reply.serverUdpPort}`;
+  return `${reply.type}${what} on ${ifname}, ${via}`;
+}

@@ -1,0 +1,114 @@
+// dtcpc: the Linux DTCP client. Logs in, keeps a TUN-backed tunnel up and, with -l, reconnects.
+
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { runMain, UsageError } from "../cli/args.ts";
+import { consoleLogger, type Logger } from "../log.ts";
+import { DEFAULT_AUTH_FILES, parseDtcpcArgs, type DtcpcOptions } from "./args.ts";
+import { findCredentials, parseAuthFile, type AuthFile } from "./auth-file.ts";
+import { Backoff } from "./backoff.ts";
+import { ClientSession } from "./client-session.ts";
+import { askPassword } from "./prompt.ts";
+
+function readAuthFiles(options: DtcpcOptions, log: Logger): AuthFile[] {
+  const files: AuthFile[] = [];
+  for (const path of [...(options.authFile === null ? [] : [options.authFile]), ...DEFAULT_AUTH_FILES]) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (path === options.authFile) throw new UsageError(`--auth-file ${path}: ${e.code ?? e.message}`);
+      if (e.code !== "ENOENT") log.warn(`cannot read ${path}: ${e.code ?? e.message}`);
+      continue;
+    }
+    const file = parseAuthFile(path, text);
+    if (file.malformed.length > 0) log.warn(`${path}: ignoring malformed line(s) ${file.malformed.join(", ")} (expected server:user:password)`);
+    files.push(file);
+  }
+  return files;
+}
+
+async function credentials(options: DtcpcOptions, log: Logger): Promise<{ user: string; password: string }> {
+  const files = readAuthFiles(options, log);
+  const found = findCredentials(files, options.server, options.user);
+  switch (found.kind) {
+    case "found":
+      log.debug(`password of ${found.user}@${options.server} from ${found.path}`);
+      return found;
+    case "ambiguous":
+      throw new UsageError(`${found.path} lists several users for ${options.server} (${found.users.join(", ")}); choose one with -u`);
+    case "missing":
+      if (options.user === null) {
+        throw new UsageError(`no user: give -u (no auth file lists ${options.server}; searched ${files.map((f) => f.path).join(", ") || "nothing readable"})`);
+      }
+      return { user: options.user, password: await askPassword(`DTCP password for ${options.user}@${options.server}: `) };
+  }
+}
+
+/** Runs sessions until a signal stops us, a session is refused, or (without -l) one ends. */
+async function supervise(options: DtcpcOptions, creds: { user: string; password: string }, log: Logger): Promise<void> {
+  let current: ClientSession | null = null;
+  let stopping = false;
+  let reconnectNow = false;
+  let wake = (): void => {};
+  const stop = (signal: string) => () => {
+    log.info(`${signal}: quitting`);
+    stopping = true;
+    current?.quit();
+    wake();
+  };
+  const hup = () => {
+    log.info("SIGHUP: reconnecting");
+    reconnectNow = true;
+    current?.quit();
+    wake();
+  };
+  const onTerm = stop("SIGTERM");
+  const onInt = stop("SIGINT");
+  process.on("SIGTERM", onTerm);
+  process.on("SIGINT", onInt);
+  process.on("SIGHUP", hup);
+  const backoff = new Backoff();
+  try {
+    while (!stopping) {
+      reconnectNow = false;
+      current = new ClientSession(options, creds, log);
+      const outcome = await current.run();
+      current = null;
+      if (stopping) break;
+      if (reconnectNow) {
+        backoff.reset();
+        continue;
+      }
+      if (outcome.reason === "quit") break;
+      if (outcome.reason === "refused" || !options.loop) throw new Error(outcome.message);
+      const delay = backoff.next(outcome.upMs);
+      log.info(`${outcome.message}; reconnecting in ${(delay / 1000).toFixed(1)} s`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = () => {};
+    }
+  } finally {
+    process.off("SIGTERM", onTerm);
+    process.off("SIGINT", onInt);
+    process.off("SIGHUP", hup);
+  }
+}
+
+runMain("dtcpc", async () => {
+  const options = parseDtcpcArgs(process.argv.slice(2));
+  const log = consoleLogger(options.debug);
+  const creds = await credentials(options, log);
+  const pidFile = options.pidFile;
+  if (pidFile !== null) writeFileSync(pidFile, `${process.pid}\n`);
+  try {
+    await supervise(options, creds, log);
+  } finally {
+    if (pidFile !== null) rmSync(pidFile, { force: true });
+  }
+});

@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { tunnelResponse } from "../protocol/challenge.ts";
+import { ControlSession, QUIT_TIMEOUT_MS, type SessionParams } from "./session.ts";
+
+const CHALLENGE = "0B1517C87D516A5FA65BED722D51A04F";
+const GREETING = `+OK ${CHALLENGE} KAME tunnel server`;
+const LOCAL = "10.0.0.2";
+const HOST_REPLY = `+OK ${LOCAL} 10.0.0.1 2001:db8::2 2001:db8::1`;
+
+function session(extra: Partial<SessionParams> = {}): ControlSession {
+  return new ControlSession({ user: "foo", password: "bar", type: "host", udp: null, acceptNat: false, pingIntervalMs: 60_000, replyTimeoutMs: 30_000, ...extra });
+}
+
+/** A session that has received the greeting and sent `tunnel`. */
+function awaitingReply(extra: Partial<SessionParams> = {}): ControlSession {
+  const s = session(extra);
+  s.begin();
+  s.connected(LOCAL);
+  s.line(GREETING);
+  return s;
+}
+
+function upSession(): ControlSession {
+  const s = awaitingReply();
+  s.line(HOST_REPLY);
+  return s;
+}
+
+describe("login", () => {
+  test("answers the greeting's challenge (KAME's test vector) and hides the response from the log", () => {
+    const s = session();
+    assert.deepEqual(s.begin(), [{ kind: "timer", ms: 30_000 }]);
+    assert.deepEqual(s.connected(LOCAL), [{ kind: "timer", ms: 30_000 }]);
+    assert.deepEqual(s.line(GREETING), [
+      { kind: "send", line: "tunnel foo dac487c8dfbbf9ee5c7f8cdcc37b62a3 host", log: "tunnel foo <response> host" },
+      { kind: "timer", ms: 30_000 },
+    ]);
+    assert.equal(tunnelResponse("foo", CHALLENGE, "bar"), "dac487c8dfbbf9ee5c7f8cdcc37b62a3");
+  });
+
+  test("takes the second word of any greeting as the challenge", () => {
+    const s = session({ type: "network" });
+    s.connected(LOCAL);
+    const [send] = s.line("+OK abc FBDC TunnelBroker (version 0.2) Ready. <870363>:4096");
+    assert.equal((send as { line: string }).line, `tunnel foo ${tunnelResponse("foo", "abc", "bar")} network`);
+  });
+
+  test("asks for UDP with the server-visible port, or none for NAT traversal", () => {
+    const line = (udp: SessionParams["udp"]) => {
+      const s = session({ type: "tunnelonly", udp });
+      s.connected(LOCAL);
+      return (s.line(GREETING)[0] as { log: string }).log;
+    };
+    assert.equal(line({ port: 4028 }), "tunnel foo <response> tunnelonly proto=udp port=4028");
+    assert.equal(line({ port: null }), "tunnel foo <response> tunnelonly proto=udp");
+  });
+
+  test("a tunnel reply brings the tunnel up and starts the ping clock", () => {
+    const s = awaitingReply();
+    assert.deepEqual(s.line(HOST_REPLY), [
+      { kind: "up", reply: { clientIPv4: LOCAL, serverIPv4: "10.0.0.1", serverUdpPort: null, type: "host", clientIPv6: "2001:db8::2", serverIPv6: "2001:db8::1" } },
+      { kind: "timer", ms: 60_000 },
+    ]);
+    assert.equal(s.state, "up");
+  });
+
+  test("behind a NAT: refused with KAME's words unless -n", () => {
+    const natted = HOST_REPLY.replace(`+OK ${LOCAL}`, "+OK 198.51.100.7");
+    const s = awaitingReply();
+    assert.deepEqual(s.line(natted), [
+      { kind: "send", line: "quit", log: "quit" },
+      { kind: "timer", ms: QUIT_TIMEOUT_MS },
+    ]);
+    assert.deepEqual(s.line("+OK see you soon."), [
+      { kind: "end", end: { reason: "refused", message: "you are behind a NAT box (the server sees 198.51.100.7, this host is 10.0.0.2); use -n" } },
+    ]);
+    assert.equal(awaitingReply({ acceptNat: true }).line(natted)[0]?.kind, "up");
+  });
+
+  test("refusals end the session; only a full server or its timeout is worth retrying", () => {
+    const end = (line: string) => awaitingReply().line(line);
+    assert.deepEqual(end("-ERR authentication failed."), [
+      { kind: "end", end: { reason: "refused", message: "the server refused the tunnel: -ERR authentication failed." } },
+    ]);
+    assert.equal((end("-ERR unsupported option proto=udp")[0] as { end: { reason: string } }).end.reason, "refused");
+    assert.equal((end("-ERR tunnel interface sold out")[0] as { end: { reason: string } }).end.reason, "lost");
+    assert.equal((end("-ERR connection timed out, disconnecting")[0] as { end: { reason: string } }).end.reason, "lost");
+  });
+
+  test("a reply it cannot use is refused after a polite quit", () => {
+    const s = awaitingReply({ udp: { port: 4028 } });
+    assert.equal(s.line(HOST_REPLY)[0]?.kind, "send");
+    assert.deepEqual(s.closed(), [
+      { kind: "end", end: { reason: "refused", message: `no udp=<port> in the reply to proto=udp: ${JSON.stringify(HOST_REPLY)}` } },
+    ]);
+  });
+
+  test("silence and closed connections before the tunnel is up are losses", () => {
+    const s = session();
+    s.begin();
+    assert.deepEqual(s.timer(), [{ kind: "end", end: { reason: "lost", message: "no connection within 30 s" } }]);
+    assert.deepEqual(s.timer(), [], "nothing after the end");
+    const refused = session();
+    assert.deepEqual(refused.closed("connect ECONNREFUSED 10.0.0.1:20200"), [
+      { kind: "end", end: { reason: "lost", message: "cannot connect: connect ECONNREFUSED 10.0.0.1:20200" } },
+    ]);
+    const greeted = session();
+    greeted.connected(LOCAL);
+    assert.deepEqual(greeted.timer(), [{ kind: "end", end: { reason: "lost", message: "no greeting within 30 s" } }]);
+    assert.deepEqual(awaitingReply().timer(), [{ kind: "end", end: { reason: "lost", message: "no reply to tunnel within 30 s" } }]);
+    const odd = session();
+    odd.connected(LOCAL);
+    assert.deepEqual(odd.line("-ERR too many connections"), [{ kind: "end", end: { reason: "lost", message: 'unexpected greeting "-ERR too many connections"' } }]);
+    assert.deepEqual(awaitingReply().closed(), [{ kind: "end", end: { reason: "lost", message: "the server closed the connection" } }]);
+  });
+});
+
+describe("keeping the session", () => {
+  test("pings every interval; an +OK within the timeout keeps it, none ends it", () => {
+    const s = upSession();
+    assert.deepEqual(s.timer(), [
+      { kind: "send", line: "ping", log: "ping" },
+      { kind: "timer", ms: 30_000 },
+    ]);
+    assert.deepEqual(s.line("+OK hi, happy to hear from you"), [{ kind: "timer", ms: 60_000 }]);
+    assert.deepEqual(s.line("+OK stray"), [], "an +OK nobody asked for changes nothing");
+    s.timer();
+    assert.deepEqual(s.timer(), [{ kind: "end", end: { reason: "lost", message: "no answer to ping within 30 s" } }]);
+  });
+
+  test("the server ending the session is a loss, except a replacement by another login", () => {
+    assert.deepEqual(upSession().line("-ERR server shutting down"), [
+      { kind: "end", end: { reason: "lost", message: "the server ended the session: -ERR server shutting down" } },
+    ]);
+    assert.deepEqual(upSession().closed(), [{ kind: "end", end: { reason: "lost", message: "the server closed the connection" } }]);
+    assert.deepEqual(upSession().line("-ERR session replaced"), [
+      { kind: "end", end: { reason: "refused", message: "session replaced: foo logged in elsewhere" } },
+    ]);
+  });
+
+  test("quit waits for the goodbye, skipping the answer to a ping in flight", () => {
+    const s = upSession();
+    s.timer(); // ping sent
+    assert.deepEqual(s.quit(), [
+      { kind: "send", line: "quit", log: "quit" },
+      { kind: "timer", ms: QUIT_TIMEOUT_MS },
+    ]);
+    assert.deepEqual(s.quit(), [], "a second quit adds nothing");
+    assert.deepEqual(s.line("+OK hi, happy to hear from you"), []);
+    assert.deepEqual(s.line("+OK see you soon."), [{ kind: "end", end: { reason: "quit" } }]);
+  });
+
+  test("quit ends at the close or the timeout if no goodbye comes; before connecting it ends at once", () => {
+    const closed = upSession();
+    closed.quit();
+    assert.deepEqual(closed.closed(), [{ kind: "end", end: { reason: "quit" } }]);
+    const silent = upSession();
+    silent.quit();
+    assert.deepEqual(silent.timer(), [{ kind: "end", end: { reason: "quit" } }]);
+    const early = session();
+    early.begin();
+    assert.deepEqual(early.quit(), [{ kind: "end", end: { reason: "quit" } }]);
+  });
+});

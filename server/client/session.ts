@@ -1,0 +1,198 @@
+import { tunnelResponse } from "../protocol/challenge.ts";
+import type { TunnelType } from "../protocol/command.ts";
+import { SESSION_REPLACED, SOLD_OUT, TIMED_OUT } from "../protocol/replies.ts";
+import { parseTunnelReply, type TunnelReply } from "./reply.ts";
+
+/** dtcpc(8) pings every 60 s; the server ends a session after 300 s without a line. */
+export const PING_INTERVAL_MS = 60_000;
+/** How long the greeting, the tunnel reply and a ping's `+OK` may take. */
+export const REPLY_TIMEOUT_MS = 30_000;
+/** How long to wait for the server's goodbye after `quit`. */
+export const QUIT_TIMEOUT_MS = 2_000;
+
+export interface SessionParams {
+  user: string;
+  password: string;
+  type: TunnelType;
+  /** null: protocol 41. Otherwise IPv6 over UDP, telling the server `port` (null: NAT traversal). */
+  udp: { port: number | null } | null;
+  /** -n: accept a client address in the reply that is not ours. */
+  acceptNat: boolean;
+  pingIntervalMs?: number;
+  replyTimeoutMs?: number;
+}
+
+export type SessionEnd =
+  /** We asked for it (signal or SIGHUP) and said `quit`. */
+  | { reason: "quit" }
+  /** The session broke; connecting again may well work. */
+  | { reason: "lost"; message: string }
+  /** The server or this host refused; connecting again would be refused the same way. */
+  | { reason: "refused"; message: string };
+
+export type SessionAction =
+  /** Send `line`; `log` is what may be logged of it (the tunnel line carries the response hash). */
+  | { kind: "send"; line: string; log: string }
+  /** (Re)arm the session's one timer; call timer() when it fires. */
+  | { kind: "timer"; ms: number }
+  /** The tunnel is granted: configure it. */
+  | { kind: "up"; reply: TunnelReply }
+  /** Over: close the connection and tear the tunnel down. Nothing follows. */
+  | { kind: "end"; end: SessionEnd };
+
+type State = "connecting" | "greeting" | "tunnel" | "up" | "quitting" | "ended";
+
+const RETRYABLE_REFUSALS = new Set([SOLD_OUT, TIMED_OUT]);
+
+/**
+ * One control session of the client, as a pure state machine: the driver feeds it what happened
+ * (connected, a line, the timer fired, the connection closed, a quit was asked for) and carries
+ * out the actions it returns. It holds the password only to compute the response.
+ */
+export class ControlSession {
+  #state: State = "connecting";
+  #localIpv4 = "";
+  #awaitingPong = false;
+  #pendingEnd: SessionEnd = { reason: "quit" };
+  readonly #pingIntervalMs: number;
+  readonly #replyTimeoutMs: number;
+
+  constructor(private readonly params: SessionParams) {
+    this.#pingIntervalMs = params.pingIntervalMs ?? PING_INTERVAL_MS;
+    this.#replyTimeoutMs = params.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Before connecting: bounds the connection attempt. */
+  begin(): SessionAction[] {
+    return [{ kind: "timer", ms: this.#replyTimeoutMs }];
+  }
+
+  /** The TCP connection is up; `localIpv4` is our end of it. */
+  connected(localIpv4: string): SessionAction[] {
+    if (this.#state !== "connecting") return [];
+    this.#localIpv4 = localIpv4;
+    this.#state = "greeting";
+    return [{ kind: "timer", ms: this.#replyTimeoutMs }];
+  }
+
+  line(text: string): SessionAction[] {
+    switch (this.#state) {
+      case "greeting":
+        return this.#greeting(text);
+      case "tunnel":
+        return this.#tunnelReply(text);
+      case "up":
+        return this.#upLine(text);
+      case "quitting":
+        if (!text.startsWith("+OK") && !text.startsWith("-ERR")) return [];
+        if (this.#awaitingPong) {
+          this.#awaitingPong = false;
+          return [];
+        }
+        return this.#end(this.#pendingEnd);
+      default:
+        return [];
+    }
+  }
+
+  timer(): SessionAction[] {
+    switch (this.#state) {
+      case "connecting":
+        return this.#end({ reason: "lost", message: `no connection within ${this.#replyTimeoutMs / 1000} s` });
+      case "greeting":
+      case "tunnel":
+        return this.#end({ reason: "lost", message: `no ${this.#state === "greeting" ? "greeting" : "reply to tunnel"} within ${this.#replyTimeoutMs / 1000} s` });
+      case "up":
+        if (this.#awaitingPong) {
+          return this.#end({ reason: "lost", message: `no answer to ping within ${this.#replyTimeoutMs / 1000} s` });
+        }
+        this.#awaitingPong = true;
+        return [
+          { kind: "send", line: "ping", log: "ping" },
+          { kind: "timer", ms: this.#replyTimeoutMs },
+        ];
+      case "quitting":
+        return this.#end(this.#pendingEnd);
+      default:
+        return [];
+    }
+  }
+
+  /** The connection closed or could not be made; `why` describes it. */
+  closed(why = "the server closed the connection"): SessionAction[] {
+    if (this.#state === "ended") return [];
+    if (this.#state === "quitting") return this.#end(this.#pendingEnd);
+    return this.#end({ reason: "lost", message: this.#state === "connecting" ? `cannot connect: ${why}` : why });
+  }
+
+  /** Ends the session politely (signal, SIGHUP, or the tunnel could not be configured). */
+  quit(end: SessionEnd = { reason: "quit" }): SessionAction[] {
+    if (this.#state === "ended" || this.#state === "quitting") return [];
+    if (this.#state === "connecting") return this.#end(end);
+    this.#state = "quitting";
+    this.#pendingEnd = end;
+    return [
+      { kind: "send", line: "quit", log: "quit" },
+      { kind: "timer", ms: QUIT_TIMEOUT_MS },
+    ];
+  }
+
+  #greeting(text: string): SessionAction[] {
+    const challenge = text.startsWith("+OK ") ? text.split(" ")[1] : undefined;
+    if (challenge === undefined || challenge === "") {
+      return this.#end({ reason: "lost", message: `unexpected greeting ${JSON.stringify(text.slice(0, 200))}` });
+    }
+    const { user, password, type, udp } = this.params;
+    const extension = udp === null ? "" : udp.port === null ? " proto=udp" : ` proto=udp port=${udp.port}`;
+    const response = tunnelResponse(user, challenge, password);
+    this.#state = "tunnel";
+    return [
+      { kind: "send", line: `tunnel ${user} ${response} ${type}${extension}`, log: `tunnel ${user} <response> ${type}${extension}` },
+      { kind: "timer", ms: this.#replyTimeoutMs },
+    ];
+  }
+
+  #tunnelReply(text: string): SessionAction[] {
+    if (text.startsWith("-ERR")) {
+      const message = `the server refused the tunnel: ${text.slice(0, 200)}`;
+      return this.#end({ reason: RETRYABLE_REFUSALS.has(text) ? "lost" : "refused", message });
+    }
+    const parsed = parseTunnelReply(text, this.params.type, this.params.udp !== null);
+    if (!parsed.ok) return this.quit({ reason: "refused", message: parsed.error });
+    const { reply } = parsed;
+    if (reply.clientIPv4 !== this.#localIpv4 && !this.params.acceptNat) {
+      // KAME's check: the server would send to an address this host does not have.
+      return this.quit({
+        reason: "refused",
+        message: `you are behind a NAT box (the server sees ${reply.clientIPv4}, this host is ${this.#localIpv4}); use -n`,
+      });
+    }
+    this.#state = "up";
+    return [
+      { kind: "up", reply },
+      { kind: "timer", ms: this.#pingIntervalMs },
+    ];
+  }
+
+  #upLine(text: string): SessionAction[] {
+    if (text === SESSION_REPLACED) {
+      // Another client logged in as this user: reconnecting would only take the tunnel back and forth.
+      return this.#end({ reason: "refused", message: `${text.slice(5)}: ${this.params.user} logged in elsewhere` });
+    }
+    if (text.startsWith("-ERR")) return this.#end({ reason: "lost", message: `the server ended the session: ${text.slice(0, 200)}` });
+    if (text.startsWith("+OK") && this.#awaitingPong) {
+      this.#awaitingPong = false;
+      return [{ kind: "timer", ms: this.#pingIntervalMs }];
+    }
+    return [];
+  }
+
+  #end(end: SessionEnd): SessionAction[] {
+    this.#state = "ended";
+    return [{ kind: "end", end }];
+  }
+}
