@@ -8,6 +8,8 @@ import { openDatabase, type Db } from "./db/client.ts";
 import { openLoginStore } from "./db/login-store.ts";
 import type { DataPlane } from "./dataplane/types.ts";
 import type { Logger } from "./log.ts";
+import type { MetricsSource } from "./metrics/exposition.ts";
+import { startMetricsServer, type MetricsServer } from "./metrics/server.ts";
 import { writeAudit } from "./repositories/audit/repository.ts";
 import { DomainError, prefixField } from "./repositories/errors.ts";
 import { PoolRepository } from "./repositories/pools/repository.ts";
@@ -26,13 +28,18 @@ export interface DaemonConfig {
   linkPrefix: string | null;
   timeouts: ControlTimeouts;
   abuse: AbuseLimits;
-  dataPlane: DataPlane;
+  /** Builds the data plane from every pool's CIDR in the database (each is routed to it). */
+  dataPlane: (pools: readonly string[]) => DataPlane;
+  /** Where to serve Prometheus /metrics; null = not served. */
+  metrics: { host: string; port: number } | null;
 }
 
 export interface Daemon {
   readonly address: AddressInfo;
   readonly broker: Broker;
   readonly db: Db;
+  readonly dataPlane: DataPlane;
+  readonly metrics: MetricsServer | null;
   stop(): Promise<void>;
 }
 
@@ -48,10 +55,24 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
     if (config.linkPrefix !== null) await ensureLinkPool(db, config.linkPrefix, log);
 
-    await config.dataPlane.start();
-    log.info(`data plane: ${config.dataPlane.description}`);
+    const pools = await db.pool.findMany({ select: { cidr: true }, orderBy: { id: "asc" } });
+    const dataPlane = config.dataPlane(pools.map((p) => p.cidr));
+    await dataPlane.start().catch((err: Error) => {
+      throw new Error(`data plane: ${err.message}${/CAP_NET_/.test(err.message) ? CAPABILITY_HINT : ""}`, { cause: err });
+    });
+    log.info(`data plane: ${dataPlane.description}`);
+    let metrics: MetricsServer | null = null;
+    if (config.metrics) {
+      try {
+        metrics = await startMetricsServer(config.metrics, isMetricsSource(dataPlane) ? [dataPlane] : []);
+      } catch (err) {
+        await dataPlane.stop();
+        throw err;
+      }
+      log.info(`metrics at http://${config.metrics.host}:${metrics.address.port}/metrics`);
+    }
     const guard = new AbuseGuard(config.abuse);
-    const broker = new Broker(db, store, box, ledger, config.dataPlane, guard, log, {
+    const broker = new Broker(db, store, box, ledger, dataPlane, guard, log, {
       udpEnabled: config.udpEnabled,
       udpBasePort: config.udpBasePort,
       publicIpv4: config.publicIpv4,
@@ -72,12 +93,15 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       address,
       broker,
       db,
+      dataPlane,
+      metrics,
       stop: () =>
         (stopping ??= (async () => {
           clearInterval(sweeper);
           await broker.shutdown();
           await server.close();
-          await config.dataPlane.stop();
+          await metrics?.close();
+          await dataPlane.stop();
           store.close();
           await db.$disconnect();
         })()),
@@ -86,6 +110,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     await db.$disconnect();
     throw err;
   }
+}
+
+const CAPABILITY_HINT =
+  "; run dtcps as root or with CAP_NET_ADMIN and CAP_NET_RAW (see contrib/dtcps.service), or start it with --no-dataplane to carry no packets";
+
+function isMetricsSource(plane: DataPlane): plane is DataPlane & MetricsSource {
+  return typeof (plane as Partial<MetricsSource>).collectMetrics === "function";
 }
 
 async function ensureLinkPool(db: Db, text: string, log: Logger): Promise<void> {

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { tempDataDir } from "./support/broker.ts";
 import { DtcpClient } from "./support/dtcp-client.ts";
+import { skipUnlessRoot } from "../server/dataplane/test-support.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -110,11 +111,18 @@ describe("dtcps process", () => {
     return { child, output: () => out };
   };
 
-  test("refuses to start without --no-dataplane until the data plane exists, with exit 2", () => {
-    const r = spawnSync(process.execPath, ["bin/dtcps.js", "-p", "0"], { cwd: root, env: data.env, encoding: "utf8" });
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /--no-dataplane/);
-  });
+  // Root drops a capability from its bounding set, so the daemon runs as root without it.
+  for (const [capability, dropped] of [["CAP_NET_ADMIN", "-net_admin"], ["CAP_NET_RAW", "-net_raw"]] as const) {
+    test(`without ${capability} the daemon names it and exits 1 unless --no-dataplane`, { skip: skipUnlessRoot("needs root to drop one capability") }, () => {
+      const r = spawnSync("setpriv", ["--bounding-set", dropped, "--", process.execPath, "bin/dtcps.js", "--tun-name", "dtcpcap0", "--listen", "127.0.0.1", "-p", "0"], {
+        cwd: root,
+        env: data.env,
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^dtcps: data plane: .*\\(${capability} required\\); run dtcps as root or with CAP_NET_ADMIN and CAP_NET_RAW .*--no-dataplane`, "m"));
+    });
+  }
 
   test("after a kill -9, a restarted daemon marks the orphaned session ended; SIGTERM ends cleanly", async () => {
     const port = 20000 + Math.floor(Math.random() * 10000);

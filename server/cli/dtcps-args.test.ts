@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { NoDataPlane } from "../dataplane/types.ts";
+import { UserspaceDataPlane } from "../dataplane/userspace.ts";
 import { UsageError } from "./args.ts";
 import { parseDtcpsArgs } from "./dtcps-args.ts";
 
@@ -14,6 +16,18 @@ test("defaults follow dtcps(8): port 20200, UDP base 4028, 60 s / 300 s timeouts
   assert.deepEqual([c.timeouts.authMs, c.timeouts.idleMs], [60_000, 300_000]);
   assert.equal(c.paths.databaseUrl, "file:/var/lib/dtcp/broker.db");
   assert.equal(c.paths.secretKeyFile, "/var/lib/dtcp/secret.key");
+  assert.equal(c.metrics, null);
+  assert.ok(c.dataPlane([]) instanceof NoDataPlane);
+});
+
+test("without --no-dataplane the userspace data plane carries packets, routing every pool to its TUN", () => {
+  const c = parseDtcpsArgs(["--listen", "192.0.2.1", "--tun-name", "tb0", "--tun-mtu", "1400", "--relaxed-outer-source", "--metrics", "9100"], env);
+  const plane = c.dataPlane(["2001:db8::/48", "2001:db8:1::/64"]);
+  assert.ok(plane instanceof UserspaceDataPlane);
+  assert.match(plane.description, /TUN tb0 \(MTU 1400\), 2 pool\(s\) routed to it, UDP on 192\.0\.2\.1, outer source relaxed/);
+  assert.deepEqual(c.metrics, { host: "127.0.0.1", port: 9100 });
+  assert.deepEqual(parseDtcpsArgs(["--metrics", "0.0.0.0:9101"], env).metrics, { host: "0.0.0.0", port: 9101 });
+  assert.match(parseDtcpsArgs([], env).dataPlane([]).description, /TUN dtcp0 \(MTU 1280\).*outer source strict/);
 });
 
 test("short options combine as in dtcps(8); the prefix is positional", () => {
@@ -29,7 +43,11 @@ test("bad values are usage errors naming the option", () => {
     [["--no-dataplane", "--auth-timeout=-1"], /--auth-timeout must be a number/],
     [["--no-dataplane", "--frobnicate"], /Unknown option '--frobnicate'/],
     [["--no-dataplane", "a", "b"], /one prefix at most/],
-    [[], /--no-dataplane/],
+    [["--tun-mtu", "1500"], /--tun-mtu must be a number from 1280 to 1480/],
+    [["--tun-name", "a-name-far-too-long"], /--tun-name must be 1 to 15/],
+    [["--metrics", "localhost:9100"], /--metrics wants \[IPv4:\]port/],
+    [["--metrics", "70000"], /--metrics must be a number from 0 to 65535/],
+    [["--listen", "::1"], /--listen must be an IPv4 address/],
   ];
   for (const [argv, message] of cases) assert.throws(() => parseDtcpsArgs(argv, env), (e: unknown) => e instanceof UsageError && message.test(e.message), argv.join(" "));
 });

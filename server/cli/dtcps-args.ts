@@ -3,10 +3,13 @@ import { DEFAULT_ABUSE_LIMITS } from "../control/abuse.ts";
 import { DEFAULT_TIMEOUTS } from "../control/connection.ts";
 import type { DaemonConfig } from "../daemon.ts";
 import { NoDataPlane } from "../dataplane/types.ts";
+import { UserspaceDataPlane } from "../dataplane/userspace.ts";
+import { consoleLogger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
 import { numberOption, parseCommandLine, UsageError } from "./args.ts";
 
 export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-dataplane] [--listen addr] [--public-ipv4 addr]
+             [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--metrics [host:]port]
              [--auth-timeout s] [--idle-timeout s] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s] [prefix]`;
 
@@ -21,6 +24,10 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "udp-port": { type: "string", short: "b" },
       port: { type: "string", short: "p" },
       "no-dataplane": { type: "boolean" },
+      "tun-name": { type: "string" },
+      "tun-mtu": { type: "string" },
+      "relaxed-outer-source": { type: "boolean" },
+      metrics: { type: "string" },
       listen: { type: "string" },
       "public-ipv4": { type: "string" },
       "auth-timeout": { type: "string" },
@@ -37,16 +44,20 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (positionals.length > 1) throw new UsageError(`one prefix at most; got ${positionals.join(" ")}`);
   const publicIpv4 = values["public-ipv4"] ?? null;
   if (publicIpv4 !== null && !isIpv4(publicIpv4)) throw new UsageError(`--public-ipv4 must be an IPv4 address; got "${publicIpv4}"`);
-  if (!values["no-dataplane"]) {
-    throw new UsageError("the packet data plane is not part of this build yet; start with --no-dataplane");
-  }
+  const host = values.listen ?? "0.0.0.0";
+  if (!isIpv4(host)) throw new UsageError(`--listen must be an IPv4 address; got "${host}"`);
+  const tunName = values["tun-name"] ?? "dtcp0";
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName)) throw new UsageError(`--tun-name must be 1 to 15 letters, digits, "_", "." or "-"; got "${tunName}"`);
   const seconds = (name: string, value: string | undefined, fallbackMs: number, min = 0.01) =>
     Math.round(numberOption(`--${name}`, value, fallbackMs / 1000, min, 86_400) * 1000);
   const count = (name: string, value: string | undefined, fallback: number, min = 0) =>
     Math.floor(numberOption(`--${name}`, value, fallback, min, 1_000_000));
+  const verbose = values.debug ?? false;
+  const tunMtu = Math.floor(numberOption("--tun-mtu", values["tun-mtu"], 1280, 1280, 1480));
+  const strictOuterSource = !(values["relaxed-outer-source"] ?? false);
   return {
     paths: resolvePaths(env),
-    host: values.listen ?? "0.0.0.0",
+    host,
     port: count("p", values.port, 20200, 0),
     udpEnabled: values.udp ?? false,
     udpBasePort: count("b", values["udp-port"], 4028, 1),
@@ -64,7 +75,28 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       failureDelayMaxMs: seconds("auth-delay-max", values["auth-delay-max"], DEFAULT_ABUSE_LIMITS.failureDelayMaxMs, 0),
       failureMemoryMs: seconds("auth-fail-memory", values["auth-fail-memory"], DEFAULT_ABUSE_LIMITS.failureMemoryMs),
     },
-    dataPlane: new NoDataPlane(),
-    verbose: values.debug ?? false,
+    dataPlane: values["no-dataplane"]
+      ? () => new NoDataPlane()
+      : (pools) =>
+          new UserspaceDataPlane({
+            pools,
+            tunName,
+            mtu: tunMtu,
+            // UDP sockets on the control address, so replies leave from the address clients talk to.
+            udpListenAddress: host,
+            strictOuterSource,
+            log: consoleLogger(verbose),
+          }),
+    metrics: values.metrics === undefined ? null : parseListen("--metrics", values.metrics, "127.0.0.1"),
+    verbose,
   };
+}
+
+/** "[host:]port" → host and port; the host defaults to loopback so metrics are not public by accident. */
+function parseListen(option: string, text: string, defaultHost: string): { host: string; port: number } {
+  const colon = text.lastIndexOf(":");
+  const host = colon < 0 ? defaultHost : text.slice(0, colon);
+  const portText = colon < 0 ? text : text.slice(colon + 1);
+  if (!isIpv4(host)) throw new UsageError(`${option} wants [IPv4:]port; got "${text}"`);
+  return { host, port: Math.floor(numberOption(option, portText, 0, 0, 65_535)) };
 }

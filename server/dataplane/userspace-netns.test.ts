@@ -211,6 +211,14 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     assert.deepEqual(await inbox("b"), []);
   });
 
+  test("a session from a pool added after start gets kernel routes of its own, gone when it ends", async () => {
+    const late: TunnelSpec = { ...networkSpec, sessionId: 3, userName: "carol", prefix: "2001:db8:ff00::/48" };
+    await broker.call("open", { spec: late });
+    assert.match(await inNs("broker", "ip", "-6", "route", "show", "dev", "dtcp0"), /^2001:db8:ff00::\/48 /m);
+    await broker.call("close", { sessionId: 3 });
+    assert.doesNotMatch(await inNs("broker", "ip", "-6", "route", "show", "dev", "dtcp0"), /2001:db8:ff00::/);
+  });
+
   test("stop() removes the routes and the TUN and restores forwarding", async () => {
     await broker.call("stop");
     await assert.rejects(inNs("broker", "ip", "link", "show", "dev", "dtcp0"));

@@ -21,7 +21,7 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
-import { formatPrefix6, parsePrefix6 } from "../net/prefix.ts";
+import { formatPrefix6, parsePrefix6, prefixContains, type Prefix6 } from "../net/prefix.ts";
 import type { TrafficCounters } from "../repositories/sessions/repository.ts";
 import { newSessionCounters, SESSION_FIELDS, TOTAL_FIELDS, trafficCounters, tunnelStats } from "./counters.ts";
 import { REPORT_RECORD } from "./forwarder.ts";
@@ -59,6 +59,8 @@ const STOP_TIMEOUT_MS = 2000;
 interface LiveSession {
   spec: TunnelSpec;
   counters: Float64Array;
+  /** Kernel routes of this session alone: its prefixes that no pool routed at start covers. */
+  ownRoutes: string[];
 }
 
 interface Call {
@@ -70,6 +72,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   readonly description: string;
   readonly #config: WorkerConfig;
   readonly #pools: string[];
+  readonly #poolPrefixes: Prefix6[];
   readonly #log: Logger;
   readonly #onFatal: (err: Error) => void;
   readonly #ip = new IpBatch();
@@ -92,7 +95,8 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     if (!(statsIntervalMs > 0 && statsIntervalMs <= 1000)) throw new RangeError("statsIntervalMs must be in (0, 1000]");
     const udpListenAddress = opts.udpListenAddress ?? "0.0.0.0";
     ipv4ToUint32(udpListenAddress);
-    this.#pools = opts.pools.map((p) => formatPrefix6(parsePrefix6(p)));
+    this.#poolPrefixes = opts.pools.map(parsePrefix6);
+    this.#pools = this.#poolPrefixes.map(formatPrefix6);
     const strictOuterSource = opts.strictOuterSource ?? true;
     this.#config = { tunName, mtu, txQueueLen: 4096, udpListenAddress, strictOuterSource, statsIntervalMs };
     this.#tunName = tunName;
@@ -126,11 +130,18 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
 
   async open(spec: TunnelSpec): Promise<void> {
     const counters = await this.#call({ kind: "open", spec });
-    this.#sessions.set(spec.sessionId, { spec, counters: counters ?? newSessionCounters() });
+    const live: LiveSession = { spec, counters: counters ?? newSessionCounters(), ownRoutes: [] };
+    this.#sessions.set(spec.sessionId, live);
     const address = serverAddress(spec);
-    if (address === null) return;
     try {
-      await this.#ip.run(`address add ${address}/128 dev ${this.#tunName} nodad`);
+      // A pool added after start is not routed to the TUN yet: its sessions get routes of their own.
+      for (const prefix of sessionPrefixes(spec)) {
+        if (this.#poolPrefixes.some((pool) => prefixContains(pool, prefix))) continue;
+        const cidr = formatPrefix6(prefix);
+        await this.#ip.run(`route add ${cidr} dev ${this.#tunName}`);
+        live.ownRoutes.push(cidr);
+      }
+      if (address !== null) await this.#ip.run(`address add ${address}/128 dev ${this.#tunName} nodad`);
     } catch (err) {
       await this.close(spec.sessionId);
       throw err;
@@ -144,8 +155,10 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     let final = live.counters;
     if (this.#worker) final = (await this.#call({ kind: "close", sessionId })) ?? final;
     const address = serverAddress(live.spec);
-    if (address !== null && this.#worker) {
-      await this.#ip.run(`address del ${address}/128 dev ${this.#tunName}`).catch((err: Error) => this.#log.warn(err.message));
+    if (this.#worker) {
+      const undo = live.ownRoutes.map((cidr) => `route del ${cidr} dev ${this.#tunName}`);
+      if (address !== null) undo.push(`address del ${address}/128 dev ${this.#tunName}`);
+      for (const command of undo) await this.#ip.run(command).catch((err: Error) => this.#log.warn(err.message));
     }
     return trafficCounters(final);
   }
@@ -286,6 +299,14 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       );
     }
   }
+}
+
+/** The client's address and routed prefix: what the kernel must send to the TUN for this session. */
+function sessionPrefixes(spec: TunnelSpec): Prefix6[] {
+  const prefixes: Prefix6[] = [];
+  if (spec.clientIpv6 !== null) prefixes.push({ address: parseIpv6(spec.clientIpv6), length: 128 });
+  if (spec.prefix !== null) prefixes.push(parsePrefix6(spec.prefix));
+  return prefixes;
 }
 
 /** The server's end of a host session's link, canonical, or null. */

@@ -51,7 +51,8 @@ export class TestBroker {
       linkPrefix: options.linkPrefix ?? null,
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       abuse: { ...DEFAULT_ABUSE_LIMITS, ...options.abuse },
-      dataPlane: new NoDataPlane(),
+      dataPlane: () => new NoDataPlane(),
+      metrics: null,
     };
   }
 
