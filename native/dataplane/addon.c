@@ -321,7 +321,10 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   int fd = tun_open(name, mtu, qlen, actual, &where);
   snprintf(what, sizeof what, "tun %s", fd < 0 ? name : actual);
   if (fd < 0) {
-    napi_throw(env, errno_error(env, what, where, -fd, "CAP_NET_ADMIN"));
+    /* EACCES on open() is the device node's mode (0600 on some systems), not a capability. */
+    bool node_mode = -fd == EACCES && strcmp(where, "open(/dev/net/tun)") == 0;
+    napi_throw(env, errno_error(env, what, where, -fd,
+                                node_mode ? "read-write access to /dev/net/tun" : "CAP_NET_ADMIN"));
     return NULL;
   }
   if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4]))) return NULL;

@@ -84,7 +84,9 @@ export class IpBatch {
   }
 
   #spawn(): ChildProcess {
-    const child = spawn("ip", ["-force", "-batch", "-"], { stdio: ["pipe", "ignore", "pipe"] });
+    // Its own process group: a Ctrl-C on the terminal must not kill it before stop() removes the
+    // routes through it. It exits by itself when our end of its stdin closes.
+    const child = spawn("ip", ["-force", "-batch", "-"], { stdio: ["pipe", "ignore", "pipe"], detached: true });
     this.#child = child;
     this.#output = new IpBatchOutput();
     this.#line = 0;
