@@ -5,6 +5,8 @@ export interface Paths {
   dataDir: string;
   databaseUrl: string;
   secretKeyFile: string;
+  /** HMAC key of the live-session API tokens: the web app mints them, the daemon checks them. */
+  apiKeyFile: string;
 }
 
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
@@ -13,5 +15,6 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     dataDir,
     databaseUrl: env.DATABASE_URL ?? `file:${resolve(dataDir, "broker.db")}`,
     secretKeyFile: resolve(env.BROKER_SECRET_KEY_FILE ?? resolve(dataDir, "secret.key")),
+    apiKeyFile: resolve(env.BROKER_API_KEY_FILE ?? resolve(dataDir, "api.key")),
   };
 }

@@ -1,4 +1,6 @@
 import type { AddressInfo } from "node:net";
+import { startApiServer, type ApiServer } from "./api/server.ts";
+import { loadOrCreateApiKey } from "./api/token.ts";
 import { Broker } from "./broker/broker.ts";
 import type { Paths } from "./config.ts";
 import { AbuseGuard, type AbuseLimits } from "./control/abuse.ts";
@@ -32,6 +34,8 @@ export interface DaemonConfig {
   dataPlane: (pools: readonly string[]) => DataPlane;
   /** Where to serve Prometheus /metrics; null = not served. */
   metrics: { host: string; port: number } | null;
+  /** Where to serve the live-session API for the web UI; null = not served. */
+  api: { host: string; port: number } | null;
 }
 
 export interface Daemon {
@@ -40,6 +44,7 @@ export interface Daemon {
   readonly db: Db;
   readonly dataPlane: DataPlane;
   readonly metrics: MetricsServer | null;
+  readonly api: ApiServer | null;
   stop(): Promise<void>;
 }
 
@@ -47,9 +52,15 @@ const SWEEP_INTERVAL_MS = 60_000;
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   const db = await openDatabase(config.paths.databaseUrl);
+  // What has been started so far, undone in reverse order if a later step fails and by stop().
+  const started: (() => Promise<void> | void)[] = [() => db.$disconnect()];
+  const undo = async () => {
+    for (const step of started.splice(0).reverse()) await step();
+  };
   try {
     const box = new TunnelPasswordBox(loadOrCreateSecretKey(config.paths.secretKeyFile));
     const store = openLoginStore(config.paths.databaseUrl);
+    started.push(() => store.close());
     const ledger = new SessionLedger(store);
     const stale = ledger.endAllOpen("restart");
     if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
@@ -60,16 +71,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     await dataPlane.start().catch((err: Error) => {
       throw new Error(`data plane: ${err.message}${/CAP_NET_/.test(err.message) ? CAPABILITY_HINT : ""}`, { cause: err });
     });
+    started.push(() => dataPlane.stop());
     log.info(`data plane: ${dataPlane.description}`);
     let metrics: MetricsServer | null = null;
     if (config.metrics) {
-      try {
-        metrics = await startMetricsServer(config.metrics, isMetricsSource(dataPlane) ? [dataPlane] : []);
-      } catch (err) {
-        await dataPlane.stop();
-        throw err;
-      }
-      log.info(`metrics at http://${config.metrics.host}:${metrics.address.port}/metrics`);
+      const server = await startMetricsServer(config.metrics, isMetricsSource(dataPlane) ? [dataPlane] : []);
+      started.push(() => server.close());
+      metrics = server;
+      log.info(`metrics at http://${config.metrics.host}:${server.address.port}/metrics`);
     }
     const guard = new AbuseGuard(config.abuse);
     const broker = new Broker(db, store, box, ledger, dataPlane, guard, log, {
@@ -81,7 +90,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       writeAudit(db, { name: "dtcps", source }, { action, after }).catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
     });
     const address = await server.listen();
+    started.push(async () => {
+      await broker.shutdown();
+      await server.close();
+    });
+    let api: ApiServer | null = null;
+    if (config.api) {
+      const apiServer = await startApiServer(config.api, { broker, key: loadOrCreateApiKey(config.paths.apiKeyFile), log });
+      started.push(() => apiServer.close());
+      api = apiServer;
+      log.info(`live-session API at http://${config.api.host}:${apiServer.address.port} (WebSocket /live)`);
+    }
     const sweeper = setInterval(() => guard.sweep(), SWEEP_INTERVAL_MS).unref();
+    started.push(() => clearInterval(sweeper));
     log.info(
       `dtcps listening on ${address.address}:${address.port}` +
         (config.udpEnabled ? `, UDP tunnels from port ${config.udpBasePort}` : ", UDP tunnels off (-U enables them)"),
@@ -89,25 +110,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     if ((await db.user.count()) === 0) log.info("no users yet: add one with `npx dtcpctl user add <name>`");
 
     let stopping: Promise<void> | null = null;
-    return {
-      address,
-      broker,
-      db,
-      dataPlane,
-      metrics,
-      stop: () =>
-        (stopping ??= (async () => {
-          clearInterval(sweeper);
-          await broker.shutdown();
-          await server.close();
-          await metrics?.close();
-          await dataPlane.stop();
-          store.close();
-          await db.$disconnect();
-        })()),
-    };
+    return { address, broker, db, dataPlane, metrics, api, stop: () => (stopping ??= undo()) };
   } catch (err) {
-    await db.$disconnect();
+    await undo();
     throw err;
   }
 }

@@ -1,11 +1,11 @@
 import type { Db } from "../db/client.ts";
 import { isBusy, type LoginRecord, type LoginStore } from "../db/login-store.ts";
-import type { DataPlane, TunnelSpec } from "../dataplane/types.ts";
+import type { DataPlane, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
 import type { Logger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command, TunnelType } from "../protocol/command.ts";
-import { AUTH_FAILED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
+import { AUTH_FAILED, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
 import { writeAudit, type Actor } from "../repositories/audit/repository.ts";
 import { AllocationRepository, NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
 import type { EndReason, SessionLedger } from "../repositories/sessions/repository.ts";
@@ -25,7 +25,7 @@ export interface BrokerOptions {
   publicIpv4: string | null;
 }
 
-/** How the broker reaches the control connection of a session it ends from outside (replacement, shutdown). */
+/** How the broker reaches the control connection of a session it ends from outside (replacement, kick, shutdown). */
 export interface SessionControl {
   terminate(reply: string | null): void;
 }
@@ -40,10 +40,17 @@ export interface LiveSession {
   readonly serverIpv4: string;
   readonly clientUdpPort: number | null;
   readonly serverUdpPort: number | null;
+  readonly clientIpv6: string | null;
+  readonly serverIpv6: string | null;
+  /** Routed prefix of a network tunnel, CIDR. */
+  readonly prefix: string | null;
   readonly startedAt: Date;
   readonly control: SessionControl;
   ended: boolean;
 }
+
+/** What observers (the live-session API) see of a live session: no control handle, plus the data plane's latest figures. */
+export type LiveSessionView = Omit<LiveSession, "control" | "ended"> & { readonly stats: TunnelStats | null };
 
 export interface LoginRequest {
   command: TunnelCommand;
@@ -86,6 +93,11 @@ export class Broker {
     return [...this.#live.values()];
   }
 
+  /** Every live session with its current traffic figures, read-only. */
+  liveView(): LiveSessionView[] {
+    return this.liveSessions.map(({ control: _control, ended: _ended, ...session }) => ({ ...session, stats: this.dataPlane.stats(session.id) }));
+  }
+
   async login(req: LoginRequest, control: SessionControl): Promise<LoginOutcome> {
     const { user } = req.command;
     const delay = this.guard.delayMs(req.clientIpv4, user);
@@ -124,15 +136,29 @@ export class Broker {
     this.log.info(`session ${session.id} of ${session.userName} ended: ${reason}`);
   }
 
+  /**
+   * Ends a live session on an administrator's request, tells its client and records who did it.
+   * False when no session with that id is live (it ended meanwhile, or never was).
+   */
+  async kick(sessionId: number, actor: Actor): Promise<boolean> {
+    const session = this.liveSessions.find((s) => s.id === sessionId);
+    if (!session) return false;
+    await this.#endAndTell(session, "kicked", SESSION_KICKED);
+    const before = { sessionId, type: session.type, transport: session.transport, clientIpv4: session.clientIpv4, startedAt: session.startedAt };
+    await writeAudit(this.db, actor, { action: "session.kick", target: session.userName, before });
+    return true;
+  }
+
   /** Ends every live session (daemon stopping) and tells each client why. */
   async shutdown(): Promise<void> {
-    await Promise.all(
-      this.liveSessions.map(async (s) => {
-        await this.end(s, "shutdown");
-        s.control.terminate("-ERR server shutting down");
-      }),
-    );
+    await Promise.all(this.liveSessions.map((s) => this.#endAndTell(s, "shutdown", SERVER_SHUTTING_DOWN)));
     await this.ledger.drain();
+  }
+
+  /** Ends a session from outside its connection, then closes the connection with `reply`. */
+  async #endAndTell(session: LiveSession, reason: EndReason, reply: string): Promise<void> {
+    await this.end(session, reason);
+    session.control.terminate(reply);
   }
 
   #check(req: LoginRequest, record: LoginRecord | null): string | null {
@@ -189,10 +215,7 @@ export class Broker {
 
     // Replaced only now: a login that cannot be provisioned leaves the working session alone.
     const previous = this.#live.get(record.name);
-    if (previous) {
-      await this.end(previous, "replaced");
-      previous.control.terminate("-ERR session replaced");
-    }
+    if (previous) await this.#endAndTell(previous, "replaced", SESSION_REPLACED);
 
     let serverUdpPort: number | null = null;
     if (command.udp) {
@@ -241,6 +264,9 @@ export class Broker {
       serverIpv4,
       clientUdpPort: spec.clientUdpPort,
       serverUdpPort,
+      clientIpv6,
+      serverIpv6,
+      prefix,
       startedAt: new Date(),
       control,
       ended: false,

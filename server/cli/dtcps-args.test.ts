@@ -17,6 +17,7 @@ test("defaults follow dtcps(8): port 20200, UDP base 4028, 60 s / 300 s timeouts
   assert.equal(c.paths.databaseUrl, "file:/var/lib/dtcp/broker.db");
   assert.equal(c.paths.secretKeyFile, "/var/lib/dtcp/secret.key");
   assert.equal(c.metrics, null);
+  assert.equal(c.api, null);
   assert.ok(c.dataPlane([]) instanceof NoDataPlane);
 });
 
@@ -27,6 +28,7 @@ test("without --no-dataplane the userspace data plane carries packets, routing e
   assert.match(plane.description, /TUN tb0 \(MTU 1400\), 2 pool\(s\) routed to it, UDP on 192\.0\.2\.1, outer source relaxed/);
   assert.deepEqual(c.metrics, { host: "127.0.0.1", port: 9100 });
   assert.deepEqual(parseDtcpsArgs(["--metrics", "0.0.0.0:9101"], env).metrics, { host: "0.0.0.0", port: 9101 });
+  assert.deepEqual(parseDtcpsArgs(["--api-listen", "20201"], env).api, { host: "127.0.0.1", port: 20201 });
   assert.match(parseDtcpsArgs([], env).dataPlane([]).description, /TUN dtcp0 \(MTU 1280\).*outer source strict/);
 });
 

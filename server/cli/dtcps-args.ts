@@ -9,7 +9,7 @@ import { isIpv4 } from "../net/ipv4.ts";
 import { numberOption, parseCommandLine, UsageError } from "./args.ts";
 
 export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-dataplane] [--listen addr] [--public-ipv4 addr]
-             [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--metrics [host:]port]
+             [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--metrics [host:]port] [--api-listen [host:]port]
              [--auth-timeout s] [--idle-timeout s] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s] [prefix]`;
 
@@ -28,6 +28,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "tun-mtu": { type: "string" },
       "relaxed-outer-source": { type: "boolean" },
       metrics: { type: "string" },
+      "api-listen": { type: "string" },
       listen: { type: "string" },
       "public-ipv4": { type: "string" },
       "auth-timeout": { type: "string" },
@@ -88,11 +89,12 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
             log: consoleLogger(verbose),
           }),
     metrics: values.metrics === undefined ? null : parseListen("--metrics", values.metrics, "127.0.0.1"),
+    api: values["api-listen"] === undefined ? null : parseListen("--api-listen", values["api-listen"], "127.0.0.1"),
     verbose,
   };
 }
 
-/** "[host:]port" → host and port; the host defaults to loopback so metrics are not public by accident. */
+/** "[host:]port" → host and port; the host defaults to loopback so nothing is public by accident. */
 function parseListen(option: string, text: string, defaultHost: string): { host: string; port: number } {
   const colon = text.lastIndexOf(":");
   const host = colon < 0 ? defaultHost : text.slice(0, colon);

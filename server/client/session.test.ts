@@ -129,13 +129,16 @@ describe("keeping the session", () => {
     assert.deepEqual(s.timer(), [{ kind: "end", end: { reason: "lost", message: "no answer to ping within 30 s" } }]);
   });
 
-  test("the server ending the session is a loss, except a replacement by another login", () => {
+  test("the server ending the session is a loss, except a replacement by another login or a kick", () => {
     assert.deepEqual(upSession().line("-ERR server shutting down"), [
       { kind: "end", end: { reason: "lost", message: "the server ended the session: -ERR server shutting down" } },
     ]);
     assert.deepEqual(upSession().closed(), [{ kind: "end", end: { reason: "lost", message: "the server closed the connection" } }]);
     assert.deepEqual(upSession().line("-ERR session replaced"), [
       { kind: "end", end: { reason: "refused", message: "session replaced: foo logged in elsewhere" } },
+    ]);
+    assert.deepEqual(upSession().line("-ERR session ended by an administrator"), [
+      { kind: "end", end: { reason: "refused", message: "session ended by an administrator" } },
     ]);
   });
 

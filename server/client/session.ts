@@ -1,6 +1,6 @@
 import { tunnelResponse } from "../protocol/challenge.ts";
 import type { TunnelType } from "../protocol/command.ts";
-import { SESSION_REPLACED, SOLD_OUT, TIMED_OUT } from "../protocol/replies.ts";
+import { SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, TIMED_OUT } from "../protocol/replies.ts";
 import { parseTunnelReply, type TunnelReply } from "./reply.ts";
 
 /** dtcpc(8) pings every 60 s; the server ends a session after 300 s without a line. */
@@ -183,6 +183,8 @@ export class ControlSession {
       // Another client logged in as this user: reconnecting would only take the tunnel back and forth.
       return this.#end({ reason: "refused", message: `${text.slice(5)}: ${this.params.user} logged in elsewhere` });
     }
+    // An administrator ended it: coming straight back with -l would defeat the point.
+    if (text === SESSION_KICKED) return this.#end({ reason: "refused", message: text.slice(5) });
     if (text.startsWith("-ERR")) return this.#end({ reason: "lost", message: `the server ended the session: ${text.slice(0, 200)}` });
     if (text.startsWith("+OK") && this.#awaitingPong) {
       this.#awaitingPong = false;

@@ -10,6 +10,8 @@ import {
   LINE_TOO_LONG,
   PONG,
   PORT_NEEDS_UDP,
+  SERVER_SHUTTING_DOWN,
+  SESSION_KICKED,
   SESSION_REPLACED,
   SOLD_OUT,
   TIMED_OUT,
@@ -33,6 +35,8 @@ describe("reply texts", () => {
     assert.equal(LINE_TOO_LONG, "-ERR line too long");
     assert.equal(TIMED_OUT, "-ERR connection timed out, disconnecting");
     assert.equal(SESSION_REPLACED, "-ERR session replaced");
+    assert.equal(SESSION_KICKED, "-ERR session ended by an administrator");
+    assert.equal(SERVER_SHUTTING_DOWN, "-ERR server shutting down");
     assert.equal(ALREADY_ESTABLISHED, "-ERR already established");
     assert.equal(INVALID_COMMAND, "-ERR invalid command");
     assert.equal(PORT_NEEDS_UDP, "-ERR option port needs proto=udp");

@@ -16,6 +16,8 @@ export const SOLD_OUT = "-ERR tunnel interface sold out";
 export const LINE_TOO_LONG = "-ERR line too long";
 export const TIMED_OUT = "-ERR connection timed out, disconnecting";
 export const SESSION_REPLACED = "-ERR session replaced";
+export const SESSION_KICKED = "-ERR session ended by an administrator";
+export const SERVER_SHUTTING_DOWN = "-ERR server shutting down";
 export const ALREADY_ESTABLISHED = "-ERR already established";
 export const INVALID_COMMAND = "-ERR invalid command";
 export const PORT_NEEDS_UDP = "-ERR option port needs proto=udp";

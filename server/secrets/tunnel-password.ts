@@ -1,45 +1,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { KEY_BYTES, SecretKeyError } from "./key-file.ts";
+
+export { loadOrCreateKeyFile as loadOrCreateSecretKey, SecretKeyError } from "./key-file.ts";
 
 // DTCP passwords must stay recoverable (the MD5 challenge needs the plain text),
 // so they are sealed with AES-256-GCM under a key kept in a 0600 file.
 const VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const KEY_BYTES = 32;
-
-export class SecretKeyError extends Error {}
-
-/** Reads the key file, creating it (mode 0600, 32 random bytes) when it does not exist. */
-export function loadOrCreateSecretKey(path: string): Buffer {
-  try {
-    const key = readFileSync(path);
-    if (key.length !== KEY_BYTES) {
-      throw new SecretKeyError(`${path} holds ${key.length} bytes; a secret key is ${KEY_BYTES} bytes.`);
-    }
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const key = randomBytes(KEY_BYTES);
-  // "wx": never overwrite a key another process created meanwhile.
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return loadOrCreateSecretKey(path);
-    throw err;
-  }
-  try {
-    writeSync(fd, key);
-  } finally {
-    closeSync(fd);
-  }
-  return key;
-}
 
 export class TunnelPasswordBox {
   readonly #key: Buffer;

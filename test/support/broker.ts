@@ -53,6 +53,7 @@ export class TestBroker {
       abuse: { ...DEFAULT_ABUSE_LIMITS, ...options.abuse },
       dataPlane: () => new NoDataPlane(),
       metrics: null,
+      api: null,
     };
   }
 

@@ -1,0 +1,50 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+
+/** Every key the broker keeps in a file (secret.key, api.key) is 32 random bytes. */
+export const KEY_BYTES = 32;
+
+export class SecretKeyError extends Error {}
+
+/** Reads a key file, creating it (mode 0600, 32 random bytes) when it does not exist. */
+export function loadOrCreateKeyFile(path: string): Buffer {
+  const existing = readKeyFile(path);
+  if (existing !== null) return existing;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // Written in full under a temporary name, then linked into place: a process starting at the same
+  // time (the daemon and the web app) sees no file or the whole key, never a partly written one,
+  // and link() fails rather than replace a key another process put there meanwhile.
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = openSync(temporary, "wx", 0o600);
+  try {
+    try {
+      writeSync(fd, randomBytes(KEY_BYTES));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(temporary, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  } finally {
+    unlinkSync(temporary);
+  }
+  const key = readKeyFile(path);
+  if (key === null) throw new SecretKeyError(`${path} vanished right after it was created`);
+  return key;
+}
+
+/** The key in a file, null when there is no file; tightens loose permissions to 0600. */
+function readKeyFile(path: string): Buffer | null {
+  let key: Buffer;
+  try {
+    key = readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  if (key.length !== KEY_BYTES) throw new SecretKeyError(`${path} holds ${key.length} bytes; a secret key is ${KEY_BYTES} bytes.`);
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  return key;
+}

@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { LiveServerMessage } from "../server/api/live.ts";
+import { startApiServer, type ApiListen, type ApiServer } from "../server/api/server.ts";
+import { loadOrCreateApiKey, mintToken, nowSeconds } from "../server/api/token.ts";
+import { silentLogger } from "../server/log.ts";
+import { TestBroker } from "./support/broker.ts";
+import { DtcpClient } from "./support/dtcp-client.ts";
+import { isDiff, isSnapshot, LiveClient } from "./support/live-client.ts";
+
+const added = (user: string) => (m: LiveServerMessage) => m.type === "diff" && m.added.some((r) => r.user === user);
+const removed = (id: number) => (m: LiveServerMessage) => m.type === "diff" && m.removed.includes(id);
+
+describe("live-session API over a real WebSocket", () => {
+  let broker: TestBroker;
+  let api: ApiServer;
+  let key: Buffer;
+  let alice: { name: string; password: string };
+  let bob: { name: string; password: string };
+  let carol: { name: string; password: string };
+  const viewers: LiveClient[] = [];
+  const dtcp: DtcpClient[] = [];
+
+  const startApi = (options: Partial<ApiListen> = {}) =>
+    startApiServer({ host: "127.0.0.1", port: 0, ...options }, { broker: broker.daemon.broker, key, log: silentLogger });
+  const view = async (sub: string, role: "admin" | "user", port = api.address.port) => {
+    const viewer = await LiveClient.connect(port, mintToken(key, { sub, role }));
+    viewers.push(viewer);
+    return viewer;
+  };
+  const login = async (user: { name: string; password: string }, type = "tunnelonly") => {
+    const client = await DtcpClient.connect(broker.port);
+    dtcp.push(client);
+    const reply = await client.tunnel(user.name, user.password, type);
+    assert.match(reply ?? "", /^\+OK /);
+    const id = broker.daemon.broker.liveSessions.find((s) => s.userName === user.name)!.id;
+    return { client, reply: reply!, id, at: Date.now() };
+  };
+
+  before(async () => {
+    broker = await TestBroker.start();
+    await broker.pool({ cidr: "2001:db8:ffff::/64", purpose: "link" });
+    await broker.pool({ cidr: "2001:db8:100::/40", purpose: "delegation", prefixLength: 48, autoDelegate: true });
+    key = loadOrCreateApiKey(broker.config.paths.apiKeyFile);
+    api = await startApi();
+    alice = await broker.user("alice");
+    bob = await broker.user("bob");
+    carol = await broker.user("carol");
+  });
+  after(async () => {
+    for (const v of viewers) v.close();
+    for (const c of dtcp) c.close();
+    await api.close();
+    await broker.stop();
+  });
+
+  test("GET /health answers ok", async () => {
+    const res = await fetch(`http://127.0.0.1:${api.address.port}/health`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "ok");
+  });
+
+  test("connections without a valid token in the subprotocol header are refused with 401", async () => {
+    const port = api.address.port;
+    const valid = mintToken(key, { sub: "root", role: "admin" });
+    assert.equal(await LiveClient.refusal(port, undefined), 401);
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live"]), 401);
+    assert.equal(await LiveClient.refusal(port, [valid]), 401, "the API name must come first");
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", "not.a-token"]), 401);
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(key, { sub: "root", role: "admin" }, 60, nowSeconds() - 120)]), 401, "expired");
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(Buffer.alloc(32, 9), { sub: "root", role: "admin" })]), 401, "another key");
+    assert.equal(await LiveClient.refusal(port, undefined, `/live?token=${valid}`), 401, "never from the URL");
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", valid], "/elsewhere"), 404);
+  });
+
+  test("an admin sees a login within 1 s, with its addresses, and its end within 1 s", async () => {
+    const admin = await view("root", "admin");
+    const snapshot = await admin.next(isSnapshot);
+    assert.deepEqual(snapshot.rows, []);
+    assert.equal(typeof snapshot.at, "number");
+
+    const a = await login(alice);
+    const seen = await admin.next(added("alice"), 1_000);
+    assert.ok(Date.now() - a.at < 1_000);
+    assert.ok(isDiff(seen));
+    const row = seen.added.find((r) => r.user === "alice")!;
+    assert.equal(row.sessionId, a.id);
+    assert.deepEqual(
+      [row.type, row.transport, row.clientIpv4, row.clientUdpPort, row.serverUdpPort, row.clientIpv6, row.prefix, row.binding, row.bindingDiffers],
+      ["tunnelonly", "proto41", "127.0.0.1", null, null, null, null, null, false],
+    );
+    assert.ok(Math.abs(row.startedAt - a.at) < 2_000);
+    assert.equal(row.bytesIn, 0);
+
+    const b = await login(bob, "host");
+    const bobRow = (await admin.next(added("bob"), 1_000)) as Extract<LiveServerMessage, { type: "diff" }>;
+    assert.equal(bobRow.added[0]?.clientIpv6, b.reply.split(" ")[3]);
+    const c = await login(carol, "network");
+    const carolRow = (await admin.next(added("carol"), 1_000)) as Extract<LiveServerMessage, { type: "diff" }>;
+    assert.equal(carolRow.added[0]?.prefix, c.reply.split(" ")[3]);
+
+    for (const session of [a, b, c]) {
+      assert.equal(await session.client.command("quit"), "+OK see you soon.");
+      const quitAt = Date.now();
+      await admin.next(removed(session.id), 1_000);
+      assert.ok(Date.now() - quitAt < 1_000);
+    }
+    assert.equal(admin.rows.size, 0);
+  });
+
+  test("a user sees only their own sessions, in the snapshot and in every diff", async () => {
+    const a = await login(alice);
+    const admin = await view("root", "admin");
+    const user = await view("bob", "user");
+    assert.deepEqual((await user.next(isSnapshot)).rows, []);
+    assert.equal((await admin.next(isSnapshot)).rows.length, 1);
+
+    const b = await login(bob);
+    await user.next(added("bob"), 1_000);
+    await a.client.command("quit");
+    await login(alice);
+    await admin.next(added("alice"), 1_000);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual([...user.rows.keys()], [b.id]);
+    const rowsSent = user.messages.flatMap((m) => (m.type === "snapshot" ? m.rows : m.type === "diff" ? [...m.added, ...m.changed] : []));
+    assert.ok(rowsSent.every((r) => r.user === "bob"));
+    assert.ok(user.messages.every((m) => m.type !== "diff" || !m.removed.includes(a.id)), "nor their removal");
+  });
+
+  test("an admin's kick ends the session: -ERR to the client, row gone, ended as kicked, audited", async () => {
+    const admin = await view("root", "admin");
+    await admin.next(isSnapshot);
+    const c = await login(carol);
+    await admin.next(added("carol"), 1_000);
+
+    admin.send({ type: "kick", sessionId: c.id });
+    assert.equal(await c.client.readLine(), "-ERR session ended by an administrator");
+    await c.client.waitClosed();
+    assert.deepEqual(await admin.next((m) => m.type === "kicked" || m.type === "error"), { type: "kicked", sessionId: c.id });
+    await admin.next(removed(c.id), 1_000);
+
+    const row = await broker.db.session.findUniqueOrThrow({ where: { id: c.id } });
+    assert.equal(row.endReason, "kicked");
+    assert.notEqual(row.endedAt, null);
+    const audit = await broker.db.auditLog.findFirstOrThrow({ where: { action: "session.kick" }, orderBy: { id: "desc" } });
+    assert.deepEqual([audit.actor, audit.target, audit.source], ["web:root", "carol", "127.0.0.1"]);
+    assert.equal(JSON.parse(audit.before ?? "{}").sessionId, c.id);
+
+    admin.send({ type: "kick", sessionId: c.id });
+    assert.deepEqual(await admin.next((m) => m.type === "error"), { type: "error", message: "no such live session" });
+  });
+
+  test("a user's kick is refused and the session stays", async () => {
+    const b = await login(bob);
+    const user = await view("bob", "user");
+    await user.next(isSnapshot);
+    user.send({ type: "kick", sessionId: b.id });
+    assert.deepEqual(await user.next((m) => m.type === "error"), { type: "error", message: "forbidden" });
+    assert.equal(await b.client.command("ping"), "+OK hi, happy to hear from you");
+    assert.ok(broker.daemon.broker.liveSessions.some((s) => s.id === b.id));
+    assert.equal((await broker.db.session.findUniqueOrThrow({ where: { id: b.id } })).endedAt, null);
+    user.send({ type: "pong" });
+    user.ws.send("kick everyone");
+    assert.deepEqual(await user.next((m) => m.type === "error"), { type: "error", message: "unknown message" });
+  });
+
+  test("viewers are pinged, and dropped when they stop answering", async () => {
+    const quick = await startApi({ heartbeatMs: 100, pongTimeoutMs: 300 });
+    try {
+      const answering = await view("root", "admin", quick.address.port);
+      const silent = await LiveClient.connect(quick.address.port, mintToken(key, { sub: "root", role: "admin" }), { autoPong: false });
+      viewers.push(silent);
+      await answering.next((m) => m.type === "ping");
+      const started = Date.now();
+      await silent.closed();
+      assert.ok(Date.now() - started < 1_500);
+      assert.equal(answering.ws.readyState, answering.ws.OPEN);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  test("closing the server closes its viewers with 1001", async () => {
+    const other = await startApi();
+    const viewer = await view("root", "admin", other.address.port);
+    await viewer.next(isSnapshot);
+    const started = Date.now();
+    await other.close();
+    assert.equal(await viewer.closed(), 1001);
+    assert.ok(Date.now() - started < 1_500);
+  });
+});
