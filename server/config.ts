@@ -10,11 +10,11 @@ export interface Paths {
 }
 
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
-  const dataDir = resolve(env.BROKER_DATA_DIR ?? "data");
+  const dataDir = resolve(/*turbopackIgnore: true*/ env.BROKER_DATA_DIR ?? "data");
   return {
     dataDir,
     databaseUrl: env.DATABASE_URL ?? `file:${resolve(dataDir, "broker.db")}`,
-    secretKeyFile: resolve(env.BROKER_SECRET_KEY_FILE ?? resolve(dataDir, "secret.key")),
-    apiKeyFile: resolve(env.BROKER_API_KEY_FILE ?? resolve(dataDir, "api.key")),
+    secretKeyFile: resolve(/*turbopackIgnore: true*/ env.BROKER_SECRET_KEY_FILE ?? resolve(dataDir, "secret.key")),
+    apiKeyFile: resolve(/*turbopackIgnore: true*/ env.BROKER_API_KEY_FILE ?? resolve(dataDir, "api.key")),
   };
 }

@@ -16,7 +16,7 @@ export function sqliteFile(url: string): string {
   }
   const path = url.slice("file:".length).split("?")[0] ?? "";
   if (path === "") throw new DatabaseUrlError("DATABASE_URL names no file.");
-  return resolve(path);
+  return resolve(/*turbopackIgnore: true*/ path);
 }
 
 /**

@@ -53,18 +53,28 @@ export async function audited<T>(
 }
 
 export interface AuditFilter {
+  /** Actions starting with this, e.g. "user." */
   action?: string;
+  /** Actors and targets containing this text. */
   actor?: string;
   target?: string;
+  /** Entries at or after `from` and before `to`. */
+  from?: Date;
+  to?: Date;
+  /** Entries older than this id: the next page after a page ending there. */
+  beforeId?: number;
   limit?: number;
 }
 
+/** Newest first. */
 export function listAudit(db: Db, filter: AuditFilter = {}) {
   return db.auditLog.findMany({
     where: {
       ...(filter.action ? { action: { startsWith: filter.action } } : {}),
-      ...(filter.actor ? { actor: filter.actor } : {}),
-      ...(filter.target ? { target: filter.target } : {}),
+      ...(filter.actor ? { actor: { contains: filter.actor } } : {}),
+      ...(filter.target ? { target: { contains: filter.target } } : {}),
+      ...(filter.from || filter.to ? { at: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+      ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
     },
     orderBy: { id: "desc" },
     take: filter.limit ?? 100,

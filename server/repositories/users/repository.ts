@@ -1,6 +1,8 @@
 import type { Db } from "../../db/client.ts";
 import type { User } from "../../db/generated/client.ts";
+import type { Tx } from "../../db/transaction.ts";
 import { generateTunnelPassword, type TunnelPasswordBox } from "../../secrets/tunnel-password.ts";
+import { hashWebPassword, verifyWebPassword, webPasswordSchema } from "../../secrets/web-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError, isUniqueViolation, validate, type Untrusted } from "../errors.ts";
 import {
@@ -30,6 +32,13 @@ function view(user: User): UserView {
   return { id: user.id, createdAt: user.createdAt, hasWebPassword: user.webPasswordHash !== null, ...userSnapshot(user) };
 }
 
+export interface CreateOptions {
+  /** A web password to set at once (validated, stored as an argon2id hash). */
+  webPassword?: string;
+  /** Runs first inside the creating transaction: a precondition or a write that must commit with the user. */
+  inside?: (tx: Tx) => Promise<void>;
+}
+
 export class UserRepository {
   constructor(
     private readonly db: Db,
@@ -37,11 +46,14 @@ export class UserRepository {
   ) {}
 
   /** Creates a user; without a DTCP password a strong one is generated. Returns it so it can be shown once. */
-  async create(input: Untrusted<NewUser>, actor: Actor) {
+  async create(input: Untrusted<NewUser>, actor: Actor, options: CreateOptions = {}) {
     const tunnelPassword = input.tunnelPassword ?? generateTunnelPassword();
     const parsed = validate(newUserSchema, { ...input, tunnelPassword });
+    const webPasswordHash =
+      options.webPassword === undefined ? null : await hashWebPassword(validate(webPasswordSchema, options.webPassword, "webPassword"));
     try {
       const user = await audited(this.db, actor, "user.create", parsed.name, async (tx) => {
+        await options.inside?.(tx);
         const created = await tx.user.create({
           data: {
             name: parsed.name,
@@ -51,6 +63,7 @@ export class UserRepository {
             allowedTransports: parsed.allowedTransports.join(","),
             mtu: parsed.mtu,
             tunnelPassword: this.box.seal(parsed.name, parsed.tunnelPassword),
+            webPasswordHash,
           },
         });
         return { result: created, after: userSnapshot(created) };
@@ -74,11 +87,13 @@ export class UserRepository {
     return view(await this.require(name));
   }
 
+  /** Disabling also signs the user out of the web app everywhere. */
   async setDisabled(name: string, disabled: boolean, actor: Actor): Promise<UserView> {
     const user = await this.require(name);
     return view(
       await audited(this.db, actor, disabled ? "user.disable" : "user.enable", name, async (tx) => {
         const updated = await tx.user.update({ where: { id: user.id }, data: { disabled } });
+        if (disabled) await tx.webSession.deleteMany({ where: { userId: user.id } });
         return { result: updated, before: userSnapshot(user), after: userSnapshot(updated) };
       }),
     );
@@ -101,6 +116,27 @@ export class UserRepository {
       return { result: undefined };
     });
     return next;
+  }
+
+  /**
+   * Sets the web password and signs the user out of every browser except `keepSessionId`
+   * (the session of a user changing their own password).
+   */
+  async setWebPassword(name: string, password: string, actor: Actor, keepSessionId?: string): Promise<void> {
+    const user = await this.require(name);
+    const hash = await hashWebPassword(validate(webPasswordSchema, password, "webPassword"));
+    await audited(this.db, actor, "user.web-password.set", name, async (tx) => {
+      await tx.user.update({ where: { id: user.id }, data: { webPasswordHash: hash } });
+      await tx.webSession.deleteMany({ where: { userId: user.id, ...(keepSessionId ? { id: { not: keepSessionId } } : {}) } });
+      return { result: undefined };
+    });
+  }
+
+  /** The user a name and web password identify, or null (unknown, wrong password, disabled, no web password). */
+  async checkWebPassword(name: string, password: string): Promise<UserView | null> {
+    const user = await this.db.user.findUnique({ where: { name } });
+    const matches = await verifyWebPassword(user?.webPasswordHash ?? null, password);
+    return user && matches && !user.disabled ? view(user) : null;
   }
 
   /** The DTCP password in clear, for the user's own dtcpc.auth download. */

@@ -1,0 +1,51 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { requireAdmin } from "@/modules/auth/session/lib/context.ts";
+import { UserActions } from "@/modules/admin/users/components/user-actions.tsx";
+import { DomainError } from "@/server/repositories/errors.ts";
+
+export const metadata = { title: "User" };
+
+export default async function UserPage({ params }: { params: Promise<{ name: string }> }) {
+  const auth = await requireAdmin();
+  const name = decodeURIComponent((await params).name);
+  const user = await auth.broker.users.get(name).catch((err: unknown) => {
+    if (err instanceof DomainError) notFound();
+    throw err;
+  });
+  const [delegations, pair] = await Promise.all([
+    auth.broker.allocations.list(user.name),
+    auth.broker.db.linkPair.findUnique({ where: { userId: user.id } }),
+  ]);
+  return (
+    <>
+      <p>
+        <Link href="/admin/users">← Users</Link>
+      </p>
+      <h1>{user.name}</h1>
+      <section className="panel">
+        <dl className="facts">
+          <dt>Role</dt>
+          <dd>{user.role}</dd>
+          <dt>Status</dt>
+          <dd>{user.disabled ? "disabled" : "active"}</dd>
+          <dt>E-mail</dt>
+          <dd>{user.email ?? "—"}</dd>
+          <dt>Tunnel types</dt>
+          <dd>{user.allowedTypes.join(", ")}</dd>
+          <dt>Transports</dt>
+          <dd>{user.allowedTransports.join(", ")}</dd>
+          <dt>MTU</dt>
+          <dd>{user.mtu}</dd>
+          <dt>Web password</dt>
+          <dd>{user.hasWebPassword ? "set" : "not set: cannot sign in"}</dd>
+          <dt>Address pair</dt>
+          <dd>{pair ? `${pair.clientAddress} (server ${pair.serverAddress})` : "none yet (allocated at the first host tunnel)"}</dd>
+          <dt>Delegated prefixes</dt>
+          <dd>{delegations.length ? delegations.map((d) => d.prefix).join(", ") : "none"}</dd>
+        </dl>
+      </section>
+      <UserActions user={user} self={user.name === auth.user.name} />
+    </>
+  );
+}

@@ -1,0 +1,101 @@
+import { requireUser } from "@/modules/auth/session/lib/context.ts";
+import { ActionForm } from "@/modules/core/components/action-form.tsx";
+import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
+import { rotateMyTunnelPassword } from "@/modules/portal/my-tunnel/actions.ts";
+import { ClientCommandList } from "@/modules/portal/my-tunnel/components/client-commands.tsx";
+import { SessionTable } from "@/modules/portal/my-tunnel/components/session-table.tsx";
+import { TrafficChart } from "@/modules/portal/my-tunnel/components/traffic-chart.tsx";
+import { clientCommands } from "@/modules/portal/my-tunnel/lib/commands.ts";
+import { dtcpServer } from "@/modules/portal/my-tunnel/lib/server-address.ts";
+import { hourlyTraffic } from "@/modules/portal/my-tunnel/lib/traffic.ts";
+import { listSessions } from "@/server/repositories/sessions/repository.ts";
+
+export const metadata = { title: "My tunnel" };
+
+export default async function MyTunnelPage() {
+  const { broker, user: me } = await requireUser();
+  const now = new Date();
+  const since = new Date(now.getTime() - 24 * 3600_000);
+  const [user, delegations, pair, recent, lastDay, server] = await Promise.all([
+    broker.users.get(me.name),
+    broker.allocations.list(me.name),
+    broker.db.linkPair.findUnique({ where: { userId: me.id } }),
+    listSessions(broker.db, { userName: me.name, limit: 10 }),
+    broker.db.session.findMany({
+      where: { userId: me.id, startedAt: { lt: now }, OR: [{ endedAt: null }, { endedAt: { gt: since } }] },
+      select: { startedAt: true, endedAt: true, bytesIn: true, bytesOut: true },
+    }),
+    dtcpServer(),
+  ]);
+  const commands = clientCommands({ server: server.host, port: server.port, user: user.name, types: user.allowedTypes, transports: user.allowedTransports });
+  return (
+    <>
+      <h1>My tunnel</h1>
+      <div className="grid-2">
+        <section className="panel">
+          <h2>Connection</h2>
+          <dl className="facts">
+            <dt>Server</dt>
+            <dd>
+              <code>{server.host}</code>
+            </dd>
+            <dt>DTCP port</dt>
+            <dd>{server.port}</dd>
+            <dt>User name</dt>
+            <dd>
+              <code>{user.name}</code>
+            </dd>
+            <dt>Tunnel types</dt>
+            <dd>{user.allowedTypes.join(", ")}</dd>
+            <dt>Transports</dt>
+            <dd>{user.allowedTransports.map((t) => (t === "proto41" ? "IPv6-in-IPv4 (protocol 41)" : "UDP")).join(", ")}</dd>
+            <dt>MTU</dt>
+            <dd>{user.mtu}</dd>
+            <dt>Link addresses</dt>
+            <dd>
+              {pair ? (
+                <>
+                  yours <code>{pair.clientAddress}</code>, the server’s <code>{pair.serverAddress}</code>
+                </>
+              ) : (
+                "given at your first host tunnel"
+              )}
+            </dd>
+            <dt>Delegated prefix</dt>
+            <dd>{delegations.length ? delegations.map((d) => <code key={d.id}>{d.prefix} </code>) : "none"}</dd>
+          </dl>
+        </section>
+        <section className="panel">
+          <h2>Password files</h2>
+          <p>
+            Each holds one line, <code>server:user:password</code>. Save it as <code>/usr/local/etc/dtcpc.auth</code> (or <code>dtcpclient.auth</code>) with
+            mode 600.
+          </p>
+          <p className="actions">
+            <a className="button" href="/tunnel/dtcpc.auth" download>
+              Download dtcpc.auth
+            </a>
+            <a className="button button-quiet" href="/tunnel/dtcpclient.auth" download>
+              Download dtcpclient.auth
+            </a>
+          </p>
+          <h2>DTCP password</h2>
+          <ActionForm action={rotateMyTunnelPassword}>
+            <p className="hint">A running session keeps going until it reconnects; after that it needs the new password.</p>
+            <div className="actions">
+              <ConfirmSubmit label="Rotate my DTCP password" question="Replace your DTCP password? Your clients need the new one." confirmLabel="Yes, rotate" />
+            </div>
+          </ActionForm>
+        </section>
+      </div>
+      <h2>Traffic, last 24 hours</h2>
+      <section className="panel">
+        <TrafficChart buckets={hourlyTraffic(lastDay, now)} />
+      </section>
+      <h2>Recent sessions</h2>
+      <SessionTable rows={recent} />
+      <h2>Connecting</h2>
+      <ClientCommandList groups={commands} />
+    </>
+  );
+}

@@ -1,0 +1,71 @@
+import { expect, screenshot, snapshot, test } from "./fixtures.ts";
+
+test.beforeEach(async ({ context, users }) => {
+  await users.signIn(context, await users.create({ role: "admin" }));
+});
+
+test("an administrator disables, re-enables, resets, rotates and finally removes a user", async ({ page, users, db }) => {
+  const user = await users.create();
+  await page.goto(`/admin/users?q=${user.name}`);
+  await expect(page.getByRole("row")).toHaveCount(2);
+  await page.getByRole("link", { name: user.name }).click();
+  await expect(page.getByRole("heading", { name: user.name, level: 1 })).toBeVisible();
+
+  await page.getByRole("button", { name: "Disable" }).click();
+  await expect(page.getByRole("status").first()).toContainText("is disabled");
+  expect((await db.user.findUniqueOrThrow({ where: { name: user.name } })).disabled).toBe(true);
+  await page.getByRole("button", { name: "Enable" }).click();
+  await expect(page.getByRole("status").first()).toContainText("is enabled");
+
+  const form = page.getByRole("form", { name: "Reset web password" });
+  await form.getByRole("button", { name: "Set web password" }).click();
+  const webPassword = await page.locator('[data-secret="Web password"]').textContent();
+  expect(webPassword).toHaveLength(20);
+
+  await page.getByRole("button", { name: "Rotate DTCP password" }).click();
+  await page.getByRole("button", { name: "Yes, rotate" }).click();
+  await expect(page.locator('[data-secret="DTCP password"]')).toHaveText(/^[A-Za-z0-9]{20}$/);
+  await page.screenshot(screenshot("admin-user"));
+
+  // Removing asks first; cancelling leaves everything as it was.
+  await page.getByRole("button", { name: "Remove user" }).click();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  expect(await db.user.count({ where: { name: user.name } })).toBe(1);
+  await page.getByRole("button", { name: "Remove user" }).click();
+  await page.getByRole("button", { name: "Yes, remove" }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  expect(await db.user.count({ where: { name: user.name } })).toBe(0);
+
+  const actions = (await db.auditLog.findMany({ where: { target: user.name }, orderBy: { id: "asc" } })).map((a) => a.action);
+  expect(actions).toEqual(["user.create", "user.disable", "user.enable", "user.web-password.set", "user.tunnel-password.rotate", "user.remove"]);
+});
+
+test("releasing a delegation asks first", async ({ page, users, pools, db }) => {
+  const pool = await pools.create();
+  const user = await users.create();
+  const delegation = await pools.delegate(user.name, pool.cidr);
+  await page.goto("/admin/delegations");
+  const row = page.getByRole("row").filter({ hasText: delegation.prefix });
+  await row.getByRole("button", { name: "Release" }).click();
+  const before = await snapshot(db);
+  await row.getByRole("button", { name: "Cancel" }).click();
+  expect(await snapshot(db)).toEqual(before);
+  await row.getByRole("button", { name: "Release" }).click();
+  await row.getByRole("button", { name: "Yes, release" }).click();
+  await expect(page.getByRole("cell", { name: delegation.prefix })).toHaveCount(0);
+  expect(await db.delegation.count({ where: { prefix: delegation.prefix } })).toBe(0);
+});
+
+test("the main pages read on a phone", async ({ page, users, pools }) => {
+  const pool = await pools.create();
+  const user = await users.create();
+  await pools.delegate(user.name, pool.cidr);
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [path, name] of [["/admin/users", "phone-admin-users"], ["/admin/pools", "phone-admin-pools"], ["/admin/audit", "phone-admin-audit"]] as const) {
+    await page.goto(path);
+    // Nothing but the tables may be wider than the screen; they scroll inside their frame.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, path).toBeLessThanOrEqual(0);
+    await page.screenshot(screenshot(name));
+  }
+});

@@ -1,0 +1,94 @@
+// Test data made through the repositories, not through the UI, wherever the UI is not what a test is about.
+import { randomBytes } from "node:crypto";
+import { test as base, expect, type BrowserContext } from "@playwright/test";
+import { resolvePaths } from "../server/config.ts";
+import { openDatabase, type Db } from "../server/db/client.ts";
+import { AllocationRepository } from "../server/repositories/delegations/repository.ts";
+import { PoolRepository } from "../server/repositories/pools/repository.ts";
+import type { NewPool } from "../server/repositories/pools/schema.ts";
+import { UserRepository } from "../server/repositories/users/repository.ts";
+import type { NewUser } from "../server/repositories/users/schema.ts";
+import { WebSessionRepository } from "../server/repositories/web-sessions/repository.ts";
+import { loadOrCreateSecretKey, TunnelPasswordBox } from "../server/secrets/tunnel-password.ts";
+
+const actor = { name: "e2e" };
+
+export interface TestUser {
+  id: number;
+  name: string;
+  role: string;
+  webPassword: string;
+  tunnelPassword: string;
+}
+
+const unique = (prefix: string) => `${prefix}-${randomBytes(3).toString("hex")}`;
+
+/** Users with a web password, created as dtcpctl would create them. */
+export class UserFactory {
+  constructor(
+    private readonly repo: UserRepository,
+    private readonly sessions: WebSessionRepository,
+  ) {}
+
+  async create(input: Partial<NewUser> = {}): Promise<TestUser> {
+    const webPassword = `pw-${randomBytes(12).toString("hex")}`;
+    const { user, tunnelPassword } = await this.repo.create({ name: unique(input.role === "admin" ? "admin" : "user"), ...input }, actor, { webPassword });
+    return { id: user.id, name: user.name, role: user.role, webPassword, tunnelPassword };
+  }
+
+  /** Signs a browser context in as the user without going through the sign-in form. */
+  async signIn(context: BrowserContext, user: TestUser): Promise<void> {
+    const { token } = await this.sessions.start(user, "playwright", "127.0.0.1");
+    await context.addCookies([{ name: "broker_session", value: token, url: process.env.E2E_BASE_URL!, httpOnly: true, sameSite: "Lax" }]);
+  }
+}
+
+/** Pools in fd00::/8 with random bits, so specs never overlap each other or the UI's 2001:db8 pools. */
+export class PoolFactory {
+  constructor(
+    private readonly repo: PoolRepository,
+    private readonly allocations: AllocationRepository,
+  ) {}
+
+  create(input: Partial<NewPool> = {}) {
+    const cidr = `fd${randomBytes(1).toString("hex")}:${randomBytes(2).toString("hex")}:${randomBytes(2).toString("hex")}::/48`;
+    return this.repo.add({ cidr, purpose: "delegation", prefixLength: 56, ...input }, actor);
+  }
+
+  delegate(user: string, poolCidr: string) {
+    return this.allocations.delegate(user, actor, poolCidr);
+  }
+}
+
+/** Every row of the tables a refused change must leave alone. */
+export async function snapshot(db: Db) {
+  const [users, pools, delegations, audit] = await Promise.all([
+    db.user.findMany({ orderBy: { id: "asc" }, omit: { tunnelPassword: true } }),
+    db.pool.findMany({ orderBy: { id: "asc" } }),
+    db.delegation.findMany({ orderBy: { id: "asc" } }),
+    db.auditLog.findMany({ orderBy: { id: "asc" } }),
+  ]);
+  return { users, pools, delegations, audit };
+}
+
+interface Fixtures {
+  users: UserFactory;
+  pools: PoolFactory;
+  db: Db;
+}
+
+let shared: Promise<Db> | undefined;
+
+export const test = base.extend<Fixtures>({
+  baseURL: async ({}, use) => use(process.env.E2E_BASE_URL),
+  db: async ({}, use) => use(await (shared ??= openDatabase(resolvePaths().databaseUrl))),
+  users: async ({ db }, use) => {
+    const box = new TunnelPasswordBox(loadOrCreateSecretKey(resolvePaths().secretKeyFile));
+    await use(new UserFactory(new UserRepository(db, box), new WebSessionRepository(db)));
+  },
+  pools: async ({ db }, use) => use(new PoolFactory(new PoolRepository(db), new AllocationRepository(db))),
+});
+
+export { expect };
+
+export const screenshot = (name: string) => ({ path: `artifacts/screenshots/${name}.png`, fullPage: true });

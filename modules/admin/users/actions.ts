@@ -1,0 +1,104 @@
+"use server";
+
+import { revalidatePath } from "next/cache";
+import { redirect } from "next/navigation";
+import { generateWebPassword } from "@/server/secrets/web-password.ts";
+import { requireAdmin, type AuthContext } from "../../auth/session/lib/context.ts";
+import type { FormState } from "../../core/lib/form-state.ts";
+import { parseForm, refusal } from "../../core/lib/form.ts";
+import { createUserForm, createUserInput, resetWebPasswordForm, userNameForm } from "./lib/schemas.ts";
+
+export async function createUser(_prev: FormState, form: FormData): Promise<FormState> {
+  const { broker, actor } = await requireAdmin();
+  const parsed = parseForm(createUserForm, form, createUserInput(form));
+  if (!parsed.ok) return parsed.state;
+  const { webPassword: typedPassword, ...input } = parsed.data;
+  const webPassword = typedPassword === "" ? generateWebPassword() : typedPassword;
+  try {
+    const { user, tunnelPassword } = await broker.users.create(input, actor, { webPassword });
+    revalidatePath("/admin/users", "layout");
+    return {
+      status: "ok",
+      message: `Created ${user.role} ${user.name}.`,
+      reveal: [
+        { label: "DTCP password", value: tunnelPassword },
+        ...(typedPassword === "" ? [{ label: "Web password", value: webPassword }] : []),
+      ],
+    };
+  } catch (err) {
+    return refusal(err, form);
+  }
+}
+
+/** Refuses what would lock the signed-in administrator out. */
+function notSelf(auth: AuthContext, name: string, what: string): FormState | null {
+  return auth.user.name === name ? { status: "error", message: `You cannot ${what} your own account.` } : null;
+}
+
+export async function setUserDisabled(disabled: boolean, _prev: FormState, form: FormData): Promise<FormState> {
+  const auth = await requireAdmin();
+  const parsed = parseForm(userNameForm, form, { name: form.get("name") });
+  if (!parsed.ok) return parsed.state;
+  const { name } = parsed.data;
+  if (disabled) {
+    const refused = notSelf(auth, name, "disable");
+    if (refused) return refused;
+  }
+  try {
+    await auth.broker.users.setDisabled(name, disabled, auth.actor);
+  } catch (err) {
+    return refusal(err, form);
+  }
+  revalidatePath("/admin/users", "layout");
+  return { status: "ok", message: disabled ? `${name} is disabled and signed out.` : `${name} is enabled.` };
+}
+
+export async function removeUser(_prev: FormState, form: FormData): Promise<FormState> {
+  const auth = await requireAdmin();
+  const parsed = parseForm(userNameForm, form, { name: form.get("name") });
+  if (!parsed.ok) return parsed.state;
+  const { name } = parsed.data;
+  const refused = notSelf(auth, name, "remove");
+  if (refused) return refused;
+  try {
+    await auth.broker.users.remove(name, auth.actor);
+  } catch (err) {
+    return refusal(err, form);
+  }
+  revalidatePath("/admin/users", "layout");
+  redirect("/admin/users");
+}
+
+export async function resetWebPassword(_prev: FormState, form: FormData): Promise<FormState> {
+  const { broker, actor } = await requireAdmin();
+  const parsed = parseForm(resetWebPasswordForm, form, { name: form.get("name"), webPassword: form.get("webPassword") ?? "" });
+  if (!parsed.ok) return parsed.state;
+  const { name, webPassword: typedPassword } = parsed.data;
+  const webPassword = typedPassword === "" ? generateWebPassword() : typedPassword;
+  try {
+    await broker.users.setWebPassword(name, webPassword, actor);
+  } catch (err) {
+    return refusal(err, form);
+  }
+  return {
+    status: "ok",
+    message: `The web password of ${name} is set; their browsers are signed out.`,
+    reveal: typedPassword === "" ? [{ label: "Web password", value: webPassword }] : [],
+  };
+}
+
+export async function rotateTunnelPassword(_prev: FormState, form: FormData): Promise<FormState> {
+  const { broker, actor } = await requireAdmin();
+  const parsed = parseForm(userNameForm, form, { name: form.get("name") });
+  if (!parsed.ok) return parsed.state;
+  try {
+    const password = await broker.users.rotateTunnelPassword(parsed.data.name, actor);
+    return {
+      status: "ok",
+      message: `New DTCP password for ${parsed.data.name}. A live session keeps running until the client reconnects.`,
+      reveal: [{ label: "DTCP password", value: password }],
+    };
+  } catch (err) {
+    return refusal(err, form);
+  }
+}

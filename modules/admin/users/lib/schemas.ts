@@ -1,0 +1,37 @@
+import { z } from "zod";
+import { ROLES, TRANSPORTS, TUNNEL_TYPES } from "@/server/repositories/users/schema.ts";
+
+/** A user name field: the repository checks its form; this only shapes it. */
+export const nameField = z.string().trim().min(1, "enter a user name");
+
+/** The create-user form as it arrives; the repository validates the values themselves. */
+export const createUserForm = z.object({
+  name: nameField,
+  email: z
+    .string()
+    .trim()
+    .transform((v) => (v === "" ? null : v)),
+  role: z.enum(ROLES, { message: "choose admin or user" }),
+  allowedTypes: z.array(z.enum(TUNNEL_TYPES)).min(1, "allow at least one tunnel type"),
+  allowedTransports: z.array(z.enum(TRANSPORTS)).min(1, "allow at least one transport"),
+  mtu: z.coerce.number({ message: "the MTU is a number" }).int("the MTU is a whole number"),
+  webPassword: z.string(),
+});
+
+/** Reset of someone's web password by an administrator: typed, or generated when left empty. */
+export const resetWebPasswordForm = z.object({ name: nameField, webPassword: z.string() });
+
+export const userNameForm = z.object({ name: nameField });
+
+/** The create-user form's fields, read from the submitted form data. */
+export function createUserInput(form: FormData) {
+  return {
+    name: form.get("name"),
+    email: form.get("email") ?? "",
+    role: form.get("role"),
+    allowedTypes: form.getAll("allowedTypes"),
+    allowedTransports: form.getAll("allowedTransports"),
+    mtu: form.get("mtu"),
+    webPassword: form.get("webPassword") ?? "",
+  };
+}

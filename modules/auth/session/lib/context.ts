@@ -1,0 +1,59 @@
+import { cookies } from "next/headers";
+import { redirect } from "next/navigation";
+import { cache } from "react";
+import type { Actor } from "@/server/repositories/audit/repository.ts";
+import { broker, type Broker } from "../../../core/lib/broker.ts";
+import { clientAddress, overHttps } from "../../../core/lib/request.ts";
+
+export const SESSION_COOKIE = "broker_session";
+
+/** Who is asking, as every page and action sees it. */
+export interface AuthContext {
+  user: { id: number; name: string; role: string };
+  sessionId: string;
+  /** For the audit log: "web:<name>" and the client's address. */
+  actor: Actor;
+  broker: Broker;
+}
+
+/** The signed-in user of this request, or null. Cached per request. */
+export const getAuth = cache(async (): Promise<AuthContext | null> => {
+  const token = (await cookies()).get(SESSION_COOKIE)?.value;
+  if (!token) return null;
+  const repos = await broker();
+  const found = await repos.webSessions.find(token);
+  if (!found) return null;
+  const { user, session } = found;
+  return {
+    user: { id: user.id, name: user.name, role: user.role },
+    sessionId: session.id,
+    actor: { name: `web:${user.name}`, source: await clientAddress() },
+    broker: repos,
+  };
+});
+
+/** The signed-in user; anyone else is sent to the sign-in page. */
+export async function requireUser(): Promise<AuthContext> {
+  const auth = await getAuth();
+  if (!auth) redirect("/sign-in");
+  return auth;
+}
+
+/** A signed-in administrator; a signed-in user who is not one gets the "not allowed" page. */
+export async function requireAdmin(): Promise<AuthContext> {
+  const auth = await requireUser();
+  if (auth.user.role !== "admin") redirect("/not-allowed");
+  return auth;
+}
+
+/** Puts the session token in an httpOnly, SameSite=Lax cookie (Secure over HTTPS). */
+export async function setSessionCookie(token: string, expires: Date): Promise<void> {
+  (await cookies()).set(SESSION_COOKIE, token, { httpOnly: true, sameSite: "lax", secure: await overHttps(), path: "/", expires });
+}
+
+export async function takeSessionCookie(): Promise<string | undefined> {
+  const jar = await cookies();
+  const token = jar.get(SESSION_COOKIE)?.value;
+  jar.delete(SESSION_COOKIE);
+  return token;
+}

@@ -1,0 +1,30 @@
+"use server";
+
+import { z } from "zod";
+import { requireUser } from "../../auth/session/lib/context.ts";
+import type { FormState } from "../../core/lib/form-state.ts";
+import { formValues, parseForm, refusal } from "../../core/lib/form.ts";
+
+const changePasswordForm = z
+  .object({
+    currentPassword: z.string().min(1, "enter your current password"),
+    webPassword: z.string(),
+    confirmPassword: z.string(),
+  })
+  .refine((v) => v.webPassword === v.confirmPassword, { message: "the two passwords differ", path: ["confirmPassword"] });
+
+/** Changes the signed-in user's web password; their other browsers are signed out. */
+export async function changeWebPassword(_prev: FormState, form: FormData): Promise<FormState> {
+  const { broker, actor, user, sessionId } = await requireUser();
+  const parsed = parseForm(changePasswordForm, form, Object.fromEntries(form));
+  if (!parsed.ok) return parsed.state;
+  if (!(await broker.users.checkWebPassword(user.name, parsed.data.currentPassword))) {
+    return { status: "error", fieldErrors: { currentPassword: "this is not your current password" }, values: formValues(form) };
+  }
+  try {
+    await broker.users.setWebPassword(user.name, parsed.data.webPassword, actor, sessionId);
+  } catch (err) {
+    return refusal(err, form);
+  }
+  return { status: "ok", message: "Your web password is changed. Your other browsers are signed out." };
+}

@@ -1,0 +1,50 @@
+import { Empty } from "../../../core/components/empty.tsx";
+import { formatBytes } from "../lib/traffic.ts";
+
+export interface SessionRow {
+  id: number;
+  type: string;
+  transport: string;
+  clientIpv4: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  endReason: string | null;
+  bytesIn: bigint;
+  bytesOut: bigint;
+}
+
+const when = (d: Date) => d.toISOString().slice(0, 16).replace("T", " ");
+
+export function SessionTable({ rows }: { rows: SessionRow[] }) {
+  if (rows.length === 0) return <Empty>No sessions yet. Connect with one of the commands below.</Empty>;
+  return (
+    <div className="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th>Started (UTC)</th>
+            <th>Ended</th>
+            <th>Type</th>
+            <th>From</th>
+            <th className="num">In</th>
+            <th className="num">Out</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((s) => (
+            <tr key={s.id}>
+              <td className="nowrap">{when(s.startedAt)}</td>
+              <td className="nowrap">{s.endedAt ? `${when(s.endedAt)} (${s.endReason ?? "ended"})` : <span className="badge">live</span>}</td>
+              <td>
+                {s.type}, {s.transport}
+              </td>
+              <td>{s.clientIpv4}</td>
+              <td className="num">{formatBytes(Number(s.bytesIn))}</td>
+              <td className="num">{formatBytes(Number(s.bytesOut))}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,11 @@
+import type { NextConfig } from "next/types";
+
+const config: NextConfig = {
+  // Native modules and Prisma's generated client stay plain Node requires, not bundled.
+  serverExternalPackages: ["better-sqlite3", "argon2", "@prisma/adapter-better-sqlite3", "@prisma/client"],
+  poweredByHeader: false,
+  // Next rewrites the tsconfig it uses; this one, not the root tsconfig.json that `npm run typecheck` checks.
+  typescript: { tsconfigPath: "tsconfig.web.json" },
+};
+
+export default config;

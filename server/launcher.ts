@@ -1,0 +1,136 @@
+// `npm start`: migrates the database, builds the web app when its build is missing or stale,
+// then runs the DTCP daemon and the web app (`next start`) side by side until either stops.
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { constants, hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolvePaths } from "./config.ts";
+import { openDatabase } from "./db/client.ts";
+import { sourceHash } from "./launch/build-hash.ts";
+import { DEFAULT_WEB_LISTEN, parseListen, publicBaseUrl } from "./launch/listen.ts";
+import { chownTree, ensureSystemUser, unreadableFor, type SystemUser } from "./launch/web-user.ts";
+import { SetupRepository } from "./repositories/setup/repository.ts";
+import { loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
+
+const appDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+const nextBin = join(appDir, "node_modules", "next", "dist", "bin", "next");
+const buildHashFile = join(appDir, ".next", "broker-source-hash");
+
+const say = (line: string) => process.stdout.write(`broker: ${line}\n`);
+
+class LaunchError extends Error {}
+
+/** Builds the web app unless .next holds a build of exactly these sources. */
+function buildIfNeeded(): void {
+  const hash = sourceHash(appDir);
+  const built = existsSync(join(appDir, ".next", "BUILD_ID")) && existsSync(buildHashFile) && readFileSync(buildHashFile, "utf8") === hash;
+  if (built) return;
+  say("building the web app (next build); this takes a few minutes on a small machine");
+  const result = spawnSync(process.execPath, [nextBin, "build"], {
+    cwd: appDir,
+    stdio: "inherit",
+    env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
+  });
+  if (result.status !== 0) throw new LaunchError(`next build failed (exit ${result.status ?? result.signal})`);
+  writeFileSync(buildHashFile, hash);
+}
+
+/** The unprivileged account for the web app when we run as root, with the data directory handed to it. */
+function prepareWebUser(dataDir: string): SystemUser | null {
+  if (process.getuid?.() !== 0) return null;
+  const user = ensureSystemUser(process.env.BROKER_WEB_USER ?? "dtcp-broker");
+  const problem = unreadableFor(user, [join(appDir, "package.json"), nextBin, join(appDir, "node_modules", "react", "package.json")]);
+  if (problem) {
+    throw new LaunchError(
+      `the web app runs as the unprivileged user ${user.name}, who cannot read the application directory ${appDir} (${problem}). ` +
+        "Put the checkout where that user can read it (not under /root), e.g. /opt/dtcp-broker, or make its parent directories readable.",
+    );
+  }
+  // The daemon stays root and can still read everything; SQLite gives the files it creates as root
+  // (WAL, shared memory) the owner of the database file.
+  chownTree(dataDir, user);
+  return user;
+}
+
+function start(name: string, args: string[], options: SpawnOptions): ChildProcess {
+  // Own process groups: a terminal's Ctrl-C reaches the launcher alone, which forwards it once.
+  const child = spawn(process.execPath, args, { cwd: appDir, stdio: "inherit", detached: true, ...options });
+  child.on("error", (err) => say(`${name} could not start: ${err.message}`));
+  return child;
+}
+
+async function main(): Promise<number> {
+  const separator = process.argv.indexOf("--");
+  const isRoot = process.getuid?.() === 0;
+  const daemonArgs = separator >= 0 ? process.argv.slice(separator + 1) : isRoot ? ["-U"] : ["-U", "--no-dataplane"];
+  const listen = parseListen(process.env.BROKER_WEB_LISTEN ?? DEFAULT_WEB_LISTEN);
+  const paths = resolvePaths();
+  mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
+
+  const db = await openDatabase(paths.databaseUrl);
+  let setupToken: string | null;
+  try {
+    setupToken = await new SetupRepository(db).issue();
+  } finally {
+    await db.$disconnect();
+  }
+  loadOrCreateSecretKey(paths.secretKeyFile);
+  const webUser = prepareWebUser(paths.dataDir);
+  buildIfNeeded();
+
+  const env = {
+    ...process.env,
+    BROKER_DATA_DIR: paths.dataDir,
+    DATABASE_URL: paths.databaseUrl,
+    BROKER_SECRET_KEY_FILE: paths.secretKeyFile,
+    NEXT_TELEMETRY_DISABLED: "1",
+  };
+  const daemon = start("dtcps", [join(appDir, "bin", "dtcps.js"), ...daemonArgs], { env });
+  const web = start("web app", [nextBin, "start", "--hostname", listen.host, "--port", String(listen.port)], {
+    env: { ...env, NODE_ENV: "production", ...(webUser ? { HOME: paths.dataDir, USER: webUser.name, LOGNAME: webUser.name } : {}) },
+    ...(webUser ? { uid: webUser.uid, gid: webUser.gid } : {}),
+  });
+  const base = publicBaseUrl(listen, process.env.BROKER_PUBLIC_HOST ?? hostname());
+  say(`web app on ${base}${webUser ? ` as ${webUser.name}` : ""}`);
+  if (setupToken) say(`no administrator yet: open ${base}/setup/${setupToken} within an hour to create one (the link works once)`);
+
+  const children = [daemon, web];
+  const exited = (child: ChildProcess) =>
+    new Promise<number>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(codeOf(child.exitCode, child.signalCode));
+      else child.once("exit", (code, signal) => resolve(codeOf(code, signal)));
+    });
+  let stopping: NodeJS.Signals | null = null;
+  const stopAll = (signal: NodeJS.Signals) => {
+    stopping = signal;
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  process.on("SIGTERM", () => stopAll("SIGTERM"));
+  process.on("SIGINT", () => stopAll("SIGINT"));
+
+  const first = await Promise.race(children.map(async (child) => ({ child, code: await exited(child) })));
+  const signalled = stopping as NodeJS.Signals | null; // set by the signal handlers meanwhile
+  if (signalled === null) {
+    say(`${first.child === daemon ? "dtcps" : "the web app"} exited (${first.code}); stopping the other`);
+    stopAll("SIGTERM");
+  }
+  const codes = await Promise.all(children.map(exited));
+  if (signalled === null) return first.code;
+  // Stopped on request: a child that ended by that signal (or cleanly) ended as asked.
+  return Math.max(0, ...codes.filter((code) => code !== codeOf(null, signalled)));
+}
+
+function codeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  // As a shell reports it: 128 + the signal number.
+  return 128 + (signal ? constants.signals[signal] : 0);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`broker: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

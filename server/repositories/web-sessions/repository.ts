@@ -1,0 +1,70 @@
+import type { Db } from "../../db/client.ts";
+import type { User, WebSession } from "../../db/generated/client.ts";
+import { hashToken, newToken } from "../../secrets/token.ts";
+import { audited, writeAudit, type Actor } from "../audit/repository.ts";
+
+/** A session ends this long after the browser was last seen. */
+export const WEB_SESSION_IDLE_MS = 14 * 24 * 3600_000;
+/** lastSeenAt (and the expiry with it) is written at most this often per session. */
+const TOUCH_INTERVAL_MS = 5 * 60_000;
+
+export interface SignedIn {
+  session: WebSession;
+  user: User;
+}
+
+/** Server-side web sessions: the browser holds a random token, the database its SHA-256. */
+export class WebSessionRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Starts a session for a user who just proved their password; returns the cookie token. */
+  async start(user: { id: number; name: string }, userAgent: string | null, source: string): Promise<{ token: string; expiresAt: Date }> {
+    const { token, hash } = newToken();
+    const now = this.now();
+    const expiresAt = new Date(now.getTime() + WEB_SESSION_IDLE_MS);
+    await this.db.webSession.create({
+      data: { id: hash, userId: user.id, createdAt: now, lastSeenAt: now, expiresAt, userAgent: userAgent?.slice(0, 300) ?? null },
+    });
+    await writeAudit(this.db, { name: `web:${user.name}`, source }, { action: "web.sign-in", target: user.name });
+    // Sign-ins are rare enough to tidy up on: expired rows go here rather than on a timer.
+    await this.prune();
+    return { token, expiresAt };
+  }
+
+  /** The session and user a cookie token stands for; null when unknown, expired or the user is disabled. */
+  async find(token: string): Promise<SignedIn | null> {
+    const found = await this.db.webSession.findUnique({ where: { id: hashToken(token) }, include: { user: true } });
+    if (!found) return null;
+    const now = this.now();
+    if (found.expiresAt <= now || found.user.disabled) return null;
+    const { user, ...session } = found;
+    if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
+      const expiresAt = new Date(now.getTime() + WEB_SESSION_IDLE_MS);
+      await this.db.webSession.updateMany({ where: { id: session.id }, data: { lastSeenAt: now, expiresAt } });
+      return { session: { ...session, lastSeenAt: now, expiresAt }, user };
+    }
+    return { session, user };
+  }
+
+  /** Signs one browser out. */
+  async end(token: string): Promise<void> {
+    await this.db.webSession.deleteMany({ where: { id: hashToken(token) } });
+  }
+
+  /** Signs a user out of every browser; returns how many sessions ended. */
+  endAll(userName: string, actor: Actor): Promise<number> {
+    return audited(this.db, actor, "web-session.end-all", userName, async (tx) => {
+      const { count } = await tx.webSession.deleteMany({ where: { user: { name: userName } } });
+      return { result: count, after: { ended: count } };
+    });
+  }
+
+  /** Deletes expired sessions. */
+  async prune(): Promise<number> {
+    const { count } = await this.db.webSession.deleteMany({ where: { expiresAt: { lte: this.now() } } });
+    return count;
+  }
+}

@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { generateWebPassword, hashWebPassword, verifyWebPassword, webPasswordSchema } from "./web-password.ts";
+
+test("an argon2id hash verifies its password and nothing else", async () => {
+  const hash = await hashWebPassword("correct horse battery");
+  assert.match(hash, /^\$argon2id\$/);
+  assert.equal(await verifyWebPassword(hash, "correct horse battery"), true);
+  assert.equal(await verifyWebPassword(hash, "correct horse batterY"), false);
+});
+
+test("no hash (unknown user, no web password) never verifies", async () => {
+  assert.equal(await verifyWebPassword(null, "anything at all"), false);
+});
+
+test("a malformed hash does not throw", async () => {
+  assert.equal(await verifyWebPassword("not a hash", "anything at all"), false);
+});
+
+test("web passwords have 12 to 256 characters; generated ones pass", () => {
+  assert.equal(webPasswordSchema.safeParse("x".repeat(11)).success, false);
+  assert.equal(webPasswordSchema.safeParse("x".repeat(12)).success, true);
+  assert.equal(webPasswordSchema.safeParse("x".repeat(257)).success, false);
+  const generated = generateWebPassword();
+  assert.equal(generated.length, 20);
+  assert.equal(webPasswordSchema.safeParse(generated).success, true);
+});
