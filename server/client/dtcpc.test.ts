@@ -3,18 +3,16 @@
 //   client ns: dtcpc on 10.77.0.2 (10.77.0.3 doubles as a NAT box's public address)
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { Namespaces, skipUnlessRoot } from "../dataplane/test-support.ts";
-import { Child, eventually } from "./test-support.ts";
+import { Child, dtcpctl as runDtcpctl, eventually, nodeIn } from "./test-support.ts";
 
 const skip = skipUnlessRoot("needs root (CAP_NET_ADMIN, CAP_NET_RAW, ip netns)");
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const PEER = fileURLToPath(new URL("./netns-echo-peer.ts", import.meta.url));
 const BROKER = "10.77.0.1";
 const CLIENT = "10.77.0.2";
@@ -38,7 +36,7 @@ describe("dtcpc against dtcps in network namespaces", { skip, timeout: 120_000 }
   const ipIn = (ns: string, ...args: string[]) => namespaces.exec(ns, "ip", ...args);
 
   const inNs = (ns: string, args: string[]): Child => {
-    const child = new Child("ip", ["netns", "exec", ns, process.execPath, ...args], { cwd: REPO, env });
+    const child = nodeIn(ns, args, env);
     children.push(child);
     return child;
   };
@@ -53,11 +51,7 @@ describe("dtcpc against dtcps in network namespaces", { skip, timeout: 120_000 }
     await p.waitFor(/"ready"/);
     return p;
   };
-  const dtcpctl = (...args: string[]): string => {
-    const r = spawnSync(process.execPath, ["bin/dtcpctl.js", ...args], { cwd: REPO, env, encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout;
-  };
+  const dtcpctl = (...args: string[]): string => runDtcpctl(env, args);
   const sessions = (): SessionRow[] => JSON.parse(dtcpctl("sessions", "--user", "alice", "--json")) as SessionRow[];
   const live = (): SessionRow[] => sessions().filter((s) => s.ended === null);
   const ping6 = (to: string) => namespaces.exec(clientNs, "ping", "-6", "-c", "1", "-W", "2", to);
@@ -73,8 +67,7 @@ describe("dtcpc against dtcps in network namespaces", { skip, timeout: 120_000 }
     await ipIn(clientNs, "addr", "add", `${CLIENT}/24`, "dev", "vc");
     dtcpctl("pool", "add", "fd00:77::/64", "--purpose", "link");
     dtcpctl("pool", "add", "fd00:7700::/40", "--purpose", "delegation", "--size", "48", "--auto");
-    const added = spawnSync(process.execPath, ["bin/dtcpctl.js", "user", "add", "alice", "--tunnel-password-stdin"], { cwd: REPO, env, input: `${PASSWORD}\n`, encoding: "utf8" });
-    assert.equal(added.status, 0, added.stderr);
+    runDtcpctl(env, ["user", "add", "alice", "--tunnel-password-stdin"], `${PASSWORD}\n`);
     writeFileSync(authFile, `# test\n${BROKER}:alice:${PASSWORD}\n`);
     writeFileSync(script, `#!/bin/sh\necho "$@" >> ${scriptLog}\n`);
     chmodSync(script, 0o755);

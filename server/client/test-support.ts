@@ -1,6 +1,28 @@
-// Helpers of the client's namespace tests (the namespaces themselves: ../dataplane/test-support.ts).
+// Helpers of the tests that run the real binaries (dtcps, dtcpc, dtcpctl) in network namespaces:
+// this file's dtcpc.test.ts and test/netns-e2e.test.ts (the namespaces themselves:
+// ../dataplane/test-support.ts).
 
-import { spawn, type ChildProcess } from "node:child_process";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The repository root: bin/ is there. */
+export const REPO = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Runs `node bin/dtcpctl.js args` on env's data directory, with `input` on stdin; returns its stdout, asserting exit 0. */
+export function dtcpctl(env: NodeJS.ProcessEnv, args: string[], input?: string): string {
+  const r = spawnSync(process.execPath, ["bin/dtcpctl.js", ...args], { cwd: REPO, env, input, encoding: "utf8" });
+  assert.equal(r.status, 0, `dtcpctl ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Node running `args` (a script of the repository and its arguments) inside network namespace
+ * `ns`. `ip netns exec` execs, so the child's pid is node's.
+ */
+export function nodeIn(ns: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  return new Child("ip", ["netns", "exec", ns, process.execPath, ...args], { cwd: REPO, env });
+}
 
 /** A child process with its output kept by line, so that a test can wait for a line. */
 export class Child {

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import {
   BINDING_ADDRESS,
   BINDING_PORT,
+  bindingChange,
   BYTES_IN,
   BYTES_OUT,
   DROP_NO_BINDING,
@@ -46,4 +47,20 @@ test("every field decodes, beyond 32 bits and with a UDP or a protocol-41 bindin
   assert.deepEqual(s.binding, { address: "203.0.113.200", port: 65535 });
   c[BINDING_PORT] = -1;
   assert.deepEqual(tunnelStats(c).binding, { address: "203.0.113.200", port: null });
+});
+
+test("binding changes read as the first address, a move, or nothing", () => {
+  const at = (address: string | null, port: number): Float64Array => {
+    const c = newSessionCounters();
+    if (address !== null) c[BINDING_ADDRESS] = ipv4ToUint32(address);
+    c[BINDING_PORT] = port;
+    return c;
+  };
+  const none = newSessionCounters();
+  assert.equal(bindingChange(none, none), null);
+  assert.equal(bindingChange(none, at("198.51.100.7", 40000)), "client reached at 198.51.100.7:40000");
+  assert.equal(bindingChange(at("198.51.100.7", 40000), at("198.51.100.7", 40000)), null);
+  assert.equal(bindingChange(at("198.51.100.7", 40000), at("198.51.100.7", 51234)), "client moved from 198.51.100.7:40000 to 198.51.100.7:51234");
+  assert.equal(bindingChange(at("198.51.100.7", 40000), at("203.0.113.9", 40000)), "client moved from 198.51.100.7:40000 to 203.0.113.9:40000");
+  assert.equal(bindingChange(none, at("192.0.2.1", -1)), "client reached at 192.0.2.1", "protocol 41: no port");
 });

@@ -96,3 +96,23 @@ export function tunnelStats(c: Float64Array): TunnelStats {
     binding: address < 0 ? null : { address: uint32ToIpv4(address), port: port < 0 ? null : port },
   };
 }
+
+/** Where counters `c` say the client's packets go: "address:port" (UDP) or the address (protocol 41); null before any. */
+function bindingText(c: Float64Array): string | null {
+  const address = c[BINDING_ADDRESS]!;
+  const port = c[BINDING_PORT]!;
+  if (address < 0) return null;
+  return port < 0 ? uint32ToIpv4(address) : `${uint32ToIpv4(address)}:${port}`;
+}
+
+/**
+ * What changed in a session's binding between two reports, for the log: its first address
+ * (NAT traversal learns it from the first datagram) or a move (the NAT box mapped the client
+ * anew); null when it did not change.
+ */
+export function bindingChange(before: Float64Array, after: Float64Array): string | null {
+  const from = bindingText(before);
+  const to = bindingText(after);
+  if (to === null || to === from) return null;
+  return from === null ? `client reached at ${to}` : `client moved from ${from} to ${to}`;
+}

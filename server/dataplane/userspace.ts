@@ -23,7 +23,7 @@ import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6, prefixContains, type Prefix6 } from "../net/prefix.ts";
 import type { TrafficCounters } from "../repositories/sessions/repository.ts";
-import { newSessionCounters, SESSION_FIELDS, TOTAL_FIELDS, trafficCounters, tunnelStats } from "./counters.ts";
+import { bindingChange, newSessionCounters, SESSION_FIELDS, TOTAL_FIELDS, trafficCounters, tunnelStats } from "./counters.ts";
 import { REPORT_RECORD } from "./forwarder.ts";
 import { IpBatch } from "./ip-batch.ts";
 import { dataPlaneMetrics } from "./metrics.ts";
@@ -268,7 +268,13 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     this.#totals = totals;
     for (let at = 0; at < records.length; at += REPORT_RECORD) {
       // A session closed meanwhile is gone from the map: its report is stale.
-      this.#sessions.get(records[at]!)?.counters.set(records.subarray(at + 1, at + 1 + SESSION_FIELDS));
+      const live = this.#sessions.get(records[at]!);
+      if (!live) continue;
+      const next = records.subarray(at + 1, at + 1 + SESSION_FIELDS);
+      // A NAT binding learnt or moved (at most one line per session and report).
+      const moved = bindingChange(live.counters, next);
+      if (moved !== null) this.#log.info(`session ${live.spec.sessionId} of ${live.spec.userName}: ${moved}`);
+      live.counters.set(next);
     }
   }
 
