@@ -37,7 +37,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   const dataDir = mkdtempSync(join(tmpdir(), "dtcp-e2e-"));
   // Traversable for the unprivileged web user; the launcher gives it the directory itself.
   chmodSync(dataDir, 0o755);
-  const [webPort, dtcpPort] = [await freePort(), await freePort()];
+  const [webPort, dtcpPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const env = {
     ...process.env,
     BROKER_DATA_DIR: dataDir,
@@ -45,6 +45,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     BROKER_WEB_LISTEN: `127.0.0.1:${webPort}`,
     BROKER_PUBLIC_HOST: "127.0.0.1",
     BROKER_DTCP_PORT: String(dtcpPort),
+    BROKER_API_LISTEN: `127.0.0.1:${apiPort}`,
     NEXT_TELEMETRY_DISABLED: "1",
   };
   // artifacts/ is git-ignored: a clean clone does not have it yet.
@@ -76,6 +77,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   process.env.E2E_SETUP_URL = link;
   process.env.E2E_DATA_DIR = dataDir;
   process.env.E2E_DTCP_PORT = String(dtcpPort);
+  process.env.E2E_API_PORT = String(apiPort);
   process.env.DATABASE_URL = env.DATABASE_URL;
   process.env.BROKER_DATA_DIR = dataDir;
 

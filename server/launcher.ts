@@ -1,5 +1,6 @@
 // `npm start`: migrates the database, builds the web app when its build is missing or stale,
-// then runs the DTCP daemon and the web app (`next start`) side by side until either stops.
+// then runs the DTCP daemon (with its live-session API on loopback) and the web app (Next.js plus
+// the /api/live WebSocket relay to that API, bin/broker-web.js) side by side until either stops.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { constants, hostname } from "node:os";
@@ -7,6 +8,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolvePaths } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
+import { loadOrCreateApiKey } from "./api/token.ts";
+import { apiTarget, DEFAULT_API_LISTEN, withApiListen } from "./launch/api-listen.ts";
 import { sourceHash } from "./launch/build-hash.ts";
 import { DEFAULT_WEB_LISTEN, parseListen, publicBaseUrl } from "./launch/listen.ts";
 import { chownTree, ensureSystemUser, unreadableFor, type SystemUser } from "./launch/web-user.ts";
@@ -63,7 +66,10 @@ function start(name: string, args: string[], options: SpawnOptions): ChildProces
 async function main(): Promise<number> {
   const separator = process.argv.indexOf("--");
   const isRoot = process.getuid?.() === 0;
-  const daemonArgs = separator >= 0 ? process.argv.slice(separator + 1) : isRoot ? ["-U"] : ["-U", "--no-dataplane"];
+  const givenArgs = separator >= 0 ? process.argv.slice(separator + 1) : isRoot ? ["-U"] : ["-U", "--no-dataplane"];
+  // The live-session API on loopback unless the arguments say otherwise; the web app relays browsers to it.
+  const { args: daemonArgs, listen: apiListen } = withApiListen(givenArgs, process.env.BROKER_API_LISTEN ?? DEFAULT_API_LISTEN);
+  apiTarget(apiListen); // a bad value stops here, naming the variable, rather than in both children
   const listen = parseListen(process.env.BROKER_WEB_LISTEN ?? DEFAULT_WEB_LISTEN);
   const paths = resolvePaths();
   mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
@@ -76,6 +82,9 @@ async function main(): Promise<number> {
     await db.$disconnect();
   }
   loadOrCreateSecretKey(paths.secretKeyFile);
+  // Both keys exist before the data directory is handed to the web user, so that it owns (and can
+  // read) them; the daemon stays root and reads them anyway.
+  loadOrCreateApiKey(paths.apiKeyFile);
   const webUser = prepareWebUser(paths.dataDir);
   buildIfNeeded();
 
@@ -84,10 +93,13 @@ async function main(): Promise<number> {
     BROKER_DATA_DIR: paths.dataDir,
     DATABASE_URL: paths.databaseUrl,
     BROKER_SECRET_KEY_FILE: paths.secretKeyFile,
+    BROKER_API_KEY_FILE: paths.apiKeyFile,
+    BROKER_API_LISTEN: apiListen,
+    BROKER_WEB_LISTEN: `${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`,
     NEXT_TELEMETRY_DISABLED: "1",
   };
   const daemon = start("dtcps", [join(appDir, "bin", "dtcps.js"), ...daemonArgs], { env });
-  const web = start("web app", [nextBin, "start", "--hostname", listen.host, "--port", String(listen.port)], {
+  const web = start("web app", [join(appDir, "bin", "broker-web.js")], {
     env: { ...env, NODE_ENV: "production", ...(webUser ? { HOME: paths.dataDir, USER: webUser.name, LOGNAME: webUser.name } : {}) },
     ...(webUser ? { uid: webUser.uid, gid: webUser.gid } : {}),
   });

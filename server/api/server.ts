@@ -90,7 +90,7 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
 
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
-    const source = unmapIpv4((socket as Socket).remoteAddress ?? "");
+    const source = sourceOf(req, unmapIpv4((socket as Socket).remoteAddress ?? ""));
     if (pathOf(req) !== LIVE_PATH) return refuse(socket, 404, "Not Found");
     const token = tokenOf(req.headers["sec-websocket-protocol"]);
     const check = token === null ? null : verifyToken(key, token, Math.floor(now() / 1000));
@@ -191,6 +191,18 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       clearTimeout(grace);
     },
   };
+}
+
+/**
+ * Who connects, for logs and the audit of kicks. Browsers come through the web app's relay on
+ * loopback, which names the browser's address in X-Forwarded-For; that header is believed from
+ * loopback peers only.
+ */
+function sourceOf(req: IncomingMessage, peer: string): string {
+  const forwarded = req.headers["x-forwarded-for"];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+  const loopback = peer.startsWith("127.") || peer === "::1";
+  return loopback && first && /^[0-9A-Fa-f.:]{2,45}$/.test(first) ? first : peer;
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -24,8 +24,8 @@ export class LiveClient {
   }
 
   /** Connects with `token` in the subprotocol header; autoPong false plays a viewer that went silent. */
-  static connect(port: number, token: string, options: { autoPong?: boolean } = {}): Promise<LiveClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/live`, [LIVE_PROTOCOL, token], { autoPong: options.autoPong ?? true });
+  static connect(port: number, token: string, options: { autoPong?: boolean; path?: string } = {}): Promise<LiveClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${options.path ?? "/live"}`, [LIVE_PROTOCOL, token], { autoPong: options.autoPong ?? true });
     const client = new LiveClient(ws);
     return new Promise((resolve, reject) => {
       ws.once("open", () => resolve(client));

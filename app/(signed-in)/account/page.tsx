@@ -1,4 +1,5 @@
 import { requireUser } from "@/modules/auth/session/lib/context.ts";
+import { TwoFactorSection } from "@/modules/auth/two-factor/components/two-factor-section.tsx";
 import { signOutEverywhere } from "@/modules/auth/sign-out/actions.ts";
 import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
 import { ChangePasswordForm } from "@/modules/portal/account/components/change-password-form.tsx";
@@ -8,8 +9,9 @@ export const metadata = { title: "Account" };
 const when = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
 export default async function AccountPage() {
-  const { broker, user, sessionId } = await requireUser();
-  const sessions = await broker.db.webSession.findMany({ where: { userId: user.id }, orderBy: { lastSeenAt: "desc" } });
+  const auth = await requireUser();
+  const { broker, user, sessionId } = auth;
+  const sessions = await broker.db.webSession.findMany({ where: { userId: user.id, secondFactorPending: false }, orderBy: { lastSeenAt: "desc" } });
   return (
     <>
       <h1>Account</h1>
@@ -17,6 +19,10 @@ export default async function AccountPage() {
         <section className="panel">
           <h2>Web password</h2>
           <ChangePasswordForm />
+        </section>
+        <section className="panel" aria-label="Two-factor sign-in">
+          <h2>Two-factor sign-in</h2>
+          <TwoFactorSection auth={auth} />
         </section>
         <section className="panel">
           <h2>Signed-in browsers</h2>

@@ -3,6 +3,7 @@ import { ActionForm } from "@/modules/core/components/action-form.tsx";
 import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
 import { rotateMyTunnelPassword } from "@/modules/portal/my-tunnel/actions.ts";
 import { ClientCommandList } from "@/modules/portal/my-tunnel/components/client-commands.tsx";
+import { LiveConnection } from "@/modules/portal/my-tunnel/components/live-connection.tsx";
 import { SessionTable } from "@/modules/portal/my-tunnel/components/session-table.tsx";
 import { TrafficChart } from "@/modules/portal/my-tunnel/components/traffic-chart.tsx";
 import { clientCommands } from "@/modules/portal/my-tunnel/lib/commands.ts";
@@ -31,6 +32,10 @@ export default async function MyTunnelPage() {
   return (
     <>
       <h1>My tunnel</h1>
+      <section className="panel" aria-label="Connected now">
+        <h2>Right now</h2>
+        <LiveConnection />
+      </section>
       <div className="grid-2">
         <section className="panel">
           <h2>Connection</h2>

@@ -8,7 +8,7 @@ import { broker } from "../../core/lib/broker.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { formValues, parseForm } from "../../core/lib/form.ts";
 import { clientAddress, userAgent } from "../../core/lib/request.ts";
-import { setSessionCookie } from "../session/lib/context.ts";
+import { clearPendingCookie, pendingCookie, setPendingCookie, setSessionCookie } from "../session/lib/context.ts";
 import { signInGuard } from "./lib/throttle.ts";
 
 const signInSchema = z.object({
@@ -33,8 +33,62 @@ export async function signIn(_prev: FormState, form: FormData): Promise<FormStat
     await writeAudit(repos.db, { name: "web", source }, { action: "web.sign-in.failed", target: name });
     return { status: "error", message: "The user name or password is wrong, or the account is disabled.", values: formValues(form) };
   }
+  if ((await repos.twoFactor.status(user.id)).enabled) {
+    // Half signed in: the failure count stays as it is until the code is right too, so guessing
+    // codes is throttled as guessing passwords is.
+    const pending = await repos.webSessions.startPending(user, await userAgent(), source);
+    await setPendingCookie(pending.token, pending.expiresAt);
+    redirect("/sign-in/code");
+  }
   guard.recordSuccess(source, name);
   const { token, expiresAt } = await repos.webSessions.start(user, await userAgent(), source);
   await setSessionCookie(token, expiresAt);
-  redirect(user.role === "admin" ? "/admin/users" : "/tunnel");
+  redirect(homeOf(user.role));
+}
+
+function homeOf(role: string): string {
+  return role === "admin" ? "/admin/users" : "/tunnel";
+}
+
+const codeSchema = z.object({
+  code: z.string().trim().min(1, "enter the code from your authenticator app, or a recovery code").max(64, "no code is that long"),
+});
+
+/** The second step of a sign-in with TOTP: a current code or an unused recovery code. */
+export async function verifySecondFactor(_prev: FormState, form: FormData): Promise<FormState> {
+  const pendingToken = await pendingCookie();
+  const repos = await broker();
+  const pending = pendingToken ? await repos.webSessions.findPending(pendingToken) : null;
+  if (!pendingToken || !pending) {
+    await clearPendingCookie();
+    redirect("/sign-in?expired=1");
+  }
+  const parsed = parseForm(codeSchema, form, { code: form.get("code") });
+  if (!parsed.ok) return parsed.state;
+  const { user } = pending;
+  const source = await clientAddress();
+  const guard = signInGuard();
+  const delay = guard.delayMs(source, user.name);
+  if (delay > 0) await sleep(delay);
+
+  const method = await repos.twoFactor.verify(user.id, parsed.data.code);
+  if (method === null) {
+    guard.recordFailure(source, user.name);
+    await writeAudit(repos.db, { name: "web", source }, { action: "web.sign-in.failed", target: user.name, after: { step: "second factor" } });
+    if (!(await repos.webSessions.secondFactorFailed(pendingToken))) {
+      await clearPendingCookie();
+      redirect(`/sign-in?name=${encodeURIComponent(user.name)}&expired=1`);
+    }
+    return { status: "error", fieldErrors: { code: "That code is not right, or it was used already." } };
+  }
+  guard.recordSuccess(source, user.name);
+  await repos.webSessions.end(pendingToken);
+  await clearPendingCookie();
+  const { token, expiresAt } = await repos.webSessions.start(user, await userAgent(), source, method);
+  if (method === "recovery-code") {
+    const left = (await repos.twoFactor.status(user.id)).recoveryCodesLeft;
+    await writeAudit(repos.db, { name: `web:${user.name}`, source }, { action: "user.totp.recovery-code-used", target: user.name, after: { left } });
+  }
+  await setSessionCookie(token, expiresAt);
+  redirect(homeOf(user.role));
 }

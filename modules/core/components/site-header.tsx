@@ -3,9 +3,11 @@ import { NavLink } from "./nav-link.tsx";
 
 const ADMIN_LINKS = [
   { href: "/admin/users", label: "Users" },
+  { href: "/admin/sessions", label: "Sessions" },
   { href: "/admin/pools", label: "Pools" },
   { href: "/admin/delegations", label: "Delegations" },
   { href: "/admin/audit", label: "Audit log" },
+  { href: "/admin/settings", label: "Settings" },
 ];
 const USER_LINKS = [
   { href: "/tunnel", label: "My tunnel" },

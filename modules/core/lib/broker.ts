@@ -2,7 +2,9 @@ import { resolvePaths } from "@/server/config.ts";
 import { openDatabase, type Db } from "@/server/db/client.ts";
 import { AllocationRepository } from "@/server/repositories/delegations/repository.ts";
 import { PoolRepository } from "@/server/repositories/pools/repository.ts";
+import { SettingsRepository } from "@/server/repositories/settings/repository.ts";
 import { SetupRepository } from "@/server/repositories/setup/repository.ts";
+import { TwoFactorRepository } from "@/server/repositories/two-factor/repository.ts";
 import { UserRepository } from "@/server/repositories/users/repository.ts";
 import { WebSessionRepository } from "@/server/repositories/web-sessions/repository.ts";
 import { loadOrCreateSecretKey, TunnelPasswordBox } from "@/server/secrets/tunnel-password.ts";
@@ -15,6 +17,8 @@ export interface Broker {
   allocations: AllocationRepository;
   webSessions: WebSessionRepository;
   setup: SetupRepository;
+  twoFactor: TwoFactorRepository;
+  settings: SettingsRepository;
 }
 
 async function open(): Promise<Broker> {
@@ -28,6 +32,8 @@ async function open(): Promise<Broker> {
     allocations: new AllocationRepository(db),
     webSessions: new WebSessionRepository(db),
     setup: new SetupRepository(db),
+    twoFactor: new TwoFactorRepository(db, box),
+    settings: new SettingsRepository(db),
   };
 }
 

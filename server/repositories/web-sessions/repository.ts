@@ -7,6 +7,10 @@ import { audited, writeAudit, type Actor } from "../audit/repository.ts";
 export const WEB_SESSION_IDLE_MS = 14 * 24 * 3600_000;
 /** lastSeenAt (and the expiry with it) is written at most this often per session. */
 const TOUCH_INTERVAL_MS = 5 * 60_000;
+/** A password checked with the TOTP code still to come is good for this long. */
+export const SECOND_FACTOR_WINDOW_MS = 5 * 60_000;
+/** Wrong codes one half-signed-in session may try before the password is needed again. */
+export const SECOND_FACTOR_MAX_FAILURES = 5;
 
 export interface SignedIn {
   session: WebSession;
@@ -21,23 +25,55 @@ export class WebSessionRepository {
   ) {}
 
   /** Starts a session for a user who just proved their password; returns the cookie token. */
-  async start(user: { id: number; name: string }, userAgent: string | null, source: string): Promise<{ token: string; expiresAt: Date }> {
+  async start(user: { id: number; name: string }, userAgent: string | null, source: string, secondFactor?: string): Promise<{ token: string; expiresAt: Date }> {
     const { token, hash } = newToken();
     const now = this.now();
     const expiresAt = new Date(now.getTime() + WEB_SESSION_IDLE_MS);
     await this.db.webSession.create({
       data: { id: hash, userId: user.id, createdAt: now, lastSeenAt: now, expiresAt, userAgent: userAgent?.slice(0, 300) ?? null },
     });
-    await writeAudit(this.db, { name: `web:${user.name}`, source }, { action: "web.sign-in", target: user.name });
+    await writeAudit(this.db, { name: `web:${user.name}`, source }, { action: "web.sign-in", target: user.name, ...(secondFactor ? { after: { secondFactor } } : {}) });
     // Sign-ins are rare enough to tidy up on: expired rows go here rather than on a timer.
     await this.prune();
     return { token, expiresAt };
   }
 
-  /** The session and user a cookie token stands for; null when unknown, expired or the user is disabled. */
+  /**
+   * A half-signed-in session: the password was right and the TOTP code is still to come. It grants
+   * nothing (find() does not see it) but the code step, for SECOND_FACTOR_WINDOW_MS.
+   */
+  async startPending(user: { id: number; name: string }, userAgent: string | null, source: string): Promise<{ token: string; expiresAt: Date }> {
+    const { token, hash } = newToken();
+    const now = this.now();
+    const expiresAt = new Date(now.getTime() + SECOND_FACTOR_WINDOW_MS);
+    await this.db.webSession.create({
+      data: { id: hash, userId: user.id, createdAt: now, lastSeenAt: now, expiresAt, userAgent: userAgent?.slice(0, 300) ?? null, secondFactorPending: true },
+    });
+    await writeAudit(this.db, { name: `web:${user.name}`, source }, { action: "web.sign-in.password-ok", target: user.name, after: { secondFactor: "pending" } });
+    return { token, expiresAt };
+  }
+
+  /** The half-signed-in session a pending token stands for; null when unknown, expired, complete or the user is disabled. */
+  async findPending(token: string): Promise<SignedIn | null> {
+    const found = await this.db.webSession.findUnique({ where: { id: hashToken(token) }, include: { user: true } });
+    if (!found || !found.secondFactorPending || found.expiresAt <= this.now() || found.user.disabled) return null;
+    const { user, ...session } = found;
+    return { session, user };
+  }
+
+  /** Counts a wrong code; after SECOND_FACTOR_MAX_FAILURES the half-signed-in session ends. Returns whether it still stands. */
+  async secondFactorFailed(token: string): Promise<boolean> {
+    const id = hashToken(token);
+    const updated = await this.db.webSession.updateMany({ where: { id, secondFactorPending: true }, data: { secondFactorFailures: { increment: 1 } } });
+    if (updated.count === 0) return false;
+    const { count } = await this.db.webSession.deleteMany({ where: { id, secondFactorFailures: { gte: SECOND_FACTOR_MAX_FAILURES } } });
+    return count === 0;
+  }
+
+  /** The session and user a cookie token stands for; null when unknown, expired, half-signed-in or the user is disabled. */
   async find(token: string): Promise<SignedIn | null> {
     const found = await this.db.webSession.findUnique({ where: { id: hashToken(token) }, include: { user: true } });
-    if (!found) return null;
+    if (!found || found.secondFactorPending) return null;
     const now = this.now();
     if (found.expiresAt <= now || found.user.disabled) return null;
     const { user, ...session } = found;

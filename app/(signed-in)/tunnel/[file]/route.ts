@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from "next/server";
-import { getAuth } from "@/modules/auth/session/lib/context.ts";
+import { ENROL_PATH, getAuth } from "@/modules/auth/session/lib/context.ts";
 import { authFileLine } from "@/modules/portal/my-tunnel/lib/commands.ts";
 import { dtcpServer } from "@/modules/portal/my-tunnel/lib/server-address.ts";
 
@@ -11,6 +11,7 @@ export async function GET(request: NextRequest, { params }: { params: Promise<{ 
   if (!FILES.has(file)) return new NextResponse("Not found\n", { status: 404 });
   const auth = await getAuth();
   if (!auth) return NextResponse.redirect(new URL("/sign-in", request.url), 303);
+  if (auth.mustEnrolTotp) return NextResponse.redirect(new URL(ENROL_PATH, request.url), 303);
   const [password, server] = await Promise.all([auth.broker.users.tunnelPassword(auth.user.name), dtcpServer()]);
   return new NextResponse(authFileLine(server.host, auth.user.name, password), {
     headers: {

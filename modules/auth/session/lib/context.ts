@@ -6,11 +6,17 @@ import { broker, type Broker } from "../../../core/lib/broker.ts";
 import { clientAddress, overHttps } from "../../../core/lib/request.ts";
 
 export const SESSION_COOKIE = "broker_session";
+/** The half-signed-in state between the password and the TOTP code. */
+export const PENDING_COOKIE = "broker_pending";
+/** Where an administrator without TOTP goes when the broker requires it of administrators. */
+export const ENROL_PATH = "/enrol";
 
 /** Who is asking, as every page and action sees it. */
 export interface AuthContext {
-  user: { id: number; name: string; role: string };
+  user: { id: number; name: string; role: string; totp: boolean };
   sessionId: string;
+  /** An administrator without TOTP while the broker requires it: nothing but enrolment is open to them. */
+  mustEnrolTotp: boolean;
   /** For the audit log: "web:<name>" and the client's address. */
   actor: Actor;
   broker: Broker;
@@ -24,18 +30,24 @@ export const getAuth = cache(async (): Promise<AuthContext | null> => {
   const found = await repos.webSessions.find(token);
   if (!found) return null;
   const { user, session } = found;
+  const totp = user.totpSecret !== null;
   return {
-    user: { id: user.id, name: user.name, role: user.role },
+    user: { id: user.id, name: user.name, role: user.role, totp },
     sessionId: session.id,
+    mustEnrolTotp: user.role === "admin" && !totp && (await repos.settings.get("requireAdminTotp")),
     actor: { name: `web:${user.name}`, source: await clientAddress() },
     broker: repos,
   };
 });
 
-/** The signed-in user; anyone else is sent to the sign-in page. */
-export async function requireUser(): Promise<AuthContext> {
+/**
+ * The signed-in user; anyone else is sent to the sign-in page, and an administrator who must set up
+ * TOTP first to the enrolment page (`enrolling`: the pages and actions of that enrolment).
+ */
+export async function requireUser(options: { enrolling?: boolean } = {}): Promise<AuthContext> {
   const auth = await getAuth();
   if (!auth) redirect("/sign-in");
+  if (auth.mustEnrolTotp && !options.enrolling) redirect(ENROL_PATH);
   return auth;
 }
 
@@ -49,6 +61,19 @@ export async function requireAdmin(): Promise<AuthContext> {
 /** Puts the session token in an httpOnly, SameSite=Lax cookie (Secure over HTTPS). */
 export async function setSessionCookie(token: string, expires: Date): Promise<void> {
   (await cookies()).set(SESSION_COOKIE, token, { httpOnly: true, sameSite: "lax", secure: await overHttps(), path: "/", expires });
+}
+
+/** The half-signed-in cookie: httpOnly, only as long as the code step lasts. */
+export async function setPendingCookie(token: string, expires: Date): Promise<void> {
+  (await cookies()).set(PENDING_COOKIE, token, { httpOnly: true, sameSite: "lax", secure: await overHttps(), path: "/", expires });
+}
+
+export async function pendingCookie(): Promise<string | undefined> {
+  return (await cookies()).get(PENDING_COOKIE)?.value;
+}
+
+export async function clearPendingCookie(): Promise<void> {
+  (await cookies()).delete(PENDING_COOKIE);
 }
 
 export async function takeSessionCookie(): Promise<string | undefined> {

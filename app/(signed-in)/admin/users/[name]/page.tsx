@@ -1,7 +1,10 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { requireAdmin } from "@/modules/auth/session/lib/context.ts";
+import { resetUserTotp } from "@/modules/admin/settings/actions.ts";
 import { UserActions } from "@/modules/admin/users/components/user-actions.tsx";
+import { ActionForm } from "@/modules/core/components/action-form.tsx";
+import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
 import { DomainError } from "@/server/repositories/errors.ts";
 
 export const metadata = { title: "User" };
@@ -13,9 +16,10 @@ export default async function UserPage({ params }: { params: Promise<{ name: str
     if (err instanceof DomainError) notFound();
     throw err;
   });
-  const [delegations, pair] = await Promise.all([
+  const [delegations, pair, twoFactor] = await Promise.all([
     auth.broker.allocations.list(user.name),
     auth.broker.db.linkPair.findUnique({ where: { userId: user.id } }),
+    auth.broker.twoFactor.status(user.id),
   ]);
   return (
     <>
@@ -39,6 +43,8 @@ export default async function UserPage({ params }: { params: Promise<{ name: str
           <dd>{user.mtu}</dd>
           <dt>Web password</dt>
           <dd>{user.hasWebPassword ? "set" : "not set: cannot sign in"}</dd>
+          <dt>Two-factor sign-in</dt>
+          <dd>{twoFactor.enabled ? `on (${twoFactor.recoveryCodesLeft} recovery codes left)` : "off"}</dd>
           <dt>Address pair</dt>
           <dd>{pair ? `${pair.clientAddress} (server ${pair.serverAddress})` : "none yet (allocated at the first host tunnel)"}</dd>
           <dt>Delegated prefixes</dt>
@@ -46,6 +52,18 @@ export default async function UserPage({ params }: { params: Promise<{ name: str
         </dl>
       </section>
       <UserActions user={user} self={user.name === auth.user.name} />
+      {twoFactor.enabled && user.name !== auth.user.name ? (
+        <section className="panel">
+          <h2>Two-factor sign-in</h2>
+          <ActionForm action={resetUserTotp}>
+            <input type="hidden" name="name" value={user.name} />
+            <p className="hint">For a user who lost their authenticator and their recovery codes: their password alone signs in again until they set it up anew.</p>
+            <div className="actions">
+              <ConfirmSubmit label="Turn off two-factor sign-in" question={`Turn off two-factor sign-in for ${user.name}?`} confirmLabel="Yes, turn it off" />
+            </div>
+          </ActionForm>
+        </section>
+      ) : null}
     </>
   );
 }

@@ -1,0 +1,16 @@
+import { LiveSessionTable } from "@/modules/admin/sessions/components/live-session-table.tsx";
+
+export const metadata = { title: "Live sessions" };
+
+export default function LiveSessionsPage() {
+  return (
+    <>
+      <h1>Live sessions</h1>
+      <p className="hint">
+        Updated as they change. The client address is where the broker sends the tunnel’s packets: for UDP, the NAT binding learned from the client’s
+        packets; <span className="badge badge-warn">NAT</span> marks one that differs from what the client said at login.
+      </p>
+      <LiveSessionTable />
+    </>
+  );
+}

@@ -1,0 +1,126 @@
+"use client";
+
+import { useState } from "react";
+import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
+import { formatAgo, formatBytes, formatCount, formatRate, formatUtc } from "../../../core/live/lib/format.ts";
+import { claimedAddress, seenAddress, type LiveRow } from "../../../core/live/lib/rows.ts";
+import { useLiveSessions, useNow } from "../../../core/live/use-live-sessions.ts";
+
+/** Every live session, updated as the daemon reports changes, with a kick for each. */
+export function LiveSessionTable() {
+  const { state, kick } = useLiveSessions();
+  const now = useNow();
+  const [asking, setAsking] = useState<number | null>(null);
+  const rows = state.rows;
+  return (
+    <>
+      <LiveStatusBadge state={state} now={now} />
+      {state.kick ? (
+        <div className={state.kick.ok ? "notice notice-ok" : "notice notice-error"} role="alert" data-kick-result>
+          <p>{state.kick.message}</p>
+        </div>
+      ) : null}
+      {rows.length === 0 ? (
+        <p className="empty">{state.status === "live" ? "No live sessions right now." : "No live sessions known yet."}</p>
+      ) : (
+        <div className={state.fresh ? "table-wrap" : "table-wrap stale"}>
+          <table aria-label="Live sessions">
+            <thead>
+              <tr>
+                <th>User</th>
+                <th>Type</th>
+                <th>Transport</th>
+                <th>Client (as seen)</th>
+                <th>Since</th>
+                <th>Last packet</th>
+                <th className="num">In</th>
+                <th className="num">Out</th>
+                <th className="num">Rate in / out</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) => (
+                <SessionRow
+                  key={row.sessionId}
+                  row={row}
+                  now={now}
+                  asking={asking === row.sessionId}
+                  onAsk={() => setAsking(row.sessionId)}
+                  onCancel={() => setAsking(null)}
+                  onKick={() => {
+                    setAsking(null);
+                    kick(row.sessionId);
+                  }}
+                />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRow; now: number; asking: boolean; onAsk: () => void; onCancel: () => void; onKick: () => void }) {
+  return (
+    <tr data-session-id={row.sessionId} data-user={row.user}>
+      <td>
+        <a href={`/admin/users/${encodeURIComponent(row.user)}`}>{row.user}</a>
+      </td>
+      <td>
+        {row.type}
+        {row.prefix ? <div className="hint">{row.prefix}</div> : null}
+        {row.clientIpv6 ? <div className="hint">{row.clientIpv6}</div> : null}
+      </td>
+      <td>{row.transport === "udp" ? `UDP${row.serverUdpPort ? ` :${row.serverUdpPort}` : ""}` : "protocol 41"}</td>
+      <td className="nowrap">
+        <code data-field="address">{seenAddress(row)}</code>
+        {row.bindingDiffers ? (
+          <span className="badge badge-warn" title={`The client said ${claimedAddress(row)}: a NAT is in between`} data-nat>
+            NAT
+          </span>
+        ) : null}
+        {row.bindingDiffers ? <div className="hint">claimed {claimedAddress(row)}</div> : null}
+        {row.transport === "udp" && row.binding === null ? <div className="hint">no packet yet</div> : null}
+      </td>
+      <td className="nowrap" title={formatUtc(row.startedAt)}>
+        {formatAgo(row.startedAt, now)}
+      </td>
+      <td className="nowrap" title={row.lastPacketAt === null ? undefined : formatUtc(row.lastPacketAt)}>
+        {row.lastPacketAt === null ? "none yet" : formatAgo(row.lastPacketAt, now)}
+      </td>
+      <td className="num nowrap">
+        {formatBytes(row.bytesIn)}
+        <div className="hint">{formatCount(row.packetsIn)} packets</div>
+      </td>
+      <td className="num nowrap">
+        {formatBytes(row.bytesOut)}
+        <div className="hint">{formatCount(row.packetsOut)} packets</div>
+      </td>
+      <td className="num nowrap">
+        {formatRate(row.rateIn)}
+        <div className="hint">{formatRate(row.rateOut)}</div>
+      </td>
+      <td className="nowrap">
+        {asking ? (
+          <span className="confirm" role="group" aria-label="Confirm">
+            <span className="confirm-question">End {row.user}’s session?</span>
+            <button type="button" className="button button-danger button-small" onClick={onKick}>
+              Yes, kick
+            </button>
+            <button type="button" className="button button-quiet button-small" onClick={onCancel}>
+              Cancel
+            </button>
+          </span>
+        ) : (
+          <button type="button" className="button button-danger-quiet button-small" onClick={onAsk}>
+            Kick
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,35 @@
+import type { Db } from "../../db/client.ts";
+import { audited, type Actor } from "../audit/repository.ts";
+
+/** Broker-wide settings changed from the web UI, with their defaults. */
+export const SETTING_DEFAULTS = {
+  /** Administrators must sign in with a TOTP code; one without TOTP is sent to set it up first. */
+  requireAdminTotp: false,
+} satisfies Record<string, unknown>;
+
+export type Settings = typeof SETTING_DEFAULTS;
+export type SettingKey = keyof Settings;
+
+export class SettingsRepository {
+  constructor(private readonly db: Db) {}
+
+  async get<K extends SettingKey>(key: K): Promise<Settings[K]> {
+    const row = await this.db.setting.findUnique({ where: { key } });
+    if (!row) return SETTING_DEFAULTS[key];
+    try {
+      const value: unknown = JSON.parse(row.value);
+      return typeof value === typeof SETTING_DEFAULTS[key] ? (value as Settings[K]) : SETTING_DEFAULTS[key];
+    } catch {
+      return SETTING_DEFAULTS[key];
+    }
+  }
+
+  async set<K extends SettingKey>(key: K, value: Settings[K], actor: Actor): Promise<void> {
+    const before = await this.get(key);
+    await audited(this.db, actor, "setting.set", key, async (tx) => {
+      const json = JSON.stringify(value);
+      await tx.setting.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });
+      return { result: undefined, before: { [key]: before }, after: { [key]: value } };
+    });
+  }
+}

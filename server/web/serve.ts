@@ -1,0 +1,69 @@
+// The web app's process: Next.js (the production build in .next) behind a plain Node HTTP server
+// that also relays WebSocket upgrades at /api/live to the daemon's live-session API on loopback,
+// so browsers reach the live view on the web app's own origin (and through the same reverse proxy).
+//
+// Environment: BROKER_WEB_LISTEN (host:port), BROKER_API_LISTEN (the daemon's API, host:port).
+
+import { EventEmitter } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { apiTarget, DEFAULT_API_LISTEN } from "../launch/api-listen.ts";
+import { DEFAULT_WEB_LISTEN, parseListen } from "../launch/listen.ts";
+import { isLiveUpgrade, proxyLiveUpgrade } from "./live-proxy.ts";
+
+// Next's own type declarations are kept out of the server code (they retype process.env), so the
+// little of its API used here is declared by hand.
+interface NextApp {
+  prepare(): Promise<void>;
+  getRequestHandler(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  close(): Promise<void>;
+}
+type NextFactory = (options: { dev: boolean; dir: string; hostname: string; port: number; httpServer: EventEmitter }) => NextApp;
+
+const appDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const next = createRequire(import.meta.url)("next") as NextFactory;
+
+const listen = parseListen(process.env.BROKER_WEB_LISTEN ?? DEFAULT_WEB_LISTEN);
+const target = apiTarget(process.env.BROKER_API_LISTEN ?? DEFAULT_API_LISTEN);
+
+// Next attaches its own upgrade listener (for development's hot reload) to the server it is given;
+// this one is a stand-in, so that upgrades are handled here only.
+const app = next({ dev: false, dir: appDir, hostname: listen.host, port: listen.port, httpServer: new EventEmitter() });
+await app.prepare();
+const handle = app.getRequestHandler();
+
+const server = createServer((req, res) => {
+  handle(req, res).catch((err: unknown) => {
+    process.stderr.write(`web: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
+    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+    res.end();
+  });
+});
+server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
+  socket.on("error", () => {});
+  if (isLiveUpgrade(req)) proxyLiveUpgrade(req, socket, head, target);
+  else socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+});
+
+await new Promise<void>((resolve, reject) => {
+  server.once("error", reject);
+  server.listen(listen.port, listen.host, () => {
+    server.off("error", reject);
+    resolve();
+  });
+});
+process.stdout.write(`web: listening on ${listen.host}:${listen.port}; live view relayed to ${target.host}:${target.port}${target.path}\n`);
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  server.close();
+  server.closeAllConnections();
+  void app.close().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 5_000).unref();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
