@@ -1,4 +1,4 @@
-/* Node-API glue: channels (an fd polled by the event loop) delivering one JS call per wakeup. */
+/* Node-API glue: channels (an fd polled by the event loop) delivering one JS call per batch. */
 #include "dataplane.h"
 
 #include <errno.h>
@@ -11,6 +11,10 @@
 #include <uv.h>
 
 enum chan_kind { CHAN_TUN, CHAN_UDP, CHAN_RAW41 };
+
+/* Batches read per wakeup while they come back full: fewer trips through epoll under load, yet
+ * a busy channel yields to the others and to the loop after 8 * 64 packets. */
+#define ROUNDS_MAX 8
 
 /* The JS side of the shared batch. */
 typedef struct {
@@ -119,10 +123,11 @@ static void call_js(chan_t *ch, napi_ref fn, size_t argc, napi_value *argv) {
   }
 }
 
+/* onBatch(buf, offsets, lengths, [addrs, [ports,]] count, oversized) */
 static void deliver(chan_t *ch, int count) {
   napi_env env = ch->env;
   shared_t *sh = ch->shared;
-  napi_value argv[6];
+  napi_value argv[7];
   size_t argc = 0;
   napi_get_reference_value(env, sh->buf, &argv[argc++]);
   napi_get_reference_value(env, sh->off, &argv[argc++]);
@@ -130,33 +135,42 @@ static void deliver(chan_t *ch, int count) {
   if (ch->kind != CHAN_TUN) napi_get_reference_value(env, sh->addr, &argv[argc++]);
   if (ch->kind == CHAN_UDP) napi_get_reference_value(env, sh->port, &argv[argc++]);
   napi_create_uint32(env, (uint32_t)count, &argv[argc++]);
+  napi_create_uint32(env, sh->b.oversized, &argv[argc++]);
   call_js(ch, ch->on_batch, argc, argv);
 }
 
-/* One batch per wakeup: the poll is level-triggered, so anything left over wakes us again. */
+/* Reads batches until one comes back short (the queue is empty), the channel fails or closes, or
+ * ROUNDS_MAX batches were read: the poll is level-triggered, so anything left over wakes us again. */
 static void on_poll(uv_poll_t *h, int status, int events) {
   chan_t *ch = h->data;
-  napi_handle_scope scope;
-  int err = 0, n = 0;
+  batch_t *b = &ch->shared->b;
   (void)events;
-  if (status < 0)
-    err = -status;
-  else if (ch->kind == CHAN_TUN)
-    n = tun_read_batch(ch->fd, &ch->shared->b, &err);
-  else if (ch->kind == CHAN_UDP)
-    n = udp_recv_batch(ch->fd, &ch->shared->b, &err);
-  else
-    n = raw41_recv_batch(ch->fd, &ch->shared->b, &err);
+  for (int round = 0; round < ROUNDS_MAX && ch->fd >= 0; round++) {
+    napi_handle_scope scope;
+    int err = 0, n = 0;
+    b->taken = b->oversized = 0;
+    if (status < 0)
+      err = -status;
+    else if (ch->kind == CHAN_TUN)
+      n = tun_read_batch(ch->fd, b, &err);
+    else if (ch->kind == CHAN_UDP)
+      n = udp_recv_batch(ch->fd, b, &err);
+    else
+      n = raw41_recv_batch(ch->fd, b, &err);
+    /* Decided before the callback, which may open a TUN and so re-lay the shared batch. */
+    int full = b->taken == BATCH_MAX;
 
-  napi_open_handle_scope(ch->env, &scope);
-  if (n > 0) deliver(ch, n);
-  if (err && ch->fd >= 0) { /* the callback may have closed the channel already */
-    const char *syscall = status < 0 ? "uv_poll" : ch->kind == CHAN_TUN ? "read" : "recvmmsg";
-    napi_value e = errno_error(ch->env, ch->what, syscall, err, NULL);
-    chan_close(ch);
-    call_js(ch, ch->on_error, 1, &e);
+    napi_open_handle_scope(ch->env, &scope);
+    if (n > 0 || b->oversized > 0) deliver(ch, n);
+    if (err && ch->fd >= 0) { /* the callback may have closed the channel already */
+      const char *syscall = status < 0 ? "uv_poll" : ch->kind == CHAN_TUN ? "read" : "recvmmsg";
+      napi_value e = errno_error(ch->env, ch->what, syscall, err, NULL);
+      chan_close(ch);
+      call_js(ch, ch->on_error, 1, &e);
+    }
+    napi_close_handle_scope(ch->env, scope);
+    if (err || !full) break;
   }
-  napi_close_handle_scope(ch->env, scope);
 }
 
 /* Wraps an open fd in a polled channel; closes the fd on failure. */
@@ -298,6 +312,25 @@ static bool get_send_args(napi_env env, napi_value *argv, bool with_addr, bool w
   return true;
 }
 
+/* ---- the shared batch ---- */
+
+/* A buffer for BATCH_MAX slots of `slot` bytes (pages are touched only by packets received),
+ * replacing any smaller one: JS only ever sees a buffer during its callback. */
+static bool shared_alloc(napi_env env, shared_t *sh, uint32_t slot) {
+  napi_value buf;
+  napi_ref ref;
+  void *data;
+  if (napi_create_buffer(env, (size_t)BATCH_MAX * (slot + SLOT_PAD), &data, &buf) != napi_ok ||
+      napi_create_reference(env, buf, 1, &ref) != napi_ok) {
+    throw_napi_failure(env, "napi_create_buffer");
+    return false;
+  }
+  if (sh->buf) napi_delete_reference(env, sh->buf);
+  sh->buf = ref;
+  batch_layout(&sh->b, data, slot);
+  return true;
+}
+
 /* ---- exported functions ---- */
 
 /* tunOpen(name, mtu, txqueuelen, onBatch, onError) -> [handle, actualName] */
@@ -318,6 +351,11 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &qlen));
   if (!get_function(env, argv[3], "onBatch") || !get_function(env, argv[4], "onError"))
     return NULL;
+  shared_t *sh;
+  NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
+  /* Slots must hold this TUN's largest packet (and the tunnel packets carrying it). */
+  uint32_t slot = SLOT_FOR_MTU(mtu > 65535 ? 65535 : mtu);
+  if (slot > sh->b.slot && !shared_alloc(env, sh, slot)) return NULL;
   int fd = tun_open(name, mtu, qlen, actual, &where);
   snprintf(what, sizeof what, "tun %s", fd < 0 ? name : actual);
   if (fd < 0) {
@@ -489,7 +527,6 @@ static bool new_typed_array(napi_env env, napi_typedarray_type type, size_t elem
 /* One shared batch per environment (main thread or worker). */
 static bool shared_init(napi_env env) {
   shared_t *sh = calloc(1, sizeof *sh);
-  napi_value buf;
   if (!sh) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return false;
@@ -499,13 +536,8 @@ static bool shared_init(napi_env env) {
     throw_napi_failure(env, "napi_set_instance_data");
     return false;
   }
-  /* Pages of the 4 MB buffer are only touched by packets actually received. */
-  if (napi_create_buffer(env, (size_t)BATCH_MAX * SLOT_STRIDE, (void **)&sh->b.buf, &buf) != napi_ok ||
-      napi_create_reference(env, buf, 1, &sh->buf) != napi_ok) {
-    throw_napi_failure(env, "napi_create_buffer");
-    return false;
-  }
-  return new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.off, &sh->off) &&
+  return shared_alloc(env, sh, SLOT_DEFAULT) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.off, &sh->off) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.len, &sh->len) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.addr, &sh->addr) &&
          new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.port, &sh->port);

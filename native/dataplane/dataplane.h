@@ -8,24 +8,40 @@
 #include <sys/socket.h>
 
 #define BATCH_MAX 64
-/* Room for the largest IPv4 datagram or TUN packet (MTU ≤ 65535), so nothing is ever truncated.
- * The stride is not a power of two so that the headers of one batch do not all map to the same
- * cache sets. */
-#define SLOT_SIZE 65536
-#define SLOT_STRIDE (SLOT_SIZE + 64)
+/* A receive slot holds the largest legitimate packet of its environment: a TUN packet (≤ MTU), a UDP
+ * payload (one inner packet) or a protocol-41 packet with its IPv4 header (≤ 60 bytes). Servers run
+ * MTU ≤ 1480, so 2 KB; a TUN with a larger MTU (dtcpc allows up to 65535) widens the slots of its
+ * environment to SLOT_FOR_MTU. A packet that does not fit is dropped and counted, never cut. */
+#define SLOT_DEFAULT 2048
+#define SLOT_FOR_MTU(mtu) ((((mtu) + 64 + 63) / 64) * 64) /* > mtu + 60: fits IPv4 options too */
+/* Stride = slot + 64: not a power of two, so that the headers of one batch do not all map to the
+ * same cache sets. */
+#define SLOT_PAD 64
 #define SOCK_BUF_BYTES (4 * 1024 * 1024)
 
 /* One received batch plus scratch for the mmsg calls. Shared by all channels of a Node
  * environment: a batch is only valid while its callback runs, and sends never touch the
- * delivered arrays. */
+ * delivered arrays. Receive and send have separate headers, so that a send from inside a batch
+ * callback leaves the prebuilt receive headers alone. */
 typedef struct {
-  uint8_t *buf;                 /* BATCH_MAX slots of SLOT_STRIDE bytes */
+  uint8_t *buf;                 /* BATCH_MAX slots of stride bytes */
+  uint32_t slot, stride;
   uint32_t *off, *len, *addr;   /* per packet; addr is the IPv4 source in host order */
   uint16_t *port;               /* per packet UDP source port */
-  struct mmsghdr msgs[BATCH_MAX];
-  struct iovec iov[BATCH_MAX];
-  struct sockaddr_in names[BATCH_MAX];
+  uint32_t taken;               /* packets the last read took from the kernel, delivered or not */
+  uint32_t oversized;           /* of those, dropped for not fitting a slot */
+  /* Receive headers point at the slots: built by batch_layout, not per read. */
+  struct mmsghdr rx[BATCH_MAX];
+  struct iovec rx_iov[BATCH_MAX];
+  struct sockaddr_in rx_names[BATCH_MAX];
+  /* Send headers: only address, port and iovec change per packet. */
+  struct mmsghdr tx[BATCH_MAX];
+  struct iovec tx_iov[BATCH_MAX];
+  struct sockaddr_in tx_names[BATCH_MAX];
 } batch_t;
+
+/* Points the batch at buf (BATCH_MAX slots of slot + SLOT_PAD bytes) and builds the mmsg headers. */
+void batch_layout(batch_t *b, uint8_t *buf, uint32_t slot);
 
 /* Each open function returns an fd (non-blocking, close-on-exec) or -errno with *where naming
  * the failing call. */
@@ -34,8 +50,9 @@ int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, char actual_na
 int udp_open(uint32_t addr, uint16_t port, const char **where);
 int raw41_open(uint32_t addr, const char **where);
 
-/* Each read function fills b->off/len (and addr/port) and returns the packet count. *err is set
- * to an errno that makes the fd unusable, and left 0 when the queue is merely empty. */
+/* Each read function fills b->off/len (and addr/port) with the packets that fit their slot and
+ * returns their count; b->taken and b->oversized say how many were read and how many dropped.
+ * *err is set to an errno that makes the fd unusable, and left 0 when the queue is merely empty. */
 int tun_read_batch(int fd, batch_t *b, int *err);
 int udp_recv_batch(int fd, batch_t *b, int *err);
 int raw41_recv_batch(int fd, batch_t *b, int *err);

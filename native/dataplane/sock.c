@@ -57,51 +57,79 @@ int raw41_open(uint32_t addr, const char **where) {
   return sock_open(SOCK_RAW, IPPROTO_IPV6, addr != 0, addr, 0, where);
 }
 
+void batch_layout(batch_t *b, uint8_t *buf, uint32_t slot) {
+  b->buf = buf;
+  b->slot = slot;
+  b->stride = slot + SLOT_PAD;
+  memset(b->rx, 0, sizeof b->rx);
+  memset(b->tx, 0, sizeof b->tx);
+  memset(b->tx_names, 0, sizeof b->tx_names);
+  for (int i = 0; i < BATCH_MAX; i++) {
+    b->rx_iov[i].iov_base = buf + (size_t)i * b->stride;
+    b->rx_iov[i].iov_len = slot;
+    b->rx[i].msg_hdr.msg_name = &b->rx_names[i];
+    b->rx[i].msg_hdr.msg_namelen = sizeof b->rx_names[i];
+    b->rx[i].msg_hdr.msg_iov = &b->rx_iov[i];
+    b->rx[i].msg_hdr.msg_iovlen = 1;
+    b->tx_names[i].sin_family = AF_INET;
+    b->tx[i].msg_hdr.msg_name = &b->tx_names[i];
+    b->tx[i].msg_hdr.msg_namelen = sizeof b->tx_names[i];
+    b->tx[i].msg_hdr.msg_iov = &b->tx_iov[i];
+    b->tx[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
 /* One recvmmsg into the batch slots; returns the datagram count (0 when none or on error). */
 static int recv_batch(int fd, batch_t *b, int *err) {
-  for (int i = 0; i < BATCH_MAX; i++) {
-    b->iov[i].iov_base = b->buf + (size_t)i * SLOT_STRIDE;
-    b->iov[i].iov_len = SLOT_SIZE;
-    memset(&b->msgs[i].msg_hdr, 0, sizeof b->msgs[i].msg_hdr);
-    b->msgs[i].msg_hdr.msg_name = &b->names[i];
-    b->msgs[i].msg_hdr.msg_namelen = sizeof b->names[i];
-    b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
-    b->msgs[i].msg_hdr.msg_iovlen = 1;
-  }
   int r;
-  do r = recvmmsg(fd, b->msgs, BATCH_MAX, 0, NULL);
+  do r = recvmmsg(fd, b->rx, BATCH_MAX, 0, NULL);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOMEM && errno != ENOBUFS)
       *err = errno;
-    return 0;
+    r = 0;
   }
+  b->taken = (uint32_t)r;
+  b->oversized = 0;
   return r;
 }
 
+/* True when datagram i did not fit its slot (the kernel cut it): it is dropped and counted. Also
+ * restores the name length that recvmmsg rewrote. */
+static int cut(batch_t *b, int i) {
+  struct msghdr *h = &b->rx[i].msg_hdr;
+  h->msg_namelen = sizeof b->rx_names[i];
+  if (!(h->msg_flags & MSG_TRUNC)) return 0;
+  b->oversized++;
+  return 1;
+}
+
 int udp_recv_batch(int fd, batch_t *b, int *err) {
-  int n = recv_batch(fd, b, err);
+  int n = recv_batch(fd, b, err), kept = 0;
   for (int i = 0; i < n; i++) {
-    b->off[i] = (uint32_t)i * SLOT_STRIDE;
-    b->len[i] = b->msgs[i].msg_len; /* 0 for an empty datagram (a NAT keepalive) */
-    b->addr[i] = ntohl(b->names[i].sin_addr.s_addr);
-    b->port[i] = ntohs(b->names[i].sin_port);
+    if (cut(b, i)) continue;
+    b->off[kept] = (uint32_t)i * b->stride;
+    b->len[kept] = b->rx[i].msg_len; /* 0 for an empty datagram (a NAT keepalive) */
+    b->addr[kept] = ntohl(b->rx_names[i].sin_addr.s_addr);
+    b->port[kept] = ntohs(b->rx_names[i].sin_port);
+    kept++;
   }
-  return n;
+  return kept;
 }
 
 /* A raw IPv4 socket hands over the IPv4 header: skip it (its length varies with options). */
 int raw41_recv_batch(int fd, batch_t *b, int *err) {
   int n = recv_batch(fd, b, err), kept = 0;
   for (int i = 0; i < n; i++) {
-    const uint8_t *p = b->buf + (size_t)i * SLOT_STRIDE;
-    uint32_t total = b->msgs[i].msg_len, ihl;
+    if (cut(b, i)) continue;
+    const uint8_t *p = b->buf + (size_t)i * b->stride;
+    uint32_t total = b->rx[i].msg_len, ihl;
     if (total < 20) continue;
     ihl = (uint32_t)(p[0] & 0x0f) * 4;
     if (ihl < 20 || ihl > total) continue;
-    b->off[kept] = (uint32_t)i * SLOT_STRIDE + ihl;
+    b->off[kept] = (uint32_t)i * b->stride + ihl;
     b->len[kept] = total - ihl;
-    b->addr[kept] = ntohl(b->names[i].sin_addr.s_addr);
+    b->addr[kept] = ntohl(b->rx_names[i].sin_addr.s_addr);
     kept++;
   }
   return kept;
@@ -113,23 +141,17 @@ uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t 
   uint32_t sent = 0;
   for (uint32_t base = 0; base < count; base += BATCH_MAX) {
     uint32_t n = count - base < BATCH_MAX ? count - base : BATCH_MAX;
+    /* The rest of each header is fixed by batch_layout. */
     for (uint32_t k = 0; k < n; k++) {
       uint32_t i = base + k;
-      memset(&s->names[k], 0, sizeof s->names[k]);
-      s->names[k].sin_family = AF_INET;
-      s->names[k].sin_addr.s_addr = htonl(addr[i]);
-      s->names[k].sin_port = htons(port ? port[i] : 0);
-      s->iov[k].iov_base = (void *)(buf + off[i]);
-      s->iov[k].iov_len = len[i];
-      memset(&s->msgs[k].msg_hdr, 0, sizeof s->msgs[k].msg_hdr);
-      s->msgs[k].msg_hdr.msg_name = &s->names[k];
-      s->msgs[k].msg_hdr.msg_namelen = sizeof s->names[k];
-      s->msgs[k].msg_hdr.msg_iov = &s->iov[k];
-      s->msgs[k].msg_hdr.msg_iovlen = 1;
+      s->tx_names[k].sin_addr.s_addr = htonl(addr[i]);
+      s->tx_names[k].sin_port = htons(port ? port[i] : 0);
+      s->tx_iov[k].iov_base = (void *)(buf + off[i]);
+      s->tx_iov[k].iov_len = len[i];
     }
     /* sendmmsg stops at the first refused message; the next call reports its errno. */
     for (uint32_t k = 0; k < n;) {
-      int r = sendmmsg(fd, s->msgs + k, n - k, 0);
+      int r = sendmmsg(fd, s->tx + k, n - k, 0);
       if (r > 0) {
         k += (uint32_t)r;
         sent += (uint32_t)r;

@@ -74,15 +74,24 @@ int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, char actual_na
 
 int tun_read_batch(int fd, batch_t *b, int *err) {
   int n = 0;
-  while (n < BATCH_MAX) {
-    uint32_t off = (uint32_t)n * SLOT_STRIDE;
-    ssize_t r = read(fd, b->buf + off, SLOT_SIZE);
+  b->taken = b->oversized = 0;
+  while (b->taken < BATCH_MAX) {
+    uint32_t off = (uint32_t)n * b->stride;
+    ssize_t r = read(fd, b->buf + off, b->slot);
     if (r < 0) {
       if (errno == EINTR) continue;
       /* Empty queue or a momentary memory shortage: try again on the next wakeup. */
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOMEM && errno != ENOBUFS)
         *err = errno;
       break;
+    }
+    b->taken++;
+    /* A cut packet reads as its full length (Linux tun) or at most the slot; the slot exceeds
+     * the MTU it was sized for, so a read filling it is never a whole legitimate packet.
+     * The slot is reused by the next read. */
+    if ((size_t)r >= b->slot) {
+      b->oversized++;
+      continue;
     }
     b->off[n] = off;
     b->len[n] = (uint32_t)r;

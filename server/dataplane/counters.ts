@@ -56,7 +56,7 @@ const UNCHARGED = TRANSPORTS.length * BLOCK_FIELDS;
 export const NO_ROUTE = UNCHARGED;
 /** Protocol 41 from an IPv4 address that has no session and carrying no session's address. */
 export const UNKNOWN_SOURCE = UNCHARGED + 1;
-/** Not IPv6 or truncated, with no session to charge (read from the TUN, or proto 41 from a stranger). */
+/** Not IPv6, truncated or too big for a receive slot, with no session to charge (read from the TUN, or proto 41). */
 export const MALFORMED_UNCHARGED = UNCHARGED + 2;
 /** Empty UDP datagrams accepted as NAT keepalives (not counted as packets). */
 export const KEEPALIVES = UNCHARGED + 3;

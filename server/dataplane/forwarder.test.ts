@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, test } from "node:test";
-import { tunnelStats } from "./counters.ts";
+import { MALFORMED_UNCHARGED, tunnelStats } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
 import { ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
 import type { UdpSender } from "./session.ts";
@@ -362,6 +362,18 @@ describe("Forwarder", () => {
       const b = batch([Buffer.from("E\0\0\x14 an IPv4 header")]);
       fwd.onTunPackets(b.buf, b.offsets, b.lengths, b.count);
       assert.equal(fwd.report().totals.at(-2), 1);
+    });
+
+    test("packets the addon dropped as too big for a slot count as malformed", () => {
+      const { session, stats } = openUdp(spec({ sessionId: 1, clientUdpPort: 5000 }));
+      const up = batch([ipv6Packet("2001:db8:1::1", EXTERNAL)]);
+      fwd.onDatagrams(session, up.buf, up.offsets, up.lengths, up.addrs, up.ports, up.count, 2);
+      assert.deepEqual(drops(stats().drops), { malformed: 2 });
+      assert.deepEqual(tun.packets, ["2001:db8:1::1"], "the rest of the batch is forwarded");
+      const none = batch([]);
+      fwd.onTunPackets(none.buf, none.offsets, none.lengths, 0, 3);
+      fwd.onRaw41Packets(none.buf, none.offsets, none.lengths, none.addrs, 0, 1);
+      assert.equal(fwd.report().totals[MALFORMED_UNCHARGED], 4);
     });
   });
 

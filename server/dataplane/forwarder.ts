@@ -6,6 +6,7 @@ import { judge, KEEPALIVE } from "./acceptance.ts";
 import {
   BYTES_IN,
   BYTES_OUT,
+  DROP_MALFORMED,
   DROP_NO_BINDING,
   DROP_SEND_FAILED,
   KEEPALIVES,
@@ -120,8 +121,12 @@ export class Forwarder {
     return Float64Array.from(s.counters);
   }
 
-  /** Packets read from the TUN: route each to its session and send per session. */
-  onTunPackets(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+  /**
+   * Packets read from the TUN: route each to its session and send per session. `oversized`
+   * counts packets the addon dropped for not fitting its receive slot (the same in each handler).
+   */
+  onTunPackets(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, oversized = 0): void {
+    this.#totals[MALFORMED_UNCHARGED]! += oversized;
     for (let i = 0; i < count; i++) {
       const off = offsets[i]!;
       const len = lengths[i]!;
@@ -153,7 +158,10 @@ export class Forwarder {
     addrs: Uint32Array,
     ports: Uint16Array,
     count: number,
+    oversized = 0,
   ): void {
+    // The socket is the session's; the cut datagrams' sources are unknown, so no outer-source check.
+    s.counters[DROP_MALFORMED]! += oversized;
     const now = this.#now();
     for (let i = 0; i < count; i++) {
       const off = offsets[i]!;
@@ -177,7 +185,16 @@ export class Forwarder {
    * owns the inner source; failing that, the oldest protocol-41 session of the outer source
    * (which then judges a link-local or foreign source); failing both, nobody's.
    */
-  onRaw41Packets(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): void {
+  onRaw41Packets(
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint32Array,
+    count: number,
+    oversized = 0,
+  ): void {
+    // The shared socket's cut packets cannot be matched to a session.
+    this.#totals[MALFORMED_UNCHARGED]! += oversized;
     const now = this.#now();
     for (let i = 0; i < count; i++) {
       const off = offsets[i]!;

@@ -3,8 +3,11 @@
 //   tun     — create a TUN, send UDP over IPv6 into it, answer from the read callback;
 //             then delete a second TUN from outside and report the channel's error.
 //   nocaps  — started without CAP_NET_ADMIN/CAP_NET_RAW: report the errors and the UDP fallback.
+//   oversize — packets bigger than a receive slot (TUN whose MTU was raised behind our back, raw
+//             protocol 41), reported as dropped; then a TUN with a large MTU widens the slots.
 
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { RawSocket41, TunDevice, UdpSocket } from "./native.ts";
 
@@ -98,6 +101,87 @@ async function tunMode(): Promise<object> {
   }
 }
 
+/** Sends one UDP datagram of `size` bytes over IPv6 from `from` to `to` (routed to a TUN). */
+async function sendUdp6(from: string, to: string, size: number): Promise<void> {
+  const sock = dgram.createSocket("udp6");
+  try {
+    await new Promise<void>((resolve) => sock.bind({ address: from, port: 0 }, resolve));
+    await new Promise<void>((resolve, reject) => sock.send(Buffer.alloc(size, 0x55), REMOTE_PORT, to, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    sock.close();
+  }
+}
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 200));
+
+async function oversizeMode(): Promise<object> {
+  ip("link", "set", "lo", "up");
+  // Only UDP to REMOTE_PORT counts: the kernel's own router solicitations and MLD reports are small.
+  const udpLengths = (buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, into: number[]): void => {
+    for (let i = 0; i < count; i++) {
+      const p = buf.subarray(offsets[i]!, offsets[i]! + lengths[i]!);
+      if (p.length >= 48 && p[0]! >> 4 === 6 && p[6] === 17 && p.readUInt16BE(42) === REMOTE_PORT) into.push(p.length);
+    }
+  };
+  const tunLengths: number[] = [];
+  let tunOversized = 0;
+  const tun = new TunDevice({
+    name: TUN_NAME,
+    mtu: 1400,
+    onPackets(buf, offsets, lengths, count, oversized) {
+      tunOversized += oversized;
+      udpLengths(buf, offsets, lengths, count, tunLengths);
+    },
+  });
+  // Protocol 41 on loopback (MTU 65536: nothing is fragmented); the payload ends in a nonce.
+  const nonce = randomBytes(16);
+  const rawLengths: number[] = [];
+  let rawOversized = 0;
+  const rx = new RawSocket41({
+    onPackets(buf, offsets, lengths, _addrs, count, oversized) {
+      rawOversized += oversized;
+      for (let i = 0; i < count; i++) {
+        if (buf.subarray(offsets[i]! + lengths[i]! - 16, offsets[i]! + lengths[i]!).equals(nonce)) rawLengths.push(lengths[i]!);
+      }
+    },
+  });
+  const tx = new RawSocket41({ address: "127.0.0.1", onPackets() {} });
+  const bigTunLengths: number[] = [];
+  let big: TunDevice | undefined;
+  try {
+    ip("-6", "addr", "add", `${LOCAL}/64`, "dev", tun.name, "nodad");
+    // The operator raises the MTU after the slots were sized for 1400: 2548-byte packets follow.
+    ip("link", "set", "dev", tun.name, "mtu", "3000");
+    await sendUdp6(LOCAL, REMOTE, 2500);
+    await sendUdp6(LOCAL, REMOTE, 1000);
+
+    // IPv6 header + payload + nonce; the kernel adds 20 bytes of IPv4 header.
+    const packet = (inner: number): Buffer =>
+      Buffer.concat([Buffer.from([0x60, 0, 0, 0, (inner - 40) >> 8, (inner - 40) & 255, 59, 64]), Buffer.alloc(inner - 24), nonce]);
+    for (const inner of [2100, 1480]) {
+      const p = packet(inner);
+      tx.sendBatch(p, Uint32Array.of(0), Uint32Array.of(p.length), Uint32Array.of(0x7f000001), 1);
+    }
+    await settle(); // read with the 2 KB slots, before the next TUN widens them
+
+    // A TUN with a large MTU (as dtcpc allows) widens the slots: its big packets arrive whole.
+    big = new TunDevice({
+      name: "dtcpt2",
+      mtu: 4000,
+      onPackets: (buf, offsets, lengths, count) => udpLengths(buf, offsets, lengths, count, bigTunLengths),
+    });
+    ip("-6", "addr", "add", "fd00:d7ca::1/64", "dev", big.name, "nodad");
+    await sendUdp6("fd00:d7ca::1", "fd00:d7ca::2", 3500);
+    await settle();
+    return { tunOversized, tunLengths, rawOversized, rawLengths, bigTunLengths };
+  } finally {
+    big?.close();
+    tx.close();
+    rx.close();
+    tun.close();
+  }
+}
+
 function nocapsMode(): object {
   const tun = errorOf(() => new TunDevice({ name: TUN_NAME, mtu: 1280, onPackets() {} }));
   const raw = errorOf(() => new RawSocket41({ onPackets() {} }));
@@ -113,7 +197,7 @@ function nocapsMode(): object {
 }
 
 const mode = process.argv[2];
-const result = mode === "tun" ? await tunMode() : mode === "nocaps" ? nocapsMode() : null;
+const result = mode === "tun" ? await tunMode() : mode === "nocaps" ? nocapsMode() : mode === "oversize" ? await oversizeMode() : null;
 if (!result) throw new Error(`unknown mode ${mode}`);
 // Also linkGone: a non-persistent TUN disappears with its last fd.
 const linkGone = mode === "tun" ? errorOf(() => ip("link", "show", "dev", TUN_NAME)) !== null : undefined;

@@ -17,14 +17,16 @@ describe("UdpSocket", { skip }, () => {
   let b: UdpSocket;
   const got: Got[] = [];
   const batchSizes: number[] = [];
+  let oversized = 0;
 
   before(() => {
     a = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
     b = new UdpSocket({
       address: "127.0.0.1",
       port: 0,
-      onDatagrams(buf, offsets, lengths, addrs, ports, count) {
+      onDatagrams(buf, offsets, lengths, addrs, ports, count, cut) {
         batchSizes.push(count);
+        oversized += cut;
         for (let i = 0; i < count; i++) {
           const payload = buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!);
           got.push({ payload, addr: addrs[i]!, port: ports[i]! });
@@ -85,6 +87,23 @@ describe("UdpSocket", { skip }, () => {
     );
     assert.ok(Math.max(...batchSizes) <= 64, `batch sizes ${batchSizes.join(",")}`);
     assert.ok(batchSizes.length < n, "datagrams arrive in batches, not one call each");
+  });
+
+  test("drops and counts a datagram bigger than its 2 KB slot instead of delivering it cut", async () => {
+    got.length = 0;
+    oversized = 0;
+    const sizes = [2049, 2048, 9000, 1480];
+    const buf = Buffer.concat(sizes.map((n, i) => Buffer.alloc(n, 0x61 + i)));
+    const offsets = Uint32Array.from(sizes, (_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const sent = a.sendBatch(buf, offsets, Uint32Array.from(sizes), new Uint32Array(4).fill(LOOPBACK), new Uint16Array(4).fill(b.port), 4);
+    assert.equal(sent, 4);
+    await until(() => got.length + oversized >= 4);
+    assert.equal(oversized, 2);
+    assert.deepEqual(
+      got.map((g) => g.payload),
+      ["b".repeat(2048), "d".repeat(1480)],
+      "the datagrams that fit arrive whole and in order",
+    );
   });
 
   test("rejects slices outside the buffer and counts beyond the arrays", () => {
@@ -166,6 +185,15 @@ describe("TunDevice and capabilities (in a network namespace)", { skip }, () => 
     assert.deepEqual(r.reply, { payload: "hello through tun", from: "fd00:d7c9::2", port: 9999 });
     assert.equal(r.deletedError, "EBADF");
     assert.equal(r.linkGone, true, "closing the last fd removes the device; the child then exited by itself");
+  });
+
+  test("drops TUN and protocol-41 packets bigger than a slot, counted; a large-MTU TUN widens the slots", async () => {
+    const r = await child("oversize");
+    assert.deepEqual(r.tunLengths, [1048], "the 2548-byte packet was not delivered cut");
+    assert.equal(r.tunOversized, 1);
+    assert.deepEqual(r.rawLengths, [1480], "only the inner packet that fits (2100 + 20 > 2048)");
+    assert.equal(r.rawOversized, 1);
+    assert.deepEqual(r.bigTunLengths, [3548]);
   });
 
   test("names the missing capability; UDP still works with capped buffers", async () => {

@@ -1,9 +1,13 @@
 // Typed wrapper over the packet I/O addon (native/dataplane, built by node-gyp into build/Release).
 //
-// Every channel is polled by the event loop and drains up to 64 packets per wakeup into ONE JS
-// call. The Buffer and arrays handed to a callback are shared by all channels and reused on the
-// next wakeup: read (or copy) what you need before the callback returns, and never transfer them.
+// Every channel is polled by the event loop and hands up to 64 packets to ONE JS call; while
+// batches come back full it reads up to 8 of them per wakeup, one call each. The Buffer and
+// arrays handed to a callback are shared by all channels and reused by the next call: read (or
+// copy) what you need before the callback returns, and never transfer them.
 // Packet i is buf.subarray(offsets[i], offsets[i] + lengths[i]).
+// Receive slots hold 2 KB (more in a thread whose TUN has an MTU above 1984): a packet that does
+// not fit is dropped, never passed on cut, and counted in the callback's last argument,
+// `oversized` (a call may then carry count 0).
 // IPv4 addresses are unsigned 32-bit numbers in host order (127.0.0.1 = 0x7f000001).
 
 import { createRequire } from "node:module";
@@ -15,6 +19,7 @@ export type PacketBatchHandler = (
   offsets: Uint32Array,
   lengths: Uint32Array,
   count: number,
+  oversized: number,
 ) => void;
 
 /** UDP payloads (possibly empty) with each datagram's IPv4 source address and port. */
@@ -25,6 +30,7 @@ export type DatagramBatchHandler = (
   addrs: Uint32Array,
   ports: Uint16Array,
   count: number,
+  oversized: number,
 ) => void;
 
 /** Protocol-41 payloads (the inner IPv6 packet, outer IPv4 header stripped) with the outer source. */
@@ -34,6 +40,7 @@ export type Raw41BatchHandler = (
   lengths: Uint32Array,
   addrs: Uint32Array,
   count: number,
+  oversized: number,
 ) => void;
 
 /** A fatal read error (errno-style `code`, `syscall`); the channel is already closed when called. */

@@ -186,6 +186,23 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     assert.equal(await echoesAtExternal(), before);
   });
 
+  test("a packet too big for a receive slot is dropped and counted, never forwarded cut", async () => {
+    const before = await echoesAtExternal();
+    // 2148 bytes of IPv6 from owned sources: more than the 2 KB slot over UDP and protocol 41.
+    const big = (src: string): string => icmpv6Echo(src, EXTERNAL, 0x7777, ++seq, Buffer.alloc(2100)).toString("hex");
+    assert.equal(await client.call("sendUdp", { name: "b", hex: big("2001:db8:1::2"), to: BROKER_V4, port: 4028 }), 1);
+    assert.equal(await client.call("sendRaw", { hex: big("2001:db8:100:2ab::1"), to: BROKER_V4 }), 1);
+    await statsUntil(1, (s) => s.drops.malformed === 1, "UDP: the session's malformed");
+    const deadline = Date.now() + 3000;
+    let malformed = 0;
+    while (malformed < 1 && Date.now() < deadline) {
+      malformed = Number(/uncharged_drops_total\{reason="malformed"\} (\d+)/.exec(await broker.call<string>("metrics"))?.[1] ?? 0);
+    }
+    assert.equal(malformed, 1, "protocol 41: uncharged malformed");
+    assert.ok(await echo({ udp: "b" }, "2001:db8:1::2"), "a packet that fits still passes");
+    assert.equal(await echoesAtExternal(), before + 1, "only that one reached the external host");
+  });
+
   test("metrics: daemon-wide, per transport, drops by reason and per session", async () => {
     const text = await broker.call<string>("metrics");
     assert.match(text, /^dtcp_dataplane_sessions\{transport="udp"\} 1$/m);

@@ -21,10 +21,11 @@ function openChannels(): { tun: TunDevice; raw41: RawSocket41 } | null {
       name: config.tunName,
       mtu: config.mtu,
       txQueueLen: config.txQueueLen,
-      onPackets: (buf, offsets, lengths, count) => forwarder.onTunPackets(buf, offsets, lengths, count),
+      onPackets: (buf, offsets, lengths, count, oversized) => forwarder.onTunPackets(buf, offsets, lengths, count, oversized),
     });
     const raw41 = new RawSocket41({
-      onPackets: (buf, offsets, lengths, addrs, count) => forwarder.onRaw41Packets(buf, offsets, lengths, addrs, count),
+      onPackets: (buf, offsets, lengths, addrs, count, oversized) =>
+        forwarder.onRaw41Packets(buf, offsets, lengths, addrs, count, oversized),
     });
     return { tun, raw41 };
   } catch (err) {
@@ -46,7 +47,8 @@ if (channels) {
     const sock = new UdpSocket({
       address: config.udpListenAddress,
       port: s.spec.serverUdpPort!,
-      onDatagrams: (buf, offsets, lengths, addrs, ports, count) => forwarder.onDatagrams(s, buf, offsets, lengths, addrs, ports, count),
+      onDatagrams: (buf, offsets, lengths, addrs, ports, count, oversized) =>
+        forwarder.onDatagrams(s, buf, offsets, lengths, addrs, ports, count, oversized),
       onError: (err) => {
         // The socket is closed already; the session stays up and counts its packets as sendFailed.
         s.udp = null;
