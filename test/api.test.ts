@@ -3,10 +3,36 @@ import { after, before, describe, test } from "node:test";
 import type { LiveServerMessage } from "../server/api/live.ts";
 import { startApiServer, type ApiListen, type ApiServer } from "../server/api/server.ts";
 import { loadOrCreateApiKey, mintToken, nowSeconds } from "../server/api/token.ts";
+import type { DataPlane, TunnelStats } from "../server/dataplane/types.ts";
 import { silentLogger } from "../server/log.ts";
 import { TestBroker } from "./support/broker.ts";
 import { DtcpClient } from "./support/dtcp-client.ts";
 import { isDiff, isSnapshot, LiveClient } from "./support/live-client.ts";
+
+/** A data plane whose per-session figures the test sets, as the packet worker's reports would. */
+class ScriptedDataPlane implements DataPlane {
+  readonly description = "scripted";
+  readonly figures = new Map<number, TunnelStats>();
+  async start(): Promise<void> {}
+  async open(): Promise<void> {}
+  async close(): Promise<null> {
+    return null;
+  }
+  stats(sessionId: number): TunnelStats | null {
+    return this.figures.get(sessionId) ?? null;
+  }
+  async stop(): Promise<void> {}
+}
+
+const traffic = (bytes: number, binding: TunnelStats["binding"]): TunnelStats => ({
+  bytesIn: BigInt(bytes),
+  bytesOut: BigInt(2 * bytes),
+  packetsIn: BigInt(bytes / 100),
+  packetsOut: BigInt(bytes / 50),
+  drops: { spoofedSource: 0n, wrongOuterSource: 0n, malformed: 0n, noBinding: 0n, sendFailed: 0n },
+  lastPacketAt: Date.now(),
+  binding,
+});
 
 const added = (user: string) => (m: LiveServerMessage) => m.type === "diff" && m.added.some((r) => r.user === user);
 const removed = (id: number) => (m: LiveServerMessage) => m.type === "diff" && m.removed.includes(id);
@@ -37,8 +63,10 @@ describe("live-session API over a real WebSocket", () => {
     return { client, reply: reply!, id, at: Date.now() };
   };
 
+  const plane = new ScriptedDataPlane();
+
   before(async () => {
-    broker = await TestBroker.start();
+    broker = await TestBroker.start({ dataPlane: () => plane });
     await broker.pool({ cidr: "2001:db8:ffff::/64", purpose: "link" });
     await broker.pool({ cidr: "2001:db8:100::/40", purpose: "delegation", prefixLength: 48, autoDelegate: true });
     key = loadOrCreateApiKey(broker.config.paths.apiKeyFile);
@@ -106,6 +134,32 @@ describe("live-session API over a real WebSocket", () => {
       assert.ok(Date.now() - quitAt < 1_000);
     }
     assert.equal(admin.rows.size, 0);
+  });
+
+  test("counters, rates and the NAT binding move while traffic flows, within 1 s of each report", async () => {
+    const admin = await view("root", "admin");
+    await admin.next(isSnapshot);
+    const a = await login(alice);
+    await admin.next(added("alice"), 1_000);
+    const changedRow = (pred: (r: LiveServerMessage & { type: "diff" }) => boolean) => (m: LiveServerMessage) => m.type === "diff" && pred(m);
+
+    plane.figures.set(a.id, traffic(10_000, { address: "127.0.0.1", port: null }));
+    const first = await admin.next(changedRow((d) => d.changed.some((r) => r.sessionId === a.id && r.bytesIn === 10_000)), 1_000);
+    assert.ok(isDiff(first));
+    const row1 = first.changed.find((r) => r.sessionId === a.id)!;
+    assert.deepEqual([row1.bytesOut, row1.packetsIn, row1.packetsOut, row1.bindingDiffers], [20_000, 100, 200, false]);
+
+    // A NAT in between: the client's packets now come from another address than its control connection.
+    plane.figures.set(a.id, traffic(60_000, { address: "198.51.100.7", port: null }));
+    const second = await admin.next(changedRow((d) => d.changed.some((r) => r.sessionId === a.id && r.bytesIn === 60_000)), 1_000);
+    assert.ok(isDiff(second));
+    const row2 = second.changed.find((r) => r.sessionId === a.id)!;
+    assert.deepEqual(row2.binding, { address: "198.51.100.7", port: null });
+    assert.equal(row2.bindingDiffers, true);
+    assert.ok(row2.rateIn > 0 && row2.rateOut > row2.rateIn, `rates ${row2.rateIn} / ${row2.rateOut}`);
+
+    assert.equal(await a.client.command("quit"), "+OK see you soon.");
+    await admin.next(removed(a.id), 1_000);
   });
 
   test("a user sees only their own sessions, in the snapshot and in every diff", async () => {

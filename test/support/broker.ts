@@ -5,7 +5,7 @@ import { resolvePaths } from "../../server/config.ts";
 import { DEFAULT_ABUSE_LIMITS, type AbuseLimits } from "../../server/control/abuse.ts";
 import { DEFAULT_TIMEOUTS, type ControlTimeouts } from "../../server/control/connection.ts";
 import { startDaemon, type Daemon, type DaemonConfig } from "../../server/daemon.ts";
-import { NoDataPlane } from "../../server/dataplane/types.ts";
+import { NoDataPlane, type DataPlane } from "../../server/dataplane/types.ts";
 import { silentLogger } from "../../server/log.ts";
 import { PoolRepository } from "../../server/repositories/pools/repository.ts";
 import type { NewPool } from "../../server/repositories/pools/schema.ts";
@@ -29,6 +29,8 @@ export interface TestBrokerOptions {
   abuse?: Partial<AbuseLimits>;
   publicIpv4?: string | null;
   linkPrefix?: string | null;
+  /** Default: none (--no-dataplane). */
+  dataPlane?: () => DataPlane;
 }
 
 /**
@@ -51,7 +53,7 @@ export class TestBroker {
       linkPrefix: options.linkPrefix ?? null,
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       abuse: { ...DEFAULT_ABUSE_LIMITS, ...options.abuse },
-      dataPlane: () => new NoDataPlane(),
+      dataPlane: options.dataPlane ?? (() => new NoDataPlane()),
       metrics: null,
       api: null,
     };
