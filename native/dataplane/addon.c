@@ -251,10 +251,9 @@ static chan_t *get_chan(napi_env env, napi_value v, const char *syscall) {
 
 static bool get_array(napi_env env, napi_value v, napi_typedarray_type want, void **data,
                       size_t *length, const char *what) {
-  bool is = false;
   napi_typedarray_type type;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) != napi_ok ||
+  /* napi_get_typedarray_info fails (without throwing) on anything but a typed array. */
+  if (napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) != napi_ok ||
       type != want) {
     char msg[64];
     snprintf(msg, sizeof msg, "%s has the wrong type", what);

@@ -82,7 +82,7 @@ void batch_layout(batch_t *b, uint8_t *buf, uint32_t slot) {
 /* One recvmmsg into the batch slots; returns the datagram count (0 when none or on error). */
 static int recv_batch(int fd, batch_t *b, int *err) {
   int r;
-  do r = recvmmsg(fd, b->rx, BATCH_MAX, 0, NULL);
+  do r = dp_recvmmsg(fd, b->rx, BATCH_MAX);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOMEM && errno != ENOBUFS)
@@ -151,7 +151,7 @@ uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t 
     }
     /* sendmmsg stops at the first refused message; the next call reports its errno. */
     for (uint32_t k = 0; k < n;) {
-      int r = sendmmsg(fd, s->tx + k, n - k, 0);
+      int r = dp_sendmmsg(fd, s->tx + k, n - k);
       if (r > 0) {
         k += (uint32_t)r;
         sent += (uint32_t)r;

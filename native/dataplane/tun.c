@@ -77,7 +77,7 @@ int tun_read_batch(int fd, batch_t *b, int *err) {
   b->taken = b->oversized = 0;
   while (b->taken < BATCH_MAX) {
     uint32_t off = (uint32_t)n * b->stride;
-    ssize_t r = read(fd, b->buf + off, b->slot);
+    ssize_t r = dp_read(fd, b->buf + off, b->slot);
     if (r < 0) {
       if (errno == EINTR) continue;
       /* Empty queue or a momentary memory shortage: try again on the next wakeup. */
@@ -105,7 +105,7 @@ uint32_t tun_write_batch(int fd, const uint8_t *buf, const uint32_t *off, const 
   uint32_t sent = 0;
   for (uint32_t i = 0; i < count; i++) {
     ssize_t r;
-    do r = write(fd, buf + off[i], len[i]);
+    do r = dp_write(fd, buf + off[i], len[i]);
     while (r < 0 && errno == EINTR);
     /* A refusal (EINVAL for a packet that is not IPv4/IPv6, EIO while the link is down) concerns
      * this packet only. */

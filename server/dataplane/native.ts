@@ -131,10 +131,12 @@ export class TunDevice {
   /** The interface name the kernel assigned. */
   readonly name: string;
   readonly #handle: Handle;
+  // Held, not looked up per write: the write is on the packet path.
+  readonly #addon = addon();
 
   /** Opens the device; fails with a message naming CAP_NET_ADMIN when not permitted. */
   constructor(opts: TunOptions) {
-    [this.#handle, this.name] = addon().tunOpen(
+    [this.#handle, this.name] = this.#addon.tunOpen(
       opts.name,
       opts.mtu,
       opts.txQueueLen ?? 4096,
@@ -145,7 +147,7 @@ export class TunDevice {
 
   /** Hands packets to the kernel, one write() each; returns how many it accepted (the rest are dropped). */
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
-    return addon().tunWrite(this.#handle, buf, offsets, lengths, count);
+    return this.#addon.tunWrite(this.#handle, buf, offsets, lengths, count);
   }
 
   /** Stops reading and closes the fd; a non-persistent device disappears. Idempotent. */
@@ -171,10 +173,11 @@ export class UdpSocket {
   /** The bound local port. */
   readonly port: number;
   readonly #handle: Handle;
+  readonly #addon = addon();
 
   /** Binds the socket. */
   constructor(opts: UdpSocketOptions) {
-    const a = addon();
+    const a = this.#addon;
     this.#handle = a.udpOpen(ipv4ToUint32(opts.address ?? "0.0.0.0"), opts.port, opts.onDatagrams, opts.onError ?? rethrow);
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
@@ -190,7 +193,7 @@ export class UdpSocket {
     ports: Uint16Array,
     count: number,
   ): number {
-    return addon().udpSend(this.#handle, buf, offsets, lengths, addrs, ports, count);
+    return this.#addon.udpSend(this.#handle, buf, offsets, lengths, addrs, ports, count);
   }
 
   /** Stops reading and closes the socket. Idempotent. */
@@ -210,16 +213,17 @@ export interface RawSocket41Options {
 /** A raw IPv4 socket for IP protocol 41 (6in4): the kernel adds and strips the outer IPv4 header. */
 export class RawSocket41 {
   readonly #handle: Handle;
+  readonly #addon = addon();
 
   /** Opens the socket; fails with a message naming CAP_NET_RAW when not permitted. */
   constructor(opts: RawSocket41Options) {
     const addr = opts.address === undefined ? 0 : ipv4ToUint32(opts.address);
-    this.#handle = addon().raw41Open(addr, opts.onPackets, opts.onError ?? rethrow);
+    this.#handle = this.#addon.raw41Open(addr, opts.onPackets, opts.onError ?? rethrow);
   }
 
   /** Sends packet i (an IPv6 packet) inside IPv4 to addrs[i]; returns how many were sent. */
   sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): number {
-    return addon().raw41Send(this.#handle, buf, offsets, lengths, addrs, count);
+    return this.#addon.raw41Send(this.#handle, buf, offsets, lengths, addrs, count);
   }
 
   /** Stops reading and closes the socket. Idempotent. */
