@@ -36,9 +36,11 @@
 //     core, so the forwarder's CPU time over the window is read too (at nanosecond resolution, from
 //     /proc/<pid>/task/*/schedstat), and the rate per second of forwarder CPU is shown as a
 //     cross-check that other work cannot skew.
-//   - CPU time per packet at a fixed 20k packets/s: utime + stime of the forwarder process (for the
-//     daemon the whole node process, worker thread included) from /proc/<pid>/stat over the
-//     window, divided by the packets delivered in it, summed over BENCH_REPEAT runs. Efficiency at
+//   - CPU time per packet at a fixed 20k packets/s: the run time (user + system) of every thread of
+//     the forwarder process (for the daemon the whole node process, worker thread included) from
+//     schedstat over the window — utime + stime in /proc/<pid>/stat count 10 ms ticks, about 20
+//     in a window here, too coarse for a 1.25 target —, divided by the packets delivered in it,
+//     summed over BENCH_REPEAT runs. Efficiency at
 //     an ordinary load, which saturation hides; ratio daemon / relay (target ≤ 1.25). Kernel work
 //     done in the forwarder's system calls (IPv6 forwarding after a TUN write, UDP output) counts
 //     for both alike.
@@ -321,20 +323,10 @@ async function compile(): Promise<void> {
 
 // ---- flows and pings ----------------------------------------------------------------------------
 
-let clockTicks = 100;
-
-/** utime + stime of a process (all its threads, live and ended) in seconds, from /proc/<pid>/stat. */
-function cpuTicksSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
-
 /**
- * The same CPU time at nanosecond resolution: the run time of each live thread from
- * /proc/<pid>/task/<tid>/schedstat. For the CPU share at saturation, where a forwarder starved by
- * other work may run only some tens of milliseconds in a window, which clock ticks (10 ms) cannot
- * resolve.
+ * A process's CPU time (user + system) at nanosecond resolution: the run time of each live thread
+ * from /proc/<pid>/task/<tid>/schedstat. Clock ticks (10 ms) cannot resolve a window's share of a
+ * starved forwarder, nor a few percent of CPU per packet.
  */
 function runSeconds(pid: number): number {
   let ns = 0;
@@ -377,10 +369,9 @@ let flowId = 0;
  * One flow through a forwarder: the sink starts first, then the generator for warm-up + window
  * (+ 0.2 s, so that the sink's window, which starts at its first packet, ends before the traffic
  * does); the sink is stopped 300 ms after the generator ends, so that queued packets are counted.
- * rate 0 = flat out. cpu: the forwarder's CPU time is read over the window, with clock ticks from
- * /proc/<pid>/stat ("stat") or at nanosecond resolution ("runtime").
+ * rate 0 = flat out. measureCpu: the forwarder's CPU time is read over the window.
  */
-async function flow(f: Forwarder, dir: Direction, size: number, rate: number, cpuClock: "stat" | "runtime" | null): Promise<FlowResult> {
+async function flow(f: Forwarder, dir: Direction, size: number, rate: number, measureCpu: boolean): Promise<FlowResult> {
   const t = f.tunnel;
   const id = String(++flowId);
   const inner = ["--inner-src", t.inner, "--inner-dst", EXTERNAL_V6, "--inner-port", String(SINK_PORT)];
@@ -407,13 +398,12 @@ async function flow(f: Forwarder, dir: Direction, size: number, rate: number, cp
   const tx = new Proc(`generator ${txArgs.slice(0, 2).join(" ")}`, f.site[txRole], [blastBin, ...txArgs], { cpu: LOAD_CPU });
   let cpu = 0;
   let cpuElapsed = 0;
-  if (cpuClock) {
-    const cpuSeconds = cpuClock === "stat" ? cpuTicksSeconds : runSeconds;
+  if (measureCpu) {
     await sleep(WARMUP_S * 1000);
-    const c0 = cpuSeconds(f.proc.pid);
+    const c0 = runSeconds(f.proc.pid);
     const t0 = performance.now();
     await sleep(WINDOW_S * 1000);
-    cpu = cpuSeconds(f.proc.pid) - c0;
+    cpu = runSeconds(f.proc.pid) - c0;
     cpuElapsed = (performance.now() - t0) / 1000;
   }
   const sent = await tx.json<TxReport>((WARMUP_S + WINDOW_S) * 1000 + 15_000);
@@ -607,7 +597,7 @@ async function measureAll(fleet: Fleet): Promise<void> {
 
   console.log(`\nCPU at a fixed ${kpps(FIXED_RATE)} packets/s (${REPEAT} run(s) each, alternating), µs per packet`);
   for (const { t, size, dir, k } of combos) {
-    for (let i = 0; i < REPEAT; i++) for (const f of forwarders(t)) push(results[f.impl].cpu, k, await flow(f, dir, size, FIXED_RATE, "stat"));
+    for (let i = 0; i < REPEAT; i++) for (const f of forwarders(t)) push(results[f.impl].cpu, k, await flow(f, dir, size, FIXED_RATE, true));
     for (const f of forwarders(t)) {
       const runs = results[f.impl].cpu.get(k)!;
       console.log(`  ${label(f)} ${combo(size, dir)}: ${cpuPerPacketUs(f.impl, k)?.toFixed(2) ?? "?"} (runs: ${runs.map((r) => ((r.cpu / (r.delivered * r.cpuElapsed)) * 1e6).toFixed(2)).join(" ")})`);
@@ -616,7 +606,7 @@ async function measureAll(fleet: Fleet): Promise<void> {
 
   console.log(`\nsaturation (${REPEAT} run(s) each, alternating), packets/s delivered of offered`);
   for (const { t, size, dir, k } of combos) {
-    for (let i = 0; i < REPEAT; i++) for (const f of forwarders(t)) push(results[f.impl].saturation, k, await flow(f, dir, size, 0, "runtime"));
+    for (let i = 0; i < REPEAT; i++) for (const f of forwarders(t)) push(results[f.impl].saturation, k, await flow(f, dir, size, 0, true));
     for (const f of forwarders(t)) {
       const runs = results[f.impl].saturation.get(k)!;
       console.log(
@@ -629,7 +619,7 @@ async function measureAll(fleet: Fleet): Promise<void> {
   for (const { t, size, dir, k } of combos) {
     // The daemon's saturation sets the load for both (the relay's own when only it runs).
     const base = (saturation("daemon", k) ?? saturation("relay", k))!.delivered;
-    for (const fraction of LOAD_FRACTIONS) for (const f of forwarders(t)) push(results[f.impl].loss, k, await flow(f, dir, size, fraction * base, null));
+    for (const fraction of LOAD_FRACTIONS) for (const f of forwarders(t)) push(results[f.impl].loss, k, await flow(f, dir, size, fraction * base, false));
     for (const f of forwarders(t)) {
       const runs = results[f.impl].loss.get(k)!;
       console.log(
@@ -682,7 +672,7 @@ function report(): boolean {
     );
   }
 
-  console.log(`\nCPU time per packet at a fixed ${kpps(FIXED_RATE)} packets/s, µs (forwarder's utime + stime / packets delivered)`);
+  console.log(`\nCPU time per packet at a fixed ${kpps(FIXED_RATE)} packets/s, µs (forwarder's run time, user + system, / packets delivered)`);
   console.log(`transport  size  direction    ${pad("daemon", 9)} ${pad("C relay", 9)}  ${pad("ratio", 5)}  target ≤ ${TARGET_CPU_RATIO}`);
   for (const { t, size, dir, k } of combos) {
     const d = cpuPerPacketUs("daemon", k);
@@ -731,7 +721,6 @@ async function main(): Promise<number> {
   if (process.getuid?.() !== 0) throw new Error("run as root: network namespaces, TUN devices and raw sockets");
   const started = performance.now();
   scratch = mkdtempSync(join(tmpdir(), "dtcpb-"));
-  clockTicks = Number((await run("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
   await compile();
   const [l1, l5] = loadavg();
   console.log(
