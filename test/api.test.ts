@@ -3,36 +3,11 @@ import { after, before, describe, test } from "node:test";
 import type { LiveServerMessage } from "../server/api/live.ts";
 import { startApiServer, type ApiListen, type ApiServer } from "../server/api/server.ts";
 import { loadOrCreateApiKey, mintToken, nowSeconds } from "../server/api/token.ts";
-import type { DataPlane, TunnelStats } from "../server/dataplane/types.ts";
 import { silentLogger } from "../server/log.ts";
 import { TestBroker } from "./support/broker.ts";
 import { DtcpClient } from "./support/dtcp-client.ts";
 import { isDiff, isSnapshot, LiveClient } from "./support/live-client.ts";
-
-/** A data plane whose per-session figures the test sets, as the packet worker's reports would. */
-class ScriptedDataPlane implements DataPlane {
-  readonly description = "scripted";
-  readonly figures = new Map<number, TunnelStats>();
-  async start(): Promise<void> {}
-  async open(): Promise<void> {}
-  async close(): Promise<null> {
-    return null;
-  }
-  stats(sessionId: number): TunnelStats | null {
-    return this.figures.get(sessionId) ?? null;
-  }
-  async stop(): Promise<void> {}
-}
-
-const traffic = (bytes: number, binding: TunnelStats["binding"]): TunnelStats => ({
-  bytesIn: BigInt(bytes),
-  bytesOut: BigInt(2 * bytes),
-  packetsIn: BigInt(bytes / 100),
-  packetsOut: BigInt(bytes / 50),
-  drops: { spoofedSource: 0n, wrongOuterSource: 0n, malformed: 0n, noBinding: 0n, sendFailed: 0n },
-  lastPacketAt: Date.now(),
-  binding,
-});
+import { ScriptedDataPlane, traffic } from "./support/scripted-data-plane.ts";
 
 const added = (user: string) => (m: LiveServerMessage) => m.type === "diff" && m.added.some((r) => r.user === user);
 const removed = (id: number) => (m: LiveServerMessage) => m.type === "diff" && m.removed.includes(id);

@@ -35,6 +35,8 @@ export interface LoginStore {
   /** Inserts the rows in one transaction and returns their ids in order. */
   startSessions(starts: readonly SessionStart[], at: Date): number[];
   endSessions(ends: readonly SessionEnd[], at: Date): void;
+  /** Writes the counters so far of sessions still open, in one transaction. */
+  recordTraffic(rows: readonly { id: number; counters: TrafficCounters }[]): void;
   /** Ends every session left open; returns how many. */
   endAllOpen(reason: EndReason, at: Date): number;
   audit(actor: Actor, entry: AuditEntry, at: Date): void;
@@ -70,7 +72,11 @@ export function openLoginStore(databaseUrl: string): LoginStore {
             @clientIpv6, @serverIpv6, @prefix, @startedAt)`);
   const endSession = db.prepare(`
     UPDATE "Session" SET endedAt = @endedAt, endReason = @reason,
-      bytesIn = @bytesIn, bytesOut = @bytesOut, packetsIn = @packetsIn, packetsOut = @packetsOut
+      bytesIn = COALESCE(@bytesIn, bytesIn), bytesOut = COALESCE(@bytesOut, bytesOut),
+      packetsIn = COALESCE(@packetsIn, packetsIn), packetsOut = COALESCE(@packetsOut, packetsOut)
+    WHERE id = @id AND endedAt IS NULL`);
+  const recordCounters = db.prepare(`
+    UPDATE "Session" SET bytesIn = @bytesIn, bytesOut = @bytesOut, packetsIn = @packetsIn, packetsOut = @packetsOut
     WHERE id = @id AND endedAt IS NULL`);
   const endOpen = db.prepare(`UPDATE "Session" SET endedAt = ?, endReason = ? WHERE endedAt IS NULL`);
   const insertAudit = db.prepare(`
@@ -87,12 +93,17 @@ export function openLoginStore(databaseUrl: string): LoginStore {
         id: e.id,
         reason: e.reason,
         endedAt: at,
-        bytesIn: c?.bytesIn ?? 0n,
-        bytesOut: c?.bytesOut ?? 0n,
-        packetsIn: c?.packetsIn ?? 0n,
-        packetsOut: c?.packetsOut ?? 0n,
+        // No final figures (no data plane): keep what was recorded while it ran.
+        bytesIn: c?.bytesIn ?? null,
+        bytesOut: c?.bytesOut ?? null,
+        packetsIn: c?.packetsIn ?? null,
+        packetsOut: c?.packetsOut ?? null,
       });
     }
+  });
+
+  const recordMany = db.transaction((rows: readonly { id: number; counters: TrafficCounters }[]) => {
+    for (const { id, counters } of rows) recordCounters.run({ id, ...counters });
   });
 
   return {
@@ -109,6 +120,9 @@ export function openLoginStore(databaseUrl: string): LoginStore {
     startSessions: (starts, at) => (starts.length === 0 ? [] : startMany.immediate(starts, sqlDate(at))),
     endSessions: (ends, at) => {
       if (ends.length > 0) endMany.immediate(ends, sqlDate(at));
+    },
+    recordTraffic: (rows) => {
+      if (rows.length > 0) recordMany.immediate(rows);
     },
     endAllOpen: (reason, at) => endOpen.run(sqlDate(at), reason).changes,
     audit: (actor, entry, at) => {

@@ -31,6 +31,7 @@ export interface TestBrokerOptions {
   linkPrefix?: string | null;
   /** Default: none (--no-dataplane). */
   dataPlane?: () => DataPlane;
+  trafficRecordMs?: number;
 }
 
 /**
@@ -56,6 +57,7 @@ export class TestBroker {
       dataPlane: options.dataPlane ?? (() => new NoDataPlane()),
       metrics: null,
       api: null,
+      trafficRecordMs: options.trafficRecordMs,
     };
   }
 

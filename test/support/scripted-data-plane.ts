@@ -1,0 +1,33 @@
+import type { DataPlane, TunnelStats } from "../../server/dataplane/types.ts";
+import type { TrafficCounters } from "../../server/repositories/sessions/repository.ts";
+
+/** A data plane whose per-session figures the test sets, as the packet worker's reports would. */
+export class ScriptedDataPlane implements DataPlane {
+  readonly description = "scripted";
+  readonly figures = new Map<number, TunnelStats>();
+  async start(): Promise<void> {}
+  async open(): Promise<void> {}
+  /** The session's last figures are its final counters, as the real data plane's close() gives. */
+  async close(sessionId: number): Promise<TrafficCounters | null> {
+    const last = this.figures.get(sessionId);
+    this.figures.delete(sessionId);
+    return last ? { bytesIn: last.bytesIn, bytesOut: last.bytesOut, packetsIn: last.packetsIn, packetsOut: last.packetsOut } : null;
+  }
+  stats(sessionId: number): TunnelStats | null {
+    return this.figures.get(sessionId) ?? null;
+  }
+  async stop(): Promise<void> {}
+}
+
+/** Figures of a session that has carried `bytes` in and twice that out, in 100 B / 50 B packets. */
+export function traffic(bytes: number, binding: TunnelStats["binding"]): TunnelStats {
+  return {
+    bytesIn: BigInt(bytes),
+    bytesOut: BigInt(2 * bytes),
+    packetsIn: BigInt(bytes / 100),
+    packetsOut: BigInt(bytes / 50),
+    drops: { spoofedSource: 0n, wrongOuterSource: 0n, malformed: 0n, noBinding: 0n, sendFailed: 0n },
+    lastPacketAt: Date.now(),
+    binding,
+  };
+}
