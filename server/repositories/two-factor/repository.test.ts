@@ -1,44 +1,26 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { openDatabase, type Db } from "../../db/client.ts";
+import { test } from "node:test";
 import { base32Decode, totp } from "../../secrets/totp.ts";
-import { TunnelPasswordBox } from "../../secrets/tunnel-password.ts";
 import { DomainError } from "../errors.ts";
 import { SettingsRepository } from "../settings/repository.ts";
-import { UserRepository } from "../users/repository.ts";
 import { SECOND_FACTOR_MAX_FAILURES, WebSessionRepository } from "../web-sessions/repository.ts";
 import { generateRecoveryCode, normaliseRecoveryCode, TwoFactorRepository } from "./repository.ts";
+import { testDatabase } from "../test-database.ts";
 
-let dir: string;
-let db: Db;
-let users: UserRepository;
-let box: TunnelPasswordBox;
 let clock = new Date("2026-11-29T12:00:10Z");
 const actor = { name: "test" };
 const now = () => clock;
 const code = (secret: string, offsetS = 0) => totp(base32Decode(secret), Math.floor(clock.getTime() / 1000) + offsetS);
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "two-factor-"));
-  db = await openDatabase(`file:${join(dir, "broker.db")}`);
-  box = new TunnelPasswordBox(Buffer.alloc(32, 7));
-  users = new UserRepository(db, box);
-});
-after(async () => {
-  await db.$disconnect();
-  rmSync(dir, { recursive: true, force: true });
-});
+const t = testDatabase("two-factor");
 
 test("enrolment: a pending secret, sealed at rest, active only after a right code; then 10 single-use recovery codes", async () => {
-  const { user } = await users.create({ name: "dora" }, actor);
-  const tf = new TwoFactorRepository(db, box, now);
+  const { user } = await t.users.create({ name: "dora" }, actor);
+  const tf = new TwoFactorRepository(t.db, t.box, now);
   assert.deepEqual(await tf.status(user.id), { enabled: false, enabledAt: null, pending: false, recoveryCodesLeft: 0 });
   const secret = await tf.begin(user.id, actor);
   assert.equal(await tf.pendingSecret(user.id), secret);
-  const row = await db.user.findUniqueOrThrow({ where: { id: user.id } });
+  const row = await t.db.user.findUniqueOrThrow({ where: { id: user.id } });
   assert.ok(!Buffer.from(row.totpPendingSecret!).toString("latin1").includes(secret), "stored sealed");
   assert.equal((await tf.status(user.id)).pending, true);
   assert.equal(await tf.verify(user.id, code(secret)), null, "not active before confirmation");
@@ -53,7 +35,7 @@ test("enrolment: a pending secret, sealed at rest, active only after a right cod
   assert.equal(status.enabled, true);
   assert.equal(status.pending, false);
   assert.equal(status.recoveryCodesLeft, 10);
-  const stored = await db.recoveryCode.findMany({ where: { userId: user.id } });
+  const stored = await t.db.recoveryCode.findMany({ where: { userId: user.id } });
   assert.ok(stored.every((r) => !codes.includes(r.hash)), "only hashes are stored");
 
   // The code that confirmed the enrolment cannot sign in again, nor can an older one.
@@ -72,7 +54,7 @@ test("enrolment: a pending secret, sealed at rest, active only after a right cod
 
   await tf.disable(user.id, actor);
   assert.deepEqual(await tf.status(user.id), { enabled: false, enabledAt: null, pending: false, recoveryCodesLeft: 0 });
-  const actions = (await db.auditLog.findMany({ where: { target: "dora" }, orderBy: { id: "asc" } })).map((a) => a.action);
+  const actions = (await t.db.auditLog.findMany({ where: { target: "dora" }, orderBy: { id: "asc" } })).map((a) => a.action);
   assert.deepEqual(actions.slice(-3), ["user.totp.enrol-start", "user.totp.enable", "user.totp.disable"]);
 });
 
@@ -82,8 +64,8 @@ test("recovery codes: normalised and from a look-alike-free alphabet", () => {
 });
 
 test("a half-signed-in session grants nothing, and ends after too many wrong codes", async () => {
-  const { user } = await users.create({ name: "eve" }, actor);
-  const sessions = new WebSessionRepository(db, now);
+  const { user } = await t.users.create({ name: "eve" }, actor);
+  const sessions = new WebSessionRepository(t.db, now);
   const { token } = await sessions.startPending(user, "agent", "192.0.2.9");
   assert.equal(await sessions.find(token), null);
   assert.equal((await sessions.findPending(token))?.user.name, "eve");
@@ -97,11 +79,11 @@ test("a half-signed-in session grants nothing, and ends after too many wrong cod
 });
 
 test("settings: defaults, then audited changes", async () => {
-  const settings = new SettingsRepository(db);
+  const settings = new SettingsRepository(t.db);
   assert.equal(await settings.get("requireAdminTotp"), false);
   await settings.set("requireAdminTotp", true, actor);
   assert.equal(await settings.get("requireAdminTotp"), true);
-  const entry = await db.auditLog.findFirstOrThrow({ where: { action: "setting.set" }, orderBy: { id: "desc" } });
+  const entry = await t.db.auditLog.findFirstOrThrow({ where: { action: "setting.set" }, orderBy: { id: "desc" } });
   assert.equal(entry.target, "requireAdminTotp");
   assert.equal(entry.after, '{"requireAdminTotp":true}');
 });
