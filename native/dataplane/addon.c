@@ -1,4 +1,8 @@
-/* Node-API glue: channels (an fd polled by the event loop) delivering one JS call per batch. */
+/* Node-API glue: channels delivering one JS call per batch. A channel's fd is polled either by
+ * the event loop (uv_poll) or by a poller: an epoll set that a dedicated packet thread waits on in
+ * pollerWait, which calls the batch handlers directly. The poller skips what the event loop costs
+ * per wakeup (a callback scope with a microtask checkpoint, timers, the loop's second epoll call
+ * for its idle-time metrics), which at an ordinary load is most of the forwarding cost. */
 #include "dataplane.h"
 
 #include <errno.h>
@@ -6,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <arpa/inet.h>
+#include <sys/epoll.h>
 #include <node_api.h>
 #include <uv.h>
 
@@ -22,8 +28,21 @@ typedef struct {
   napi_ref buf, off, len, addr, port;
 } shared_t;
 
-/* Lives until both the uv handle is closed and the JS External is finalized. */
+typedef struct chan chan_t;
+
+/* An epoll set of channels plus the thread's event loop (its backend fd), so that a wait ends as
+ * soon as the loop has work: a message from another thread, a timer's I/O, a socket of its own.
+ * Freed when its External and every channel attached to it are gone. */
 typedef struct {
+  int epfd;      /* -1 once closed */
+  int refs;      /* the External and each attached channel */
+  int waiting;   /* inside pollerWait: closed channels wait in `dead` to be released */
+  chan_t *dead;  /* their events may still be in the batch being dispatched */
+} poller_t;
+
+/* Lives until both the channel is released (uv handle closed, or closed outside a wait) and the JS
+ * External is finalized. */
+struct chan {
   uv_poll_t poll;
   napi_env env;
   shared_t *shared;
@@ -34,11 +53,14 @@ typedef struct {
   int external_live; /* External not yet finalized */
   napi_ref self;     /* keeps the External (and so the channel) alive while open */
   napi_ref on_batch, on_error;
-  napi_async_context actx;
+  napi_async_context actx; /* event-loop channels only */
   napi_async_cleanup_hook_handle hook;
-} chan_t;
+  poller_t *poller;        /* NULL: polled by the event loop */
+  chan_t *next_dead;
+};
 
 static const napi_type_tag CHAN_TAG = {0x6474637064617461ULL, 0x706c616e65636831ULL};
+static const napi_type_tag POLLER_TAG = {0x6474637064617461ULL, 0x706f6c6c65723031ULL};
 
 /* Returns NULL from the calling function after throwing, unless a JS exception is pending. */
 #define NAPI_CALL(env, call)                                                  \
@@ -76,20 +98,43 @@ static napi_value errno_error(napi_env env, const char *what, const char *syscal
 
 /* ---- channel lifecycle ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  chan_t *ch = h->data;
+static void poller_unref(poller_t *p) {
+  if (--p->refs > 0) return;
+  if (p->epfd >= 0) close(p->epfd);
+  free(p);
+}
+
+static void chan_release(chan_t *ch) {
   napi_delete_reference(ch->env, ch->on_batch);
   napi_delete_reference(ch->env, ch->on_error);
   napi_delete_reference(ch->env, ch->self);
-  napi_async_destroy(ch->env, ch->actx);
+  if (!ch->poller) napi_async_destroy(ch->env, ch->actx);
   napi_remove_async_cleanup_hook(ch->hook);
+  if (ch->poller) poller_unref(ch->poller);
   ch->handle_live = 0;
   if (!ch->external_live) free(ch);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  chan_release(h->data);
 }
 
 /* Stops polling before closing the fd, as libuv requires. Safe to call twice. */
 static void chan_close(chan_t *ch) {
   if (ch->fd < 0) return;
+  if (ch->poller) {
+    poller_t *p = ch->poller;
+    if (p->epfd >= 0) epoll_ctl(p->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
+    close(ch->fd);
+    ch->fd = -1;
+    if (p->waiting) {
+      ch->next_dead = p->dead;
+      p->dead = ch;
+    } else {
+      chan_release(ch);
+    }
+    return;
+  }
   uv_poll_stop(&ch->poll);
   close(ch->fd);
   ch->fd = -1;
@@ -110,21 +155,25 @@ static void chan_finalize(napi_env env, void *data, void *hint) {
   if (!ch->handle_live) free(ch);
 }
 
-/* Calls fn from the event loop; a throw becomes an uncaught exception, as for any callback. */
-static void call_js(chan_t *ch, napi_ref fn, size_t argc, napi_value *argv) {
+/* Calls fn. From the event loop a throw becomes an uncaught exception, as for any callback; inside
+ * pollerWait (a call from JS) the call is a plain one and returns -1 when it throws, so that the
+ * exception leaves pollerWait. */
+static int call_js(chan_t *ch, napi_ref fn, size_t argc, napi_value *argv) {
   napi_env env = ch->env;
   napi_value cb, global, result;
   napi_get_reference_value(env, fn, &cb);
   napi_get_global(env, &global); /* napi_make_callback needs an object receiver */
+  if (ch->poller) return napi_call_function(env, global, cb, argc, argv, &result) == napi_ok ? 0 : -1;
   if (napi_make_callback(env, ch->actx, global, cb, argc, argv, &result) == napi_pending_exception) {
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
     napi_fatal_exception(env, exc);
   }
+  return 0;
 }
 
 /* onBatch(buf, offsets, lengths, [addrs, [ports,]] count, oversized) */
-static void deliver(chan_t *ch, int count) {
+static int deliver(chan_t *ch, int count) {
   napi_env env = ch->env;
   shared_t *sh = ch->shared;
   napi_value argv[7];
@@ -136,15 +185,15 @@ static void deliver(chan_t *ch, int count) {
   if (ch->kind == CHAN_UDP) napi_get_reference_value(env, sh->port, &argv[argc++]);
   napi_create_uint32(env, (uint32_t)count, &argv[argc++]);
   napi_create_uint32(env, sh->b.oversized, &argv[argc++]);
-  call_js(ch, ch->on_batch, argc, argv);
+  return call_js(ch, ch->on_batch, argc, argv);
 }
 
 /* Reads batches until one comes back short (the queue is empty), the channel fails or closes, or
- * ROUNDS_MAX batches were read: the poll is level-triggered, so anything left over wakes us again. */
-static void on_poll(uv_poll_t *h, int status, int events) {
-  chan_t *ch = h->data;
+ * ROUNDS_MAX batches were read: polls are level-triggered, so anything left over wakes us again.
+ * Returns -1 when a handler threw inside pollerWait. */
+static int chan_drain(chan_t *ch, int status) {
   batch_t *b = &ch->shared->b;
-  (void)events;
+  int rc = 0;
   for (int round = 0; round < ROUNDS_MAX && ch->fd >= 0; round++) {
     napi_handle_scope scope;
     int err = 0, n = 0;
@@ -161,21 +210,28 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     int full = b->taken == BATCH_MAX;
 
     napi_open_handle_scope(ch->env, &scope);
-    if (n > 0 || b->oversized > 0) deliver(ch, n);
-    if (err && ch->fd >= 0) { /* the callback may have closed the channel already */
+    if (n > 0 || b->oversized > 0) rc = deliver(ch, n);
+    if (rc == 0 && err && ch->fd >= 0) { /* the callback may have closed the channel already */
       const char *syscall = status < 0 ? "uv_poll" : ch->kind == CHAN_TUN ? "read" : "recvmmsg";
       napi_value e = errno_error(ch->env, ch->what, syscall, err, NULL);
       chan_close(ch);
-      call_js(ch, ch->on_error, 1, &e);
+      rc = call_js(ch, ch->on_error, 1, &e);
     }
     napi_close_handle_scope(ch->env, scope);
-    if (err || !full) break;
+    if (rc < 0 || err || !full) break;
   }
+  return rc;
 }
 
-/* Wraps an open fd in a polled channel; closes the fd on failure. */
+static void on_poll(uv_poll_t *h, int status, int events) {
+  (void)events;
+  chan_drain(h->data, status);
+}
+
+/* Wraps an open fd in a channel polled by the event loop, or by `poller` when not NULL; closes the
+ * fd on failure. */
 static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char *what,
-                           napi_value on_batch, napi_value on_error) {
+                           napi_value on_batch, napi_value on_error, poller_t *poller) {
   napi_value external, name;
   uv_loop_t *loop;
   chan_t *ch = calloc(1, sizeof *ch);
@@ -197,7 +253,16 @@ static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char
     throw_napi_failure(env, "napi_get_uv_event_loop");
     return NULL;
   }
-  if ((rc = uv_poll_init(loop, &ch->poll, fd)) < 0) {
+  if (poller && poller->epfd < 0) {
+    napi_throw(env, errno_error(env, ch->what, "epoll_ctl", EBADF, NULL));
+    close(fd);
+    free(ch);
+    return NULL;
+  }
+  if (poller) {
+    ch->poller = poller;
+    poller->refs++;
+  } else if ((rc = uv_poll_init(loop, &ch->poll, fd)) < 0) {
     napi_throw(env, errno_error(env, ch->what, "uv_poll_init", -rc, NULL));
     close(fd);
     free(ch);
@@ -210,19 +275,26 @@ static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char
     return NULL;
   }
   ch->external_live = 1;
-  /* From here on the handle's close callback releases everything. */
+  /* From here on closing the channel releases everything. */
   napi_create_string_utf8(env, "DTCP_DATAPLANE", NAPI_AUTO_LENGTH, &name);
   if (napi_type_tag_object(env, external, &CHAN_TAG) != napi_ok ||
       napi_create_reference(env, external, 1, &ch->self) != napi_ok ||
       napi_create_reference(env, on_batch, 1, &ch->on_batch) != napi_ok ||
       napi_create_reference(env, on_error, 1, &ch->on_error) != napi_ok ||
-      napi_async_init(env, NULL, name, &ch->actx) != napi_ok ||
+      (!poller && napi_async_init(env, NULL, name, &ch->actx) != napi_ok) ||
       napi_add_async_cleanup_hook(env, on_env_teardown, ch, &ch->hook) != napi_ok) {
     chan_close(ch);
     throw_napi_failure(env, "channel setup");
     return NULL;
   }
-  if ((rc = uv_poll_start(&ch->poll, UV_READABLE, on_poll)) < 0) {
+  if (poller) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ch};
+    if (epoll_ctl(poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+      napi_throw(env, errno_error(env, ch->what, "epoll_ctl", errno, NULL));
+      chan_close(ch);
+      return NULL;
+    }
+  } else if ((rc = uv_poll_start(&ch->poll, UV_READABLE, on_poll)) < 0) {
     napi_throw(env, errno_error(env, ch->what, "uv_poll_start", -rc, NULL));
     chan_close(ch);
     return NULL;
@@ -247,6 +319,22 @@ static chan_t *get_chan(napi_env env, napi_value v, const char *syscall) {
     return NULL;
   }
   return ch;
+}
+
+/* The poller argument of an open function: NULL (with *ok) for undefined or null. */
+static poller_t *get_poller(napi_env env, napi_value v, bool *ok) {
+  napi_valuetype t;
+  bool tagged = false;
+  void *data = NULL;
+  *ok = true;
+  if (napi_typeof(env, v, &t) == napi_ok && (t == napi_undefined || t == napi_null)) return NULL;
+  if (napi_check_object_type_tag(env, v, &POLLER_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &data) != napi_ok) {
+    napi_throw_type_error(env, NULL, "not a dataplane poller");
+    *ok = false;
+    return NULL;
+  }
+  return data;
 }
 
 static bool get_array(napi_env env, napi_value v, napi_typedarray_type want, void **data,
@@ -332,10 +420,11 @@ static bool shared_alloc(napi_env env, shared_t *sh, uint32_t slot) {
 
 /* ---- exported functions ---- */
 
-/* tunOpen(name, mtu, txqueuelen, onBatch, onError) -> [handle, actualName] */
+/* tunOpen(name, mtu, txqueuelen, onBatch, onError, poller?) -> [handle, actualName] */
 static napi_value js_tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5], handle, result, v;
+  size_t argc = 6;
+  napi_value argv[6], handle, result, v;
+  bool ok;
   char name[32], actual[16], what[40];
   size_t name_len;
   uint32_t mtu, qlen;
@@ -350,6 +439,8 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &qlen));
   if (!get_function(env, argv[3], "onBatch") || !get_function(env, argv[4], "onError"))
     return NULL;
+  poller_t *poller = get_poller(env, argv[5], &ok);
+  if (!ok) return NULL;
   shared_t *sh;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
   /* Slots must hold this TUN's largest packet (and the tunnel packets carrying it). */
@@ -364,7 +455,7 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
                                 node_mode ? "read-write access to /dev/net/tun" : "CAP_NET_ADMIN"));
     return NULL;
   }
-  if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4]))) return NULL;
+  if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4], poller))) return NULL;
   NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
   NAPI_CALL(env, napi_set_element(env, result, 0, handle));
   NAPI_CALL(env, napi_create_string_utf8(env, actual, NAPI_AUTO_LENGTH, &v));
@@ -372,10 +463,11 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* udpOpen(addr, port, onBatch, onError) -> handle */
+/* udpOpen(addr, port, onBatch, onError, poller?) -> handle */
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
+  bool ok;
   uint32_t addr, port;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -387,6 +479,8 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   }
   if (!get_function(env, argv[2], "onBatch") || !get_function(env, argv[3], "onError"))
     return NULL;
+  poller_t *poller = get_poller(env, argv[4], &ok);
+  if (!ok) return NULL;
   struct in_addr a = {htonl(addr)};
   char what[40];
   snprintf(what, sizeof what, "udp %s:%u", inet_ntoa(a), port);
@@ -395,25 +489,28 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
     napi_throw(env, errno_error(env, what, where, -fd, NULL));
     return NULL;
   }
-  return chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3]);
+  return chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3], poller);
 }
 
-/* raw41Open(addr, onBatch, onError) -> handle; addr 0 leaves the socket unbound */
+/* raw41Open(addr, onBatch, onError, poller?) -> handle; addr 0 leaves the socket unbound */
 static napi_value js_raw41_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
+  bool ok;
   uint32_t addr;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &addr));
   if (!get_function(env, argv[1], "onBatch") || !get_function(env, argv[2], "onError"))
     return NULL;
+  poller_t *poller = get_poller(env, argv[3], &ok);
+  if (!ok) return NULL;
   int fd = raw41_open(addr, &where);
   if (fd < 0) {
     napi_throw(env, errno_error(env, "raw41", where, -fd, "CAP_NET_RAW"));
     return NULL;
   }
-  return chan_new(env, fd, CHAN_RAW41, "raw41", argv[1], argv[2]);
+  return chan_new(env, fd, CHAN_RAW41, "raw41", argv[1], argv[2], poller);
 }
 
 /* tunWrite(handle, buf, offsets, lengths, count) -> accepted */
@@ -498,6 +595,132 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- the poller ---- */
+
+static void poller_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  poller_unref(data);
+}
+
+/* pollerOpen() -> poller */
+static napi_value js_poller_open(napi_env env, napi_callback_info info) {
+  napi_value external;
+  uv_loop_t *loop;
+  (void)info;
+  NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  poller_t *p = calloc(1, sizeof *p);
+  if (!p) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  p->refs = 1;
+  p->epfd = epoll_create1(EPOLL_CLOEXEC);
+  /* The loop's own epoll fd is readable whenever the loop has an event to handle. */
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (p->epfd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, uv_backend_fd(loop), &ev) < 0) {
+    int err = errno;
+    const char *syscall = p->epfd < 0 ? "epoll_create1" : "epoll_ctl";
+    poller_unref(p);
+    napi_throw(env, errno_error(env, "poller", syscall, err, NULL));
+    return NULL;
+  }
+  if (napi_create_external(env, p, poller_finalize, NULL, &external) != napi_ok) {
+    poller_unref(p);
+    throw_napi_failure(env, "napi_create_external");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_type_tag_object(env, external, &POLLER_TAG));
+  return external;
+}
+
+static poller_t *get_open_poller(napi_env env, napi_value v, const char *syscall) {
+  bool ok;
+  poller_t *p = get_poller(env, v, &ok);
+  if (!ok) return NULL;
+  if (!p) {
+    napi_throw_type_error(env, NULL, "not a dataplane poller");
+    return NULL;
+  }
+  if (p->epfd < 0) {
+    napi_throw(env, errno_error(env, "poller", syscall, EBADF, NULL));
+    return NULL;
+  }
+  return p;
+}
+
+static int64_t monotonic_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* pollerWait(poller, timeoutMs): delivers its channels' batches to their handlers until the
+ * thread's event loop has work or timeoutMs have passed. A handler's throw ends the wait and
+ * propagates. */
+static napi_value js_poller_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint32_t timeout;
+  struct epoll_event ev[BATCH_MAX];
+  poller_t *p;
+  int err = 0, rc = 0;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(p = get_open_poller(env, argv[0], "epoll_wait"))) return NULL;
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &timeout));
+  if (p->waiting) {
+    napi_throw_error(env, NULL, "pollerWait called from a packet handler");
+    return NULL;
+  }
+  int64_t deadline = monotonic_ms() + timeout;
+  p->waiting = 1;
+  for (;;) {
+    int64_t left = deadline - monotonic_ms();
+    int n = dp_epoll_wait(p->epfd, ev, BATCH_MAX, left > 0 ? (int)left : 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    bool loop_ready = false;
+    for (int i = 0; i < n && rc == 0; i++) {
+      chan_t *ch = ev[i].data.ptr;
+      if (!ch)
+        loop_ready = true;
+      else if (ch->fd >= 0) /* closed earlier in this batch: skipped */
+        rc = chan_drain(ch, 0);
+    }
+    if (rc < 0 || loop_ready || n == 0 || p->epfd < 0 || monotonic_ms() >= deadline) break;
+  }
+  p->waiting = 0;
+  while (p->dead) {
+    chan_t *ch = p->dead;
+    p->dead = ch->next_dead;
+    chan_release(ch);
+  }
+  if (err) napi_throw(env, errno_error(env, "poller", "epoll_wait", err, NULL));
+  return NULL;
+}
+
+/* pollerClose(poller): idempotent; its channels must be closed first, they are never read again */
+static napi_value js_poller_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool ok;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  poller_t *p = get_poller(env, argv[0], &ok);
+  if (!ok) return NULL;
+  if (!p) {
+    napi_throw_type_error(env, NULL, "not a dataplane poller");
+    return NULL;
+  }
+  if (p->epfd >= 0) {
+    close(p->epfd);
+    p->epfd = -1;
+  }
+  return NULL;
+}
+
 /* ---- module setup ---- */
 
 static void shared_finalize(napi_env env, void *data, void *hint) {
@@ -552,6 +775,9 @@ NAPI_MODULE_INIT() {
       {"raw41Send", NULL, js_raw41_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollerOpen", NULL, js_poller_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollerWait", NULL, js_poller_wait, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollerClose", NULL, js_poller_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (!shared_init(env)) return NULL;
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -25,6 +25,10 @@ static inline int dp_recvmmsg(int fd, struct mmsghdr *v, unsigned n) {
 static inline int dp_sendmmsg(int fd, struct mmsghdr *v, unsigned n) {
   return (int)syscall(SYS_sendmmsg, fd, v, n, 0);
 }
+struct epoll_event;
+static inline int dp_epoll_wait(int epfd, struct epoll_event *v, int n, int timeout_ms) {
+  return (int)syscall(SYS_epoll_pwait, epfd, v, n, timeout_ms, NULL, 8);
+}
 
 #define BATCH_MAX 64
 /* A receive slot holds the largest legitimate packet of its environment: a TUN packet (≤ MTU), a UDP

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { RawSocket41, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Worker } from "node:worker_threads";
+import { Poller, RawSocket41, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
 import { run, skipUnlessRoot, until } from "./test-support.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -121,6 +123,119 @@ describe("UdpSocket", { skip }, () => {
       () => s.sendBatch(Buffer.alloc(1), Uint32Array.of(0), Uint32Array.of(1), Uint32Array.of(LOOPBACK), Uint16Array.of(b.port), 1),
       { code: "EBADF" },
     );
+  });
+});
+
+describe("Poller", () => {
+  // UDP on loopback needs no privileges. Each test has its own poller and sockets.
+  const sendTo = (from: UdpSocket, to: UdpSocket, ...payloads: string[]): void => {
+    const buf = Buffer.from(payloads.join(""));
+    const lengths = Uint32Array.from(payloads, (p) => p.length);
+    const offsets = Uint32Array.from(payloads, (_, i) => payloads.slice(0, i).join("").length);
+    const n = payloads.length;
+    assert.equal(from.sendBatch(buf, offsets, lengths, new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(to.port), n), n);
+  };
+  const receiver = (poller: Poller, got: string[], onBatch?: () => void): UdpSocket =>
+    new UdpSocket({
+      address: "127.0.0.1",
+      port: 0,
+      poller,
+      onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
+        for (let i = 0; i < count; i++) got.push(buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!));
+        onBatch?.();
+      },
+    });
+  const timed = (fn: () => void): number => {
+    const t0 = performance.now();
+    fn();
+    return performance.now() - t0;
+  };
+
+  test("its channels are read inside wait(), not by the event loop; wait() returns at its timeout", async () => {
+    const poller = new Poller();
+    const got: string[] = [];
+    const a = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
+    const b = receiver(poller, got);
+    try {
+      sendTo(a, b, "one", "two", "three");
+      await sleep(100);
+      assert.deepEqual(got, [], "the event loop left the socket alone");
+      const ms = timed(() => poller.wait(150));
+      assert.deepEqual(got, ["one", "two", "three"]);
+      assert.ok(ms >= 140 && ms < 1500, `waited ${ms.toFixed(0)} ms for a 150 ms timeout`);
+      assert.ok(timed(() => poller.wait(0)) < 100, "a zero timeout only takes what is there");
+    } finally {
+      a.close();
+      b.close();
+      poller.close();
+    }
+  });
+
+  test("wait() ends as soon as the event loop has work: a message from another thread", async () => {
+    const poller = new Poller();
+    const worker = new Worker(
+      "setTimeout(() => require('node:worker_threads').parentPort.postMessage('hi'), 200)",
+      { eval: true },
+    );
+    try {
+      const message = new Promise((resolve) => worker.once("message", resolve));
+      await new Promise((resolve) => worker.once("online", resolve));
+      const ms = timed(() => poller.wait(10_000));
+      assert.ok(ms < 5000, `wait() returned after ${ms.toFixed(0)} ms, not at the message`);
+      assert.equal(await message, "hi");
+    } finally {
+      await worker.terminate();
+      poller.close();
+    }
+  });
+
+  test("a handler's throw ends the wait and reaches its caller", () => {
+    const poller = new Poller();
+    const a = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
+    const b = receiver(poller, [], () => {
+      throw new Error("handler failed");
+    });
+    try {
+      sendTo(a, b, "x");
+      let ms = 0;
+      assert.throws(() => (ms = timed(() => poller.wait(5000))), /handler failed/);
+      assert.ok(ms < 2000);
+    } finally {
+      a.close();
+      b.close();
+      poller.close();
+    }
+  });
+
+  test("a handler may close its own and another ready channel in the middle of a wait", () => {
+    const poller = new Poller();
+    const got: string[] = [];
+    const a = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
+    const closeBoth = (): void => {
+      b.close();
+      c.close();
+    };
+    const b: UdpSocket = receiver(poller, got, closeBoth);
+    const c: UdpSocket = receiver(poller, got, closeBoth);
+    try {
+      sendTo(a, b, "to-b");
+      sendTo(a, c, "to-c");
+      poller.wait(100);
+      assert.equal(got.length, 1, `only the first ready socket delivered: ${got.join(",")}`);
+      poller.wait(50);
+      assert.equal(got.length, 1);
+    } finally {
+      a.close();
+      poller.close();
+    }
+  });
+
+  test("once closed, wait() and opening a channel on it fail with EBADF", () => {
+    const poller = new Poller();
+    poller.close();
+    poller.close();
+    assert.throws(() => poller.wait(10), { code: "EBADF" });
+    assert.throws(() => receiver(poller, []), { code: "EBADF" });
   });
 });
 

@@ -1,7 +1,8 @@
 // Typed wrapper over the packet I/O addon (native/dataplane, built by node-gyp into build/Release).
 //
-// Every channel is polled by the event loop and hands up to 64 packets to ONE JS call; while
-// batches come back full it reads up to 8 of them per wakeup, one call each. The Buffer and
+// Every channel hands up to 64 packets to ONE JS call; while batches come back full it reads up to
+// 8 of them per wakeup, one call each. A channel is polled by the event loop, or, given a Poller,
+// only inside that poller's wait() (a dedicated packet thread's own loop: see Poller). The Buffer and
 // arrays handed to a callback are shared by all channels and reused by the next call: read (or
 // copy) what you need before the callback returns, and never transfer them.
 // Packet i is buf.subarray(offsets[i], offsets[i] + lengths[i]).
@@ -55,9 +56,10 @@ interface Addon {
     txQueueLen: number,
     onBatch: PacketBatchHandler,
     onError: ChannelErrorHandler,
+    poller: Handle | null,
   ): [Handle, string];
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
-  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler): Handle;
+  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, poller: Handle | null): Handle;
   udpSend(
     h: Handle,
     buf: Uint8Array,
@@ -67,7 +69,7 @@ interface Addon {
     ports: Uint16Array,
     count: number,
   ): number;
-  raw41Open(addr: number, onBatch: Raw41BatchHandler, onError: ChannelErrorHandler): Handle;
+  raw41Open(addr: number, onBatch: Raw41BatchHandler, onError: ChannelErrorHandler, poller: Handle | null): Handle;
   raw41Send(
     h: Handle,
     buf: Uint8Array,
@@ -78,6 +80,9 @@ interface Addon {
   ): number;
   localAddress(h: Handle): [number, number];
   close(h: Handle): void;
+  pollerOpen(): Handle;
+  pollerWait(p: Handle, timeoutMs: number): void;
+  pollerClose(p: Handle): void;
 }
 
 const ADDON_PATH = "../../build/Release/dtcp_dataplane.node";
@@ -114,6 +119,36 @@ export function uint32ToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
+/**
+ * The wait of a thread that does nothing but forward packets. Channels opened with a poller are
+ * read only inside wait(), which blocks in epoll and calls their handlers directly, batch after
+ * batch, without going back to the event loop in between: what the loop costs per wakeup (a
+ * callback scope and microtask checkpoint, timer upkeep, a second epoll call for its idle-time
+ * metrics) is most of the work at an ordinary packet rate. wait() returns as soon as the thread's
+ * event loop has something to do (a message from another thread, say) or the timeout passes, so
+ * the thread calls it again from setImmediate. Timers of the thread run only between waits: keep
+ * the timeouts short or do timed work between waits. Handlers must not call wait().
+ */
+export class Poller {
+  /** @internal The addon's handle, passed to the channel constructors. */
+  readonly handle: Handle;
+  readonly #addon = addon();
+
+  constructor() {
+    this.handle = this.#addon.pollerOpen();
+  }
+
+  /** Delivers packets until the event loop has work or timeoutMs (≥ 0) have passed; a handler's throw ends it and propagates. */
+  wait(timeoutMs: number): void {
+    this.#addon.pollerWait(this.handle, Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff)));
+  }
+
+  /** Closes the epoll set. Close its channels first: they are never read again. Idempotent. */
+  close(): void {
+    this.#addon.pollerClose(this.handle);
+  }
+}
+
 /** Options of a TUN device. */
 export interface TunOptions {
   /** Interface name (at most 15 bytes); a pattern such as "dtcp%d" lets the kernel pick. */
@@ -124,6 +159,8 @@ export interface TunOptions {
   txQueueLen?: number;
   onPackets: PacketBatchHandler;
   onError?: ChannelErrorHandler;
+  /** Read inside this poller's wait() instead of by the event loop. */
+  poller?: Poller;
 }
 
 /** A TUN device (IFF_TUN | IFF_NO_PI), created or attached, configured and brought up. */
@@ -142,6 +179,7 @@ export class TunDevice {
       opts.txQueueLen ?? 4096,
       opts.onPackets,
       opts.onError ?? rethrow,
+      opts.poller?.handle ?? null,
     );
   }
 
@@ -164,6 +202,8 @@ export interface UdpSocketOptions {
   port: number;
   onDatagrams: DatagramBatchHandler;
   onError?: ChannelErrorHandler;
+  /** Read inside this poller's wait() instead of by the event loop. */
+  poller?: Poller;
 }
 
 /** A bound UDP/IPv4 socket with 4 MB buffers, read with recvmmsg and written with sendmmsg. */
@@ -178,7 +218,7 @@ export class UdpSocket {
   /** Binds the socket. */
   constructor(opts: UdpSocketOptions) {
     const a = this.#addon;
-    this.#handle = a.udpOpen(ipv4ToUint32(opts.address ?? "0.0.0.0"), opts.port, opts.onDatagrams, opts.onError ?? rethrow);
+    this.#handle = a.udpOpen(ipv4ToUint32(opts.address ?? "0.0.0.0"), opts.port, opts.onDatagrams, opts.onError ?? rethrow, opts.poller?.handle ?? null);
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
     this.port = port;
@@ -208,6 +248,8 @@ export interface RawSocket41Options {
   address?: string;
   onPackets: Raw41BatchHandler;
   onError?: ChannelErrorHandler;
+  /** Read inside this poller's wait() instead of by the event loop. */
+  poller?: Poller;
 }
 
 /** A raw IPv4 socket for IP protocol 41 (6in4): the kernel adds and strips the outer IPv4 header. */
@@ -218,7 +260,7 @@ export class RawSocket41 {
   /** Opens the socket; fails with a message naming CAP_NET_RAW when not permitted. */
   constructor(opts: RawSocket41Options) {
     const addr = opts.address === undefined ? 0 : ipv4ToUint32(opts.address);
-    this.#handle = this.#addon.raw41Open(addr, opts.onPackets, opts.onError ?? rethrow);
+    this.#handle = this.#addon.raw41Open(addr, opts.onPackets, opts.onError ?? rethrow, opts.poller?.handle ?? null);
   }
 
   /** Sends packet i (an IPv6 packet) inside IPv4 to addrs[i]; returns how many were sent. */

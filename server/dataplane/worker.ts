@@ -1,10 +1,13 @@
 // The packet worker: owns the TUN, the protocol-41 socket and one UDP socket per UDP session, and
 // runs the Forwarder over their batches, so that forwarding never stalls the DTCP control
 // connections on the main thread (and a busy main thread never delays packets).
+// The channels are read in the worker's own wait (Poller) rather than by its event loop; the loop
+// runs between waits, whenever a message from the main thread arrives, and the counters are
+// reported between waits too, at their interval.
 
 import { parentPort, workerData } from "node:worker_threads";
 import { Forwarder } from "./forwarder.ts";
-import { RawSocket41, TunDevice, UdpSocket } from "./native.ts";
+import { Poller, RawSocket41, TunDevice, UdpSocket } from "./native.ts";
 import type { TunnelSession } from "./session.ts";
 import { errorInfo, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
@@ -12,7 +15,7 @@ const config = workerData as WorkerConfig;
 const port = parentPort!;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
-function openChannels(): { tun: TunDevice; raw41: RawSocket41 } | null {
+function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | null {
   let tun: TunDevice | undefined;
   try {
     // Channel errors of the TUN and the raw socket are fatal: thrown, they end the worker and the
@@ -22,21 +25,25 @@ function openChannels(): { tun: TunDevice; raw41: RawSocket41 } | null {
       mtu: config.mtu,
       txQueueLen: config.txQueueLen,
       onPackets: (buf, offsets, lengths, count, oversized) => forwarder.onTunPackets(buf, offsets, lengths, count, oversized),
+      poller,
     });
     const raw41 = new RawSocket41({
       onPackets: (buf, offsets, lengths, addrs, count, oversized) =>
         forwarder.onRaw41Packets(buf, offsets, lengths, addrs, count, oversized),
+      poller,
     });
     return { tun, raw41 };
   } catch (err) {
     tun?.close();
+    poller.close();
     post({ kind: "startFailed", error: errorInfo(err) });
     port.close();
     return null;
   }
 }
 
-const channels = openChannels();
+const poller = new Poller();
+const channels = openChannels(poller);
 // Assigned before the event loop can deliver a batch to the callbacks above.
 let forwarder: Forwarder;
 if (channels) {
@@ -49,6 +56,7 @@ if (channels) {
       port: s.spec.serverUdpPort!,
       onDatagrams: (buf, offsets, lengths, addrs, ports, count, oversized) =>
         forwarder.onDatagrams(s, buf, offsets, lengths, addrs, ports, count, oversized),
+      poller,
       onError: (err) => {
         // The socket is closed already; the session stays up and counts its packets as sendFailed.
         s.udp = null;
@@ -60,10 +68,21 @@ if (channels) {
     return sock;
   };
 
-  const timer = setInterval(() => {
-    const { sessions, totals } = forwarder.report();
-    post({ kind: "report", sessions, totals }, [sessions.buffer as ArrayBuffer, totals.buffer as ArrayBuffer]);
-  }, config.statsIntervalMs);
+  let stopped = false;
+  let nextReport = performance.now() + config.statsIntervalMs;
+  // One wait per turn of the event loop: packets until a message arrives or a report is due.
+  const pump = (): void => {
+    if (stopped) return;
+    poller.wait(nextReport - performance.now());
+    const now = performance.now();
+    if (now >= nextReport) {
+      nextReport = now + config.statsIntervalMs;
+      const { sessions, totals } = forwarder.report();
+      post({ kind: "report", sessions, totals }, [sessions.buffer as ArrayBuffer, totals.buffer as ArrayBuffer]);
+    }
+    setImmediate(pump);
+  };
+  setImmediate(pump);
 
   port.on("message", (m: ToWorker) => {
     switch (m.kind) {
@@ -83,10 +102,11 @@ if (channels) {
         break;
       }
       case "stop":
-        clearInterval(timer);
+        stopped = true;
         for (const sock of sockets.values()) sock.close();
         channels.raw41.close();
         channels.tun.close();
+        poller.close();
         port.close();
         break;
     }
