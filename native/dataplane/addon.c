@@ -1,8 +1,10 @@
-/* Node-API glue: channels delivering one JS call per batch. A channel's fd is polled either by
- * the event loop (uv_poll) or by a poller: an epoll set that a dedicated packet thread waits on in
- * pollerWait, which calls the batch handlers directly. The poller skips what the event loop costs
- * per wakeup (a callback scope with a microtask checkpoint, timers, the loop's second epoll call
- * for its idle-time metrics), which at an ordinary load is most of the forwarding cost. */
+/* Node-API glue: channels handing packets to JS one batch at a time. A channel's fd is polled
+ * either by the event loop (uv_poll), which calls the channel's batch handler, or by the thread's
+ * poller: an epoll set that a dedicated packet thread drives itself, asking pollerNext for one
+ * batch after another and dispatching them in JS. The poller skips what the event loop costs per
+ * wakeup (a callback scope with a microtask checkpoint, timers, the loop's second epoll call for
+ * its idle-time metrics) and a call from C into JS per batch, which at an ordinary load is most of
+ * the forwarding cost outside the kernel. */
 #include "dataplane.h"
 
 #include <errno.h>
@@ -22,23 +24,35 @@ enum chan_kind { CHAN_TUN, CHAN_UDP, CHAN_RAW41 };
  * a busy channel yields to the others and to the loop after 8 * 64 packets. */
 #define ROUNDS_MAX 8
 
+typedef struct chan chan_t;
+
+/* A thread's poller: an epoll set of channels plus the thread's event loop (its backend fd), so
+ * that pollerNext gives up as soon as the loop has work: a message from another thread, say.
+ * Events of one epoll_wait are handed out over several pollerNext calls. Freed when it is closed
+ * and every channel attached to it is gone. */
+typedef struct {
+  int epfd;          /* -1 once closed */
+  int refs;          /* 1 while open, plus one per attached channel */
+  struct epoll_event ev[BATCH_MAX];
+  int nev, iev;      /* events of the last epoll_wait; the next one to serve */
+  chan_t *cur;       /* channel whose last batch came back full: read again first */
+  int rounds;        /* batches read from cur in a row */
+  int loop_ready;    /* the loop's fd was among the events, or the deadline passed */
+  int polled;        /* an epoll_wait happened since the deadline was set */
+  int64_t deadline;  /* CLOCK_MONOTONIC ms */
+  chan_t *dead;      /* closed channels the event array may still name, released before the next epoll_wait */
+} poller_t;
+
+/* Slots of the poller's state array. */
+enum { STATE_COUNT, STATE_OVERSIZED, STATE_GENERATION, STATE_SLOTS };
+
 /* The JS side of the shared batch. */
 typedef struct {
   batch_t b;
-  napi_ref buf, off, len, addr, port;
+  napi_ref buf, off, len, addr, port, state;
+  uint32_t *state_data; /* count and oversized of pollerNext's batch; generation of buf */
+  poller_t *poller;     /* this thread's, while open */
 } shared_t;
-
-typedef struct chan chan_t;
-
-/* An epoll set of channels plus the thread's event loop (its backend fd), so that a wait ends as
- * soon as the loop has work: a message from another thread, a timer's I/O, a socket of its own.
- * Freed when its External and every channel attached to it are gone. */
-typedef struct {
-  int epfd;      /* -1 once closed */
-  int refs;      /* the External and each attached channel */
-  int waiting;   /* inside pollerWait: closed channels wait in `dead` to be released */
-  chan_t *dead;  /* their events may still be in the batch being dispatched */
-} poller_t;
 
 /* Lives until both the channel is released (uv handle closed, or closed outside a wait) and the JS
  * External is finalized. */
@@ -56,11 +70,11 @@ struct chan {
   napi_async_context actx; /* event-loop channels only */
   napi_async_cleanup_hook_handle hook;
   poller_t *poller;        /* NULL: polled by the event loop */
+  int32_t index;           /* the poller's name for it, chosen by JS */
   chan_t *next_dead;
 };
 
 static const napi_type_tag CHAN_TAG = {0x6474637064617461ULL, 0x706c616e65636831ULL};
-static const napi_type_tag POLLER_TAG = {0x6474637064617461ULL, 0x706f6c6c65723031ULL};
 
 /* Returns NULL from the calling function after throwing, unless a JS exception is pending. */
 #define NAPI_CALL(env, call)                                                  \
@@ -104,6 +118,16 @@ static void poller_unref(poller_t *p) {
   free(p);
 }
 
+static void chan_release(chan_t *ch);
+
+static void poller_release_dead(poller_t *p) {
+  while (p->dead) {
+    chan_t *ch = p->dead;
+    p->dead = ch->next_dead;
+    chan_release(ch);
+  }
+}
+
 static void chan_release(chan_t *ch) {
   napi_delete_reference(ch->env, ch->on_batch);
   napi_delete_reference(ch->env, ch->on_error);
@@ -127,7 +151,8 @@ static void chan_close(chan_t *ch) {
     if (p->epfd >= 0) epoll_ctl(p->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
     close(ch->fd);
     ch->fd = -1;
-    if (p->waiting) {
+    if (p->cur == ch) p->cur = NULL;
+    if (p->iev < p->nev) {
       ch->next_dead = p->dead;
       p->dead = ch;
     } else {
@@ -155,25 +180,21 @@ static void chan_finalize(napi_env env, void *data, void *hint) {
   if (!ch->handle_live) free(ch);
 }
 
-/* Calls fn. From the event loop a throw becomes an uncaught exception, as for any callback; inside
- * pollerWait (a call from JS) the call is a plain one and returns -1 when it throws, so that the
- * exception leaves pollerWait. */
-static int call_js(chan_t *ch, napi_ref fn, size_t argc, napi_value *argv) {
+/* Calls fn from the event loop; a throw becomes an uncaught exception, as for any callback. */
+static void call_js(chan_t *ch, napi_ref fn, size_t argc, napi_value *argv) {
   napi_env env = ch->env;
   napi_value cb, global, result;
   napi_get_reference_value(env, fn, &cb);
   napi_get_global(env, &global); /* napi_make_callback needs an object receiver */
-  if (ch->poller) return napi_call_function(env, global, cb, argc, argv, &result) == napi_ok ? 0 : -1;
   if (napi_make_callback(env, ch->actx, global, cb, argc, argv, &result) == napi_pending_exception) {
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
     napi_fatal_exception(env, exc);
   }
-  return 0;
 }
 
 /* onBatch(buf, offsets, lengths, [addrs, [ports,]] count, oversized) */
-static int deliver(chan_t *ch, int count) {
+static void deliver(chan_t *ch, int count) {
   napi_env env = ch->env;
   shared_t *sh = ch->shared;
   napi_value argv[7];
@@ -185,53 +206,54 @@ static int deliver(chan_t *ch, int count) {
   if (ch->kind == CHAN_UDP) napi_get_reference_value(env, sh->port, &argv[argc++]);
   napi_create_uint32(env, (uint32_t)count, &argv[argc++]);
   napi_create_uint32(env, sh->b.oversized, &argv[argc++]);
-  return call_js(ch, ch->on_batch, argc, argv);
+  call_js(ch, ch->on_batch, argc, argv);
+}
+
+/* One batch from the channel into the shared batch; see the read functions. */
+static int chan_read(chan_t *ch, batch_t *b, int *err) {
+  b->taken = b->oversized = 0;
+  if (ch->kind == CHAN_TUN) return tun_read_batch(ch->fd, b, err);
+  if (ch->kind == CHAN_UDP) return udp_recv_batch(ch->fd, b, err);
+  return raw41_recv_batch(ch->fd, b, err);
+}
+
+static const char *read_syscall(chan_t *ch) {
+  return ch->kind == CHAN_TUN ? "read" : "recvmmsg";
 }
 
 /* Reads batches until one comes back short (the queue is empty), the channel fails or closes, or
- * ROUNDS_MAX batches were read: polls are level-triggered, so anything left over wakes us again.
- * Returns -1 when a handler threw inside pollerWait. */
-static int chan_drain(chan_t *ch, int status) {
+ * ROUNDS_MAX batches were read: polls are level-triggered, so anything left over wakes us again. */
+static void on_poll(uv_poll_t *h, int status, int events) {
+  chan_t *ch = h->data;
   batch_t *b = &ch->shared->b;
-  int rc = 0;
+  (void)events;
   for (int round = 0; round < ROUNDS_MAX && ch->fd >= 0; round++) {
     napi_handle_scope scope;
     int err = 0, n = 0;
-    b->taken = b->oversized = 0;
     if (status < 0)
       err = -status;
-    else if (ch->kind == CHAN_TUN)
-      n = tun_read_batch(ch->fd, b, &err);
-    else if (ch->kind == CHAN_UDP)
-      n = udp_recv_batch(ch->fd, b, &err);
     else
-      n = raw41_recv_batch(ch->fd, b, &err);
+      n = chan_read(ch, b, &err);
     /* Decided before the callback, which may open a TUN and so re-lay the shared batch. */
     int full = b->taken == BATCH_MAX;
 
     napi_open_handle_scope(ch->env, &scope);
-    if (n > 0 || b->oversized > 0) rc = deliver(ch, n);
-    if (rc == 0 && err && ch->fd >= 0) { /* the callback may have closed the channel already */
-      const char *syscall = status < 0 ? "uv_poll" : ch->kind == CHAN_TUN ? "read" : "recvmmsg";
-      napi_value e = errno_error(ch->env, ch->what, syscall, err, NULL);
+    if (n > 0 || b->oversized > 0) deliver(ch, n);
+    if (err && ch->fd >= 0) { /* the callback may have closed the channel already */
+      napi_value e = errno_error(ch->env, ch->what, status < 0 ? "uv_poll" : read_syscall(ch), err, NULL);
       chan_close(ch);
-      rc = call_js(ch, ch->on_error, 1, &e);
+      call_js(ch, ch->on_error, 1, &e);
     }
     napi_close_handle_scope(ch->env, scope);
-    if (rc < 0 || err || !full) break;
+    if (err || !full) break;
   }
-  return rc;
 }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  (void)events;
-  chan_drain(h->data, status);
-}
-
-/* Wraps an open fd in a channel polled by the event loop, or by `poller` when not NULL; closes the
- * fd on failure. */
+/* Wraps an open fd in a channel polled by the event loop, or by the thread's poller under `index`
+ * when index >= 0; closes the fd on failure. */
 static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char *what,
-                           napi_value on_batch, napi_value on_error, poller_t *poller) {
+                           napi_value on_batch, napi_value on_error, int32_t index) {
+  poller_t *poller = NULL;
   napi_value external, name;
   uv_loop_t *loop;
   chan_t *ch = calloc(1, sizeof *ch);
@@ -253,7 +275,7 @@ static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char
     throw_napi_failure(env, "napi_get_uv_event_loop");
     return NULL;
   }
-  if (poller && poller->epfd < 0) {
+  if (index >= 0 && !(poller = ch->shared->poller)) {
     napi_throw(env, errno_error(env, ch->what, "epoll_ctl", EBADF, NULL));
     close(fd);
     free(ch);
@@ -261,6 +283,7 @@ static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char
   }
   if (poller) {
     ch->poller = poller;
+    ch->index = index;
     poller->refs++;
   } else if ((rc = uv_poll_init(loop, &ch->poll, fd)) < 0) {
     napi_throw(env, errno_error(env, ch->what, "uv_poll_init", -rc, NULL));
@@ -321,20 +344,13 @@ static chan_t *get_chan(napi_env env, napi_value v, const char *syscall) {
   return ch;
 }
 
-/* The poller argument of an open function: NULL (with *ok) for undefined or null. */
-static poller_t *get_poller(napi_env env, napi_value v, bool *ok) {
-  napi_valuetype t;
-  bool tagged = false;
-  void *data = NULL;
-  *ok = true;
-  if (napi_typeof(env, v, &t) == napi_ok && (t == napi_undefined || t == napi_null)) return NULL;
-  if (napi_check_object_type_tag(env, v, &POLLER_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, v, &data) != napi_ok) {
-    napi_throw_type_error(env, NULL, "not a dataplane poller");
-    *ok = false;
-    return NULL;
+/* The poller index argument of an open function: -1 (the event loop) or 0..2^30. */
+static bool get_index(napi_env env, napi_value v, int32_t *index) {
+  if (napi_get_value_int32(env, v, index) != napi_ok || *index < -1 || *index > (1 << 30)) {
+    napi_throw_range_error(env, NULL, "poller index must be -1 or 0..2^30");
+    return false;
   }
-  return data;
+  return true;
 }
 
 static bool get_array(napi_env env, napi_value v, napi_typedarray_type want, void **data,
@@ -414,17 +430,18 @@ static bool shared_alloc(napi_env env, shared_t *sh, uint32_t slot) {
   }
   if (sh->buf) napi_delete_reference(env, sh->buf);
   sh->buf = ref;
+  if (sh->state_data) sh->state_data[STATE_GENERATION]++;
   batch_layout(&sh->b, data, slot);
   return true;
 }
 
 /* ---- exported functions ---- */
 
-/* tunOpen(name, mtu, txqueuelen, onBatch, onError, poller?) -> [handle, actualName] */
+/* tunOpen(name, mtu, txqueuelen, onBatch, onError, index) -> [handle, actualName]
+ * index -1: polled by the event loop, which calls onBatch; else read by the poller under index. */
 static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6], handle, result, v;
-  bool ok;
   char name[32], actual[16], what[40];
   size_t name_len;
   uint32_t mtu, qlen;
@@ -439,8 +456,8 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &qlen));
   if (!get_function(env, argv[3], "onBatch") || !get_function(env, argv[4], "onError"))
     return NULL;
-  poller_t *poller = get_poller(env, argv[5], &ok);
-  if (!ok) return NULL;
+  int32_t index;
+  if (!get_index(env, argv[5], &index)) return NULL;
   shared_t *sh;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
   /* Slots must hold this TUN's largest packet (and the tunnel packets carrying it). */
@@ -455,7 +472,7 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
                                 node_mode ? "read-write access to /dev/net/tun" : "CAP_NET_ADMIN"));
     return NULL;
   }
-  if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4], poller))) return NULL;
+  if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4], index))) return NULL;
   NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
   NAPI_CALL(env, napi_set_element(env, result, 0, handle));
   NAPI_CALL(env, napi_create_string_utf8(env, actual, NAPI_AUTO_LENGTH, &v));
@@ -463,11 +480,10 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* udpOpen(addr, port, onBatch, onError, poller?) -> handle */
+/* udpOpen(addr, port, onBatch, onError, index) -> handle */
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
-  bool ok;
   uint32_t addr, port;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -479,8 +495,8 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   }
   if (!get_function(env, argv[2], "onBatch") || !get_function(env, argv[3], "onError"))
     return NULL;
-  poller_t *poller = get_poller(env, argv[4], &ok);
-  if (!ok) return NULL;
+  int32_t index;
+  if (!get_index(env, argv[4], &index)) return NULL;
   struct in_addr a = {htonl(addr)};
   char what[40];
   snprintf(what, sizeof what, "udp %s:%u", inet_ntoa(a), port);
@@ -489,28 +505,27 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
     napi_throw(env, errno_error(env, what, where, -fd, NULL));
     return NULL;
   }
-  return chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3], poller);
+  return chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3], index);
 }
 
-/* raw41Open(addr, onBatch, onError, poller?) -> handle; addr 0 leaves the socket unbound */
+/* raw41Open(addr, onBatch, onError, index) -> handle; addr 0 leaves the socket unbound */
 static napi_value js_raw41_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  bool ok;
   uint32_t addr;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &addr));
   if (!get_function(env, argv[1], "onBatch") || !get_function(env, argv[2], "onError"))
     return NULL;
-  poller_t *poller = get_poller(env, argv[3], &ok);
-  if (!ok) return NULL;
+  int32_t index;
+  if (!get_index(env, argv[3], &index)) return NULL;
   int fd = raw41_open(addr, &where);
   if (fd < 0) {
     napi_throw(env, errno_error(env, "raw41", where, -fd, "CAP_NET_RAW"));
     return NULL;
   }
-  return chan_new(env, fd, CHAN_RAW41, "raw41", argv[1], argv[2], poller);
+  return chan_new(env, fd, CHAN_RAW41, "raw41", argv[1], argv[2], index);
 }
 
 /* tunWrite(handle, buf, offsets, lengths, count) -> accepted */
@@ -597,18 +612,17 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* ---- the poller ---- */
 
-static void poller_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  poller_unref(data);
-}
-
-/* pollerOpen() -> poller */
+/* pollerOpen(): opens this thread's poller */
 static napi_value js_poller_open(napi_env env, napi_callback_info info) {
-  napi_value external;
   uv_loop_t *loop;
+  shared_t *sh;
   (void)info;
+  NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  if (sh->poller) {
+    napi_throw_error(env, NULL, "this thread has a poller already");
+    return NULL;
+  }
   poller_t *p = calloc(1, sizeof *p);
   if (!p) {
     napi_throw_error(env, "ENOMEM", "out of memory");
@@ -625,28 +639,8 @@ static napi_value js_poller_open(napi_env env, napi_callback_info info) {
     napi_throw(env, errno_error(env, "poller", syscall, err, NULL));
     return NULL;
   }
-  if (napi_create_external(env, p, poller_finalize, NULL, &external) != napi_ok) {
-    poller_unref(p);
-    throw_napi_failure(env, "napi_create_external");
-    return NULL;
-  }
-  NAPI_CALL(env, napi_type_tag_object(env, external, &POLLER_TAG));
-  return external;
-}
-
-static poller_t *get_open_poller(napi_env env, napi_value v, const char *syscall) {
-  bool ok;
-  poller_t *p = get_poller(env, v, &ok);
-  if (!ok) return NULL;
-  if (!p) {
-    napi_throw_type_error(env, NULL, "not a dataplane poller");
-    return NULL;
-  }
-  if (p->epfd < 0) {
-    napi_throw(env, errno_error(env, "poller", syscall, EBADF, NULL));
-    return NULL;
-  }
-  return p;
+  sh->poller = p;
+  return NULL;
 }
 
 static int64_t monotonic_ms(void) {
@@ -655,70 +649,113 @@ static int64_t monotonic_ms(void) {
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* pollerWait(poller, timeoutMs): delivers its channels' batches to their handlers until the
- * thread's event loop has work or timeoutMs have passed. A handler's throw ends the wait and
- * propagates. */
-static napi_value js_poller_wait(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  uint32_t timeout;
-  struct epoll_event ev[BATCH_MAX];
-  poller_t *p;
-  int err = 0, rc = 0;
+/* pollerNext(timeoutMs) -> index | [index, error] | -1
+ * The next batch of the poller's channels, in the shared batch (count and oversized in the state
+ * array), named by its channel's index; or that channel's fatal read error (it is closed then); or
+ * -1 once the event loop has work or the deadline has passed. timeoutMs >= 0 sets the deadline
+ * from now; -1 keeps the last one. Blocks in epoll_wait while nothing is ready. */
+static napi_value js_poller_next(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int32_t timeout;
+  shared_t *sh;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!(p = get_open_poller(env, argv[0], "epoll_wait"))) return NULL;
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &timeout));
-  if (p->waiting) {
-    napi_throw_error(env, NULL, "pollerWait called from a packet handler");
+  NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
+  poller_t *p = sh->poller;
+  if (!p) {
+    napi_throw(env, errno_error(env, "poller", "epoll_wait", EBADF, NULL));
     return NULL;
   }
-  int64_t deadline = monotonic_ms() + timeout;
-  p->waiting = 1;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &timeout));
+  if (timeout >= 0) {
+    p->deadline = monotonic_ms() + timeout;
+    p->polled = 0;
+  }
+  batch_t *b = &sh->b;
   for (;;) {
-    int64_t left = deadline - monotonic_ms();
-    int n = dp_epoll_wait(p->epfd, ev, BATCH_MAX, left > 0 ? (int)left : 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
+    chan_t *ch = p->cur;
+    if (!ch) {
+      if (p->iev < p->nev) {
+        ch = p->ev[p->iev++].data.ptr;
+        if (!ch)
+          p->loop_ready = 1;
+        else if (ch->fd >= 0) /* else closed since the epoll_wait */
+          p->cur = ch, p->rounds = 0;
+        continue;
+      }
+      poller_release_dead(p);
+      int64_t left = p->deadline - monotonic_ms();
+      if (p->loop_ready || (p->polled && left <= 0)) {
+        p->loop_ready = 0;
+        NAPI_CALL(env, napi_create_int32(env, -1, &result));
+        return result;
+      }
+      int n = dp_epoll_wait(p->epfd, p->ev, BATCH_MAX, left > 0 ? (int)left : 0);
+      p->polled = 1;
+      if (n < 0 && errno != EINTR) {
+        napi_throw(env, errno_error(env, "poller", "epoll_wait", errno, NULL));
+        return NULL;
+      }
+      p->nev = n > 0 ? n : 0;
+      p->iev = 0;
+      if (n == 0) p->loop_ready = 1; /* the deadline: give up */
+      continue;
     }
-    bool loop_ready = false;
-    for (int i = 0; i < n && rc == 0; i++) {
-      chan_t *ch = ev[i].data.ptr;
-      if (!ch)
-        loop_ready = true;
-      else if (ch->fd >= 0) /* closed earlier in this batch: skipped */
-        rc = chan_drain(ch, 0);
+    int err = 0, n = chan_read(ch, b, &err);
+    if (err || b->taken < BATCH_MAX || ++p->rounds >= ROUNDS_MAX) p->cur = NULL;
+    if (err) {
+      napi_value e = errno_error(env, ch->what, read_syscall(ch), err, NULL), index;
+      NAPI_CALL(env, napi_create_int32(env, ch->index, &index));
+      chan_close(ch);
+      NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+      NAPI_CALL(env, napi_set_element(env, result, 0, index));
+      NAPI_CALL(env, napi_set_element(env, result, 1, e));
+      return result;
     }
-    if (rc < 0 || loop_ready || n == 0 || p->epfd < 0 || monotonic_ms() >= deadline) break;
+    if (n > 0 || b->oversized > 0) {
+      sh->state_data[STATE_COUNT] = (uint32_t)n;
+      sh->state_data[STATE_OVERSIZED] = b->oversized;
+      NAPI_CALL(env, napi_create_int32(env, ch->index, &result));
+      return result;
+    }
   }
-  p->waiting = 0;
-  while (p->dead) {
-    chan_t *ch = p->dead;
-    p->dead = ch->next_dead;
-    chan_release(ch);
-  }
-  if (err) napi_throw(env, errno_error(env, "poller", "epoll_wait", err, NULL));
+}
+
+static void poller_close(shared_t *sh) {
+  poller_t *p = sh->poller;
+  if (!p) return;
+  sh->poller = NULL;
+  close(p->epfd);
+  p->epfd = -1;
+  p->nev = p->iev = 0;
+  p->cur = NULL;
+  poller_release_dead(p);
+  poller_unref(p);
+}
+
+/* pollerClose(): idempotent; its channels must be closed first, they are never read again */
+static napi_value js_poller_close(napi_env env, napi_callback_info info) {
+  shared_t *sh;
+  (void)info;
+  NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
+  poller_close(sh);
   return NULL;
 }
 
-/* pollerClose(poller): idempotent; its channels must be closed first, they are never read again */
-static napi_value js_poller_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  bool ok;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  poller_t *p = get_poller(env, argv[0], &ok);
-  if (!ok) return NULL;
-  if (!p) {
-    napi_throw_type_error(env, NULL, "not a dataplane poller");
-    return NULL;
+/* batch() -> [buf, offsets, lengths, addrs, ports, state]: what pollerNext fills. buf is replaced
+ * when a TUN with a larger MTU opens; state[2] then changes. */
+static napi_value js_batch(napi_env env, napi_callback_info info) {
+  napi_value result, v;
+  shared_t *sh;
+  (void)info;
+  NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
+  napi_ref refs[] = {sh->buf, sh->off, sh->len, sh->addr, sh->port, sh->state};
+  NAPI_CALL(env, napi_create_array_with_length(env, 6, &result));
+  for (uint32_t i = 0; i < 6; i++) {
+    NAPI_CALL(env, napi_get_reference_value(env, refs[i], &v));
+    NAPI_CALL(env, napi_set_element(env, result, i, v));
   }
-  if (p->epfd >= 0) {
-    close(p->epfd);
-    p->epfd = -1;
-  }
-  return NULL;
+  return result;
 }
 
 /* ---- module setup ---- */
@@ -731,6 +768,8 @@ static void shared_finalize(napi_env env, void *data, void *hint) {
   napi_delete_reference(env, sh->len);
   napi_delete_reference(env, sh->addr);
   napi_delete_reference(env, sh->port);
+  napi_delete_reference(env, sh->state);
+  poller_close(sh);
   free(sh);
 }
 
@@ -762,7 +801,8 @@ static bool shared_init(napi_env env) {
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.off, &sh->off) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.len, &sh->len) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.addr, &sh->addr) &&
-         new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.port, &sh->port);
+         new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.port, &sh->port) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->state_data, &sh->state);
 }
 
 NAPI_MODULE_INIT() {
@@ -776,7 +816,8 @@ NAPI_MODULE_INIT() {
       {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerOpen", NULL, js_poller_open, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"pollerWait", NULL, js_poller_wait, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollerNext", NULL, js_poller_next, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"batch", NULL, js_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerClose", NULL, js_poller_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (!shared_init(env)) return NULL;

@@ -56,10 +56,10 @@ interface Addon {
     txQueueLen: number,
     onBatch: PacketBatchHandler,
     onError: ChannelErrorHandler,
-    poller: Handle | null,
+    pollerIndex: number,
   ): [Handle, string];
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
-  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, poller: Handle | null): Handle;
+  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
   udpSend(
     h: Handle,
     buf: Uint8Array,
@@ -69,7 +69,7 @@ interface Addon {
     ports: Uint16Array,
     count: number,
   ): number;
-  raw41Open(addr: number, onBatch: Raw41BatchHandler, onError: ChannelErrorHandler, poller: Handle | null): Handle;
+  raw41Open(addr: number, onBatch: Raw41BatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
   raw41Send(
     h: Handle,
     buf: Uint8Array,
@@ -80,9 +80,10 @@ interface Addon {
   ): number;
   localAddress(h: Handle): [number, number];
   close(h: Handle): void;
-  pollerOpen(): Handle;
-  pollerWait(p: Handle, timeoutMs: number): void;
-  pollerClose(p: Handle): void;
+  pollerOpen(): void;
+  pollerNext(timeoutMs: number): number | [number, NodeJS.ErrnoException];
+  pollerClose(): void;
+  batch(): [Buffer, Uint32Array, Uint32Array, Uint32Array, Uint16Array, Uint32Array];
 }
 
 const ADDON_PATH = "../../build/Release/dtcp_dataplane.node";
@@ -119,33 +120,126 @@ export function uint32ToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
+/** The arrays a poller's batches arrive in (the same for every channel of the thread). */
+interface SharedBatch {
+  buf: Buffer;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  addrs: Uint32Array;
+  ports: Uint16Array;
+}
+
+/** A channel as its poller knows it. */
+interface PollerEntry {
+  deliver(batch: SharedBatch, count: number, oversized: number): void;
+  onError: ChannelErrorHandler;
+}
+
+// Slots of the addon's poller state array.
+const STATE_COUNT = 0;
+const STATE_OVERSIZED = 1;
+const STATE_GENERATION = 2;
+
 /**
- * The wait of a thread that does nothing but forward packets. Channels opened with a poller are
- * read only inside wait(), which blocks in epoll and calls their handlers directly, batch after
- * batch, without going back to the event loop in between: what the loop costs per wakeup (a
- * callback scope and microtask checkpoint, timer upkeep, a second epoll call for its idle-time
- * metrics) is most of the work at an ordinary packet rate. wait() returns as soon as the thread's
- * event loop has something to do (a message from another thread, say) or the timeout passes, so
- * the thread calls it again from setImmediate. Timers of the thread run only between waits: keep
- * the timeouts short or do timed work between waits. Handlers must not call wait().
+ * The wait of a thread that does nothing but forward packets (one poller per thread). Channels
+ * opened with a poller are read only inside wait(), which asks the addon for one batch after
+ * another (it blocks in epoll while none is ready) and hands each to its channel's handler,
+ * without going back to the event loop in between and without a call from C into JS: what the
+ * loop and such a call cost per wakeup (a callback scope and microtask checkpoint, timer upkeep,
+ * a second epoll call for the loop's idle-time metrics) is most of the work at an ordinary packet
+ * rate. wait() returns as soon as the thread's event loop has something to do (a message from
+ * another thread, say) or its timeout passes, so the thread calls it again from setImmediate.
+ * Timers of the thread run only between waits: keep the timeouts short or do timed work between
+ * waits. Handlers must not call wait().
  */
 export class Poller {
-  /** @internal The addon's handle, passed to the channel constructors. */
-  readonly handle: Handle;
   readonly #addon = addon();
+  readonly #entries: (PollerEntry | undefined)[] = [];
+  readonly #freeIndexes: number[] = [];
+  readonly #state: Uint32Array;
+  #batch!: SharedBatch;
+  #generation = -1;
 
+  /** Opens the thread's poller; fails if the thread has one open. */
   constructor() {
-    this.handle = this.#addon.pollerOpen();
+    this.#addon.pollerOpen();
+    this.#state = this.#addon.batch()[5];
+    this.#refresh();
+  }
+
+  // The addon replaces the buffer when a TUN with a larger MTU opens.
+  #refresh(): void {
+    const [buf, offsets, lengths, addrs, ports] = this.#addon.batch();
+    this.#batch = { buf, offsets, lengths, addrs, ports };
+    this.#generation = this.#state[STATE_GENERATION]!;
+  }
+
+  /** @internal A channel's index: what the addon names its batches by. */
+  attach(entry: PollerEntry): number {
+    const index = this.#freeIndexes.pop() ?? this.#entries.length;
+    this.#entries[index] = entry;
+    return index;
+  }
+
+  /** @internal Forgets a closed channel (if index still names it). */
+  detach(index: number, entry: PollerEntry): void {
+    if (this.#entries[index] !== entry) return;
+    this.#entries[index] = undefined;
+    this.#freeIndexes.push(index);
   }
 
   /** Delivers packets until the event loop has work or timeoutMs (≥ 0) have passed; a handler's throw ends it and propagates. */
   wait(timeoutMs: number): void {
-    this.#addon.pollerWait(this.handle, Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff)));
+    const a = this.#addon;
+    const state = this.#state;
+    let next = a.pollerNext(Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff)) || 0);
+    while (next !== -1) {
+      if (typeof next === "number") {
+        if (state[STATE_GENERATION] !== this.#generation) this.#refresh();
+        this.#entries[next]!.deliver(this.#batch, state[STATE_COUNT]!, state[STATE_OVERSIZED]!);
+      } else {
+        // The addon closed the channel.
+        const [index, err] = next;
+        const entry = this.#entries[index];
+        if (entry) {
+          this.detach(index, entry);
+          entry.onError(err);
+        }
+      }
+      next = a.pollerNext(-1);
+    }
   }
 
   /** Closes the epoll set. Close its channels first: they are never read again. Idempotent. */
   close(): void {
-    this.#addon.pollerClose(this.handle);
+    this.#addon.pollerClose();
+  }
+}
+
+/** Registers a channel with its poller around its opening; closing detaches it. */
+class PollerSlot {
+  readonly index: number;
+  readonly #poller: Poller | undefined;
+  readonly #entry: PollerEntry;
+
+  constructor(poller: Poller | undefined, entry: PollerEntry) {
+    this.#poller = poller;
+    this.#entry = entry;
+    this.index = poller ? poller.attach(entry) : -1;
+  }
+
+  release(): void {
+    this.#poller?.detach(this.index, this.#entry);
+  }
+
+  /** Runs open(index); releases the slot if it throws. */
+  open<T>(open: (index: number) => T): T {
+    try {
+      return open(this.index);
+    } catch (err) {
+      this.release();
+      throw err;
+    }
   }
 }
 
@@ -170,16 +264,18 @@ export class TunDevice {
   readonly #handle: Handle;
   // Held, not looked up per write: the write is on the packet path.
   readonly #addon = addon();
+  readonly #slot: PollerSlot;
 
   /** Opens the device; fails with a message naming CAP_NET_ADMIN when not permitted. */
   constructor(opts: TunOptions) {
-    [this.#handle, this.name] = this.#addon.tunOpen(
-      opts.name,
-      opts.mtu,
-      opts.txQueueLen ?? 4096,
-      opts.onPackets,
-      opts.onError ?? rethrow,
-      opts.poller?.handle ?? null,
+    const { onPackets } = opts;
+    const onError = opts.onError ?? rethrow;
+    this.#slot = new PollerSlot(opts.poller, {
+      deliver: (b, count, oversized) => onPackets(b.buf, b.offsets, b.lengths, count, oversized),
+      onError,
+    });
+    [this.#handle, this.name] = this.#slot.open((index) =>
+      this.#addon.tunOpen(opts.name, opts.mtu, opts.txQueueLen ?? 4096, onPackets, onError, index),
     );
   }
 
@@ -190,7 +286,8 @@ export class TunDevice {
 
   /** Stops reading and closes the fd; a non-persistent device disappears. Idempotent. */
   close(): void {
-    addon().close(this.#handle);
+    this.#addon.close(this.#handle);
+    this.#slot.release();
   }
 }
 
@@ -214,11 +311,19 @@ export class UdpSocket {
   readonly port: number;
   readonly #handle: Handle;
   readonly #addon = addon();
+  readonly #slot: PollerSlot;
 
   /** Binds the socket. */
   constructor(opts: UdpSocketOptions) {
     const a = this.#addon;
-    this.#handle = a.udpOpen(ipv4ToUint32(opts.address ?? "0.0.0.0"), opts.port, opts.onDatagrams, opts.onError ?? rethrow, opts.poller?.handle ?? null);
+    const { onDatagrams } = opts;
+    const onError = opts.onError ?? rethrow;
+    const address = ipv4ToUint32(opts.address ?? "0.0.0.0");
+    this.#slot = new PollerSlot(opts.poller, {
+      deliver: (b, count, oversized) => onDatagrams(b.buf, b.offsets, b.lengths, b.addrs, b.ports, count, oversized),
+      onError,
+    });
+    this.#handle = this.#slot.open((index) => a.udpOpen(address, opts.port, onDatagrams, onError, index));
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
     this.port = port;
@@ -238,7 +343,8 @@ export class UdpSocket {
 
   /** Stops reading and closes the socket. Idempotent. */
   close(): void {
-    addon().close(this.#handle);
+    this.#addon.close(this.#handle);
+    this.#slot.release();
   }
 }
 
@@ -256,11 +362,18 @@ export interface RawSocket41Options {
 export class RawSocket41 {
   readonly #handle: Handle;
   readonly #addon = addon();
+  readonly #slot: PollerSlot;
 
   /** Opens the socket; fails with a message naming CAP_NET_RAW when not permitted. */
   constructor(opts: RawSocket41Options) {
     const addr = opts.address === undefined ? 0 : ipv4ToUint32(opts.address);
-    this.#handle = this.#addon.raw41Open(addr, opts.onPackets, opts.onError ?? rethrow, opts.poller?.handle ?? null);
+    const { onPackets } = opts;
+    const onError = opts.onError ?? rethrow;
+    this.#slot = new PollerSlot(opts.poller, {
+      deliver: (b, count, oversized) => onPackets(b.buf, b.offsets, b.lengths, b.addrs, count, oversized),
+      onError,
+    });
+    this.#handle = this.#slot.open((index) => this.#addon.raw41Open(addr, onPackets, onError, index));
   }
 
   /** Sends packet i (an IPv6 packet) inside IPv4 to addrs[i]; returns how many were sent. */
@@ -270,6 +383,7 @@ export class RawSocket41 {
 
   /** Stops reading and closes the socket. Idempotent. */
   close(): void {
-    addon().close(this.#handle);
+    this.#addon.close(this.#handle);
+    this.#slot.release();
   }
 }
