@@ -49,8 +49,9 @@ enum { STATE_COUNT, STATE_OVERSIZED, STATE_GENERATION, STATE_SLOTS };
 /* The JS side of the shared batch. */
 typedef struct {
   batch_t b;
-  napi_ref buf, off, len, addr, port, state;
+  napi_ref buf, off, len, addr, port, state, clock;
   uint32_t *state_data; /* count and oversized of pollerNext's batch; generation of buf */
+  double *clock_data;   /* wall-clock ms of the poller's last wakeup */
   poller_t *poller;     /* this thread's, while open */
 } shared_t;
 
@@ -612,6 +613,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* ---- the poller ---- */
 
+static void stamp_clock(shared_t *sh);
+
 /* pollerOpen(): opens this thread's poller */
 static napi_value js_poller_open(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
@@ -640,6 +643,7 @@ static napi_value js_poller_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   sh->poller = p;
+  stamp_clock(sh);
   return NULL;
 }
 
@@ -647,6 +651,13 @@ static int64_t monotonic_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Packet handlers read this instead of calling Date.now(), a runtime call per batch. */
+static void stamp_clock(shared_t *sh) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  sh->clock_data[0] = (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 /* pollerNext(timeoutMs) -> index | [index, error] | -1
@@ -692,6 +703,7 @@ static napi_value js_poller_next(napi_env env, napi_callback_info info) {
       }
       int n = dp_epoll_wait(p->epfd, p->ev, BATCH_MAX, left > 0 ? (int)left : 0);
       p->polled = 1;
+      stamp_clock(sh);
       if (n < 0 && errno != EINTR) {
         napi_throw(env, errno_error(env, "poller", "epoll_wait", errno, NULL));
         return NULL;
@@ -742,16 +754,17 @@ static napi_value js_poller_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batch() -> [buf, offsets, lengths, addrs, ports, state]: what pollerNext fills. buf is replaced
- * when a TUN with a larger MTU opens; state[2] then changes. */
+/* batch() -> [buf, offsets, lengths, addrs, ports, state, clock]: what pollerNext fills. buf is
+ * replaced when a TUN with a larger MTU opens; state[2] then changes. clock[0] is the wall-clock
+ * time (ms) of the poller's last wakeup. */
 static napi_value js_batch(napi_env env, napi_callback_info info) {
   napi_value result, v;
   shared_t *sh;
   (void)info;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
-  napi_ref refs[] = {sh->buf, sh->off, sh->len, sh->addr, sh->port, sh->state};
-  NAPI_CALL(env, napi_create_array_with_length(env, 6, &result));
-  for (uint32_t i = 0; i < 6; i++) {
+  napi_ref refs[] = {sh->buf, sh->off, sh->len, sh->addr, sh->port, sh->state, sh->clock};
+  NAPI_CALL(env, napi_create_array_with_length(env, 7, &result));
+  for (uint32_t i = 0; i < 7; i++) {
     NAPI_CALL(env, napi_get_reference_value(env, refs[i], &v));
     NAPI_CALL(env, napi_set_element(env, result, i, v));
   }
@@ -769,6 +782,7 @@ static void shared_finalize(napi_env env, void *data, void *hint) {
   napi_delete_reference(env, sh->addr);
   napi_delete_reference(env, sh->port);
   napi_delete_reference(env, sh->state);
+  napi_delete_reference(env, sh->clock);
   poller_close(sh);
   free(sh);
 }
@@ -802,7 +816,8 @@ static bool shared_init(napi_env env) {
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.len, &sh->len) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.addr, &sh->addr) &&
          new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.port, &sh->port) &&
-         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->state_data, &sh->state);
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->state_data, &sh->state) &&
+         new_typed_array(env, napi_float64_array, 8, (void **)&sh->clock_data, &sh->clock);
 }
 
 NAPI_MODULE_INIT() {

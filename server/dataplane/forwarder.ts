@@ -205,7 +205,7 @@ export class Forwarder {
       if (valid) {
         const slot = this.#routes.lookup(buf, off + SOURCE_OFFSET);
         const owner = slot >= 0 ? this.#bySlot[slot] : undefined;
-        if (owner?.spec.transport === "proto41") s = owner;
+        if (owner?.proto41) s = owner;
       }
       s ??= this.#proto41ByClient.get(addr)?.[0];
       if (!s) {
@@ -273,7 +273,7 @@ export class Forwarder {
     s.pending = 0;
     let sent: number;
     if (!toClient) sent = this.#tun.writeBatch(buf, s.offsets, s.lengths, n);
-    else if (s.spec.transport === "proto41") sent = this.#raw41.sendBatch(buf, s.offsets, s.lengths, s.addrs, n);
+    else if (s.proto41) sent = this.#raw41.sendBatch(buf, s.offsets, s.lengths, s.addrs, n);
     else sent = s.udp ? s.udp.sendBatch(buf, s.offsets, s.lengths, s.addrs, s.ports, n) : 0;
     // A short count almost always means a full queue, which drops the tail: charge the bytes of the head.
     let bytes = 0;

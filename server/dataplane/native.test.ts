@@ -160,8 +160,10 @@ describe("Poller", () => {
       sendTo(a, b, "one", "two", "three");
       await sleep(100);
       assert.deepEqual(got, [], "the event loop left the socket alone");
+      const before = Date.now();
       const ms = timed(() => poller.wait(150));
       assert.deepEqual(got, ["one", "two", "three"]);
+      assert.ok(poller.now >= before - 1 && poller.now <= Date.now() + 1, "now is the time of the last wakeup");
       assert.ok(ms >= 140 && ms < 1500, `waited ${ms.toFixed(0)} ms for a 150 ms timeout`);
       assert.ok(timed(() => poller.wait(0)) < 100, "a zero timeout only takes what is there");
     } finally {

@@ -83,7 +83,7 @@ interface Addon {
   pollerOpen(): void;
   pollerNext(timeoutMs: number): number | [number, NodeJS.ErrnoException];
   pollerClose(): void;
-  batch(): [Buffer, Uint32Array, Uint32Array, Uint32Array, Uint16Array, Uint32Array];
+  batch(): [Buffer, Uint32Array, Uint32Array, Uint32Array, Uint16Array, Uint32Array, Float64Array];
 }
 
 const ADDON_PATH = "../../build/Release/dtcp_dataplane.node";
@@ -157,14 +157,20 @@ export class Poller {
   readonly #entries: (PollerEntry | undefined)[] = [];
   readonly #freeIndexes: number[] = [];
   readonly #state: Uint32Array;
+  readonly #clock: Float64Array;
   #batch!: SharedBatch;
   #generation = -1;
 
   /** Opens the thread's poller; fails if the thread has one open. */
   constructor() {
     this.#addon.pollerOpen();
-    this.#state = this.#addon.batch()[5];
+    [, , , , , this.#state, this.#clock] = this.#addon.batch();
     this.#refresh();
+  }
+
+  /** Wall-clock time (ms, as Date.now()) of the last wakeup: a batch's arrival time, cheaper to read than the clock. */
+  get now(): number {
+    return this.#clock[0]!;
   }
 
   // The addon replaces the buffer when a TUN with a larger MTU opens.

@@ -23,6 +23,8 @@ export class TunnelSession {
   readonly clientIpv4: number;
   /** UDP without clientUdpPort: the binding is learnt from the client's datagrams. */
   readonly natTraversal: boolean;
+  /** spec.transport === "proto41", decided once: the spec's strings came through postMessage uninterned, so comparing them costs. */
+  readonly proto41: boolean;
   /** clientIpv6/128 and the delegated prefix, as present: routes and owned inner sources alike. */
   readonly owned: readonly WordPrefix[];
   readonly sources: SourceFilter;
@@ -46,6 +48,7 @@ export class TunnelSession {
     this.slot = slot;
     this.clientIpv4 = ipv4ToUint32(spec.clientIpv4);
     this.natTraversal = spec.transport === "udp" && spec.clientUdpPort === null;
+    this.proto41 = spec.transport === "proto41";
     const owned: WordPrefix[] = [];
     if (spec.clientIpv6 !== null) owned.push(addressPrefix(spec.clientIpv6));
     if (spec.prefix !== null) owned.push(cidrPrefix(spec.prefix));

@@ -47,7 +47,7 @@ const channels = openChannels(poller);
 // Assigned before the event loop can deliver a batch to the callbacks above.
 let forwarder: Forwarder;
 if (channels) {
-  forwarder = new Forwarder(channels, { strictOuterSource: config.strictOuterSource });
+  forwarder = new Forwarder(channels, { strictOuterSource: config.strictOuterSource, now: () => poller.now });
   const sockets = new Map<number, UdpSocket>();
 
   const openSocket = (s: TunnelSession): UdpSocket => {
