@@ -41,10 +41,23 @@ typedef struct {
   int polled;        /* an epoll_wait happened since the deadline was set */
   int64_t deadline;  /* CLOCK_MONOTONIC ms */
   chan_t *dead;      /* closed channels the event array may still name, released before the next epoll_wait */
+  chan_t **chans;    /* open channels by index: the outbox names them so */
+  int32_t nchans;
 } poller_t;
 
-/* Slots of the poller's state array. */
-enum { STATE_COUNT, STATE_OVERSIZED, STATE_GENERATION, STATE_SLOTS };
+/* Slots of the poller's state array. SEGMENTS: sends JS queued in the outbox; the next pollerNext
+ * makes them first and sets SETTLED to their number (their results in the outbox's sent array). */
+enum { STATE_COUNT, STATE_OVERSIZED, STATE_GENERATION, STATE_SEGMENTS, STATE_SETTLED, STATE_SLOTS };
+
+/* Sends of one batch queued by JS: packets (offset, length, address, port) of the shared batch,
+ * and per send [channel index, first packet, packets] and how many the kernel took. */
+typedef struct {
+  uint32_t *off, *len, *addr;
+  uint16_t *port;
+  int32_t *seg;
+  uint32_t *sent;
+  napi_ref off_ref, len_ref, addr_ref, port_ref, seg_ref, sent_ref;
+} outbox_t;
 
 /* The JS side of the shared batch. */
 typedef struct {
@@ -52,6 +65,7 @@ typedef struct {
   napi_ref buf, off, len, addr, port, state, clock;
   uint32_t *state_data; /* count and oversized of pollerNext's batch; generation of buf */
   double *clock_data;   /* wall-clock ms of the poller's last wakeup */
+  outbox_t out;
   poller_t *poller;     /* this thread's, while open */
 } shared_t;
 
@@ -116,6 +130,7 @@ static napi_value errno_error(napi_env env, const char *what, const char *syscal
 static void poller_unref(poller_t *p) {
   if (--p->refs > 0) return;
   if (p->epfd >= 0) close(p->epfd);
+  free(p->chans);
   free(p);
 }
 
@@ -153,6 +168,7 @@ static void chan_close(chan_t *ch) {
     close(ch->fd);
     ch->fd = -1;
     if (p->cur == ch) p->cur = NULL;
+    if (ch->index < p->nchans && p->chans[ch->index] == ch) p->chans[ch->index] = NULL;
     if (p->iev < p->nev) {
       ch->next_dead = p->dead;
       p->dead = ch;
@@ -282,6 +298,20 @@ static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char
     free(ch);
     return NULL;
   }
+  if (poller && index >= poller->nchans) {
+    int32_t n = poller->nchans ? poller->nchans : 16;
+    while (n <= index) n *= 2;
+    chan_t **chans = realloc(poller->chans, (size_t)n * sizeof *chans);
+    if (!chans) {
+      close(fd);
+      free(ch);
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return NULL;
+    }
+    memset(chans + poller->nchans, 0, (size_t)(n - poller->nchans) * sizeof *chans);
+    poller->chans = chans;
+    poller->nchans = n;
+  }
   if (poller) {
     ch->poller = poller;
     ch->index = index;
@@ -318,6 +348,7 @@ static napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char
       chan_close(ch);
       return NULL;
     }
+    poller->chans[index] = ch;
   } else if ((rc = uv_poll_start(&ch->poll, UV_READABLE, on_poll)) < 0) {
     napi_throw(env, errno_error(env, ch->what, "uv_poll_start", -rc, NULL));
     chan_close(ch);
@@ -660,8 +691,32 @@ static void stamp_clock(shared_t *sh) {
   sh->clock_data[0] = (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* Makes the sends queued in the outbox: each to its channel if that is still open, with every
+ * slice checked against the shared buffer; what the kernel took goes to the sent array. */
+static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
+  outbox_t *o = &sh->out;
+  batch_t *b = &sh->b;
+  size_t buflen = (size_t)BATCH_MAX * b->stride;
+  for (uint32_t k = 0; k < segments; k++) {
+    int32_t index = o->seg[k * 3];
+    uint32_t start = (uint32_t)o->seg[k * 3 + 1], count = (uint32_t)o->seg[k * 3 + 2];
+    chan_t *ch = index >= 0 && index < p->nchans ? p->chans[index] : NULL;
+    bool valid = ch && ch->fd >= 0 && start <= BATCH_MAX && count <= BATCH_MAX - start;
+    for (uint32_t i = start; valid && i < start + count; i++)
+      valid = (size_t)o->off[i] + o->len[i] <= buflen;
+    if (!valid)
+      o->sent[k] = 0;
+    else if (ch->kind == CHAN_TUN)
+      o->sent[k] = tun_write_batch(ch->fd, b->buf, o->off + start, o->len + start, count);
+    else
+      o->sent[k] = sock_send_batch(ch->fd, b, b->buf, o->off + start, o->len + start, o->addr + start,
+                                   ch->kind == CHAN_UDP ? o->port + start : NULL, count);
+  }
+}
+
 /* pollerNext(timeoutMs) -> index | [index, error] | -1
- * The next batch of the poller's channels, in the shared batch (count and oversized in the state
+ * First makes the sends queued in the outbox (see STATE_SEGMENTS). Then returns the next batch
+ * of the poller's channels, in the shared batch (count and oversized in the state
  * array), named by its channel's index; or that channel's fatal read error (it is closed then); or
  * -1 once the event loop has work or the deadline has passed. timeoutMs >= 0 sets the deadline
  * from now; -1 keeps the last one. Blocks in epoll_wait while nothing is ready. */
@@ -678,6 +733,13 @@ static napi_value js_poller_next(napi_env env, napi_callback_info info) {
     return NULL;
   }
   NAPI_CALL(env, napi_get_value_int32(env, argv[0], &timeout));
+  uint32_t segments = sh->state_data[STATE_SEGMENTS];
+  if (segments > 0) {
+    sh->state_data[STATE_SEGMENTS] = 0;
+    if (segments > BATCH_MAX) segments = BATCH_MAX;
+    outbox_flush(sh, p, segments);
+    sh->state_data[STATE_SETTLED] = segments;
+  }
   if (timeout >= 0) {
     p->deadline = monotonic_ms() + timeout;
     p->polled = 0;
@@ -745,6 +807,22 @@ static void poller_close(shared_t *sh) {
   poller_unref(p);
 }
 
+/* outbox() -> [offsets, lengths, addrs, ports, segments, sent]: where JS queues sends */
+static napi_value js_outbox(napi_env env, napi_callback_info info) {
+  napi_value result, v;
+  shared_t *sh;
+  (void)info;
+  NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
+  outbox_t *o = &sh->out;
+  napi_ref refs[] = {o->off_ref, o->len_ref, o->addr_ref, o->port_ref, o->seg_ref, o->sent_ref};
+  NAPI_CALL(env, napi_create_array_with_length(env, 6, &result));
+  for (uint32_t i = 0; i < 6; i++) {
+    NAPI_CALL(env, napi_get_reference_value(env, refs[i], &v));
+    NAPI_CALL(env, napi_set_element(env, result, i, v));
+  }
+  return result;
+}
+
 /* pollerClose(): idempotent; its channels must be closed first, they are never read again */
 static napi_value js_poller_close(napi_env env, napi_callback_info info) {
   shared_t *sh;
@@ -783,20 +861,32 @@ static void shared_finalize(napi_env env, void *data, void *hint) {
   napi_delete_reference(env, sh->port);
   napi_delete_reference(env, sh->state);
   napi_delete_reference(env, sh->clock);
+  napi_delete_reference(env, sh->out.off_ref);
+  napi_delete_reference(env, sh->out.len_ref);
+  napi_delete_reference(env, sh->out.addr_ref);
+  napi_delete_reference(env, sh->out.port_ref);
+  napi_delete_reference(env, sh->out.seg_ref);
+  napi_delete_reference(env, sh->out.sent_ref);
   poller_close(sh);
   free(sh);
 }
 
-static bool new_typed_array(napi_env env, napi_typedarray_type type, size_t elem_size,
-                            void **data, napi_ref *ref) {
+/* A typed array of BATCH_MAX * per elements. */
+static bool new_typed_array_n(napi_env env, napi_typedarray_type type, size_t elem_size, size_t per,
+                              void **data, napi_ref *ref) {
   napi_value ab, ta;
-  if (napi_create_arraybuffer(env, BATCH_MAX * elem_size, data, &ab) != napi_ok ||
-      napi_create_typedarray(env, type, BATCH_MAX, ab, 0, &ta) != napi_ok ||
+  if (napi_create_arraybuffer(env, BATCH_MAX * per * elem_size, data, &ab) != napi_ok ||
+      napi_create_typedarray(env, type, BATCH_MAX * per, ab, 0, &ta) != napi_ok ||
       napi_create_reference(env, ta, 1, ref) != napi_ok) {
     throw_napi_failure(env, "napi_create_typedarray");
     return false;
   }
   return true;
+}
+
+static bool new_typed_array(napi_env env, napi_typedarray_type type, size_t elem_size,
+                            void **data, napi_ref *ref) {
+  return new_typed_array_n(env, type, elem_size, 1, data, ref);
 }
 
 /* One shared batch per environment (main thread or worker). */
@@ -817,7 +907,13 @@ static bool shared_init(napi_env env) {
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.addr, &sh->addr) &&
          new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.port, &sh->port) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->state_data, &sh->state) &&
-         new_typed_array(env, napi_float64_array, 8, (void **)&sh->clock_data, &sh->clock);
+         new_typed_array(env, napi_float64_array, 8, (void **)&sh->clock_data, &sh->clock) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.off, &sh->out.off_ref) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.len, &sh->out.len_ref) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.addr, &sh->out.addr_ref) &&
+         new_typed_array(env, napi_uint16_array, 2, (void **)&sh->out.port, &sh->out.port_ref) &&
+         new_typed_array_n(env, napi_int32_array, 4, 3, (void **)&sh->out.seg, &sh->out.seg_ref) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.sent, &sh->out.sent_ref);
 }
 
 NAPI_MODULE_INIT() {
@@ -833,6 +929,7 @@ NAPI_MODULE_INIT() {
       {"pollerOpen", NULL, js_poller_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerNext", NULL, js_poller_next, NULL, NULL, NULL, napi_enumerable, NULL},
       {"batch", NULL, js_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"outbox", NULL, js_outbox, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerClose", NULL, js_poller_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (!shared_init(env)) return NULL;

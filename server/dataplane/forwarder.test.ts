@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { beforeEach, describe, test } from "node:test";
 import { MALFORMED_UNCHARGED, tunnelStats } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
-import { ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
+import { ipv4ToUint32, SEND_DEFERRED, uint32ToIpv4 } from "./native.ts";
 import type { UdpSender } from "./session.ts";
 import { ipv6Packet, summarize } from "./test-packets.ts";
 import type { DropReason, TunnelSpec } from "./types.ts";
@@ -34,10 +34,12 @@ type Sent = { dst: string; addr: string; port: number | null };
 class FakeTun {
   readonly calls: string[][] = [];
   refuseFrom = Infinity;
+  /** Queue instead of send, as the addon's channels do on a poller that defers sends. */
+  defer = false;
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
     const n = Math.min(count, this.refuseFrom);
     this.calls.push(Array.from({ length: n }, (_, i) => summarize(buf.subarray(offsets[i]!, offsets[i]! + lengths[i]!)).src));
-    return n;
+    return this.defer ? SEND_DEFERRED : n;
   }
   get packets(): string[] {
     return this.calls.flat();
@@ -47,6 +49,7 @@ class FakeTun {
 class FakeSender implements UdpSender {
   readonly calls: Sent[][] = [];
   refuseFrom = Infinity;
+  defer = false;
   sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, ports: Uint16Array | number, count?: number): number {
     const n = Math.min(typeof ports === "number" ? ports : count!, this.refuseFrom);
     this.calls.push(
@@ -56,7 +59,7 @@ class FakeSender implements UdpSender {
         port: typeof ports === "number" ? null : ports[i]!,
       })),
     );
-    return n;
+    return this.defer ? SEND_DEFERRED : n;
   }
   get packets(): Sent[] {
     return this.calls.flat();
@@ -343,6 +346,26 @@ describe("Forwarder", () => {
       fwd.onDatagrams(session, up.buf, up.offsets, up.lengths, up.addrs, up.ports, up.count);
       assert.equal(stats().packetsIn, 0n);
       assert.deepEqual(drops(stats().drops), { sendFailed: 2 });
+    });
+
+    test("deferred sends count when settled, each result charged to its session and direction", () => {
+      const a = openUdp(spec({ sessionId: 1, clientUdpPort: 5000 }));
+      const b = openUdp(spec({ sessionId: 2, clientUdpPort: 5001 }));
+      a.udp.defer = b.udp.defer = tun.defer = true;
+      toClient("2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::1");
+      const up = batch([ipv6Packet("2001:db8:1::2", EXTERNAL)], [{ addr: CLIENT, port: 5001 }]);
+      fwd.onDatagrams(b.session, up.buf, up.offsets, up.lengths, up.addrs, up.ports, up.count);
+      assert.deepEqual([a.udp.calls.length, b.udp.calls.length, tun.calls.length], [1, 1, 1], "queued, one per session");
+      assert.equal(a.stats().packetsOut, 0n, "nothing counted before the results");
+
+      // In the order made: a (2 packets, 1 taken), b (1 taken), b's write to the TUN (refused).
+      fwd.settle(3, Uint32Array.of(1, 1, 0), Float64Array.of(60, 60, 0));
+      assert.deepEqual([a.stats().packetsOut, a.stats().bytesOut], [1n, 60n]);
+      assert.deepEqual(drops(a.stats().drops), { sendFailed: 1 });
+      assert.deepEqual([b.stats().packetsOut, b.stats().bytesOut, b.stats().packetsIn], [1n, 60n, 0n]);
+      assert.deepEqual(drops(b.stats().drops), { sendFailed: 1 });
+
+      assert.throws(() => fwd.settle(1, Uint32Array.of(1), Float64Array.of(60)), /1 results for 0 deferred sends/);
     });
 
     test("a session whose socket failed drops its traffic as sendFailed", () => {

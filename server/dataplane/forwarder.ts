@@ -1,6 +1,8 @@
 // The packet engine: routes TUN packets to sessions and accepted client packets to the TUN.
 // Pure logic over batches; the I/O objects are injected (the addon's channels in the worker,
 // recording fakes in tests). Per batch: no allocation and one send or write per session.
+// A send may be deferred (SEND_DEFERRED: the worker's poller makes it after the handler returns);
+// its result then comes through settle(), in the order the sends were made.
 
 import { judge, KEEPALIVE } from "./acceptance.ts";
 import {
@@ -23,11 +25,12 @@ import {
   UNKNOWN_SOURCE,
 } from "./counters.ts";
 import { DESTINATION_OFFSET, isIpv6Packet, SOURCE_OFFSET } from "./packet.ts";
+import { SEND_DEFERRED } from "./native.ts";
 import { RouteTable } from "./route-table.ts";
 import { BATCH_CAPACITY, TunnelSession, type UdpSender } from "./session.ts";
 import type { TunnelSpec } from "./types.ts";
 
-/** Writes packets to the TUN (the addon's TunDevice). */
+/** Writes packets to the TUN (the addon's TunDevice). Each sender returns how many packets the kernel took, or SEND_DEFERRED. */
 export interface TunWriter {
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
 }
@@ -64,6 +67,11 @@ export class Forwarder {
   readonly #totals = new Float64Array(TOTAL_FIELDS);
   /** Counters as last reported, per session id, to report only what changed. */
   readonly #reported = new Map<number, Float64Array>();
+  /** Deferred sends awaiting settle(): session, direction and packets, in the order made. */
+  readonly #deferred: TunnelSession[] = [];
+  readonly #deferredToClient: boolean[] = [];
+  readonly #deferredPackets: number[] = [];
+  #deferredCount = 0;
 
   constructor(io: { tun: TunWriter; raw41: Raw41Sender }, opts: ForwarderOptions) {
     this.#tun = io.tun;
@@ -266,6 +274,15 @@ export class Forwarder {
     this.#touchedCount = 0;
   }
 
+  /** Results of the deferred sends since the last call, in the order they were made (see SendsSettled). */
+  settle(count: number, sent: Uint32Array, bytes: Float64Array): void {
+    if (count !== this.#deferredCount) throw new Error(`settle: ${count} results for ${this.#deferredCount} deferred sends`);
+    for (let k = 0; k < count; k++) {
+      this.#account(this.#deferred[k]!, this.#deferredToClient[k]!, this.#deferredPackets[k]!, sent[k]!, bytes[k]!);
+    }
+    this.#deferredCount = 0;
+  }
+
   /** One send (or TUN write) for a session's queued packets; the kernel's refusals are dropped, not retried. */
   #deliver(s: TunnelSession, buf: Uint8Array, toClient: boolean): void {
     const n = s.pending;
@@ -275,12 +292,23 @@ export class Forwarder {
     if (!toClient) sent = this.#tun.writeBatch(buf, s.offsets, s.lengths, n);
     else if (s.proto41) sent = this.#raw41.sendBatch(buf, s.offsets, s.lengths, s.addrs, n);
     else sent = s.udp ? s.udp.sendBatch(buf, s.offsets, s.lengths, s.addrs, s.ports, n) : 0;
+    if (sent === SEND_DEFERRED) {
+      const k = this.#deferredCount++;
+      this.#deferred[k] = s;
+      this.#deferredToClient[k] = toClient;
+      this.#deferredPackets[k] = n;
+      return;
+    }
     // A short count almost always means a full queue, which drops the tail: charge the bytes of the head.
     let bytes = 0;
     for (let k = 0; k < sent; k++) bytes += s.lengths[k]!;
+    this.#account(s, toClient, n, sent, bytes);
+  }
+
+  #account(s: TunnelSession, toClient: boolean, packets: number, sent: number, bytes: number): void {
     s.counters[toClient ? PACKETS_OUT : PACKETS_IN]! += sent;
     s.counters[toClient ? BYTES_OUT : BYTES_IN]! += bytes;
-    s.counters[DROP_SEND_FAILED]! += n - sent;
+    s.counters[DROP_SEND_FAILED]! += packets - sent;
   }
 }
 

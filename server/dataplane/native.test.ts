@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { Poller, RawSocket41, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
+import { Poller, RawSocket41, SEND_DEFERRED, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
 import { run, skipUnlessRoot, until } from "./test-support.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -228,6 +228,44 @@ describe("Poller", () => {
       assert.equal(got.length, 1);
     } finally {
       a.close();
+      poller.close();
+    }
+  });
+
+  test("deferred sends of a batch's packets go out when the handler returns; results reach the listener", async () => {
+    const poller = new Poller();
+    const echoes: string[] = [];
+    const settled: { sent: number; bytes: number }[][] = [];
+    const returned: number[] = [];
+    const a = new UdpSocket({
+      address: "127.0.0.1",
+      port: 0,
+      onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
+        for (let i = 0; i < count; i++) echoes.push(buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!));
+      },
+    });
+    const b: UdpSocket = new UdpSocket({
+      address: "127.0.0.1",
+      port: 0,
+      poller,
+      onDatagrams(buf, offsets, lengths, addrs, ports, count) {
+        // Echo in place (deferred), and once a reply from a buffer of our own (sent at once).
+        returned.push(b.sendBatch(buf, offsets, lengths, addrs, ports, count));
+        const own = Buffer.from("own");
+        returned.push(b.sendBatch(own, Uint32Array.of(0), Uint32Array.of(3), Uint32Array.of(LOOPBACK), Uint16Array.of(a.port), 1));
+      },
+    });
+    poller.deferSends((count, sent, bytes) => settled.push(Array.from({ length: count }, (_, k) => ({ sent: sent[k]!, bytes: bytes[k]! }))));
+    try {
+      sendTo(a, b, "ping", "pong!");
+      poller.wait(100);
+      assert.deepEqual(returned, [SEND_DEFERRED, 1]);
+      assert.deepEqual(settled, [[{ sent: 2, bytes: 9 }]]);
+      await until(() => echoes.length === 3);
+      assert.deepEqual(echoes.sort(), ["own", "ping", "pong!"]);
+    } finally {
+      a.close();
+      b.close();
       poller.close();
     }
   });

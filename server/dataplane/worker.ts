@@ -48,6 +48,7 @@ const channels = openChannels(poller);
 let forwarder: Forwarder;
 if (channels) {
   forwarder = new Forwarder(channels, { strictOuterSource: config.strictOuterSource, now: () => poller.now });
+  poller.deferSends((count, sent, bytes) => forwarder.settle(count, sent, bytes));
   const sockets = new Map<number, UdpSocket>();
 
   const openSocket = (s: TunnelSession): UdpSocket => {
