@@ -361,6 +361,51 @@ interface FlowResult {
   /** Forwarder CPU seconds over `cpuElapsed` seconds of the window, when asked for. */
   cpu: number;
   cpuElapsed: number;
+  /** Where packets were dropped during the flow, when asked for (loss runs). */
+  drops?: Drops;
+}
+
+/**
+ * Kernel drop counters along a flow's path, so that a loss can be placed: `forwarder` = the
+ * broker's queues toward the forwarder (the TUN's transmit queue, which the forwarder reads, and
+ * the receive queues of its UDP and raw sockets); `sink` = the receive queues in the sink's
+ * namespace (the sink shares a core with the generator); `backlog` = any CPU's input backlog
+ * (veth delivery; /proc/net/softnet_stat is not per namespace). Loss that none of them shows
+ * happened elsewhere (e.g. a send the generator's kernel refused).
+ */
+interface Drops {
+  forwarder: number;
+  sink: number;
+  backlog: number;
+}
+
+/** Receive-queue drops of a namespace's sockets: UDP and UDP6 totals, plus every open raw socket's. */
+async function socketDrops(site: Site, role: Role): Promise<number> {
+  const text = await inNs(site, role, "cat", "/proc/net/snmp", "/proc/net/snmp6", "/proc/net/raw", "/proc/net/raw6");
+  const lines = text.split("\n");
+  let drops = 0;
+  lines.forEach((line, i) => {
+    const next = lines[i + 1] ?? "";
+    if (line.startsWith("Udp: ") && next.startsWith("Udp: ") && /[a-z]/i.test(line.slice(5))) {
+      drops += Number(next.split(/\s+/)[line.split(/\s+/).indexOf("RcvbufErrors")]);
+    }
+    if (line.startsWith("Udp6RcvbufErrors")) drops += Number(line.split(/\s+/)[1]);
+    // /proc/net/raw{,6}: one socket per line after the header; the last column is its drops.
+    if (/^\s*\d+: [0-9A-F]+:[0-9A-F]+ /.test(line)) drops += Number(line.trim().split(/\s+/).at(-1));
+  });
+  return drops;
+}
+
+async function tunQueueDrops(site: Site): Promise<number> {
+  return Number(await inNs(site, "broker", "cat", `/sys/class/net/${TUN}/statistics/tx_dropped`));
+}
+
+function backlogDrops(): number {
+  // Per CPU, the second column (hex) counts packets dropped for a full input backlog.
+  return readFileSync("/proc/net/softnet_stat", "utf8")
+    .trim()
+    .split("\n")
+    .reduce((n, line) => n + parseInt(line.split(/\s+/)[1]!, 16), 0);
 }
 
 let flowId = 0;
@@ -371,7 +416,7 @@ let flowId = 0;
  * does); the sink is stopped 300 ms after the generator ends, so that queued packets are counted.
  * rate 0 = flat out. measureCpu: the forwarder's CPU time is read over the window.
  */
-async function flow(f: Forwarder, dir: Direction, size: number, rate: number, measureCpu: boolean): Promise<FlowResult> {
+async function flow(f: Forwarder, dir: Direction, size: number, rate: number, measureCpu: boolean, countDrops = false): Promise<FlowResult> {
   const t = f.tunnel;
   const id = String(++flowId);
   const inner = ["--inner-src", t.inner, "--inner-dst", EXTERNAL_V6, "--inner-port", String(SINK_PORT)];
@@ -395,6 +440,13 @@ async function flow(f: Forwarder, dir: Direction, size: number, rate: number, me
 
   const rx = new Proc(`sink ${rxArgs.slice(0, 2).join(" ")}`, f.site[rxRole], [blastBin, ...rxArgs], { cpu: LOAD_CPU });
   await rx.line(/^ready/);
+  // Before the traffic: the sink's raw socket is open, so its drops count from zero.
+  const counters = async () => ({
+    forwarder: (await tunQueueDrops(f.site)) + (await socketDrops(f.site, "broker")),
+    sink: await socketDrops(f.site, rxRole),
+    backlog: backlogDrops(),
+  });
+  const before = countDrops ? await counters() : null;
   const tx = new Proc(`generator ${txArgs.slice(0, 2).join(" ")}`, f.site[txRole], [blastBin, ...txArgs], { cpu: LOAD_CPU });
   let cpu = 0;
   let cpuElapsed = 0;
@@ -408,9 +460,15 @@ async function flow(f: Forwarder, dir: Direction, size: number, rate: number, me
   }
   const sent = await tx.json<TxReport>((WARMUP_S + WINDOW_S) * 1000 + 15_000);
   await sleep(300);
+  // Read while the sink's socket is still open (a closed raw socket's drops are gone).
+  const after = before ? await counters() : null;
   const got = await rx.json<RxReport>(5_000, "SIGTERM");
   if (f.proc.exit) throw new Error(`the forwarder died: ${f.proc.describe()}`);
-  return { sent: sent.sent, received: got.received, offered: sent.sent / sent.seconds, delivered: got.windowed / got.window, cpu, cpuElapsed };
+  const drops =
+    before && after
+      ? { forwarder: after.forwarder - before.forwarder, sink: after.sink - before.sink, backlog: after.backlog - before.backlog }
+      : undefined;
+  return { sent: sent.sent, received: got.received, offered: sent.sent / sent.seconds, delivered: got.windowed / got.window, cpu, cpuElapsed, drops };
 }
 
 interface PingStats {
@@ -619,14 +677,24 @@ async function measureAll(fleet: Fleet): Promise<void> {
   for (const { t, size, dir, k } of combos) {
     // The daemon's saturation sets the load for both (the relay's own when only it runs).
     const base = (saturation("daemon", k) ?? saturation("relay", k))!.delivered;
-    for (const fraction of LOAD_FRACTIONS) for (const f of forwarders(t)) push(results[f.impl].loss, k, await flow(f, dir, size, fraction * base, false));
+    for (const fraction of LOAD_FRACTIONS) for (const f of forwarders(t)) push(results[f.impl].loss, k, await flow(f, dir, size, fraction * base, false, true));
     for (const f of forwarders(t)) {
       const runs = results[f.impl].loss.get(k)!;
       console.log(
-        `  ${label(f)} ${combo(size, dir)}: ${runs.map((x, i) => `${(LOAD_FRACTIONS[i]! * 100).toFixed(0)}% (${kpps(x.offered)} pps) ${x.sent - x.received}/${x.sent}`).join(", ")}`,
+        `  ${label(f)} ${combo(size, dir)}: ${runs.map((x, i) => `${(LOAD_FRACTIONS[i]! * 100).toFixed(0)}% (${kpps(x.offered)} pps) ${x.sent - x.received}/${x.sent}${whereLost(x)}`).join(", ")}`,
       );
     }
   }
+}
+
+/** " (forwarder's queues 12, sink 3)" for a flow that lost packets; "" otherwise. */
+function whereLost(x: FlowResult): string {
+  if (x.received >= x.sent || !x.drops) return "";
+  const { forwarder, sink, backlog } = x.drops;
+  const elsewhere = x.sent - x.received - forwarder - sink - backlog;
+  const parts = [`forwarder's queues ${forwarder}`, `sink ${sink}`, `input backlog ${backlog}`];
+  if (elsewhere > 0) parts.push(`elsewhere ${elsewhere}`);
+  return ` (${parts.join(", ")})`;
 }
 
 // ---- report -------------------------------------------------------------------------------------
@@ -704,6 +772,9 @@ function report(): boolean {
     const cell = (x: FlowResult | undefined) => (x ? `${x.sent - x.received}/${x.sent}` : "–");
     const cols = LOAD_FRACTIONS.map((_, i) => `${pad(kpps((d ?? c)?.[i]?.offered ?? 0), 9)} ${pad(cell(d?.[i]), 13)} ${pad(cell(c?.[i]), 13)}`);
     console.log(`${head(t, size, dir)} ${cols.join("   ")}  ${judge(d ? d.every((x) => x.received >= x.sent) : null)}`);
+    d?.forEach((x, i) => {
+      if (x.received < x.sent) console.log(`    daemon at ${LOAD_FRACTIONS[i]! * 100} %: lost in${whereLost(x)}`);
+    });
   }
   return missed;
 }
