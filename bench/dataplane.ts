@@ -39,8 +39,9 @@
 //   - CPU time per packet at a fixed 20k packets/s: the run time (user + system) of every thread of
 //     the forwarder process (for the daemon the whole node process, worker thread included) from
 //     schedstat over the window — utime + stime in /proc/<pid>/stat count 10 ms ticks, about 20
-//     in a window here, too coarse for a 1.25 target —, divided by the packets delivered in it,
-//     summed over BENCH_REPEAT runs. Efficiency at
+//     in a window here, too coarse for a 1.25 target —, divided by the packets delivered in it;
+//     the median of BENCH_REPEAT runs, as for the rate (one run slowed by other work on a shared
+//     machine then moves neither figure). Efficiency at
 //     an ordinary load, which saturation hides; ratio daemon / relay (target ≤ 1.25). Kernel work
 //     done in the forwarder's system calls (IPv6 forwarding after a TUN write, UDP output) counts
 //     for both alike.
@@ -51,7 +52,9 @@
 //   - loss at 50 % and 80 % of the daemon's saturation rate (paced sends, then a drain; target: none
 //     below 80 % of saturation, judged at both loads): queues that overflow under a steady load
 //     below capacity mean stalls (GC pauses, a busy event loop, a preempted forwarder) that an
-//     average rate hides. The relay gets the same rates.
+//     average rate hides. The relay gets the same rates. A run that loses packets says where, from
+//     the kernel's drop counters (the forwarder's queues, the sink's, the input backlog), and how
+//     much of the forwarder's CPU the hypervisor took meanwhile (steal time).
 // The machine has 2 cores: the generator, sink and pinger are pinned to CPU 0 and the forwarder
 // (both daemon threads) to CPU 1 with taskset, so that neither side steals the other's core
 // (BENCH_NO_PIN=1 leaves it to the scheduler). Kernel work of the sending side (in the up
@@ -65,6 +68,7 @@
 //   BENCH_TRANSPORTS=udp,proto41  BENCH_SIZES=100,1280  BENCH_DIRECTIONS=up,down   a subset
 //   BENCH_PROFILE=1                     runs the daemon under --cpu-prof; prints its packet worker's hottest functions
 //   BENCH_DAEMON_ROOT=dir               runs <dir>/bin/dtcps.js (to compare another build of the daemon)
+//   BENCH_NODE_FLAGS="--trace-gc"       extra node flags for the daemon (its output is in the daemon log)
 //   BENCH_NO_PIN=1                      no taskset
 //   BENCH_KEEP=1                        keeps the scratch directory (binaries, daemon log, profiles)
 //   BENCH_STRICT=1                      exits 1 when a target is missed (by default only errors do)
@@ -377,6 +381,8 @@ interface Drops {
   forwarder: number;
   sink: number;
   backlog: number;
+  /** Milliseconds the hypervisor took from the forwarder's CPU (steal time) during the flow. */
+  stolenMs: number;
 }
 
 /** Receive-queue drops of a namespace's sockets: UDP and UDP6 totals, plus every open raw socket's. */
@@ -398,6 +404,13 @@ async function socketDrops(site: Site, role: Role): Promise<number> {
 
 async function tunQueueDrops(site: Site): Promise<number> {
   return Number(await inNs(site, "broker", "cat", `/sys/class/net/${TUN}/statistics/tx_dropped`));
+}
+
+/** Steal time of the forwarder's CPU (all CPUs unpinned), ms: /proc/stat counts it in 10 ms ticks. */
+function stolenMs(): number {
+  const cpu = PIN ? `cpu${FORWARDER_CPU}` : "cpu";
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`${cpu} `))!;
+  return Number(line.trim().split(/\s+/)[8]) * 10;
 }
 
 function backlogDrops(): number {
@@ -445,6 +458,7 @@ async function flow(f: Forwarder, dir: Direction, size: number, rate: number, me
     forwarder: (await tunQueueDrops(f.site)) + (await socketDrops(f.site, "broker")),
     sink: await socketDrops(f.site, rxRole),
     backlog: backlogDrops(),
+    stolenMs: stolenMs(),
   });
   const before = countDrops ? await counters() : null;
   const tx = new Proc(`generator ${txArgs.slice(0, 2).join(" ")}`, f.site[txRole], [blastBin, ...txArgs], { cpu: LOAD_CPU });
@@ -466,7 +480,12 @@ async function flow(f: Forwarder, dir: Direction, size: number, rate: number, me
   if (f.proc.exit) throw new Error(`the forwarder died: ${f.proc.describe()}`);
   const drops =
     before && after
-      ? { forwarder: after.forwarder - before.forwarder, sink: after.sink - before.sink, backlog: after.backlog - before.backlog }
+      ? {
+          forwarder: after.forwarder - before.forwarder,
+          sink: after.sink - before.sink,
+          backlog: after.backlog - before.backlog,
+          stolenMs: after.stolenMs - before.stolenMs,
+        }
       : undefined;
   return { sent: sent.sent, received: got.received, offered: sent.sent / sent.seconds, delivered: got.windowed / got.window, cpu, cpuElapsed, drops };
 }
@@ -531,6 +550,7 @@ interface DaemonRun {
 
 async function startDaemon(site: Site, dataDir: string): Promise<DaemonRun> {
   const nodeFlags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${join(scratch, "prof")}`] : [];
+  nodeFlags.push(...(env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean));
   const daemon = new Proc(
     "dtcps",
     site.broker,
@@ -624,11 +644,10 @@ const saturation = (impl: Impl, k: string) => {
     perCpu: perCpu.length > 0 ? median(perCpu) : null,
   };
 };
+const runCpuPerPacketUs = (r: FlowResult) => (r.cpu / (r.delivered * r.cpuElapsed)) * 1e6;
 const cpuPerPacketUs = (impl: Impl, k: string) => {
-  const runs = results[impl].cpu.get(k);
-  if (!runs) return null;
-  const packets = runs.reduce((a, r) => a + r.delivered * r.cpuElapsed, 0);
-  return packets > 0 ? (runs.reduce((a, r) => a + r.cpu, 0) / packets) * 1e6 : null;
+  const runs = results[impl].cpu.get(k)?.filter((r) => r.delivered > 0);
+  return runs?.length ? median(runs.map(runCpuPerPacketUs)) : null;
 };
 
 type Fleet = Partial<Record<Impl, Partial<Record<Transport, Forwarder>>>>;
@@ -658,7 +677,7 @@ async function measureAll(fleet: Fleet): Promise<void> {
     for (let i = 0; i < REPEAT; i++) for (const f of forwarders(t)) push(results[f.impl].cpu, k, await flow(f, dir, size, FIXED_RATE, true));
     for (const f of forwarders(t)) {
       const runs = results[f.impl].cpu.get(k)!;
-      console.log(`  ${label(f)} ${combo(size, dir)}: ${cpuPerPacketUs(f.impl, k)?.toFixed(2) ?? "?"} (runs: ${runs.map((r) => ((r.cpu / (r.delivered * r.cpuElapsed)) * 1e6).toFixed(2)).join(" ")})`);
+      console.log(`  ${label(f)} ${combo(size, dir)}: ${cpuPerPacketUs(f.impl, k)?.toFixed(2) ?? "?"} (runs: ${runs.map((r) => runCpuPerPacketUs(r).toFixed(2)).join(" ")})`);
     }
   }
 
@@ -687,13 +706,15 @@ async function measureAll(fleet: Fleet): Promise<void> {
   }
 }
 
-/** " (forwarder's queues 12, sink 3)" for a flow that lost packets; "" otherwise. */
+/** " (forwarder's queues 12, sink 3, …)" for a flow that lost packets; "" otherwise. */
 function whereLost(x: FlowResult): string {
   if (x.received >= x.sent || !x.drops) return "";
-  const { forwarder, sink, backlog } = x.drops;
+  const { forwarder, sink, backlog, stolenMs } = x.drops;
   const elsewhere = x.sent - x.received - forwarder - sink - backlog;
   const parts = [`forwarder's queues ${forwarder}`, `sink ${sink}`, `input backlog ${backlog}`];
   if (elsewhere > 0) parts.push(`elsewhere ${elsewhere}`);
+  // A stall of the forwarder's CPU that the guest cannot see otherwise.
+  if (stolenMs > 0) parts.push(`meanwhile ${stolenMs} ms of the forwarder's CPU stolen by the hypervisor`);
   return ` (${parts.join(", ")})`;
 }
 
@@ -740,7 +761,7 @@ function report(): boolean {
     );
   }
 
-  console.log(`\nCPU time per packet at a fixed ${kpps(FIXED_RATE)} packets/s, µs (forwarder's run time, user + system, / packets delivered)`);
+  console.log(`\nCPU time per packet at a fixed ${kpps(FIXED_RATE)} packets/s, µs (forwarder's run time, user + system, / packets delivered; median of ${REPEAT})`);
   console.log(`transport  size  direction    ${pad("daemon", 9)} ${pad("C relay", 9)}  ${pad("ratio", 5)}  target ≤ ${TARGET_CPU_RATIO}`);
   for (const { t, size, dir, k } of combos) {
     const d = cpuPerPacketUs("daemon", k);

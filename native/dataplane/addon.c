@@ -69,8 +69,8 @@ typedef struct {
   poller_t *poller;     /* this thread's, while open */
 } shared_t;
 
-/* Lives until both the channel is released (uv handle closed, or closed outside a wait) and the JS
- * External is finalized. */
+/* Lives until both the channel is released (its uv handle closed; for a poller's, closed and no
+ * longer named by the poller's pending events) and the JS External is finalized. */
 struct chan {
   uv_poll_t poll;
   napi_env env;
