@@ -4,6 +4,7 @@
 //   client — a scripted tunnel client: UDP and protocol-41 sockets sending raw IPv6 packets
 //            built by the test, and recording what comes back.
 
+import { readdirSync, readFileSync } from "node:fs";
 import { startMetricsServer } from "../metrics/server.ts";
 import { ipv4ToUint32, RawSocket41, UdpSocket, uint32ToIpv4 } from "./native.ts";
 import { serveAgent } from "./netns-agent.ts";
@@ -34,6 +35,14 @@ function broker(): void {
     },
     stop: () => plane!.stop(),
     logs: () => logs,
+    // The nice value (field 19 of a stat file) of the main thread and of every thread.
+    nices: () => {
+      const nice = (path: string): number => {
+        const stat = readFileSync(path, "latin1");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+      };
+      return { main: nice("/proc/self/stat"), threads: readdirSync("/proc/self/task").map((tid) => nice(`/proc/self/task/${tid}/stat`)) };
+    },
   });
 }
 

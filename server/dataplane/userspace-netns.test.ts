@@ -13,6 +13,7 @@ import { Agent } from "./netns-agent.ts";
 import { ECHO_REPLY, icmpv6Echo } from "./test-packets.ts";
 import { Namespaces, skipUnlessRoot } from "./test-support.ts";
 import type { TunnelSpec } from "./types.ts";
+import { PACKET_THREAD_NICE } from "./worker-protocol.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const AGENTS = new URL("./userspace-netns-agents.ts", import.meta.url);
@@ -129,6 +130,11 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     const routes = await inNs("broker", "ip", "-6", "route", "show", "dev", "dtcp0");
     for (const pool of POOLS) assert.match(routes, new RegExp(`^${pool.replace("/", "\\/")} `, "m"));
     assert.equal((await inNs("broker", "cat", "/proc/sys/net/ipv6/conf/all/forwarding")).trim(), "1");
+  });
+
+  test("the packet thread alone runs at a raised priority", async () => {
+    const { main, threads } = await broker.call<{ main: number; threads: number[] }>("nices", {});
+    assert.deepEqual(threads.filter((n) => n !== main), [PACKET_THREAD_NICE], `threads' nice values: ${threads.join(" ")}`);
   });
 
   test("UDP, NAT traversal: nothing before the first datagram, then both ways; a rebinding is followed at once", async () => {

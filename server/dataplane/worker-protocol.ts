@@ -40,3 +40,11 @@ export function errorInfo(err: unknown): ErrorInfo {
 export function errorFrom(info: ErrorInfo): Error {
   return Object.assign(new Error(info.message), info.code === undefined ? {} : { code: info.code });
 }
+
+/**
+ * The packet thread's nice value. The main thread and V8's helper threads (compilers, the
+ * garbage collectors of every isolate) may share its core; a burst of theirs must not stall
+ * forwarding long enough for the TUN and socket queues to overflow. Raising a priority needs
+ * CAP_SYS_NICE or an RLIMIT_NICE that allows it (LimitNICE= in contrib/dtcps.service).
+ */
+export const PACKET_THREAD_NICE = -10;

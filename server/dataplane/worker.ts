@@ -5,13 +5,15 @@
 // runs between waits, whenever a message from the main thread arrives, and the counters are
 // reported between waits too, at their interval.
 
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { Forwarder } from "./forwarder.ts";
 import { Poller, RawSocket41, TunDevice, UdpSocket } from "./native.ts";
 import type { TunnelSession } from "./session.ts";
-import { errorInfo, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
+import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
 const config = workerData as WorkerConfig;
+
 const port = parentPort!;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
@@ -42,6 +44,12 @@ function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | 
   }
 }
 
+try {
+  // On Linux a nice value set for pid 0 is the calling thread's alone.
+  setPriority(0, PACKET_THREAD_NICE);
+} catch {
+  post({ kind: "log", level: "info", message: `packet thread at normal priority: nice ${PACKET_THREAD_NICE} needs CAP_SYS_NICE or LimitNICE` });
+}
 const poller = new Poller();
 const channels = openChannels(poller);
 // Assigned before the event loop can deliver a batch to the callbacks above.
