@@ -13,7 +13,6 @@ import type { TunnelSession } from "./session.ts";
 import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
 const config = workerData as WorkerConfig;
-
 const port = parentPort!;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
