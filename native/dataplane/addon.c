@@ -715,11 +715,11 @@ static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
 }
 
 /* pollerNext(timeoutMs) -> index | [index, error] | -1
- * First makes the sends queued in the outbox (see STATE_SEGMENTS). Then returns the next batch
- * of the poller's channels, in the shared batch (count and oversized in the state
- * array), named by its channel's index; or that channel's fatal read error (it is closed then); or
- * -1 once the event loop has work or the deadline has passed. timeoutMs >= 0 sets the deadline
- * from now; -1 keeps the last one. Blocks in epoll_wait while nothing is ready. */
+ * First makes the sends queued in the outbox (see STATE_SEGMENTS). Then returns the next batch of
+ * the poller's channels, in the shared batch (count and oversized in the state array), named by
+ * its channel's index; or that channel's fatal read error (it is closed then); or -1 once the event
+ * loop has work or the deadline has passed. timeoutMs >= 0 sets the deadline from now; -1 keeps
+ * the last one. Blocks in epoll_wait while nothing is ready. */
 static napi_value js_poller_next(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result;
@@ -807,20 +807,25 @@ static void poller_close(shared_t *sh) {
   poller_unref(p);
 }
 
+/* A JS array of the referenced values. */
+static napi_value ref_array(napi_env env, const napi_ref *refs, uint32_t n) {
+  napi_value result, v;
+  NAPI_CALL(env, napi_create_array_with_length(env, n, &result));
+  for (uint32_t i = 0; i < n; i++) {
+    NAPI_CALL(env, napi_get_reference_value(env, refs[i], &v));
+    NAPI_CALL(env, napi_set_element(env, result, i, v));
+  }
+  return result;
+}
+
 /* outbox() -> [offsets, lengths, addrs, ports, segments, sent]: where JS queues sends */
 static napi_value js_outbox(napi_env env, napi_callback_info info) {
-  napi_value result, v;
   shared_t *sh;
   (void)info;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
   outbox_t *o = &sh->out;
   napi_ref refs[] = {o->off_ref, o->len_ref, o->addr_ref, o->port_ref, o->seg_ref, o->sent_ref};
-  NAPI_CALL(env, napi_create_array_with_length(env, 6, &result));
-  for (uint32_t i = 0; i < 6; i++) {
-    NAPI_CALL(env, napi_get_reference_value(env, refs[i], &v));
-    NAPI_CALL(env, napi_set_element(env, result, i, v));
-  }
-  return result;
+  return ref_array(env, refs, 6);
 }
 
 /* pollerClose(): idempotent; its channels must be closed first, they are never read again */
@@ -836,17 +841,11 @@ static napi_value js_poller_close(napi_env env, napi_callback_info info) {
  * replaced when a TUN with a larger MTU opens; state[2] then changes. clock[0] is the wall-clock
  * time (ms) of the poller's last wakeup. */
 static napi_value js_batch(napi_env env, napi_callback_info info) {
-  napi_value result, v;
   shared_t *sh;
   (void)info;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
   napi_ref refs[] = {sh->buf, sh->off, sh->len, sh->addr, sh->port, sh->state, sh->clock};
-  NAPI_CALL(env, napi_create_array_with_length(env, 7, &result));
-  for (uint32_t i = 0; i < 7; i++) {
-    NAPI_CALL(env, napi_get_reference_value(env, refs[i], &v));
-    NAPI_CALL(env, napi_set_element(env, result, i, v));
-  }
-  return result;
+  return ref_array(env, refs, 7);
 }
 
 /* ---- module setup ---- */
