@@ -60,7 +60,12 @@ export const UNKNOWN_SOURCE = UNCHARGED + 1;
 export const MALFORMED_UNCHARGED = UNCHARGED + 2;
 /** Empty UDP datagrams accepted as NAT keepalives (not counted as packets). */
 export const KEEPALIVES = UNCHARGED + 3;
-export const TOTAL_FIELDS = UNCHARGED + 4;
+/**
+ * Multicast from the host onto the TUN (its own neighbour discovery and MLD reports): no session
+ * receives it, a point-to-multipoint link has no multicast, and it is not traffic for noRoute.
+ */
+export const MULTICAST = UNCHARGED + 4;
+export const TOTAL_FIELDS = UNCHARGED + 5;
 
 /** Offset of a transport's block in the totals. */
 export function transportBlock(transport: TransportName): number {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, test } from "node:test";
-import { MALFORMED_UNCHARGED, tunnelStats } from "./counters.ts";
+import { MALFORMED_UNCHARGED, MULTICAST, NO_ROUTE, tunnelStats } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
 import { ipv4ToUint32, SEND_DEFERRED, uint32ToIpv4 } from "./native.ts";
 import type { UdpSender } from "./session.ts";
@@ -252,7 +252,7 @@ describe("Forwarder", () => {
       assert.deepEqual(drops(a.stats().drops), { spoofedSource: 1, wrongOuterSource: 1, malformed: 1 });
       assert.equal(a.stats().lastPacketAt, null);
       const totals = fwd.report().totals;
-      const uncharged = Array.from(totals.subarray(-4));
+      const uncharged = Array.from(totals.subarray(NO_ROUTE, NO_ROUTE + 4));
       assert.deepEqual(uncharged, [0, 1, 1, 0], "noRoute, unknownSource, malformed, keepalives");
     });
 
@@ -293,7 +293,7 @@ describe("Forwarder", () => {
       assert.equal(final && tunnelStats(final).packetsOut, 1n);
       toClient("2001:db8:1::1");
       assert.equal(udp.packets.length, 1);
-      assert.equal(fwd.report().totals.at(-4), 1, "no route");
+      assert.equal(fwd.report().totals[NO_ROUTE], 1, "no route");
       assert.equal(fwd.close(1), null);
     });
 
@@ -323,7 +323,7 @@ describe("Forwarder", () => {
       }), /EADDRINUSE/);
       assert.equal(fwd.sessionCount, 0);
       toClient("2001:db8:1::1");
-      assert.equal(fwd.report().totals.at(-4), 1, "no route was added");
+      assert.equal(fwd.report().totals[NO_ROUTE], 1, "no route was added");
       const a = openUdp(spec({ sessionId: 1 }));
       assert.equal(a.session.slot, 0);
       fwd.close(1);
@@ -381,10 +381,18 @@ describe("Forwarder", () => {
       assert.deepEqual(udp.calls.map((c) => c.length), [64, 64, 22]);
     });
 
+    test("the host's own multicast on the TUN is counted apart, not as noRoute", () => {
+      openUdp(spec({ sessionId: 1, clientUdpPort: 5000 }));
+      const b = batch([ipv6Packet("fe80::1", "ff02::16"), ipv6Packet("fe80::1", "ff02::1:ff00:1"), ipv6Packet(EXTERNAL, "2001:db8:9::1")]);
+      fwd.onTunPackets(b.buf, b.offsets, b.lengths, b.count);
+      const { totals } = fwd.report();
+      assert.deepEqual([totals[MULTICAST], totals[NO_ROUTE]], [2, 1]);
+    });
+
     test("non-IPv6 from the TUN is counted and skipped", () => {
       const b = batch([Buffer.from("E\0\0\x14 an IPv4 header")]);
       fwd.onTunPackets(b.buf, b.offsets, b.lengths, b.count);
-      assert.equal(fwd.report().totals.at(-2), 1);
+      assert.equal(fwd.report().totals[MALFORMED_UNCHARGED], 1);
     });
 
     test("packets the addon dropped as too big for a slot count as malformed", () => {

@@ -14,6 +14,7 @@ import {
   KEEPALIVES,
   LAST_PACKET_AT,
   MALFORMED_UNCHARGED,
+  MULTICAST,
   NO_ROUTE,
   PACKETS_IN,
   PACKETS_OUT,
@@ -140,6 +141,10 @@ export class Forwarder {
       const len = lengths[i]!;
       if (!isIpv6Packet(buf, off, len)) {
         this.#totals[MALFORMED_UNCHARGED]!++;
+        continue;
+      }
+      if (buf[off + DESTINATION_OFFSET] === 0xff) {
+        this.#totals[MULTICAST]!++;
         continue;
       }
       const slot = this.#routes.lookup(buf, off + DESTINATION_OFFSET);

@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatExposition } from "../metrics/exposition.ts";
-import { BLOCK_COUNTERS, BLOCK_SESSIONS, DROP_MALFORMED, KEEPALIVES, LAST_PACKET_AT, newSessionCounters, NO_ROUTE, PACKETS_IN, TOTAL_FIELDS, transportBlock } from "./counters.ts";
+import {
+  BLOCK_COUNTERS,
+  BLOCK_SESSIONS,
+  DROP_MALFORMED,
+  KEEPALIVES,
+  LAST_PACKET_AT,
+  MULTICAST,
+  newSessionCounters,
+  NO_ROUTE,
+  PACKETS_IN,
+  TOTAL_FIELDS,
+  transportBlock,
+} from "./counters.ts";
 import { dataPlaneMetrics } from "./metrics.ts";
 
 test("daemon-wide families per transport and uncharged drops, per-session series labelled by id and user", () => {
@@ -11,6 +23,7 @@ test("daemon-wide families per transport and uncharged drops, per-session series
   totals[transportBlock("proto41") + BLOCK_COUNTERS + DROP_MALFORMED] = 2;
   totals[NO_ROUTE] = 5;
   totals[KEEPALIVES] = 6;
+  totals[MULTICAST] = 3;
   const seen = newSessionCounters();
   seen[PACKETS_IN] = 10;
   seen[LAST_PACKET_AT] = 1_700_000_000_500;
@@ -29,6 +42,7 @@ test("daemon-wide families per transport and uncharged drops, per-session series
     'dtcp_dataplane_drops_total{transport="proto41",reason="malformed"} 2',
     'dtcp_dataplane_uncharged_drops_total{reason="noRoute"} 5',
     "dtcp_dataplane_keepalives_total 6",
+    "dtcp_dataplane_host_multicast_total 3",
     'dtcp_session_packets_total{session="7",user="alice",direction="in"} 10',
     'dtcp_session_drops_total{session="8",user="bob",reason="sendFailed"} 0',
     'dtcp_session_last_packet_timestamp_seconds{session="7",user="alice"} 1700000000.5',

@@ -17,6 +17,7 @@ import {
   KEEPALIVES,
   LAST_PACKET_AT,
   MALFORMED_UNCHARGED,
+  MULTICAST,
   NO_ROUTE,
   PACKETS_IN,
   PACKETS_OUT,
@@ -75,6 +76,12 @@ export function dataPlaneMetrics(totals: Float64Array, sessions: readonly Sessio
         { labels: { reason: "unknownSource" }, value: totals[UNKNOWN_SOURCE]! },
         { labels: { reason: "malformed" }, value: totals[MALFORMED_UNCHARGED]! },
       ],
+    },
+    {
+      name: "dtcp_dataplane_host_multicast_total",
+      help: "Multicast the host sent onto the TUN (its neighbour discovery and MLD), which no session receives.",
+      type: "counter",
+      samples: [{ value: totals[MULTICAST]! }],
     },
     {
       name: "dtcp_dataplane_keepalives_total",
