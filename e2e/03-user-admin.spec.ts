@@ -40,6 +40,36 @@ test("an administrator disables, re-enables, resets, rotates and finally removes
   expect(actions).toEqual(["user.create", "user.disable", "user.enable", "user.web-password.set", "user.tunnel-password.rotate", "user.remove"]);
 });
 
+test("an administrator changes a user's tunnel settings; no transport at all is refused next to its field and changes nothing", async ({ page, users, db }) => {
+  const user = await users.create({ mtu: 1280 });
+  await page.goto(`/admin/users/${user.name}`);
+  const form = page.getByRole("form", { name: "Tunnel settings" });
+  await expect(form.getByLabel("MTU")).toHaveValue("1280");
+
+  const before = await snapshot(db);
+  await form.getByLabel("MTU").fill("1400");
+  await form.getByRole("checkbox", { name: "proto41" }).uncheck();
+  await form.getByRole("checkbox", { name: "udp" }).uncheck();
+  await form.getByRole("button", { name: "Save settings" }).click();
+  await expect(form.locator('[data-field="allowedTransports"]')).toContainText("allow at least one transport");
+  await expect(form.getByLabel("MTU"), "what was typed stays").toHaveValue("1400");
+  expect(await snapshot(db)).toEqual(before);
+
+  await form.getByRole("checkbox", { name: "udp" }).check();
+  await form.getByRole("checkbox", { name: "network" }).uncheck();
+  await form.getByLabel("E-mail (optional)").fill("tunnel@example.org");
+  await form.getByRole("button", { name: "Save settings" }).click();
+  await expect(form.getByRole("status")).toContainText("Saved");
+  const facts = page.locator("dl.facts");
+  await expect(facts).toContainText("1400");
+  await expect(facts).toContainText("tunnelonly, host");
+  const saved = await db.user.findUniqueOrThrow({ where: { name: user.name } });
+  expect([saved.mtu, saved.allowedTypes, saved.allowedTransports, saved.email]).toEqual([1400, "tunnelonly,host", "udp", "tunnel@example.org"]);
+  const entry = await db.auditLog.findFirstOrThrow({ where: { target: user.name, action: "user.update" } });
+  expect(JSON.parse(entry.before!).mtu).toBe(1280);
+  expect(JSON.parse(entry.after!).allowedTransports).toEqual(["udp"]);
+});
+
 test("releasing a delegation asks first", async ({ page, users, pools, db }) => {
   const pool = await pools.create();
   const user = await users.create();

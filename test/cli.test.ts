@@ -33,6 +33,18 @@ describe("dtcpctl", () => {
     assert.equal(r.out, "created user bob\n");
   });
 
+  test("user set changes what was given and keeps the rest; audited with before and after", () => {
+    const r = run(["user", "set", "bob", "--transports", "udp", "--mtu", "1400", "--email", "bob@example.org"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^bob: types tunnelonly,host, transports udp, MTU 1400, bob@example\.org /);
+    const bob = JSON.parse(run(["user", "show", "bob", "--json"]).out) as { allowedTypes: string[]; allowedTransports: string[]; mtu: number; email: string };
+    assert.deepEqual([bob.allowedTypes, bob.allowedTransports, bob.mtu, bob.email], [["tunnelonly", "host"], ["udp"], 1400, "bob@example.org"]);
+    assert.equal(run(["user", "set", "bob", "--email", ""]).code, 0);
+    const [entry] = JSON.parse(run(["audit", "--action", "user.update", "--json"]).out) as { before: string; after: string }[];
+    assert.match(entry!.before, /"mtu":1400/);
+    assert.match(entry!.after, /"email":null/);
+  });
+
   test("bad arguments: one line on stderr, exit 2, nothing written", () => {
     const before = run(["audit", "--json"]).out;
     const cases: string[][] = [
@@ -41,6 +53,11 @@ describe("dtcpctl", () => {
       ["user", "add", "carol", "--types", "tunnelonly,ipip"],
       ["user", "add", "carol", "--mtu", "9000"],
       ["user", "add", "carol", "--bogus"],
+      ["user", "set", "bob"],
+      ["user", "set", "bob", "--mtu", "1500"],
+      ["user", "set", "bob", "--transports", ""],
+      ["user", "set", "bob", "--email", "not-an-address"],
+      ["user", "set", "nobody", "--mtu", "1400"],
       ["pool", "add", "2001:db8::1/64", "--purpose", "delegation"],
       ["pool", "add", "2001:db8::/32", "--purpose", "transit"],
       ["pool", "add", "2001:db8::/32"],

@@ -14,6 +14,7 @@ const USAGE = `usage: dtcpctl <command> [options]
   user add <name> [--admin] [--email addr] [--types t,…] [--transports proto41,udp] [--mtu n] [--tunnel-password-stdin]
   user list [--search text]
   user show <name>
+  user set <name> [--email addr|""] [--types t,…] [--transports proto41,udp] [--mtu n]
   user disable|enable|remove <name>
   tunnel-password rotate <name> [--tunnel-password-stdin]
   pool add <cidr> --purpose link|delegation [--size len] [--auto]
@@ -99,6 +100,30 @@ const commands: Record<string, Handler> = {
       linkPair: pair ? `${pair.clientAddress} ${pair.serverAddress}` : null,
       delegations: delegations.map((d) => d.prefix),
     });
+  },
+
+  async "user set"({ db, actor, args, box }) {
+    const { values, positionals } = parseCommandLine({
+      args,
+      options: { email: { type: "string" }, types: { type: "string" }, transports: { type: "string" }, mtu: { type: "string" } },
+    });
+    const name = one(positionals, "one user name");
+    if (Object.keys(values).length === 0) throw new UsageError("nothing to change: give --email, --types, --transports or --mtu");
+    const user = await new UserRepository(db, box()).update(
+      name,
+      {
+        email: values.email === undefined ? undefined : values.email === "" ? null : values.email,
+        allowedTypes: splitList(values.types),
+        allowedTransports: splitList(values.transports),
+        mtu: values.mtu === undefined ? undefined : numberOption("--mtu", values.mtu, 1280, 1280, 1480),
+      },
+      actor,
+    );
+    process.stdout.write(
+      `${user.name}: types ${user.allowedTypes.join(",")}, transports ${user.allowedTransports.join(",")}, MTU ${user.mtu}` +
+        `${user.email ? `, ${user.email}` : ""} (a live session keeps its settings until it reconnects)
+`,
+    );
   },
 
   "user disable": (ctx) => setDisabled(ctx, true),

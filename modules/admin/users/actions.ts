@@ -6,7 +6,7 @@ import { generateWebPassword } from "@/server/secrets/web-password.ts";
 import { requireAdmin, type AuthContext } from "../../auth/session/lib/context.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { parseForm, refusal } from "../../core/lib/form.ts";
-import { createUserForm, createUserInput, resetWebPasswordForm, userNameForm } from "./lib/schemas.ts";
+import { createUserForm, createUserInput, editUserForm, editUserInput, resetWebPasswordForm, userNameForm } from "./lib/schemas.ts";
 
 export async function createUser(_prev: FormState, form: FormData): Promise<FormState> {
   const { broker, actor } = await requireAdmin();
@@ -28,6 +28,20 @@ export async function createUser(_prev: FormState, form: FormData): Promise<Form
   } catch (err) {
     return refusal(err, form);
   }
+}
+
+export async function editUser(_prev: FormState, form: FormData): Promise<FormState> {
+  const { broker, actor } = await requireAdmin();
+  const parsed = parseForm(editUserForm, form, editUserInput(form));
+  if (!parsed.ok) return parsed.state;
+  const { name, ...changes } = parsed.data;
+  try {
+    await broker.users.update(name, changes, actor);
+  } catch (err) {
+    return refusal(err, form);
+  }
+  revalidatePath("/admin/users", "layout");
+  return { status: "ok", message: `Saved. A live session of ${name} keeps its settings until the client reconnects.` };
 }
 
 /** Refuses what would lock the signed-in administrator out. */

@@ -11,7 +11,9 @@ import {
   TRANSPORTS,
   TUNNEL_TYPES,
   tunnelPasswordSchema,
+  userChangesSchema,
   type NewUser,
+  type UserChanges,
 } from "./schema.ts";
 
 /** What may be shown and logged of a user: never a password or a hash. */
@@ -94,6 +96,26 @@ export class UserRepository {
       await audited(this.db, actor, disabled ? "user.disable" : "user.enable", name, async (tx) => {
         const updated = await tx.user.update({ where: { id: user.id }, data: { disabled } });
         if (disabled) await tx.webSession.deleteMany({ where: { userId: user.id } });
+        return { result: updated, before: userSnapshot(user), after: userSnapshot(updated) };
+      }),
+    );
+  }
+
+  /** Changes e-mail, allowed tunnel types and transports or MTU; a live session keeps what it was granted until it reconnects. */
+  async update(name: string, changes: Untrusted<UserChanges>, actor: Actor): Promise<UserView> {
+    const parsed = validate(userChangesSchema, changes);
+    const user = await this.require(name);
+    return view(
+      await audited(this.db, actor, "user.update", name, async (tx) => {
+        const updated = await tx.user.update({
+          where: { id: user.id },
+          data: {
+            email: parsed.email,
+            allowedTypes: parsed.allowedTypes?.join(","),
+            allowedTransports: parsed.allowedTransports?.join(","),
+            mtu: parsed.mtu,
+          },
+        });
         return { result: updated, before: userSnapshot(user), after: userSnapshot(updated) };
       }),
     );

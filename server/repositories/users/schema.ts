@@ -45,6 +45,15 @@ export const newUserSchema = z.object({
 });
 export type NewUser = z.input<typeof newUserSchema>;
 
+/** What an administrator may change of an existing user's account and tunnels; omitted fields stay. */
+export const userChangesSchema = z.object({
+  email: z.string().email("not an e-mail address").nullable().optional(),
+  allowedTypes: tunnelTypesSchema.optional(),
+  allowedTransports: transportsSchema.optional(),
+  mtu: mtuSchema.optional(),
+});
+export type UserChanges = z.input<typeof userChangesSchema>;
+
 /** Splits the comma lists stored in the database. */
 export function parseList<T extends string>(stored: string, all: readonly T[]): T[] {
   return stored.split(",").filter((x): x is T => (all as readonly string[]).includes(x));

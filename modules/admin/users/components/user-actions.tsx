@@ -3,6 +3,7 @@ import { ActionForm } from "../../../core/components/action-form.tsx";
 import { ConfirmSubmit } from "../../../core/components/confirm-submit.tsx";
 import { SubmitButton } from "../../../core/components/form-status.tsx";
 import { removeUser, rotateTunnelPassword, setUserDisabled } from "../actions.ts";
+import { EditUserForm } from "./edit-user-form.tsx";
 import { ResetWebPasswordForm } from "./reset-web-password-form.tsx";
 
 /** Everything an administrator can do to one user. */
@@ -26,6 +27,10 @@ export function UserActions({ user, self }: { user: UserView; self: boolean }) {
             <ConfirmSubmit label="Rotate DTCP password" question={`Replace the DTCP password of ${user.name}? Their clients need the new one.`} confirmLabel="Yes, rotate" />
           </div>
         </ActionForm>
+      </section>
+      <section className="panel">
+        <h2>Tunnel settings</h2>
+        <EditUserForm user={user} />
       </section>
       <section className="panel">
         <h2>Web password</h2>

@@ -18,6 +18,15 @@ export const createUserForm = z.object({
   webPassword: z.string(),
 });
 
+/** An existing user's e-mail and tunnel settings, as the edit form sends them (all of them). */
+export const editUserForm = createUserForm.pick({ name: true, email: true, allowedTypes: true, allowedTransports: true, mtu: true });
+
+/** The edit form's fields, read from the submitted form data. */
+export function editUserInput(form: FormData) {
+  const { name, email, allowedTypes, allowedTransports, mtu } = createUserInput(form);
+  return { name, email, allowedTypes, allowedTransports, mtu };
+}
+
 /** Reset of someone's web password by an administrator: typed, or generated when left empty. */
 export const resetWebPasswordForm = z.object({ name: nameField, webPassword: z.string() });
 
