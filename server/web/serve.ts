@@ -2,7 +2,9 @@
 // that also relays WebSocket upgrades at /api/live to the daemon's live-session API on loopback,
 // so browsers reach the live view on the web app's own origin (and through the same reverse proxy).
 //
-// Environment: BROKER_WEB_LISTEN (host:port), BROKER_API_LISTEN (the daemon's API, host:port).
+// Environment: BROKER_WEB_LISTEN (host:port), BROKER_API_LISTEN (the daemon's API, host:port),
+// BROKER_TRUSTED_PROXIES (reverse proxies not on loopback whose X-Forwarded-* headers count; see
+// forwarded.ts).
 
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -11,6 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { apiTarget, DEFAULT_API_LISTEN } from "../launch/api-listen.ts";
 import { DEFAULT_WEB_LISTEN, parseListen } from "../launch/listen.ts";
+import { parseTrustedProxies, settleForwardedHeaders } from "./forwarded.ts";
 import { isLiveUpgrade, proxyLiveUpgrade } from "./live-proxy.ts";
 
 // Next's own type declarations are kept out of the server code (they retype process.env), so the
@@ -27,6 +30,16 @@ const next = createRequire(import.meta.url)("next") as NextFactory;
 
 const listen = parseListen(process.env.BROKER_WEB_LISTEN ?? DEFAULT_WEB_LISTEN);
 const target = apiTarget(process.env.BROKER_API_LISTEN ?? DEFAULT_API_LISTEN);
+let trustedProxies: string[];
+try {
+  trustedProxies = parseTrustedProxies(process.env.BROKER_TRUSTED_PROXIES);
+} catch (err) {
+  process.stderr.write(`web: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+// Before Next or the relay reads them: the client's address and scheme as far as they can be believed.
+const settle = (req: IncomingMessage): void =>
+  settleForwardedHeaders(req.headers, req.socket.remoteAddress, "encrypted" in req.socket && req.socket.encrypted === true, trustedProxies);
 
 // Next attaches its own upgrade listener (for development's hot reload) to the server it is given;
 // this one is a stand-in, so that upgrades are handled here only.
@@ -35,6 +48,7 @@ await app.prepare();
 const handle = app.getRequestHandler();
 
 const server = createServer((req, res) => {
+  settle(req);
   handle(req, res).catch((err: unknown) => {
     process.stderr.write(`web: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
     if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
@@ -43,6 +57,7 @@ const server = createServer((req, res) => {
 });
 server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
   socket.on("error", () => {});
+  settle(req);
   if (isLiveUpgrade(req)) proxyLiveUpgrade(req, socket, head, target);
   else socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
 });
