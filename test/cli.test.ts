@@ -148,9 +148,11 @@ describe("dtcps process", () => {
     assert.match(first.output(), /added link pool 2001:db8:ff::\/64/);
     const c = await DtcpClient.connect(port);
     assert.match((await c.tunnel("eve", password, "host")) ?? "", /^\+OK 127\.0\.0\.1 127\.0\.0\.1 2001:db8:ff::2 2001:db8:ff::1$/);
+    // Listening before the kill: the exit may come while the client's close is awaited.
+    const firstExit = new Promise((r) => first.child.once("exit", r));
     first.child.kill("SIGKILL");
     await c.waitClosed();
-    await new Promise((r) => first.child.once("exit", r));
+    await firstExit;
 
     const second = await startDtcps(port);
     assert.match(second.output(), /marked 1 sessions left open by the previous run as ended/);
