@@ -145,6 +145,8 @@ const STATE_SETTLED = 4;
 
 /** What a channel's send returns when the packets were queued on its poller (see Poller.deferSends). */
 export const SEND_DEFERRED = -1;
+/** What Poller.queue returns when it could not queue: the caller sends at once. */
+const NOT_QUEUED = -2;
 /** Packets and sends the outbox holds: one batch's worth. */
 const OUTBOX_CAPACITY = 64;
 
@@ -204,12 +206,12 @@ export class Poller {
   }
 
   /**
-   * @internal Queues a send for the channel at index; returns SEND_DEFERRED, or -2 when it cannot
-   * (sends not deferred, another buffer, the outbox full): the caller then sends at once.
+   * @internal Queues a send for the channel at index; returns SEND_DEFERRED, or NOT_QUEUED when it
+   * cannot (sends not deferred, another buffer, the outbox full): the caller then sends at once.
    */
   queue(index: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null, count: number): number {
     const start = this.#queued;
-    if (!this.#onSettled || buf !== this.#batch.buf || this.#segments === OUTBOX_CAPACITY || start + count > OUTBOX_CAPACITY) return -2;
+    if (!this.#onSettled || buf !== this.#batch.buf || this.#segments === OUTBOX_CAPACITY || start + count > OUTBOX_CAPACITY) return NOT_QUEUED;
     const out = this.#out;
     for (let i = 0; i < count; i++) {
       out.offsets[start + i] = offsets[i]!;
@@ -319,7 +321,7 @@ class PollerSlot {
 
   /** Queues a send on the poller if it defers sends; see Poller.queue. Never once closed: the index may name another channel by then. */
   queue(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null, count: number): number {
-    return this.#poller && !this.#released ? this.#poller.queue(this.index, buf, offsets, lengths, addrs, ports, count) : -2;
+    return this.#poller && !this.#released ? this.#poller.queue(this.index, buf, offsets, lengths, addrs, ports, count) : NOT_QUEUED;
   }
 
   /** Runs open(index); releases the slot if it throws. */
