@@ -3,7 +3,8 @@ import { startApiServer, type ApiServer } from "./api/server.ts";
 import { loadOrCreateApiKey } from "./api/token.ts";
 import { Broker } from "./broker/broker.ts";
 import type { Paths } from "./config.ts";
-import { AbuseGuard, type AbuseLimits } from "./control/abuse.ts";
+import type { AbuseLimits } from "./control/abuse.ts";
+import { LoginThrottle } from "./security/login-throttle.ts";
 import type { ControlTimeouts } from "./control/connection.ts";
 import { ControlServer } from "./control/server.ts";
 import { openDatabase, type Db } from "./db/client.ts";
@@ -43,6 +44,7 @@ export interface DaemonConfig {
 export interface Daemon {
   readonly address: AddressInfo;
   readonly broker: Broker;
+  readonly control: ControlServer;
   readonly db: Db;
   readonly dataPlane: DataPlane;
   readonly metrics: MetricsServer | null;
@@ -76,22 +78,22 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     started.push(() => dataPlane.stop());
     log.info(`data plane: ${dataPlane.description}`);
-    let metrics: MetricsServer | null = null;
-    if (config.metrics) {
-      const server = await startMetricsServer(config.metrics, isMetricsSource(dataPlane) ? [dataPlane] : []);
-      started.push(() => server.close());
-      metrics = server;
-      log.info(`metrics at http://${config.metrics.host}:${server.address.port}/metrics`);
-    }
-    const guard = new AbuseGuard(config.abuse);
-    const broker = new Broker(db, store, box, ledger, dataPlane, guard, log, {
+    const throttle = new LoginThrottle(config.abuse);
+    const broker = new Broker(db, store, box, ledger, dataPlane, throttle, log, {
       udpEnabled: config.udpEnabled,
       udpBasePort: config.udpBasePort,
       publicIpv4: config.publicIpv4,
     });
-    const server = new ControlServer(broker, guard, log, { host: config.host, port: config.port, timeouts: config.timeouts }, (action, source, after) => {
+    const server = new ControlServer(broker, config.abuse, log, { host: config.host, port: config.port, timeouts: config.timeouts }, (action, source, after) => {
       writeAudit(db, { name: "dtcps", source }, { action, after }).catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
     });
+    let metrics: MetricsServer | null = null;
+    if (config.metrics) {
+      const metricsServer = await startMetricsServer(config.metrics, [server, ...(isMetricsSource(dataPlane) ? [dataPlane] : [])]);
+      started.push(() => metricsServer.close());
+      metrics = metricsServer;
+      log.info(`metrics at http://${config.metrics.host}:${metricsServer.address.port}/metrics`);
+    }
     const address = await server.listen();
     started.push(async () => {
       await broker.shutdown();
@@ -104,7 +106,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       api = apiServer;
       log.info(`live-session API at http://${config.api.host}:${apiServer.address.port} (WebSocket /live)`);
     }
-    const sweeper = setInterval(() => guard.sweep(), SWEEP_INTERVAL_MS).unref();
+    const sweeper = setInterval(() => {
+      throttle.sweep();
+      server.sweep();
+    }, SWEEP_INTERVAL_MS).unref();
     started.push(() => clearInterval(sweeper));
     // Live sessions' counters reach their rows regularly, not only at the end: the portal's
     // traffic chart then includes them, and a crash loses at most one interval of figures.
@@ -117,7 +122,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     if ((await db.user.count()) === 0) log.info("no users yet: add one with `npx dtcpctl user add <name>`");
 
     let stopping: Promise<void> | null = null;
-    return { address, broker, db, dataPlane, metrics, api, stop: () => (stopping ??= undo()) };
+    return { address, broker, control: server, db, dataPlane, metrics, api, stop: () => (stopping ??= undo()) };
   } catch (err) {
     await undo();
     throw err;

@@ -5,13 +5,13 @@ import type { Logger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command, TunnelType } from "../protocol/command.ts";
-import { AUTH_FAILED, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
+import { AUTH_FAILED, TOO_MANY_FAILURES, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
 import { writeAudit, type Actor } from "../repositories/audit/repository.ts";
 import { AllocationRepository, NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
 import type { EndReason, SessionLedger } from "../repositories/sessions/repository.ts";
 import { parseList, TRANSPORTS, TUNNEL_TYPES, type Transport } from "../repositories/users/schema.ts";
 import type { TunnelPasswordBox } from "../secrets/tunnel-password.ts";
-import type { AbuseGuard } from "../control/abuse.ts";
+import type { LoginThrottle } from "../security/login-throttle.ts";
 import { UdpPortPool } from "./udp-ports.ts";
 
 export type TunnelCommand = Extract<Command, { kind: "tunnel" }>;
@@ -81,7 +81,7 @@ export class Broker {
     private readonly box: TunnelPasswordBox,
     private readonly ledger: SessionLedger,
     private readonly dataPlane: DataPlane,
-    private readonly guard: AbuseGuard,
+    private readonly throttle: LoginThrottle,
     private readonly log: Logger,
     private readonly options: BrokerOptions,
   ) {
@@ -100,16 +100,27 @@ export class Broker {
 
   async login(req: LoginRequest, control: SessionControl): Promise<LoginOutcome> {
     const { user } = req.command;
-    const delay = this.guard.delayMs(req.clientIpv4, user);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-
-    const record = this.store.loginRecord(user);
-    const refusal = this.#check(req, record);
+    const reservation = this.throttle.reserve(req.clientIpv4, user);
+    if (!reservation.ok) {
+      this.log.info(`login of ${JSON.stringify(user)} from ${req.clientIpv4} not checked: too many failures waiting`);
+      return { reply: TOO_MANY_FAILURES, session: null };
+    }
+    const { ticket } = reservation;
+    let record: LoginRecord | null;
+    let refusal: string | null;
+    try {
+      if (reservation.waitMs > 0) await new Promise((r) => setTimeout(r, reservation.waitMs));
+      record = this.store.loginRecord(user);
+      refusal = this.#check(req, record);
+    } catch (err) {
+      ticket.abandoned();
+      throw err;
+    }
     if (refusal !== null || record === null) {
-      await this.#refuse(req, refusal ?? "unknown user");
+      await this.#refuse(req, refusal ?? "unknown user", ticket.failed());
       return { reply: AUTH_FAILED, session: null };
     }
-    this.guard.recordSuccess(req.clientIpv4, user);
+    ticket.succeeded();
     if (req.command.udp && !this.options.udpEnabled) {
       return { reply: "-ERR UDP tunnels are not enabled on this server (dtcps -U)", session: null };
     }
@@ -178,9 +189,8 @@ export class Broker {
     return null;
   }
 
-  async #refuse(req: LoginRequest, reason: string): Promise<void> {
+  async #refuse(req: LoginRequest, reason: string, counts: { addressFailures: number; userFailures: number }): Promise<void> {
     const { user } = req.command;
-    const counts = this.guard.recordFailure(req.clientIpv4, user);
     this.log.info(`login refused for ${JSON.stringify(user)} from ${req.clientIpv4}: ${reason}`);
     const actor = { ...DTCPS, source: req.clientIpv4 };
     const entry = { action: "dtcp.login.failed", target: user, after: { reason, ...counts } };

@@ -10,7 +10,7 @@ import { numberOption, parseCommandLine, UsageError } from "./args.ts";
 
 export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-dataplane] [--listen addr] [--public-ipv4 addr]
              [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--metrics [host:]port] [--api-listen [host:]port]
-             [--auth-timeout s] [--idle-timeout s] [--max-unauth-per-ip n] [--auth-free-failures n]
+             [--auth-timeout s] [--idle-timeout s] [--max-unauth n] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s] [prefix]`;
 
 export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { verbose: boolean } {
@@ -33,6 +33,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "public-ipv4": { type: "string" },
       "auth-timeout": { type: "string" },
       "idle-timeout": { type: "string" },
+      "max-unauth": { type: "string" },
       "max-unauth-per-ip": { type: "string" },
       "auth-free-failures": { type: "string" },
       "auth-delay-base": { type: "string" },
@@ -70,6 +71,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       idleMs: seconds("idle-timeout", values["idle-timeout"], DEFAULT_TIMEOUTS.idleMs),
     },
     abuse: {
+      maxUnauthenticated: count("max-unauth", values["max-unauth"], DEFAULT_ABUSE_LIMITS.maxUnauthenticated, 1),
       maxUnauthenticatedPerAddress: count("max-unauth-per-ip", values["max-unauth-per-ip"], DEFAULT_ABUSE_LIMITS.maxUnauthenticatedPerAddress, 1),
       freeFailures: count("auth-free-failures", values["auth-free-failures"], DEFAULT_ABUSE_LIMITS.freeFailures),
       failureDelayBaseMs: seconds("auth-delay-base", values["auth-delay-base"], DEFAULT_ABUSE_LIMITS.failureDelayBaseMs, 0),

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import type { LiveSession, LoginRequest, SessionControl } from "../broker/broker.ts";
 import { silentLogger } from "../log.ts";
 import { tunnelResponse } from "../protocol/challenge.ts";
-import { ControlConnection, type ControlLink, type LoginPort } from "./connection.ts";
+import { ControlConnection, DEFAULT_TIMEOUTS, type ControlLink, type LoginPort } from "./connection.ts";
 
 const PASSWORD = "correct-horse";
 
@@ -26,15 +26,24 @@ function fakeBroker(ended: string[], loginMs: number): LoginPort {
   };
 }
 
-function harness(partialLineMs = 20, loginMs = 0) {
-  const timeouts = { authMs: 60_000, idleMs: 300_000, partialLineMs };
+/** `window`: reply bytes the fake link takes before it reports the peer as not reading. */
+function harness(partialLineMs = 20, loginMs = 0, window = Infinity) {
+  const timeouts = { ...DEFAULT_TIMEOUTS, partialLineMs };
   const written: string[] = [];
   let closed = false;
+  let paused = false;
+  let queued = 0;
   const ended: string[] = [];
   const link: ControlLink = {
     clientIpv4: "192.0.2.1",
     localIpv4: "198.51.100.1",
-    write: (text) => written.push(text),
+    write: (text) => {
+      written.push(text);
+      queued += text.length;
+      return queued < window;
+    },
+    pause: () => (paused = true),
+    resume: () => (paused = false),
     end: () => {
       closed = true;
     },
@@ -43,7 +52,11 @@ function harness(partialLineMs = 20, loginMs = 0) {
   conn.start();
   const challenge = written[0]!.split(" ")[1]!;
   const settle = () => new Promise((r) => setTimeout(r, 2 * partialLineMs + 2 * loginMs + 5));
-  return { conn, written, ended, challenge, settle, isClosed: () => closed };
+  const drain = () => {
+    queued = 0;
+    conn.drained();
+  };
+  return { conn, written, ended, challenge, settle, drain, isClosed: () => closed, isPaused: () => paused };
 }
 
 test("every reply is one CRLF-terminated +OK/-ERR line, whatever bytes arrive", async () => {
@@ -108,5 +121,21 @@ test("an unterminated line is processed after the partial-line delay", async () 
   assert.equal(h.written.length, 1);
   await h.settle();
   assert.deepEqual(h.written.slice(1), ["+OK hi, happy to hear from you\r\n"]);
+  h.conn.disconnected();
+});
+
+test("a peer that does not read gets no further answers, and is no longer read once a few lines wait", () => {
+  const h = harness(20, 0, 200);
+  const line = "help\r\n";
+  h.conn.receive(Buffer.from(line.repeat(1000)));
+  const answered = h.written.length - 1;
+  assert.ok(answered >= 1 && answered <= 10, `only the replies that fit the window are made (${answered})`);
+  assert.ok(h.isPaused(), "reading stops while the lines wait");
+  h.drain();
+  assert.ok(h.written.length - 1 > answered, "answering goes on once the replies drain");
+  for (let i = 0; i < 200 && h.written.length - 1 < 1000; i++) h.drain();
+  assert.equal(h.written.length - 1, 1000, "every line is answered, in order, in the end");
+  assert.ok(h.written.slice(1).every((r) => r === "+OK valid commands are: TUNNEL PING QUIT\r\n"));
+  assert.equal(h.isPaused(), false, "reading resumes once the backlog is answered");
   h.conn.disconnected();
 });

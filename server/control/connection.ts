@@ -1,4 +1,4 @@
-import type { LiveSession, LoginOutcome, LoginRequest, SessionControl } from "../broker/broker.ts";
+import type { LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
 import type { Logger } from "../log.ts";
 import type { EndReason } from "../repositories/sessions/repository.ts";
 import { newChallenge } from "../protocol/challenge.ts";
@@ -19,7 +19,14 @@ import {
 export interface ControlLink {
   readonly clientIpv4: string;
   readonly localIpv4: string;
-  write(text: string): void;
+  /**
+   * Sends a reply. False when replies are queued past the link's limit: the connection answers
+   * nothing more until `drained()` is called (and the link closes a peer that never drains).
+   */
+  write(text: string): boolean;
+  /** Stops reading from the peer while received lines wait to be answered. */
+  pause(): void;
+  resume(): void;
   /** Closes after what was written has been sent. */
   end(): void;
 }
@@ -37,11 +44,17 @@ export interface ControlTimeouts {
   idleMs: number;
   /** An unterminated line is taken as complete after this much silence. */
   partialLineMs: number;
+  /** A peer whose unread replies have not drained for this long is closed. */
+  drainMs: number;
+  /** After the server ends a connection (quit, timeout, line too long), a peer that has not closed its side by then is cut off. */
+  lingerMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ControlTimeouts = { authMs: 60_000, idleMs: 300_000, partialLineMs: 250 };
+export const DEFAULT_TIMEOUTS: ControlTimeouts = { authMs: 60_000, idleMs: 300_000, partialLineMs: 250, drainMs: 30_000, lingerMs: 2_000 };
 
 const MAX_LINE_BYTES = 1024;
+/** Received bytes waiting to be answered past which the peer is not read: a few lines' worth, so pipelining still flows. */
+export const MAX_PENDING_INPUT_BYTES = 4 * MAX_LINE_BYTES;
 
 export interface ConnectionHooks {
   /** The connection authenticated (it stops counting as unauthenticated). */
@@ -52,8 +65,9 @@ export interface ConnectionHooks {
 
 /**
  * One DTCP control connection: frames lines, answers commands in order, holds the session
- * and its timeouts. Nothing thrown by a command escapes: the client gets -ERR and the
- * daemon a log line.
+ * and its timeouts. Lines are taken one at a time and only while replies can go out, so a peer
+ * that sends without reading fills its own socket buffers, not the daemon's memory. Nothing
+ * thrown by a command escapes: the client gets -ERR and the daemon a log line.
  */
 export class ControlConnection implements SessionControl {
   readonly #framer = new LineFramer(MAX_LINE_BYTES);
@@ -61,7 +75,12 @@ export class ControlConnection implements SessionControl {
   #session: LiveSession | null = null;
   #closed = false;
   #endReason: EndReason = "closed";
+  /** A command that waits on the broker (a login); no further line is taken meanwhile. */
   #work: Promise<void> = Promise.resolve();
+  #busy = false;
+  /** The link refused more replies until it drains. */
+  #blocked = false;
+  #paused = false;
   #deadline: NodeJS.Timeout | null = null;
   #partialTimer: NodeJS.Timeout | null = null;
 
@@ -84,28 +103,23 @@ export class ControlConnection implements SessionControl {
 
   receive(chunk: Buffer): void {
     if (this.#closed) return;
-    for (const event of this.#framer.push(chunk)) {
-      if (event.kind === "too-long") {
-        this.#close(LINE_TOO_LONG, "closed");
-        return;
-      }
-      this.#enqueue(event.text);
-    }
+    this.#framer.append(chunk);
     if (this.#partialTimer) clearTimeout(this.#partialTimer);
-    this.#partialTimer = this.#framer.hasPartial
-      ? setTimeout(() => {
-          this.#partialTimer = null;
-          const partial = this.#framer.takePartial();
-          if (partial !== null) this.#enqueue(partial);
-        }, this.timeouts.partialLineMs)
-      : null;
+    this.#partialTimer = null;
+    this.#pump();
+  }
+
+  /** The link sent what it had queued: answering goes on. */
+  drained(): void {
+    this.#blocked = false;
+    this.#pump();
   }
 
   /** The peer went away (or the socket failed): end the session. */
   disconnected(): void {
     this.#closed = true;
     this.#clearTimers();
-    // Queued commands finish first, so a login in flight is ended rather than leaked.
+    // A command in flight finishes first, so a login in flight is ended rather than leaked.
     this.#work = this.#work.then(async () => {
       const session = this.#session;
       this.#session = null;
@@ -120,15 +134,54 @@ export class ControlConnection implements SessionControl {
     this.#close(reply, this.#endReason);
   }
 
-  #enqueue(line: string): void {
-    this.#work = this.#work.then(() => this.#handle(line)).catch((err: unknown) => {
-      this.#internal(err);
-      this.#send("-ERR internal error");
-    });
+  /** Answers buffered lines in order while nothing is in flight and replies can go out. */
+  #pump(): void {
+    while (!this.#closed && !this.#busy && !this.#blocked) {
+      const event = this.#framer.next();
+      if (event === null) break;
+      if (event.kind === "too-long") return this.#close(LINE_TOO_LONG, "closed");
+      this.#run(event.text);
+    }
+    if (this.#closed) return;
+    const overfull = this.#framer.bufferedBytes > MAX_PENDING_INPUT_BYTES;
+    if (overfull !== this.#paused) {
+      this.#paused = overfull;
+      if (overfull) this.link.pause();
+      else this.link.resume();
+    }
+    if (!this.#busy && !this.#blocked && this.#framer.hasPartial && this.#partialTimer === null) {
+      this.#partialTimer = setTimeout(() => {
+        this.#partialTimer = null;
+        const partial = this.#framer.takePartial();
+        if (partial !== null && !this.#closed) this.#run(partial);
+        this.#pump();
+      }, this.timeouts.partialLineMs);
+    }
   }
 
-  async #handle(line: string): Promise<void> {
-    if (this.#closed) return;
+  #run(line: string): void {
+    let pending: Promise<void> | void;
+    try {
+      pending = this.#handle(line);
+    } catch (err) {
+      return this.#failed(err);
+    }
+    if (pending === undefined) return;
+    this.#busy = true;
+    this.#work = pending
+      .catch((err: unknown) => this.#failed(err))
+      .finally(() => {
+        this.#busy = false;
+        this.#pump();
+      });
+  }
+
+  #failed(err: unknown): void {
+    this.#internal(err);
+    this.#send("-ERR internal error");
+  }
+
+  #handle(line: string): Promise<void> | void {
     if (this.#session) this.#deadline?.refresh();
     const command = parseCommand(line);
     switch (command.kind) {
@@ -142,26 +195,29 @@ export class ControlConnection implements SessionControl {
         return this.#close(BYE, "quit");
       case "error":
         return this.#send(command.reply);
-      case "tunnel": {
+      case "tunnel":
         if (this.#session) return this.#send(ALREADY_ESTABLISHED);
-        this.log.debug(`tunnel ${command.type}${command.udp ? " udp" : ""} for ${JSON.stringify(command.user)} from ${this.link.clientIpv4}`);
-        const outcome = await this.broker.login(
-          { command, challenge: this.#challenge, clientIpv4: this.link.clientIpv4, localIpv4: this.link.localIpv4 },
-          this,
-        );
-        if (outcome.session) {
-          if (this.#closed) {
-            // The client left while we were setting up.
-            await this.broker.end(outcome.session, "closed");
-            return;
-          }
-          this.#session = outcome.session;
-          this.hooks.authenticated?.();
-          this.#restartDeadline(this.timeouts.idleMs);
-        }
-        return this.#send(outcome.reply);
-      }
+        return this.#login(command);
     }
+  }
+
+  async #login(command: TunnelCommand): Promise<void> {
+    this.log.debug(`tunnel ${command.type}${command.udp ? " udp" : ""} for ${JSON.stringify(command.user)} from ${this.link.clientIpv4}`);
+    const outcome = await this.broker.login(
+      { command, challenge: this.#challenge, clientIpv4: this.link.clientIpv4, localIpv4: this.link.localIpv4 },
+      this,
+    );
+    if (outcome.session) {
+      if (this.#closed) {
+        // The client left while we were setting up.
+        await this.broker.end(outcome.session, "closed");
+        return;
+      }
+      this.#session = outcome.session;
+      this.hooks.authenticated?.();
+      this.#restartDeadline(this.timeouts.idleMs);
+    }
+    this.#send(outcome.reply);
   }
 
   #timedOut(): void {
@@ -178,7 +234,7 @@ export class ControlConnection implements SessionControl {
   }
 
   #send(reply: string): void {
-    if (!this.#closed) this.link.write(wire(reply));
+    if (!this.#closed && !this.link.write(wire(reply))) this.#blocked = true;
   }
 
   #restartDeadline(ms: number): void {

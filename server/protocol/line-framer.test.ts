@@ -100,6 +100,34 @@ describe("LineFramer", () => {
     });
   });
 
+  describe("pulling one line at a time", () => {
+    it("keeps the lines as bytes until they are taken, and says how many are buffered", () => {
+      const framer = new LineFramer();
+      framer.append(bytes("ping\r\nhelp\nqu"));
+      assert.equal(framer.bufferedBytes, 13);
+      assert.deepEqual(framer.next(), { kind: "line", text: "ping" });
+      assert.equal(framer.bufferedBytes, 7);
+      assert.equal(framer.takePartial(), null, "no partial is handed out while complete lines wait");
+      framer.append(bytes("it\n"));
+      assert.deepEqual(framer.next(), { kind: "line", text: "help" });
+      assert.deepEqual(framer.next(), { kind: "line", text: "quit" });
+      assert.equal(framer.next(), null);
+      assert.equal(framer.bufferedBytes, 0);
+    });
+
+    it("reports an over-long unterminated line only after the complete lines before it", () => {
+      const framer = new LineFramer(8);
+      framer.append(bytes("ping\nhelp\n123456789"));
+      assert.deepEqual(framer.next(), { kind: "line", text: "ping" });
+      framer.append(bytes("more bytes that are dropped"));
+      assert.equal(framer.bufferedBytes, 5, "what follows an over-long line is not kept");
+      assert.deepEqual(framer.next(), { kind: "line", text: "help" });
+      assert.deepEqual(framer.next(), { kind: "too-long" });
+      assert.equal(framer.next(), null);
+      assert.equal(framer.bufferedBytes, 0);
+    });
+  });
+
   it("handles a long stream of one-byte chunks in linear time", () => {
     const framer = new LineFramer(1 << 20);
     const line = "y".repeat(200_000);

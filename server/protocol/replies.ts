@@ -12,6 +12,9 @@ export const HELP = "+OK valid commands are: TUNNEL PING QUIT";
 export const BYE = "+OK see you soon.";
 
 export const AUTH_FAILED = "-ERR authentication failed.";
+export const TOO_MANY_FAILURES = "-ERR too many failed logins, try again later";
+export const USER_REVOKED = "-ERR account removed or disabled";
+export const PASSWORD_CHANGED = "-ERR tunnel password changed";
 export const SOLD_OUT = "-ERR tunnel interface sold out";
 export const LINE_TOO_LONG = "-ERR line too long";
 export const TIMED_OUT = "-ERR connection timed out, disconnecting";

@@ -1,6 +1,5 @@
 "use server";
 
-import { setTimeout as sleep } from "node:timers/promises";
 import { redirect } from "next/navigation";
 import { z } from "zod";
 import { writeAudit } from "@/server/repositories/audit/repository.ts";
@@ -9,7 +8,7 @@ import type { FormState } from "../../core/lib/form-state.ts";
 import { formValues, parseForm } from "../../core/lib/form.ts";
 import { clientAddress, userAgent } from "../../core/lib/request.ts";
 import { clearPendingCookie, pendingCookie, setPendingCookie, setSessionCookie } from "../session/lib/context.ts";
-import { signInGuard } from "./lib/throttle.ts";
+import { throttledCheck, tooManyMessage } from "./lib/throttle.ts";
 
 const signInSchema = z.object({
   name: z.string().trim().min(1, "enter your user name").max(64, "no user name is that long"),
@@ -21,26 +20,22 @@ export async function signIn(_prev: FormState, form: FormData): Promise<FormStat
   if (!parsed.ok) return parsed.state;
   const { name, password } = parsed.data;
   const source = await clientAddress();
-  const guard = signInGuard();
-  // After a few failures every attempt waits longer, whether its password is right or not.
-  const delay = guard.delayMs(source, name);
-  if (delay > 0) await sleep(delay);
-
   const repos = await broker();
-  const user = await repos.users.checkWebPassword(name, password);
-  if (!user) {
-    guard.recordFailure(source, name);
+  // After a few failures every attempt waits its turn, whether its password is right or not.
+  const checked = await throttledCheck(source, name, () => repos.users.checkWebPassword(name, password));
+  if (checked.verdict === "too-many") return { status: "error", message: tooManyMessage(checked.retryAfterMs), values: formValues(form) };
+  if (checked.verdict === "wrong") {
     await writeAudit(repos.db, { name: "web", source }, { action: "web.sign-in.failed", target: name });
     return { status: "error", message: "The user name or password is wrong, or the account is disabled.", values: formValues(form) };
   }
+  const user = checked.value;
   if ((await repos.twoFactor.status(user.id)).enabled) {
-    // Half signed in: the failure count stays as it is until the code is right too, so guessing
-    // codes is throttled as guessing passwords is.
+    // Half signed in: the code step is throttled on the same counts, so guessing codes is
+    // throttled as guessing passwords is.
     const pending = await repos.webSessions.startPending(user, await userAgent(), source);
     await setPendingCookie(pending.token, pending.expiresAt);
     redirect("/sign-in/code");
   }
-  guard.recordSuccess(source, name);
   const { token, expiresAt } = await repos.webSessions.start(user, await userAgent(), source);
   await setSessionCookie(token, expiresAt);
   redirect(homeOf(user.role));
@@ -67,13 +62,9 @@ export async function verifySecondFactor(_prev: FormState, form: FormData): Prom
   if (!parsed.ok) return parsed.state;
   const { user } = pending;
   const source = await clientAddress();
-  const guard = signInGuard();
-  const delay = guard.delayMs(source, user.name);
-  if (delay > 0) await sleep(delay);
-
-  const method = await repos.twoFactor.verify(user.id, parsed.data.code);
-  if (method === null) {
-    guard.recordFailure(source, user.name);
+  const checked = await throttledCheck(source, user.name, () => repos.twoFactor.verify(user.id, parsed.data.code));
+  if (checked.verdict === "too-many") return { status: "error", fieldErrors: { code: tooManyMessage(checked.retryAfterMs) } };
+  if (checked.verdict === "wrong") {
     await writeAudit(repos.db, { name: "web", source }, { action: "web.sign-in.failed", target: user.name, after: { step: "second factor" } });
     if (!(await repos.webSessions.secondFactorFailed(pendingToken))) {
       await clearPendingCookie();
@@ -81,7 +72,7 @@ export async function verifySecondFactor(_prev: FormState, form: FormData): Prom
     }
     return { status: "error", fieldErrors: { code: "That code is not right, or it was used already." } };
   }
-  guard.recordSuccess(source, user.name);
+  const method = checked.value;
   await repos.webSessions.end(pendingToken);
   await clearPendingCookie();
   const { token, expiresAt } = await repos.webSessions.start(user, await userAgent(), source, method);

@@ -2,7 +2,9 @@
 
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
+import { writeAudit } from "@/server/repositories/audit/repository.ts";
 import { requireUser } from "../session/lib/context.ts";
+import { throttledCheck, tooManyMessage } from "../sign-in/lib/throttle.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { parseForm, refusal } from "../../core/lib/form.ts";
 
@@ -61,10 +63,14 @@ export async function disableTotp(_prev: FormState, form: FormData): Promise<For
   const parsed = parseForm(disableSchema, form, { proof: form.get("proof") });
   if (!parsed.ok) return { ...parsed.state, values: {} };
   const proof = parsed.data.proof.trim();
-  const proven = /^\d{3}\s?\d{3}$/.test(proof)
-    ? await broker.twoFactor.checkTotp(user.id, proof)
-    : (await broker.users.checkWebPassword(user.name, parsed.data.proof)) !== null;
-  if (!proven) return { status: "error", fieldErrors: { proof: "That is neither a current code nor your password." } };
+  const checked = await throttledCheck(actor.source ?? "unknown", user.name, async () =>
+    (/^\d{3}\s?\d{3}$/.test(proof) ? await broker.twoFactor.checkTotp(user.id, proof) : (await broker.users.checkWebPassword(user.name, parsed.data.proof)) !== null) || null,
+  );
+  if (checked.verdict === "too-many") return { status: "error", fieldErrors: { proof: tooManyMessage(checked.retryAfterMs) } };
+  if (checked.verdict === "wrong") {
+    await writeAudit(broker.db, actor, { action: "web.password-check.failed", target: user.name, after: { purpose: "turn two-factor sign-in off" } });
+    return { status: "error", fieldErrors: { proof: "That is neither a current code nor your password." } };
+  }
   try {
     await broker.twoFactor.disable(user.id, actor);
   } catch (err) {

@@ -1,7 +1,9 @@
 "use server";
 
 import { z } from "zod";
+import { writeAudit } from "@/server/repositories/audit/repository.ts";
 import { requireUser } from "../../auth/session/lib/context.ts";
+import { throttledCheck, tooManyMessage } from "../../auth/sign-in/lib/throttle.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { formValues, parseForm, refusal } from "../../core/lib/form.ts";
 
@@ -18,8 +20,13 @@ export async function changeWebPassword(_prev: FormState, form: FormData): Promi
   const { broker, actor, user, sessionId } = await requireUser();
   const parsed = parseForm(changePasswordForm, form, Object.fromEntries(form));
   if (!parsed.ok) return parsed.state;
-  if (!(await broker.users.checkWebPassword(user.name, parsed.data.currentPassword))) {
-    return { status: "error", fieldErrors: { currentPassword: "this is not your current password" }, values: formValues(form) };
+  const checked = await throttledCheck(actor.source ?? "unknown", user.name, () => broker.users.checkWebPassword(user.name, parsed.data.currentPassword));
+  if (checked.verdict === "too-many") {
+    return { status: "error", fieldErrors: { currentPassword: tooManyMessage(checked.retryAfterMs) }, values: formValues(form) };
+  }
+  if (checked.verdict === "wrong") {
+    await writeAudit(broker.db, actor, { action: "web.password-check.failed", target: user.name, after: { purpose: "change web password" } });
+    return { status: "error", fieldErrors: { currentPassword: "This is not your current password." }, values: formValues(form) };
   }
   try {
     await broker.users.setWebPassword(user.name, parsed.data.webPassword, actor, sessionId);

@@ -1,0 +1,105 @@
+// The DTCP port's limits over real TCP on loopback: what a peer that does not read, does not close
+// or floods the port with connections may cost the daemon, and that real users are served meanwhile.
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { TestBroker } from "./support/broker.ts";
+import { DtcpClient } from "./support/dtcp-client.ts";
+
+const waitFor = async (check: () => boolean | Promise<boolean>, what: string, ms = 5_000) => {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+/** A raw connection from `localAddress` that reads nothing unless told to and never closes by itself. */
+async function rawConnection(port: number, localAddress = "127.0.0.1"): Promise<Socket> {
+  const socket = connect({ host: "127.0.0.1", port, localAddress, allowHalfOpen: true });
+  socket.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  return socket;
+}
+
+describe("DTCP port limits", () => {
+  let broker: TestBroker;
+  let alice: { name: string; password: string };
+
+  before(async () => {
+    broker = await TestBroker.start({
+      timeouts: { authMs: 1_500, drainMs: 1_000, lingerMs: 300 },
+      abuse: { maxUnauthenticated: 40, maxUnauthenticatedPerAddress: 10 },
+    });
+    alice = await broker.user("alice");
+  });
+  after(() => broker.stop());
+
+  test("a client that pipelines and never reads is not read either, then closed with its reason; others are served", async () => {
+    const hog = await rawConnection(broker.port, "127.0.0.2");
+    hog.pause();
+    let sent = 0;
+    let refused = false;
+    // Write until our own socket refuses more: the daemon stopped reading, so TCP's windows filled.
+    const chunk = Buffer.from("help\n".repeat(2_000));
+    const started = Date.now();
+    while (Date.now() - started < 3_000) {
+      sent += chunk.length;
+      if (!hog.write(chunk)) {
+        refused = true;
+        break;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(refused, "the daemon kept reading a client that reads nothing");
+    assert.ok(sent < 64 << 20, `back-pressure came after ${sent} bytes`);
+    const other = await DtcpClient.connect(broker.port, "kame", "127.0.0.3");
+    assert.equal(await other.command("ping"), "+OK hi, happy to hear from you", "another client is answered meanwhile");
+    other.close();
+    const cut = () => broker.daemon.control.counters.unreadClosed;
+    await waitFor(() => cut() === 1, "the hog to be closed for its unread replies");
+    hog.destroy();
+  });
+
+  test("after quit, line too long or the login timeout, a peer that never closes its side is cut off", async () => {
+    const before = broker.daemon.control.counters.lingerDestroyed;
+    const quitter = await rawConnection(broker.port, "127.0.0.4");
+    quitter.write("quit\r\n");
+    const ranter = await rawConnection(broker.port, "127.0.0.4");
+    ranter.write("x".repeat(2_000) + "\n");
+    const sleeper = await rawConnection(broker.port, "127.0.0.4");
+    for (const s of [quitter, ranter, sleeper]) s.resume();
+    await waitFor(() => broker.daemon.control.counters.lingerDestroyed - before === 3, "three half-closed sockets to be destroyed", 5_000);
+    await waitFor(() => broker.daemon.control.connections === 0, "no connection left open");
+    for (const s of [quitter, ranter, sleeper]) s.destroy();
+  });
+
+  test("an address gets its share of unauthenticated connections; a flood from many costs a bounded number and a real user still logs in", async () => {
+    const share: DtcpClient[] = [];
+    for (let i = 0; i < 10; i++) share.push(await DtcpClient.connect(broker.port, "kame", "127.0.3.1"));
+    const past = await rawConnection(broker.port, "127.0.3.1");
+    past.setEncoding("latin1");
+    const refusal = await new Promise<string>((resolve) => past.once("data", resolve));
+    assert.equal(refusal, "-ERR too many connections from your address\r\n");
+    for (const c of share) c.close();
+    past.destroy();
+    await waitFor(() => broker.daemon.control.connections === 0, "the address's connections to be gone");
+
+    const flood: Socket[] = [];
+    for (let a = 10; a < 18; a++) {
+      for (let i = 0; i < 10; i++) flood.push(await rawConnection(broker.port, `127.0.1.${a}`));
+    }
+    await waitFor(() => broker.daemon.control.unauthenticated <= 40, "the total to hold");
+    const client = await DtcpClient.connect(broker.port, "kame", "127.0.2.1");
+    assert.match((await client.tunnel(alice.name, alice.password, "tunnelonly")) ?? "", /^\+OK /);
+    assert.equal(await client.command("ping"), "+OK hi, happy to hear from you");
+    assert.ok(broker.daemon.control.connections <= 41 + 1, `${broker.daemon.control.connections} connections held`);
+    assert.ok(broker.daemon.control.counters.evicted >= 80 - 40, "the oldest of the busiest addresses made room");
+    client.close();
+    for (const s of flood) s.destroy();
+    await waitFor(() => broker.daemon.control.connections === 0, "the flood's connections to be gone");
+  });
+});
