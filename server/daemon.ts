@@ -5,6 +5,7 @@ import { Broker } from "./broker/broker.ts";
 import type { Paths } from "./config.ts";
 import type { AbuseLimits } from "./control/abuse.ts";
 import { LoginThrottle } from "./security/login-throttle.ts";
+import { WebSessionRepository } from "./repositories/web-sessions/repository.ts";
 import type { ControlTimeouts } from "./control/connection.ts";
 import { ControlServer } from "./control/server.ts";
 import { openDatabase, type Db } from "./db/client.ts";
@@ -101,7 +102,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     let api: ApiServer | null = null;
     if (config.api) {
-      const apiServer = await startApiServer(config.api, { broker, key: loadOrCreateApiKey(config.paths.apiKeyFile), log });
+      const webSessions = new WebSessionRepository(db);
+      const apiServer = await startApiServer(config.api, {
+        broker,
+        key: loadOrCreateApiKey(config.paths.apiKeyFile),
+        log,
+        standing: (ids) => webSessions.standing(ids),
+      });
       started.push(() => apiServer.close());
       api = apiServer;
       log.info(`live-session API at http://${config.api.host}:${apiServer.address.port} (WebSocket /live)`);

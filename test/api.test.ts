@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { LiveServerMessage } from "../server/api/live.ts";
-import { startApiServer, type ApiListen, type ApiServer } from "../server/api/server.ts";
+import { MAX_VIEWERS_PER_USER, startApiServer, type ApiListen, type ApiServer } from "../server/api/server.ts";
 import { loadOrCreateApiKey, mintToken, nowSeconds } from "../server/api/token.ts";
 import { silentLogger } from "../server/log.ts";
+import { WebSessionRepository } from "../server/repositories/web-sessions/repository.ts";
 import { TestBroker } from "./support/broker.ts";
 import { DtcpClient } from "./support/dtcp-client.ts";
 import { isDiff, isSnapshot, LiveClient } from "./support/live-client.ts";
 import { ScriptedDataPlane, traffic } from "./support/scripted-data-plane.ts";
 
+const NO_SESSION = "0".repeat(64);
 const added = (user: string) => (m: LiveServerMessage) => m.type === "diff" && m.added.some((r) => r.user === user);
 const removed = (id: number) => (m: LiveServerMessage) => m.type === "diff" && m.removed.includes(id);
 
@@ -23,9 +25,13 @@ describe("live-session API over a real WebSocket", () => {
   const dtcp: DtcpClient[] = [];
 
   const startApi = (options: Partial<ApiListen> = {}) =>
-    startApiServer({ host: "127.0.0.1", port: 0, ...options }, { broker: broker.daemon.broker, key, log: silentLogger });
+    startApiServer(
+      { host: "127.0.0.1", port: 0, ...options },
+      { broker: broker.daemon.broker, key, log: silentLogger, standing: (ids) => new WebSessionRepository(broker.db).standing(ids) },
+    );
+  const token = async (sub: string, role: "admin" | "user") => mintToken(key, { sub, role, sid: await broker.signedIn(sub, role) });
   const view = async (sub: string, role: "admin" | "user", port = api.address.port) => {
-    const viewer = await LiveClient.connect(port, mintToken(key, { sub, role }));
+    const viewer = await LiveClient.connect(port, await token(sub, role));
     viewers.push(viewer);
     return viewer;
   };
@@ -65,13 +71,13 @@ describe("live-session API over a real WebSocket", () => {
 
   test("connections without a valid token in the subprotocol header are refused with 401", async () => {
     const port = api.address.port;
-    const valid = mintToken(key, { sub: "root", role: "admin" });
+    const valid = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION });
     assert.equal(await LiveClient.refusal(port, undefined), 401);
     assert.equal(await LiveClient.refusal(port, ["dtcp-live"]), 401);
     assert.equal(await LiveClient.refusal(port, [valid]), 401, "the API name must come first");
     assert.equal(await LiveClient.refusal(port, ["dtcp-live", "not.a-token"]), 401);
-    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(key, { sub: "root", role: "admin" }, 60, nowSeconds() - 120)]), 401, "expired");
-    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(Buffer.alloc(32, 9), { sub: "root", role: "admin" })]), 401, "another key");
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION }, 60, nowSeconds() - 120)]), 401, "expired");
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(Buffer.alloc(32, 9), { sub: "root", role: "admin", sid: NO_SESSION })]), 401, "another key");
     assert.equal(await LiveClient.refusal(port, undefined, `/live?token=${valid}`), 401, "never from the URL");
     assert.equal(await LiveClient.refusal(port, ["dtcp-live", valid], "/elsewhere"), 404);
   });
@@ -197,7 +203,7 @@ describe("live-session API over a real WebSocket", () => {
     const quick = await startApi({ heartbeatMs: 100, pongTimeoutMs: 300 });
     try {
       const answering = await view("root", "admin", quick.address.port);
-      const silent = await LiveClient.connect(quick.address.port, mintToken(key, { sub: "root", role: "admin" }), { autoPong: false });
+      const silent = await LiveClient.connect(quick.address.port, await token("root", "admin"), { autoPong: false });
       viewers.push(silent);
       await answering.next((m) => m.type === "ping");
       const started = Date.now();
@@ -207,6 +213,68 @@ describe("live-session API over a real WebSocket", () => {
     } finally {
       await quick.close();
     }
+  });
+
+  test("a viewer that sends without reading is not read either, and is dropped; its replies never pile up", async () => {
+    const quick = await startApi({ heartbeatMs: 200, pongTimeoutMs: 600 });
+    try {
+      const hog = await LiveClient.connect(quick.address.port, await token("carol", "user"), { autoPong: false });
+      viewers.push(hog);
+      await hog.next(isSnapshot);
+      const socket = (hog.ws as unknown as { _socket: import("node:net").Socket })._socket;
+      socket.pause();
+      let sent = 0;
+      // Messages each of which earns an error reply; our own socket backs up once the daemon stops reading.
+      const junk = "x".repeat(4_000);
+      while (hog.ws.bufferedAmount < 4 << 20 && sent < 50_000) {
+        hog.ws.send(junk);
+        sent++;
+        if (sent % 100 === 0) await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(hog.ws.bufferedAmount >= 4 << 20, `the daemon read all ${sent} messages of a viewer that reads nothing`);
+      const until = Date.now() + 5_000;
+      while (quick.viewers > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(quick.viewers, 0, "the silent viewer is dropped");
+      hog.ws.terminate();
+    } finally {
+      await quick.close();
+    }
+  });
+
+  test("an open viewer is dropped once its sign-in no longer stands: signed out, disabled, or no longer an administrator", async () => {
+    const quick = await startApi({ standingCheckMs: 100 });
+    try {
+      const open = async (name: string, role: "admin" | "user") => {
+        const viewer = await LiveClient.connect(quick.address.port, await token(name, role));
+        viewers.push(viewer);
+        await viewer.next(isSnapshot);
+        return viewer;
+      };
+      const users = broker.users();
+      const signedOut = await open("dora", "user");
+      const disabled = await open("erin", "user");
+      const demoted = await open("frank", "admin");
+      const staying = await open("gail", "admin");
+      await new WebSessionRepository(broker.db).endAll("dora", { name: "test" });
+      await users.setDisabled("erin", true, { name: "test" });
+      await broker.db.user.update({ where: { name: "frank" }, data: { role: "user" } });
+      for (const v of [signedOut, disabled, demoted]) assert.equal(await v.closed(), 4001);
+      assert.equal(staying.ws.readyState, staying.ws.OPEN);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  test("one user holds a bounded number of viewers; the oldest goes when another opens", async () => {
+    const opened: LiveClient[] = [];
+    for (let i = 0; i < MAX_VIEWERS_PER_USER + 1; i++) {
+      const viewer = await LiveClient.connect(api.address.port, await token("hank", "user"));
+      viewers.push(viewer);
+      opened.push(viewer);
+      await viewer.next(isSnapshot);
+    }
+    assert.equal(await opened[0]!.closed(), 1008);
+    for (const v of opened.slice(1)) assert.equal(v.ws.readyState, v.ws.OPEN);
   });
 
   test("closing the server closes its viewers with 1001", async () => {

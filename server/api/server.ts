@@ -1,7 +1,8 @@
 // The daemon's live-session API for the web UI: GET /health, and a WebSocket at /live streaming the
 // live sessions (a snapshot, then diffs) and taking kicks from administrators. The token goes in
 // the Sec-WebSocket-Protocol header as "dtcp-live, <token>", never in the URL, so it stays out of
-// access logs; it is checked when connecting only.
+// access logs; it is checked when connecting, and the sign-in it came from is checked again every
+// few seconds for as long as the viewer stays.
 
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -26,10 +27,17 @@ export interface ApiListen {
   heartbeatMs?: number;
   /** A viewer that has not answered a ping for this long is dropped. */
   pongTimeoutMs?: number;
+  /** How often open viewers' sign-ins are checked again. */
+  standingCheckMs?: number;
 }
+
+/** Whether the web sign-in behind a viewer still stands, and with which role; null when it does not. */
+export type ViewerStanding = (webSessionIds: readonly string[]) => Promise<Map<string, Viewer>>;
 
 export interface ApiDeps {
   broker: Pick<Broker, "liveView" | "kick">;
+  /** Re-checks open viewers now and then: signed out, disabled, removed or demoted viewers are dropped. */
+  standing: ViewerStanding;
   /** The 32-byte token key (loadOrCreateApiKey). */
   key: Buffer;
   log: Logger;
@@ -39,6 +47,8 @@ export interface ApiDeps {
 
 export interface ApiServer {
   readonly address: AddressInfo;
+  /** Open live views. */
+  readonly viewers: number;
   close(): Promise<void>;
 }
 
@@ -47,14 +57,22 @@ const HEARTBEAT_MS = 15_000;
 const PONG_TIMEOUT_MS = 30_000;
 // Kick messages are tiny; anything bigger is not a message of this API.
 const MAX_MESSAGE_BYTES = 4096;
-// A viewer this far behind gets no new diffs until it catches up; the next one covers what it missed.
-const MAX_BUFFERED_BYTES = 1 << 20;
+// A viewer this far behind gets no new diffs until it catches up (the next one covers what it
+// missed), and its own messages are not read until then, so it cannot queue replies either.
+export const SOFT_BUFFERED_BYTES = 256 << 10;
+// Past this, whatever filled it, the viewer is dropped: it has stopped reading.
+export const MAX_BUFFERED_BYTES = 1 << 20;
+/** Live-view connections one user may hold at once; the oldest goes when another opens. */
+export const MAX_VIEWERS_PER_USER = 8;
 const CLOSE_GRACE_MS = 1000;
+const STANDING_CHECK_MS = 5_000;
 
 interface Connection {
   readonly ws: WebSocket;
   readonly viewer: Viewer;
   readonly source: string;
+  /** The web sign-in this viewer came from (the token's sid). */
+  readonly webSessionId: string;
   /** The rows this viewer has been sent, to diff against. */
   sent: LiveRow[];
   /** When the oldest unanswered ping went out; null when the viewer has answered. */
@@ -68,7 +86,6 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
   const sampler = new LiveSampler();
   const connections = new Set<Connection>();
   const sample = () => sampler.sample(broker.liveView(), now());
-  const send = (ws: WebSocket, message: LiveServerMessage) => ws.send(JSON.stringify(message));
 
   const http: Server = createServer((req, res) => {
     const path = pathOf(req);
@@ -99,56 +116,92 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       return refuse(socket, 401, "Unauthorized");
     }
     const viewer: Viewer = { name: check.claims.sub, role: check.claims.role };
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, viewer, source));
+    const webSessionId = check.claims.sid;
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, viewer, webSessionId, source));
   });
 
-  function accept(ws: WebSocket, viewer: Viewer, source: string): void {
+  function accept(ws: WebSocket, viewer: Viewer, webSessionId: string, source: string): void {
     if (connections.size === 0) sampler.reset();
-    const connection: Connection = { ws, viewer, source, sent: visibleTo(sample(), viewer), awaitingPongSince: null };
+    const mine = [...connections].filter((c) => c.viewer.name === viewer.name);
+    if (mine.length >= MAX_VIEWERS_PER_USER) {
+      log.info(`live API: ${viewer.name} opened more than ${MAX_VIEWERS_PER_USER} viewers; the oldest is closed`);
+      drop(mine[0]!, 1008, "too many live views open");
+    }
+    const connection: Connection = { ws, viewer, webSessionId, source, sent: visibleTo(sample(), viewer), awaitingPongSince: null };
     connections.add(connection);
     log.info(`live API: ${viewer.role} ${viewer.name} connected from ${source}`);
+    // Only an answer to a ping shows the viewer reads; any other message could be sent blind.
     const alive = () => (connection.awaitingPongSince = null);
     ws.on("pong", alive);
     ws.on("message", (data: RawData, isBinary: boolean) => {
-      alive();
-      void receive(connection, isBinary ? null : data.toString());
+      // One message at a time: the next is not read until this one is answered and the answer
+      // can go out, so a viewer that sends without reading fills only its own socket.
+      ws.pause();
+      void receive(connection, isBinary ? null : data.toString()).finally(() => resumeIfCaughtUp(connection));
     });
     ws.on("error", (err) => log.debug(`live API: ${viewer.name} from ${source}: ${err.message}`));
     ws.on("close", () => {
       connections.delete(connection);
       log.debug(`live API: ${viewer.name} from ${source} disconnected`);
     });
-    send(ws, { type: "snapshot", rows: connection.sent, at: now() });
+    send(connection, { type: "snapshot", rows: connection.sent, at: now() });
+  }
+
+  /** Every message to a viewer goes through here, so no kind of message can pile up unread. */
+  function send(c: Connection, message: LiveServerMessage): void {
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      log.info(`live API: ${c.viewer.name} from ${c.source} dropped: ${c.ws.bufferedAmount} bytes unread`);
+      return drop(c, null);
+    }
+    c.ws.send(JSON.stringify(message));
+  }
+
+  function drop(c: Connection, code: number | null, reason = ""): void {
+    connections.delete(c);
+    if (code === null) c.ws.terminate();
+    else {
+      c.ws.close(code, reason);
+      setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS).unref();
+    }
+  }
+
+  function resumeIfCaughtUp(c: Connection): void {
+    if (connections.has(c) && c.ws.isPaused && c.ws.bufferedAmount <= SOFT_BUFFERED_BYTES) c.ws.resume();
   }
 
   async function receive(connection: Connection, text: string | null): Promise<void> {
-    const { ws, viewer, source } = connection;
+    const { viewer, source } = connection;
     const message = text === null ? null : parseClientMessage(text);
-    if (message === null) return send(ws, { type: "error", message: "unknown message" });
-    if (message.type === "pong") return;
-    if (viewer.role !== "admin") return send(ws, { type: "error", message: "forbidden" });
+    if (message === null) return send(connection, { type: "error", message: "unknown message" });
+    if (message.type === "pong") {
+      connection.awaitingPongSince = null;
+      return;
+    }
+    if (viewer.role !== "admin") return send(connection, { type: "error", message: "forbidden" });
     let kicked: boolean;
     try {
       kicked = await broker.kick(message.sessionId, { name: `web:${viewer.name}`, source });
     } catch (err) {
       log.warn(`live API: kick of session ${message.sessionId} by ${viewer.name} failed: ${(err as Error).message}`);
-      return send(ws, { type: "error", message: "the kick failed" });
+      return send(connection, { type: "error", message: "the kick failed" });
     }
-    if (!kicked) return send(ws, { type: "error", message: "no such live session" });
+    if (!kicked) return send(connection, { type: "error", message: "no such live session" });
     log.info(`live API: ${viewer.name} kicked session ${message.sessionId}`);
-    send(ws, { type: "kicked", sessionId: message.sessionId });
+    send(connection, { type: "kicked", sessionId: message.sessionId });
   }
 
   const sampling = setInterval(() => {
     if (connections.size === 0) return;
     const rows = sample();
     for (const c of connections) {
-      if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) continue;
+      resumeIfCaughtUp(c);
+      if (c.ws.bufferedAmount > SOFT_BUFFERED_BYTES) continue;
       const visible = visibleTo(rows, c.viewer);
       const diff = diffRows(c.sent, visible);
       if (isEmptyDiff(diff)) continue;
       c.sent = visible;
-      send(c.ws, { type: "diff", ...diff, at: now() });
+      send(c, { type: "diff", ...diff, at: now() });
     }
   }, listen.sampleMs ?? SAMPLE_MS).unref();
 
@@ -158,14 +211,38 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
     for (const c of connections) {
       if (c.awaitingPongSince !== null && at - c.awaitingPongSince >= pongTimeoutMs) {
         log.info(`live API: ${c.viewer.name} from ${c.source} stopped answering; dropped`);
-        c.ws.terminate();
+        drop(c, null);
         continue;
       }
       c.awaitingPongSince ??= at;
-      send(c.ws, { type: "ping" });
-      c.ws.ping();
+      send(c, { type: "ping" });
+      if (connections.has(c)) c.ws.ping();
     }
   }, listen.heartbeatMs ?? HEARTBEAT_MS).unref();
+
+  // A viewer's token was good when it connected; whether its sign-in still stands is asked again
+  // and again: signed out, disabled, removed or no longer an administrator, it is dropped.
+  let checking = false;
+  const recheck = async () => {
+    if (checking || connections.size === 0) return;
+    checking = true;
+    try {
+      const open = [...connections];
+      const standing = await deps.standing([...new Set(open.map((c) => c.webSessionId))]);
+      for (const c of open) {
+        const now = standing.get(c.webSessionId);
+        if (now !== undefined && now.name === c.viewer.name && (now.role === c.viewer.role || c.viewer.role === "user")) continue;
+        if (!connections.has(c)) continue;
+        log.info(`live API: ${c.viewer.name} from ${c.source} dropped: ${now === undefined ? "signed out, disabled or removed" : "no longer an administrator"}`);
+        drop(c, 4001, "signed out");
+      }
+    } catch (err) {
+      log.warn(`live API: checking viewers' sign-ins failed: ${(err as Error).message}`);
+    } finally {
+      checking = false;
+    }
+  };
+  const standingTimer = setInterval(() => void recheck(), listen.standingCheckMs ?? STANDING_CHECK_MS).unref();
 
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -177,9 +254,13 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
 
   return {
     address: http.address() as AddressInfo,
+    get viewers() {
+      return connections.size;
+    },
     close: async () => {
       clearInterval(sampling);
       clearInterval(heartbeat);
+      clearInterval(standingTimer);
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
       for (const c of connections) c.ws.close(1001, "dtcps stopping");

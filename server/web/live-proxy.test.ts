@@ -41,7 +41,7 @@ before(async () => {
     }) as unknown as LiveSessionView,
   );
   const broker = { liveView: () => sessions, kick: async (id: number, actor: { source?: string }) => (kicks.push({ id, source: actor.source }), id === 7) };
-  api = await startApiServer({ host: "127.0.0.1", port: 0 }, { broker, key, log: silentLogger });
+  api = await startApiServer({ host: "127.0.0.1", port: 0 }, { broker, key, log: silentLogger, standing: async (ids) => new Map(ids.map((id) => [id, { name: "root", role: "admin" as const }])) });
   web = await relay(api.address.port);
   // A relay to a port nobody listens on.
   const closed = createServer();
@@ -61,7 +61,7 @@ const port = (s: Server) => (s.address() as AddressInfo).port;
 const path = LIVE_PROXY_PATH;
 
 test("the relay carries the live view both ways, per viewer", async () => {
-  const admin = await LiveClient.connect(port(web), mintToken(key, { sub: "root", role: "admin" }), { path });
+  const admin = await LiveClient.connect(port(web), mintToken(key, { sub: "root", role: "admin", sid: "0".repeat(64) }), { path });
   const snapshot = await admin.next((m) => m.type === "snapshot");
   assert.deepEqual(snapshot.type === "snapshot" && snapshot.rows.map((r) => r.user), ["alice", "bob"]);
   admin.send({ type: "kick", sessionId: 7 });
@@ -69,14 +69,14 @@ test("the relay carries the live view both ways, per viewer", async () => {
   assert.deepEqual(kicks.at(-1), { id: 7, source: "127.0.0.1" });
   admin.close();
 
-  const bob = await LiveClient.connect(port(web), mintToken(key, { sub: "bob", role: "user" }), { path });
+  const bob = await LiveClient.connect(port(web), mintToken(key, { sub: "bob", role: "user", sid: "0".repeat(64) }), { path });
   const own = await bob.next((m) => m.type === "snapshot");
   assert.deepEqual(own.type === "snapshot" && own.rows.map((r) => r.user), ["bob"]);
   bob.close();
 });
 
 test("the daemon audits a kick with the browser's address the relay names", async () => {
-  const ws = new WebSocket(`ws://127.0.0.1:${port(web)}${path}`, ["dtcp-live", mintToken(key, { sub: "root", role: "admin" })], {
+  const ws = new WebSocket(`ws://127.0.0.1:${port(web)}${path}`, ["dtcp-live", mintToken(key, { sub: "root", role: "admin", sid: "0".repeat(64) })], {
     headers: { "X-Forwarded-For": "198.51.100.23, 10.0.0.1", Cookie: "broker_session=secret" },
   });
   await new Promise((resolve) => ws.once("message", resolve));
@@ -88,7 +88,7 @@ test("the daemon audits a kick with the browser's address the relay names", asyn
 
 test("refusals pass through: no, forged and expired tokens get 401; a dead daemon 502", async () => {
   assert.equal(await LiveClient.refusal(port(web), undefined, path), 401);
-  assert.equal(await LiveClient.refusal(port(web), ["dtcp-live", mintToken(Buffer.alloc(32, 4), { sub: "root", role: "admin" })], path), 401);
-  assert.equal(await LiveClient.refusal(port(web), ["dtcp-live", mintToken(key, { sub: "root", role: "admin" }, 60, Math.floor(Date.now() / 1000) - 600)], path), 401);
-  assert.equal(await LiveClient.refusal(port(webToDown), ["dtcp-live", mintToken(key, { sub: "root", role: "admin" })], path), 502);
+  assert.equal(await LiveClient.refusal(port(web), ["dtcp-live", mintToken(Buffer.alloc(32, 4), { sub: "root", role: "admin", sid: "0".repeat(64) })], path), 401);
+  assert.equal(await LiveClient.refusal(port(web), ["dtcp-live", mintToken(key, { sub: "root", role: "admin", sid: "0".repeat(64) }, 60, Math.floor(Date.now() / 1000) - 600)], path), 401);
+  assert.equal(await LiveClient.refusal(port(webToDown), ["dtcp-live", mintToken(key, { sub: "root", role: "admin", sid: "0".repeat(64) })], path), 502);
 });

@@ -10,6 +10,8 @@ import { silentLogger } from "../../server/log.ts";
 import { PoolRepository } from "../../server/repositories/pools/repository.ts";
 import type { NewPool } from "../../server/repositories/pools/schema.ts";
 import { UserRepository } from "../../server/repositories/users/repository.ts";
+import { WebSessionRepository } from "../../server/repositories/web-sessions/repository.ts";
+import { hashToken } from "../../server/secrets/token.ts";
 import type { NewUser } from "../../server/repositories/users/schema.ts";
 import { loadOrCreateSecretKey, TunnelPasswordBox } from "../../server/secrets/tunnel-password.ts";
 
@@ -82,6 +84,14 @@ export class TestBroker {
   async user(name: string, extra: Partial<NewUser> = {}): Promise<{ name: string; password: string }> {
     const { tunnelPassword } = await this.users().create({ name, ...extra }, { name: "test" });
     return { name, password: tunnelPassword };
+  }
+
+  /** Signs `name` in to the web app (creating the user with `role` if need be); returns the WebSession id a live token names. */
+  async signedIn(name: string, role: "admin" | "user" = "user"): Promise<string> {
+    const existing = await this.db.user.findUnique({ where: { name } });
+    const user = existing ?? (await this.users().create({ name, role }, { name: "test" }), await this.db.user.findUniqueOrThrow({ where: { name } }));
+    const { token } = await new WebSessionRepository(this.db).start(user, "test", "127.0.0.1");
+    return hashToken(token);
   }
 
   pool(input: NewPool) {

@@ -14,5 +14,5 @@ export async function GET() {
   const auth = await getAuth();
   if (!auth) return NextResponse.json({ error: "not signed in" }, { status: 401, headers: NO_STORE });
   if (auth.mustEnrolTotp) return NextResponse.json({ error: "set up two-factor sign-in first" }, { status: 403, headers: NO_STORE });
-  return NextResponse.json(liveToken(auth.user), { headers: NO_STORE });
+  return NextResponse.json(liveToken(auth.user, auth.sessionId), { headers: NO_STORE });
 }

@@ -1,6 +1,7 @@
 import type { Db } from "../../db/client.ts";
 import type { User, WebSession } from "../../db/generated/client.ts";
 import { hashToken, newToken } from "../../secrets/token.ts";
+import type { Role } from "../users/schema.ts";
 import { audited, writeAudit, type Actor } from "../audit/repository.ts";
 
 /** A session ends this long after the browser was last seen. */
@@ -83,6 +84,23 @@ export class WebSessionRepository {
       return { session: { ...session, lastSeenAt: now, expiresAt }, user };
     }
     return { session, user };
+  }
+
+  /**
+   * Which of these sign-ins (WebSession ids) still stand, with the user as they are now: not
+   * expired, not half-signed-in, the user not disabled. For re-checking long-lived live views.
+   */
+  async standing(ids: readonly string[]): Promise<Map<string, { name: string; role: Role }>> {
+    const now = this.now();
+    const result = new Map<string, { name: string; role: Role }>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db.webSession.findMany({
+        where: { id: { in: ids.slice(i, i + 500) }, secondFactorPending: false, expiresAt: { gt: now }, user: { disabled: false } },
+        select: { id: true, user: { select: { name: true, role: true } } },
+      });
+      for (const row of rows) result.set(row.id, { name: row.user.name, role: row.user.role === "admin" ? "admin" : "user" });
+    }
+    return result;
   }
 
   /** Signs one browser out. */
