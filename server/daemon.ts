@@ -32,6 +32,8 @@ export interface DaemonConfig {
   linkPrefix: string | null;
   timeouts: ControlTimeouts;
   abuse: AbuseLimits;
+  /** How often live sessions' users are checked for removal, disabling or a new DTCP password (default 1 s). */
+  revocationCheckMs?: number;
   /** Builds the data plane from every pool's CIDR in the database (each is routed to it). */
   dataPlane: (pools: readonly string[]) => DataPlane;
   /** Where to serve Prometheus /metrics; null = not served. */
@@ -55,6 +57,7 @@ export interface Daemon {
 
 const SWEEP_INTERVAL_MS = 60_000;
 const TRAFFIC_RECORD_MS = 60_000;
+const REVOCATION_CHECK_MS = 1_000;
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   const db = await openDatabase(config.paths.databaseUrl);
@@ -113,6 +116,18 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       api = apiServer;
       log.info(`live-session API at http://${config.api.host}:${apiServer.address.port} (WebSocket /live)`);
     }
+    // Removing, disabling or re-keying a user ends their live session within a second, whichever
+    // process made the change: the database is the only channel between them.
+    let revoking = false;
+    const revoker = setInterval(() => {
+      if (revoking) return;
+      revoking = true;
+      broker
+        .revokeStale()
+        .catch((err: unknown) => log.warn(`checking live sessions' users failed: ${(err as Error).message}`))
+        .finally(() => (revoking = false));
+    }, config.revocationCheckMs ?? REVOCATION_CHECK_MS).unref();
+    started.push(() => clearInterval(revoker));
     const sweeper = setInterval(() => {
       throttle.sweep();
       server.sweep();

@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command, TunnelType } from "../protocol/command.ts";
-import { AUTH_FAILED, TOO_MANY_FAILURES, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
+import { AUTH_FAILED, PASSWORD_CHANGED, TOO_MANY_FAILURES, USER_REVOKED, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
 import { writeAudit, type Actor } from "../repositories/audit/repository.ts";
 import { AllocationRepository, NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
 import type { EndReason, SessionLedger } from "../repositories/sessions/repository.ts";
@@ -71,6 +71,8 @@ const DTCPS: Actor = { name: "dtcps" };
  */
 export class Broker {
   readonly #live = new Map<string, LiveSession>();
+  /** The sealed DTCP password each live session logged in with, by session id. */
+  readonly #credentials = new Map<number, Uint8Array>();
   readonly #userTurns = new Map<string, Promise<unknown>>();
   readonly #allocations: AllocationRepository;
   readonly #udpPorts: UdpPortPool;
@@ -136,6 +138,7 @@ export class Broker {
     if (session.ended) return;
     session.ended = true;
     if (this.#live.get(session.userName) === session) this.#live.delete(session.userName);
+    this.#credentials.delete(session.id);
     let counters = null;
     try {
       counters = await this.dataPlane.close(session.id);
@@ -158,6 +161,33 @@ export class Broker {
     const before = { sessionId, type: session.type, transport: session.transport, clientIpv4: session.clientIpv4, startedAt: session.startedAt };
     await writeAudit(this.db, actor, { action: "session.kick", target: session.userName, before });
     return true;
+  }
+
+  /**
+   * Ends, at once, the live sessions whose user was removed or disabled, or whose DTCP password
+   * was changed since the login, wherever that was done (web app, dtcpctl): the database is asked.
+   * Returns how many ended.
+   */
+  async revokeStale(): Promise<number> {
+    const live = this.liveSessions;
+    if (live.length === 0) return 0;
+    const now = this.store.credentials([...new Set(live.map((s) => s.userId))]);
+    const stale = live.flatMap((session) => {
+      const credential = now.get(session.userId);
+      const loggedInWith = this.#credentials.get(session.id);
+      if (credential === undefined || credential.disabled) return [{ session, reply: USER_REVOKED, why: credential ? "disabled" : "removed" }];
+      if (loggedInWith !== undefined && !Buffer.from(credential.tunnelPassword).equals(Buffer.from(loggedInWith))) {
+        return [{ session, reply: PASSWORD_CHANGED, why: "DTCP password changed" }];
+      }
+      return [];
+    });
+    await Promise.all(
+      stale.map(({ session, reply, why }) => {
+        this.log.info(`session ${session.id} of ${session.userName}: ${why}; ending it`);
+        return this.#endAndTell(session, "revoked", reply);
+      }),
+    );
+    return stale.length;
   }
 
   /** Ends every live session (daemon stopping) and tells each client why. */
@@ -250,6 +280,7 @@ export class Broker {
     try {
       id = await this.ledger.start({
         userId: record.id,
+        userName: record.name,
         type: spec.type,
         transport,
         clientIpv4: spec.clientIpv4,
@@ -289,6 +320,7 @@ export class Broker {
       return { reply: "-ERR tunnel set-up failed", session: null };
     }
     this.#live.set(record.name, session);
+    this.#credentials.set(id, record.tunnelPassword);
     this.log.info(
       `session ${id}: ${record.name} ${command.type} over ${transport} from ${req.clientIpv4}` +
         (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, client ${spec.clientUdpPort ?? "behind NAT"})` : ""),

@@ -210,7 +210,7 @@ const commands: Record<string, Handler> = {
       values.json,
       rows.map((s) => ({
         id: s.id,
-        user: s.user.name,
+        user: s.userName,
         type: s.type,
         transport: s.transport,
         client: s.clientUdpPort === null ? s.clientIpv4 : `${s.clientIpv4}:${s.clientUdpPort}`,

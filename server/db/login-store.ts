@@ -18,6 +18,13 @@ export interface LoginRecord {
   delegation: string | null;
 }
 
+/** A user's standing for DTCP as stored now. */
+export interface UserCredential {
+  disabled: boolean;
+  /** The sealed DTCP password: a different value means it was changed. */
+  tunnelPassword: Uint8Array;
+}
+
 export interface SessionEnd {
   id: number;
   reason: EndReason;
@@ -32,6 +39,8 @@ export interface SessionEnd {
  */
 export interface LoginStore {
   loginRecord(name: string): LoginRecord | null;
+  /** What decides whether these users' live sessions may go on; a user missing from the map was removed. */
+  credentials(userIds: readonly number[]): Map<number, UserCredential>;
   /** Inserts the rows in one transaction and returns their ids in order. */
   startSessions(starts: readonly SessionStart[], at: Date): number[];
   endSessions(ends: readonly SessionEnd[], at: Date): void;
@@ -65,10 +74,13 @@ export function openLoginStore(databaseUrl: string): LoginStore {
            (SELECT d.prefix FROM "Delegation" d WHERE d.userId = u.id ORDER BY d.id LIMIT 1) AS delegation
     FROM "User" u LEFT JOIN "LinkPair" l ON l.userId = u.id
     WHERE u.name = ?`);
+  const credentials = db.prepare<[string], { id: number; disabled: number; tunnelPassword: Uint8Array }>(
+    `SELECT id, disabled, tunnelPassword FROM "User" WHERE id IN (SELECT value FROM json_each(?))`,
+  );
   const insertSession = db.prepare(`
-    INSERT INTO "Session" (userId, type, transport, clientIpv4, serverIpv4, clientUdpPort, serverUdpPort,
+    INSERT INTO "Session" (userId, userName, type, transport, clientIpv4, serverIpv4, clientUdpPort, serverUdpPort,
                            clientIpv6, serverIpv6, prefix, startedAt)
-    VALUES (@userId, @type, @transport, @clientIpv4, @serverIpv4, @clientUdpPort, @serverUdpPort,
+    VALUES (@userId, @userName, @type, @transport, @clientIpv4, @serverIpv4, @clientUdpPort, @serverUdpPort,
             @clientIpv6, @serverIpv6, @prefix, @startedAt)`);
   const endSession = db.prepare(`
     UPDATE "Session" SET endedAt = @endedAt, endReason = @reason,
@@ -116,6 +128,12 @@ export function openLoginStore(databaseUrl: string): LoginStore {
         disabled: disabled !== 0,
         linkPair: clientAddress !== null && serverAddress !== null ? { clientAddress, serverAddress } : null,
       };
+    },
+    credentials(userIds) {
+      const found = new Map<number, UserCredential>();
+      if (userIds.length === 0) return found;
+      for (const row of credentials.all(JSON.stringify(userIds))) found.set(row.id, { disabled: row.disabled !== 0, tunnelPassword: row.tunnelPassword });
+      return found;
     },
     startSessions: (starts, at) => (starts.length === 0 ? [] : startMany.immediate(starts, sqlDate(at))),
     endSessions: (ends, at) => {

@@ -34,6 +34,7 @@ export interface TestBrokerOptions {
   /** Default: none (--no-dataplane). */
   dataPlane?: () => DataPlane;
   trafficRecordMs?: number;
+  revocationCheckMs?: number;
 }
 
 /**
@@ -60,6 +61,7 @@ export class TestBroker {
       metrics: null,
       api: null,
       trafficRecordMs: options.trafficRecordMs,
+      revocationCheckMs: options.revocationCheckMs,
     };
   }
 

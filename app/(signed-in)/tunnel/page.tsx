@@ -21,7 +21,7 @@ export default async function MyTunnelPage() {
     broker.users.get(me.name),
     broker.allocations.list(me.name),
     broker.db.linkPair.findUnique({ where: { userId: me.id } }),
-    listSessions(broker.db, { userName: me.name, limit: 10 }),
+    listSessions(broker.db, { userId: me.id, limit: 10 }),
     broker.db.session.findMany({
       where: { userId: me.id, startedAt: { lt: now }, OR: [{ endedAt: null }, { endedAt: { gt: since } }] },
       select: { startedAt: true, endedAt: true, bytesIn: true, bytesOut: true },

@@ -31,6 +31,15 @@ function nextFree(pool: Pool, taken: string[]) {
   return firstFreeSubprefix(parsePrefix6(pool.cidr), pool.prefixLength, taken.map(parsePrefix6));
 }
 
+/**
+ * What live sessions use, as prefixes: it is not handed out again while they run, even when the
+ * delegation or link pair behind it is gone (its user removed, say, until the daemon ends the session).
+ */
+async function heldByLiveSessions(tx: Tx): Promise<string[]> {
+  const live = await tx.session.findMany({ where: { endedAt: null }, select: { prefix: true, clientIpv6: true, serverIpv6: true } });
+  return live.flatMap((s) => [s.prefix, s.clientIpv6 && `${s.clientIpv6}/128`, s.serverIpv6 && `${s.serverIpv6}/128`].filter((p): p is string => !!p));
+}
+
 export class AllocationRepository {
   constructor(private readonly db: Db) {}
 
@@ -89,9 +98,10 @@ export class AllocationRepository {
       audited(this.db, actor, "link-pair.create", userName, async (tx) => {
         const pools = await tx.pool.findMany({ where: { purpose: "link" }, orderBy: { id: "asc" } });
         if (pools.length === 0) throw new NotProvisionedError("no link pool is configured for host tunnels");
+        const held = await heldByLiveSessions(tx);
         for (const pool of pools) {
           const taken = await tx.linkPair.findMany({ where: { poolId: pool.id }, select: { block: true } });
-          const block = nextFree(pool, taken.map((t) => t.block));
+          const block = nextFree(pool, [...taken.map((t) => t.block), ...held]);
           if (!block) continue;
           const pair = linkPair(block);
           const created = await tx.linkPair.create({
@@ -111,9 +121,10 @@ export class AllocationRepository {
   }
 
   private async allocateDelegation(tx: Tx, userId: number, pools: Pool[]): Promise<Delegation | null> {
+    const held = await heldByLiveSessions(tx);
     for (const pool of pools) {
       const taken = await tx.delegation.findMany({ where: { poolId: pool.id }, select: { prefix: true } });
-      const prefix = nextFree(pool, taken.map((t) => t.prefix));
+      const prefix = nextFree(pool, [...taken.map((t) => t.prefix), ...held]);
       if (prefix) return tx.delegation.create({ data: { prefix: formatPrefix6(prefix), poolId: pool.id, userId } });
     }
     return null;

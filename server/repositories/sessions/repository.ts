@@ -4,6 +4,7 @@ import type { TunnelType, Transport } from "../users/schema.ts";
 
 export interface SessionStart {
   userId: number;
+  userName: string;
   type: TunnelType;
   transport: Transport;
   clientIpv4: string;
@@ -23,7 +24,7 @@ export interface TrafficCounters {
 }
 
 /** Why a session ended, as recorded in its row. */
-export type EndReason = "quit" | "closed" | "timeout" | "replaced" | "kicked" | "shutdown" | "restart" | "setup-failed";
+export type EndReason = "quit" | "closed" | "timeout" | "replaced" | "kicked" | "revoked" | "shutdown" | "restart" | "setup-failed";
 
 interface Pending<T, R> {
   item: T;
@@ -109,14 +110,17 @@ export class SessionLedger {
   }
 }
 
-/** Session history for listings (CLI, web). */
-export function listSessions(db: Db, filter: { live?: boolean; userName?: string; limit?: number } = {}) {
+/**
+ * Session history for listings (CLI, web). `userName` matches the name sessions were made under,
+ * removed accounts included; `userId` only the account that exists now (a user's own history).
+ */
+export function listSessions(db: Db, filter: { live?: boolean; userName?: string; userId?: number; limit?: number } = {}) {
   return db.session.findMany({
     where: {
       ...(filter.live ? { endedAt: null } : {}),
-      ...(filter.userName ? { user: { name: filter.userName } } : {}),
+      ...(filter.userName ? { userName: filter.userName } : {}),
+      ...(filter.userId !== undefined ? { userId: filter.userId } : {}),
     },
-    include: { user: { select: { name: true } } },
     orderBy: { id: "desc" },
     take: filter.limit ?? 100,
   });

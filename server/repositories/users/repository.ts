@@ -129,7 +129,7 @@ export class UserRepository {
     });
   }
 
-  /** Sets a new DTCP password (generated when none is given) and returns it. Live sessions keep running. */
+  /** Sets a new DTCP password (generated when none is given) and returns it. The daemon ends a live session that logged in with the old one. */
   async rotateTunnelPassword(name: string, actor: Actor, password?: string): Promise<string> {
     const user = await this.require(name);
     const next = validate(tunnelPasswordSchema, password ?? generateTunnelPassword(), "tunnelPassword");
