@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { apiTarget, DEFAULT_API_LISTEN } from "../launch/api-listen.ts";
 import { DEFAULT_WEB_LISTEN, parseListen } from "../launch/listen.ts";
+import { FIXED_SECURITY_HEADERS, HSTS } from "./security-headers.ts";
 import { parseTrustedProxies, settleForwardedHeaders } from "./forwarded.ts";
 import { isLiveUpgrade, proxyLiveUpgrade } from "./live-proxy.ts";
 
@@ -49,6 +50,8 @@ const handle = app.getRequestHandler();
 
 const server = createServer((req, res) => {
   settle(req);
+  for (const [name, value] of Object.entries(FIXED_SECURITY_HEADERS)) res.setHeader(name, value);
+  if (req.headers["x-forwarded-proto"] === "https") res.setHeader("Strict-Transport-Security", HSTS);
   handle(req, res).catch((err: unknown) => {
     process.stderr.write(`web: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
     if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });

@@ -109,7 +109,7 @@ export async function rotateTunnelPassword(_prev: FormState, form: FormData): Pr
     const password = await broker.users.rotateTunnelPassword(parsed.data.name, actor);
     return {
       status: "ok",
-      message: `New DTCP password for ${parsed.data.name}. A live session keeps running until the client reconnects.`,
+      message: `New DTCP password for ${parsed.data.name}. A live session that logged in with the old one was ended.`,
       reveal: [{ label: "DTCP password", value: password }],
     };
   } catch (err) {

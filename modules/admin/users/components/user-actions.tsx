@@ -22,7 +22,7 @@ export function UserActions({ user, self }: { user: UserView; self: boolean }) {
         <h2>DTCP password</h2>
         <ActionForm action={rotateTunnelPassword}>
           <input type="hidden" name="name" value={user.name} />
-          <p className="hint">A new generated password, shown once. A live session keeps running until the client reconnects.</p>
+          <p className="hint">A new generated password, shown once. A live session that logged in with the old one ends at once.</p>
           <div className="actions">
             <ConfirmSubmit label="Rotate DTCP password" question={`Replace the DTCP password of ${user.name}? Their clients need the new one.`} confirmLabel="Yes, rotate" />
           </div>
