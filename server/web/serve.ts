@@ -42,6 +42,11 @@ try {
 const settle = (req: IncomingMessage): void =>
   settleForwardedHeaders(req.headers, req.socket.remoteAddress, "encrypted" in req.socket && req.socket.encrypted === true, trustedProxies);
 
+// After a server action redirects, Next renders the target by fetching it from itself at an origin
+// it builds from X-Forwarded-Proto and its own listen address: behind a TLS proxy that is
+// https://127.0.0.1:<port>, which speaks plain HTTP. This is the origin it uses instead.
+process.env.__NEXT_PRIVATE_ORIGIN = `http://${selfHost(listen.host)}:${listen.port}`;
+
 // Next attaches its own upgrade listener (for development's hot reload) to the server it is given;
 // this one is a stand-in, so that upgrades are handled here only.
 const app = next({ dev: false, dir: appDir, hostname: listen.host, port: listen.port, httpServer: new EventEmitter() });
@@ -85,3 +90,10 @@ const stop = () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+
+/** How this process reaches its own listener. */
+function selfHost(host: string): string {
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
+}
