@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Db } from "../db/client.ts";
 import { isBusy, type LoginRecord, type LoginStore } from "../db/login-store.ts";
 import type { DataPlane, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
@@ -100,7 +101,8 @@ export class Broker {
     return this.liveSessions.map(({ control: _control, ended: _ended, ...session }) => ({ ...session, stats: this.dataPlane.stats(session.id) }));
   }
 
-  async login(req: LoginRequest, control: SessionControl): Promise<LoginOutcome> {
+  /** `signal` aborts a login still waiting its turn in the throttle (its connection closed). */
+  async login(req: LoginRequest, control: SessionControl, signal?: AbortSignal): Promise<LoginOutcome> {
     const { user } = req.command;
     const reservation = this.throttle.reserve(req.clientIpv4, user);
     if (!reservation.ok) {
@@ -111,11 +113,12 @@ export class Broker {
     let record: LoginRecord | null;
     let refusal: string | null;
     try {
-      if (reservation.waitMs > 0) await new Promise((r) => setTimeout(r, reservation.waitMs));
+      if (reservation.waitMs > 0) await sleep(reservation.waitMs, undefined, { signal });
       record = this.store.loginRecord(user);
       refusal = this.#check(req, record);
     } catch (err) {
       ticket.abandoned();
+      if (signal?.aborted) return { reply: AUTH_FAILED, session: null };
       throw err;
     }
     if (refusal !== null || record === null) {

@@ -33,7 +33,7 @@ export interface ControlLink {
 
 /** What a connection needs of the broker. */
 export interface LoginPort {
-  login(req: LoginRequest, control: SessionControl): Promise<LoginOutcome>;
+  login(req: LoginRequest, control: SessionControl, signal?: AbortSignal): Promise<LoginOutcome>;
   end(session: LiveSession, reason: EndReason): Promise<void>;
 }
 
@@ -81,6 +81,8 @@ export class ControlConnection implements SessionControl {
   /** The link refused more replies until it drains. */
   #blocked = false;
   #paused = false;
+  /** Aborted when the peer goes: a login still waiting its turn need not wait on. */
+  readonly #gone = new AbortController();
   #deadline: NodeJS.Timeout | null = null;
   #partialTimer: NodeJS.Timeout | null = null;
 
@@ -119,6 +121,7 @@ export class ControlConnection implements SessionControl {
   disconnected(): void {
     this.#closed = true;
     this.#clearTimers();
+    this.#gone.abort();
     // A command in flight finishes first, so a login in flight is ended rather than leaked.
     this.#work = this.#work.then(async () => {
       const session = this.#session;
@@ -206,6 +209,7 @@ export class ControlConnection implements SessionControl {
     const outcome = await this.broker.login(
       { command, challenge: this.#challenge, clientIpv4: this.link.clientIpv4, localIpv4: this.link.localIpv4 },
       this,
+      this.#gone.signal,
     );
     if (outcome.session) {
       if (this.#closed) {

@@ -1,0 +1,62 @@
+import { expect, test } from "./fixtures.ts";
+
+test("every page and route carries the security headers; page scripts carry that response's nonce", async ({ page, request }) => {
+  for (const path of ["/sign-in", "/api/live-token", "/no-such-page"]) {
+    const response = await request.get(path, { maxRedirects: 0 });
+    const headers = response.headers();
+    expect(headers["x-frame-options"], path).toBe("DENY");
+    expect(headers["x-content-type-options"], path).toBe("nosniff");
+    expect(headers["referrer-policy"], path).toBe("no-referrer");
+    expect(headers["content-security-policy"], path).toMatch(/frame-ancestors 'none'/);
+  }
+  const response = await page.goto("/sign-in");
+  const policy = response!.headers()["content-security-policy"]!;
+  const nonce = /'nonce-([^']+)'/.exec(policy)![1]!;
+  expect(policy).toMatch(/script-src 'self' 'nonce-[^']+' 'strict-dynamic'/);
+  const scripts = await page.locator("script").evaluateAll((all) => all.map((s) => (s as HTMLScriptElement).nonce));
+  expect(scripts.length).toBeGreaterThan(0);
+  for (const n of scripts) expect(n).toBe(nonce);
+  const again = await page.request.get("/sign-in");
+  expect(again.headers()["content-security-policy"]).not.toContain(nonce);
+  // Static assets carry the fixed headers too.
+  const asset = await page.locator("script[src]").first().getAttribute("src");
+  expect((await request.get(asset!)).headers()["x-content-type-options"]).toBe("nosniff");
+});
+
+test("a page framing the admin pages gets nothing: the browser refuses the frame", async ({ page, context, users }) => {
+  const admin = await users.create({ role: "admin" });
+  await users.signIn(context, admin);
+  const refused: string[] = [];
+  page.on("console", (m) => refused.push(m.text()));
+  await page.goto("/sign-in");
+  await page.evaluate((url) => {
+    const frame = document.createElement("iframe");
+    frame.src = url;
+    document.body.append(frame);
+  }, new URL("/admin/users", page.url()).toString());
+  const frame = page.frameLocator("iframe");
+  await expect.poll(() => refused.some((t) => /frame-ancestors|Refused to (display|frame)/.test(t))).toBe(true);
+  await expect(frame.getByRole("heading", { name: "Users" })).toHaveCount(0);
+});
+
+test("wrong current passwords before a change are throttled and audited, one entry each", async ({ page, context, users, db }) => {
+  const user = await users.create();
+  await users.signIn(context, user);
+  await page.goto("/account");
+  const form = page.getByRole("form", { name: "Change web password" });
+  const audited = () => db.auditLog.count({ where: { action: "web.password-check.failed", target: user.name } });
+  for (let i = 0; i < 5; i++) {
+    await form.getByLabel("Current password").fill(`wrong-${i}`);
+    await form.getByLabel("New password", { exact: true }).fill("a-new-password-1");
+    await form.getByLabel("New password again").fill("a-new-password-1");
+    await form.getByRole("button", { name: "Change password" }).click();
+    await expect.poll(audited, { timeout: 20_000 }).toBe(i + 1);
+    await expect(form.locator('[data-field="currentPassword"]')).toContainText("This is not your current password.");
+  }
+  // The right password still works once its turn comes.
+  await form.getByLabel("Current password").fill(user.webPassword);
+  await form.getByLabel("New password", { exact: true }).fill("a-new-password-1");
+  await form.getByLabel("New password again").fill("a-new-password-1");
+  await form.getByRole("button", { name: "Change password" }).click();
+  await expect(form.getByRole("status")).toContainText("Your web password is changed", { timeout: 40_000 });
+});
