@@ -60,3 +60,34 @@ test("wrong current passwords before a change are throttled and audited, one ent
   await form.getByRole("button", { name: "Change password" }).click();
   await expect(form.getByRole("status")).toContainText("Your web password is changed", { timeout: 40_000 });
 });
+
+test("hostile sign-in input gets a clear refusal every time and breaks nothing", async ({ page, db }) => {
+  const inputs: [string, string][] = [
+    ["", ""],
+    ["x".repeat(65), "pw"],
+    ["admin' OR '1'='1", "' OR 1=1 --"],
+    ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"],
+    ["\u0000\u0001\u202e", "\ud83d\ude00".repeat(100)],
+    ["name", "p".repeat(257)],
+    ["../../etc/passwd", "%00"],
+  ];
+  const dialogs: string[] = [];
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  const before = await db.auditLog.count({ where: { action: "web.sign-in.failed" } });
+  for (const [name, password] of inputs) {
+    const response = await page.goto("/sign-in");
+    expect(response!.status()).toBe(200);
+    await page.getByLabel("User name").fill(name);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const refusal = page.locator('.notice-error, [role="alert"]');
+    await expect(refusal.first()).toBeVisible({ timeout: 30_000 });
+    await expect(page).toHaveURL(/\/sign-in/);
+  }
+  expect(dialogs).toEqual([]);
+  // The ones that passed the form's checks were real password checks, each audited.
+  expect(await db.auditLog.count({ where: { action: "web.sign-in.failed" } })).toBeGreaterThan(before);
+});

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { startApiServer, type ApiServer } from "./api/server.ts";
 import { loadOrCreateApiKey } from "./api/token.ts";
@@ -98,6 +99,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       metrics = metricsServer;
       log.info(`metrics at http://${config.metrics.host}:${metricsServer.address.port}/metrics`);
     }
+    warnIfFewDescriptors(config.abuse.maxUnauthenticated, log);
     const address = await server.listen();
     started.push(async () => {
       await broker.shutdown();
@@ -160,6 +162,24 @@ function recordLiveTraffic(store: LoginStore, broker: Broker, log: Logger): void
   } catch (err) {
     // Another writer holds the lock: the next round writes newer figures anyway.
     if (!isBusy(err)) log.warn(`recording live sessions' traffic failed: ${(err as Error).message}`);
+  }
+}
+
+// What a daemon needs besides the unauthenticated connections: its database, TUN, sockets and some sessions.
+const DESCRIPTOR_RESERVE = 1024;
+
+/** Unauthenticated connections must not be able to use up the descriptors that sessions and the API need. */
+function warnIfFewDescriptors(maxUnauthenticated: number, log: Logger): void {
+  let limit: number;
+  try {
+    limit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1]);
+  } catch {
+    return;
+  }
+  if (Number.isFinite(limit) && limit < maxUnauthenticated + DESCRIPTOR_RESERVE) {
+    log.warn(
+      `only ${limit} file descriptors (ulimit -n) for --max-unauth ${maxUnauthenticated}: a flood of unauthenticated connections could leave none for sessions; raise LimitNOFILE or lower --max-unauth`,
+    );
   }
 }
 

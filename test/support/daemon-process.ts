@@ -17,6 +17,8 @@ export interface DaemonProcess {
   readonly port: number;
   /** The live-session API's port, when started with it. */
   readonly apiPort: number | null;
+  /** /metrics' port, when started with it. */
+  readonly metricsPort: number | null;
   readonly dataDir: string;
   readonly db: Db;
   /** Everything the daemon printed so far. */
@@ -29,10 +31,24 @@ export interface DaemonProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `bin/dtcps.js --no-dataplane` on 127.0.0.1 over a scratch data directory, with extra node flags and daemon options. */
-export async function startDaemonProcess(options: { nodeFlags?: string[]; args?: string[]; api?: boolean } = {}): Promise<DaemonProcess> {
+/**
+ * Starts `bin/dtcps.js` on 127.0.0.1 over a scratch data directory, with extra node flags and daemon
+ * options; without the data plane unless `dataPlane` (which needs root).
+ */
+export async function startDaemonProcess(options: { nodeFlags?: string[]; args?: string[]; api?: boolean; metrics?: boolean; dataPlane?: boolean } = {}): Promise<DaemonProcess> {
   const data = tempDataDir();
-  const args = [...(options.nodeFlags ?? []), "bin/dtcps.js", "--no-dataplane", "--listen", "127.0.0.1", "-p", "0", ...(options.api ? ["--api-listen", "127.0.0.1:0"] : []), ...(options.args ?? [])];
+  const args = [
+    ...(options.nodeFlags ?? []),
+    "bin/dtcps.js",
+    ...(options.dataPlane ? [] : ["--no-dataplane"]),
+    "--listen",
+    "127.0.0.1",
+    "-p",
+    "0",
+    ...(options.api ? ["--api-listen", "127.0.0.1:0"] : []),
+    ...(options.metrics ? ["--metrics", "127.0.0.1:0"] : []),
+    ...(options.args ?? []),
+  ];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: data.env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (t: string) => (output += t.slice(0, 1 << 20)));
@@ -47,10 +63,12 @@ export async function startDaemonProcess(options: { nodeFlags?: string[]; args?:
   const until = Date.now() + 30_000;
   let port: number | null = null;
   let apiPort: number | null = null;
+  let metricsPort: number | null = null;
   while (Date.now() < until && exit === null) {
     port = Number(/dtcps listening on [\d.]+:(\d+)/.exec(output)?.[1] ?? 0) || null;
     apiPort = Number(/live-session API at http:\/\/[\d.]+:(\d+)/.exec(output)?.[1] ?? 0) || null;
-    if (port !== null && (!options.api || apiPort !== null)) break;
+    metricsPort = Number(/metrics at http:\/\/[\d.]+:(\d+)/.exec(output)?.[1] ?? 0) || null;
+    if (port !== null && (!options.api || apiPort !== null) && (!options.metrics || metricsPort !== null)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   if (port === null || exit !== null) {
@@ -64,6 +82,7 @@ export async function startDaemonProcess(options: { nodeFlags?: string[]; args?:
     child,
     port,
     apiPort,
+    metricsPort,
     dataDir: data.dir,
     db,
     log: () => output,
