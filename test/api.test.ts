@@ -265,6 +265,22 @@ describe("live-session API over a real WebSocket", () => {
     }
   });
 
+  test("a kick is refused, and its viewer closed, once the administrator is disabled, before any periodic check", async () => {
+    const slow = await startApi({ standingCheckMs: 3_600_000 });
+    try {
+      const victim = await login(carol);
+      const viewer = await LiveClient.connect(slow.address.port, await token("ivan", "admin"));
+      viewers.push(viewer);
+      await viewer.next(isSnapshot);
+      await broker.users().setDisabled("ivan", true, { name: "test" });
+      viewer.send({ type: "kick", sessionId: victim.id });
+      assert.equal(await viewer.closed(), 4001);
+      assert.equal(await victim.client.command("ping"), "+OK hi, happy to hear from you", "the session was not kicked");
+    } finally {
+      await slow.close();
+    }
+  });
+
   test("one user holds a bounded number of viewers; the oldest goes when another opens", async () => {
     const opened: LiveClient[] = [];
     for (let i = 0; i < MAX_VIEWERS_PER_USER + 1; i++) {

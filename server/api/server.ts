@@ -179,6 +179,13 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       return;
     }
     if (viewer.role !== "admin") return send(connection, { type: "error", message: "forbidden" });
+    // A kick acts with the viewer's authority now, not when it connected.
+    const now = (await deps.standing([connection.webSessionId])).get(connection.webSessionId);
+    if (now?.role !== "admin" || now.name !== viewer.name) {
+      log.info(`live API: kick by ${viewer.name} from ${source} refused: no longer signed in as an administrator`);
+      drop(connection, 4001, "signed out");
+      return;
+    }
     let kicked: boolean;
     try {
       kicked = await broker.kick(message.sessionId, { name: `web:${viewer.name}`, source });
