@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Db } from "../db/client.ts";
 import { isBusy, type LoginRecord, type LoginStore } from "../db/login-store.ts";
 import type { DataPlane, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
@@ -24,6 +23,11 @@ export interface BrokerOptions {
   udpBasePort: number;
   /** The server IPv4 put in replies; by default the address the client connected to. */
   publicIpv4: string | null;
+}
+
+/** Tells a login still waiting its turn that its connection closed (one listener; cheaper than an AbortSignal per connection). */
+export interface GoneSignal {
+  onGone(listener: () => void): void;
 }
 
 /** How the broker reaches the control connection of a session it ends from outside (replacement, kick, shutdown). */
@@ -66,14 +70,32 @@ export type LoginOutcome = { reply: string; session: LiveSession | null };
 
 const DTCPS: Actor = { name: "dtcps" };
 
+/** Waits `ms`; false when the connection went meanwhile. */
+function waitUnlessGone(ms: number, gone: GoneSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(true), ms);
+    gone?.onGone(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+
 /**
  * The control plane's core: checks logins, provisions addresses, keeps one live session per user,
  * records sessions and drives the data plane.
  */
 export class Broker {
   readonly #live = new Map<string, LiveSession>();
-  /** The sealed DTCP password each live session logged in with, by session id. */
-  readonly #credentials = new Map<number, Uint8Array>();
+  /**
+   * The sealed DTCP password each live session logged in with, by session id, as hex: a copy, so
+   * that no session keeps the database driver's buffer (and the slab it may share) alive.
+   */
+  readonly #credentials = new Map<number, string>();
+  /** The user table as revokeStale last read it (LoginStore.usersStamp). */
+  #usersStamp: string | null = null;
   readonly #userTurns = new Map<string, Promise<unknown>>();
   readonly #allocations: AllocationRepository;
   readonly #udpPorts: UdpPortPool;
@@ -101,8 +123,8 @@ export class Broker {
     return this.liveSessions.map(({ control: _control, ended: _ended, ...session }) => ({ ...session, stats: this.dataPlane.stats(session.id) }));
   }
 
-  /** `signal` aborts a login still waiting its turn in the throttle (its connection closed). */
-  async login(req: LoginRequest, control: SessionControl, signal?: AbortSignal): Promise<LoginOutcome> {
+  /** `gone` ends a login still waiting its turn in the throttle (its connection closed). */
+  async login(req: LoginRequest, control: SessionControl, gone?: GoneSignal): Promise<LoginOutcome> {
     const { user } = req.command;
     const reservation = this.throttle.reserve(req.clientIpv4, user);
     if (!reservation.ok) {
@@ -113,12 +135,14 @@ export class Broker {
     let record: LoginRecord | null;
     let refusal: string | null;
     try {
-      if (reservation.waitMs > 0) await sleep(reservation.waitMs, undefined, { signal });
+      if (reservation.waitMs > 0 && !(await waitUnlessGone(reservation.waitMs, gone))) {
+        ticket.abandoned();
+        return { reply: AUTH_FAILED, session: null };
+      }
       record = this.store.loginRecord(user);
       refusal = this.#check(req, record);
     } catch (err) {
       ticket.abandoned();
-      if (signal?.aborted) return { reply: AUTH_FAILED, session: null };
       throw err;
     }
     if (refusal !== null || record === null) {
@@ -174,12 +198,16 @@ export class Broker {
   async revokeStale(): Promise<number> {
     const live = this.liveSessions;
     if (live.length === 0) return 0;
+    // Cheap while nothing changed; the users of every live session are read only when something did.
+    const stamp = this.store.usersStamp();
+    if (stamp === this.#usersStamp) return 0;
+    this.#usersStamp = stamp;
     const now = this.store.credentials([...new Set(live.map((s) => s.userId))]);
     const stale = live.flatMap((session) => {
       const credential = now.get(session.userId);
       const loggedInWith = this.#credentials.get(session.id);
       if (credential === undefined || credential.disabled) return [{ session, reply: USER_REVOKED, why: credential ? "disabled" : "removed" }];
-      if (loggedInWith !== undefined && !Buffer.from(credential.tunnelPassword).equals(Buffer.from(loggedInWith))) {
+      if (loggedInWith !== undefined && hex(credential.tunnelPassword) !== loggedInWith) {
         return [{ session, reply: PASSWORD_CHANGED, why: "DTCP password changed" }];
       }
       return [];
@@ -323,7 +351,7 @@ export class Broker {
       return { reply: "-ERR tunnel set-up failed", session: null };
     }
     this.#live.set(record.name, session);
-    this.#credentials.set(id, record.tunnelPassword);
+    this.#credentials.set(id, hex(record.tunnelPassword));
     this.log.info(
       `session ${id}: ${record.name} ${command.type} over ${transport} from ${req.clientIpv4}` +
         (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, client ${spec.clientUdpPort ?? "behind NAT"})` : ""),

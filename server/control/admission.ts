@@ -19,12 +19,13 @@ export type Admission<T> =
 export class UnauthenticatedConnections<T> {
   readonly #byAddress = new Map<string, Set<T>>();
   readonly #addressOf = new Map<T, string>();
-  // byCount[n]: the addresses holding exactly n connections, to find the busiest without a scan.
-  readonly #byCount: Set<string>[];
+  // The addresses holding exactly n connections, by n, and the highest n held: the busiest address
+  // is found without a scan. Counts move by one, so the highest moves by one too.
+  readonly #byCount = new Map<number, Set<string>>();
+  #highest = 0;
 
   constructor(readonly limits: AdmissionLimits) {
     if (limits.maxUnauthenticated < 1 || limits.maxUnauthenticatedPerAddress < 1) throw new RangeError("connection limits must be at least 1");
-    this.#byCount = Array.from({ length: limits.maxUnauthenticatedPerAddress + 1 }, () => new Set<string>());
   }
 
   get size(): number {
@@ -64,17 +65,27 @@ export class UnauthenticatedConnections<T> {
   }
 
   #oldestOfBusiest(): T | null {
-    for (let n = this.#byCount.length - 1; n > 0; n--) {
-      // The first address of a bucket is the one that reached that count first.
-      for (const address of this.#byCount[n]!) {
-        for (const connection of this.#byAddress.get(address)!) return connection;
-      }
+    // The first address of a bucket is the one that reached that count first.
+    for (const address of this.#byCount.get(this.#highest) ?? []) {
+      for (const connection of this.#byAddress.get(address)!) return connection;
     }
     return null;
   }
 
   #move(address: string, from: number, to: number): void {
-    if (from > 0) this.#byCount[from]!.delete(address);
-    if (to > 0) this.#byCount[to]!.add(address);
+    if (from > 0) {
+      const bucket = this.#byCount.get(from)!;
+      bucket.delete(address);
+      if (bucket.size === 0) {
+        this.#byCount.delete(from);
+        if (from === this.#highest) this.#highest = to;
+      }
+    }
+    if (to > 0) {
+      let bucket = this.#byCount.get(to);
+      if (!bucket) this.#byCount.set(to, (bucket = new Set()));
+      bucket.add(address);
+      if (to > this.#highest) this.#highest = to;
+    }
   }
 }

@@ -1,4 +1,4 @@
-import type { LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
+import type { GoneSignal, LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
 import type { Logger } from "../log.ts";
 import type { EndReason } from "../repositories/sessions/repository.ts";
 import { newChallenge } from "../protocol/challenge.ts";
@@ -33,7 +33,7 @@ export interface ControlLink {
 
 /** What a connection needs of the broker. */
 export interface LoginPort {
-  login(req: LoginRequest, control: SessionControl, signal?: AbortSignal): Promise<LoginOutcome>;
+  login(req: LoginRequest, control: SessionControl, gone?: GoneSignal): Promise<LoginOutcome>;
   end(session: LiveSession, reason: EndReason): Promise<void>;
 }
 
@@ -81,8 +81,8 @@ export class ControlConnection implements SessionControl {
   /** The link refused more replies until it drains. */
   #blocked = false;
   #paused = false;
-  /** Aborted when the peer goes: a login still waiting its turn need not wait on. */
-  readonly #gone = new AbortController();
+  /** Called when the peer goes: a login still waiting its turn need not wait on. */
+  #onGone: (() => void) | null = null;
   #deadline: NodeJS.Timeout | null = null;
   #partialTimer: NodeJS.Timeout | null = null;
 
@@ -121,7 +121,8 @@ export class ControlConnection implements SessionControl {
   disconnected(): void {
     this.#closed = true;
     this.#clearTimers();
-    this.#gone.abort();
+    this.#onGone?.();
+    this.#onGone = null;
     // A command in flight finishes first, so a login in flight is ended rather than leaked.
     this.#work = this.#work.then(async () => {
       const session = this.#session;
@@ -209,7 +210,7 @@ export class ControlConnection implements SessionControl {
     const outcome = await this.broker.login(
       { command, challenge: this.#challenge, clientIpv4: this.link.clientIpv4, localIpv4: this.link.localIpv4 },
       this,
-      this.#gone.signal,
+      { onGone: (listener) => (this.#onGone = listener) },
     );
     if (outcome.session) {
       if (this.#closed) {

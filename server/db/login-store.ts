@@ -41,6 +41,11 @@ export interface LoginStore {
   loginRecord(name: string): LoginRecord | null;
   /** What decides whether these users' live sessions may go on; a user missing from the map was removed. */
   credentials(userIds: readonly number[]): Map<number, UserCredential>;
+  /**
+   * Changes whenever a user is added, changed or removed (their count and latest update time):
+   * while it stays the same, no live session's user can have been removed, disabled or re-keyed.
+   */
+  usersStamp(): string;
   /** Inserts the rows in one transaction and returns their ids in order. */
   startSessions(starts: readonly SessionStart[], at: Date): number[];
   endSessions(ends: readonly SessionEnd[], at: Date): void;
@@ -77,6 +82,7 @@ export function openLoginStore(databaseUrl: string): LoginStore {
   const credentials = db.prepare<[string], { id: number; disabled: number; tunnelPassword: Uint8Array }>(
     `SELECT id, disabled, tunnelPassword FROM "User" WHERE id IN (SELECT value FROM json_each(?))`,
   );
+  const usersStamp = db.prepare<[], { n: number; latest: string | null }>(`SELECT count(*) AS n, max(updatedAt) AS latest FROM "User"`);
   const insertSession = db.prepare(`
     INSERT INTO "Session" (userId, userName, type, transport, clientIpv4, serverIpv4, clientUdpPort, serverUdpPort,
                            clientIpv6, serverIpv6, prefix, startedAt)
@@ -134,6 +140,10 @@ export function openLoginStore(databaseUrl: string): LoginStore {
       if (userIds.length === 0) return found;
       for (const row of credentials.all(JSON.stringify(userIds))) found.set(row.id, { disabled: row.disabled !== 0, tunnelPassword: row.tunnelPassword });
       return found;
+    },
+    usersStamp() {
+      const row = usersStamp.get()!;
+      return `${row.n} ${row.latest ?? ""}`;
     },
     startSessions: (starts, at) => (starts.length === 0 ? [] : startMany.immediate(starts, sqlDate(at))),
     endSessions: (ends, at) => {

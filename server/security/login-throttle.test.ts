@@ -89,6 +89,12 @@ test("a ticket takes one verdict", () => {
   assert.throws(() => r.ticket.succeeded(), /one verdict/);
 });
 
+test("successful checks leave nothing behind to remember", () => {
+  const { t } = throttle();
+  for (let i = 0; i < 1_000; i++) ok(t.reserve(`10.1.${i >> 8}.${i & 255}`, `user${i}`)).ticket.succeeded();
+  assert.equal(t.size, 0);
+});
+
 test("memory is bounded: sweeping drops idle keys, and no kind holds more than the cap", () => {
   const { t, advance } = throttle();
   for (let i = 0; i < 100; i++) failOnce(t, advance, `10.0.0.${i}`, `u${i}`);
@@ -96,6 +102,9 @@ test("memory is bounded: sweeping drops idle keys, and no kind holds more than t
   advance(1_000);
   t.sweep();
   assert.equal(t.size, 0);
-  for (let i = 0; i < MAX_TRACKED_KEYS + 10; i++) ok(t.reserve(`a${i}`, "x")).ticket.abandoned();
+  for (let i = 0; i < MAX_TRACKED_KEYS + 10; i++) {
+    const r = t.reserve(`a${i}`, `u${i}`);
+    if (r.ok) r.ticket.failed();
+  }
   assert.ok(t.size <= 3 * MAX_TRACKED_KEYS);
 });

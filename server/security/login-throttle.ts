@@ -64,19 +64,28 @@ export class LoginThrottle {
     const now = this.now();
     const byAddress = this.#track(this.#byAddress, address, now);
     const byUser = this.#track(this.#byUser, user, now);
-    const pair = this.#track(this.#byPair, `${address}\u0000${user}`, now);
     const at = Math.max(now, byAddress.nextAt, byUser.nextAt);
-    if (at - now > this.limits.failureDelayMaxMs) return { ok: false, retryAfterMs: at - now - this.limits.failureDelayMaxMs };
+    if (at - now > this.limits.failureDelayMaxMs) {
+      this.#forgetIfIdle(this.#byAddress, address, byAddress, now);
+      this.#forgetIfIdle(this.#byUser, user, byUser, now);
+      return { ok: false, retryAfterMs: at - now - this.limits.failureDelayMaxMs };
+    }
     for (const t of [byAddress, byUser]) {
       t.pending++;
       t.nextAt = at + this.delayAfter(t.failures + t.pending);
     }
+    const pairKey = `${address}\u0000${user}`;
     let settled = false;
     const settle = () => {
       if (settled) throw new Error("a throttle ticket takes one verdict");
       settled = true;
       byAddress.pending--;
       byUser.pending--;
+    };
+    // Keys without failures are forgotten as soon as nothing waits on them, so successful logins cost no memory.
+    const tidy = (t: number) => {
+      this.#forgetIfIdle(this.#byAddress, address, byAddress, t);
+      this.#forgetIfIdle(this.#byUser, user, byUser, t);
     };
     return {
       ok: true,
@@ -87,20 +96,28 @@ export class LoginThrottle {
           const t = this.now();
           byUser.failures = 0;
           byUser.nextAt = t;
-          byAddress.failures = Math.max(0, byAddress.failures - pair.failures);
+          const pair = this.#byPair.get(pairKey);
+          if (pair) {
+            byAddress.failures = Math.max(0, byAddress.failures - pair.failures);
+            this.#byPair.delete(pairKey);
+          }
           byAddress.nextAt = Math.min(byAddress.nextAt, t + this.delayAfter(byAddress.failures + byAddress.pending));
-          pair.failures = 0;
+          tidy(t);
         },
         failed: () => {
           settle();
           const t = this.now();
+          const pair = this.#track(this.#byPair, pairKey, t);
           for (const track of [byAddress, byUser, pair]) {
             track.failures++;
             track.last = t;
           }
           return { addressFailures: byAddress.failures, userFailures: byUser.failures };
         },
-        abandoned: settle,
+        abandoned: () => {
+          settle();
+          tidy(this.now());
+        },
       },
     };
   }
@@ -126,6 +143,10 @@ export class LoginThrottle {
 
   #idle(t: Track, now: number): boolean {
     return t.pending === 0 && t.nextAt <= now && (t.failures === 0 || now - t.last >= this.limits.failureMemoryMs);
+  }
+
+  #forgetIfIdle(map: Map<string, Track>, key: string, t: Track, now: number): void {
+    if (map.get(key) === t && this.#idle(t, now)) map.delete(key);
   }
 
   #track(map: Map<string, Track>, key: string, now: number): Track {
