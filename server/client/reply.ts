@@ -19,7 +19,7 @@ const POSITIONAL: Record<TunnelType, number> = { tunnelonly: 2, host: 4, network
  * we asked for IPv6 over UDP: the reply must then carry udp= and otherwise must not.
  */
 export function parseTunnelReply(line: string, type: TunnelType, udp: boolean): ReplyParse {
-  const words = line.split(" ").filter((w) => w !== "");
+  const words = line.split(/[ \t]+/).filter((w) => w !== "");
   const fail = (error: string): ReplyParse => ({ ok: false, error: `${error}: ${JSON.stringify(line.slice(0, 200))}` });
   if (words[0] !== "+OK") return fail("not a +OK reply");
   const fields = words.slice(1, 1 + POSITIONAL[type]);

@@ -33,7 +33,7 @@ describe("login", () => {
     assert.deepEqual(s.begin(), [{ kind: "timer", ms: 30_000 }]);
     assert.deepEqual(s.connected(LOCAL), [{ kind: "timer", ms: 30_000 }]);
     assert.deepEqual(s.line(GREETING), [
-      { kind: "send", line: "tunnel foo dac487c8dfbbf9ee5c7f8cdcc37b62a3 host", log: "tunnel foo <response> host" },
+      { kind: "send", line: "tunnel foo DAC487C8DFBBF9EE5C7F8CDCC37B62A3 host", log: "tunnel foo <response> host" },
       { kind: "timer", ms: 30_000 },
     ]);
     assert.equal(tunnelResponse("foo", CHALLENGE, "bar"), "dac487c8dfbbf9ee5c7f8cdcc37b62a3");
@@ -43,7 +43,7 @@ describe("login", () => {
     const s = session({ type: "network" });
     s.connected(LOCAL);
     const [send] = s.line("+OK abc FBDC TunnelBroker (version 0.2) Ready. <870363>:4096");
-    assert.equal((send as { line: string }).line, `tunnel foo ${tunnelResponse("foo", "abc", "bar")} network`);
+    assert.equal((send as { line: string }).line, `tunnel foo ${tunnelResponse("foo", "abc", "bar").toUpperCase()} network`);
   });
 
   test("asks for UDP with the server-visible port, or none for NAT traversal", () => {
@@ -165,4 +165,43 @@ describe("keeping the session", () => {
     early.begin();
     assert.deepEqual(early.quit(), [{ kind: "end", end: { reason: "quit" } }]);
   });
+});
+
+/**
+ * What KAME's dtcps.rb (1999) does with a login, strictly: it compares the response exactly with
+ * its own uppercase hex of MD5(user + challenge + password), and answers in its own spacing.
+ */
+function strictKameServer(greeting: string, challenge: string, reply: string) {
+  return {
+    greeting,
+    answer(line: string): string {
+      const [verb, user, response, type] = line.split(" ");
+      if (verb !== "tunnel" || user === undefined || type === undefined) return "-ERR invalid command";
+      const expected = tunnelResponse(user, challenge, "bar").toUpperCase();
+      return response === expected ? reply : "-ERR authentication failed.";
+    },
+  };
+}
+
+describe("against servers that are not this one", () => {
+  const cases = [
+    { name: "KAME dtcps", greeting: `+OK ${CHALLENGE} KAME tunnel server`, reply: HOST_REPLY },
+    { name: "double spaces and tabs", greeting: `+OK  ${CHALLENGE}\tKAME tunnel server`, reply: `+OK  ${LOCAL}\t10.0.0.1  2001:db8::2 2001:db8::1` },
+    { name: "extra words after the fields", greeting: GREETING, reply: `${HOST_REPLY} mtu=1280 comment` },
+  ];
+  for (const c of cases) {
+    test(`logs in to ${c.name}`, () => {
+      const server = strictKameServer(c.greeting, CHALLENGE, c.reply);
+      const s = session();
+      s.begin();
+      s.connected(LOCAL);
+      const sent = s.line(server.greeting).find((a) => a.kind === "send");
+      assert.ok(sent && sent.kind === "send");
+      const answer = server.answer(sent.line);
+      assert.notEqual(answer, "-ERR authentication failed.", "the strict server took the response");
+      const up = s.line(answer).find((a) => a.kind === "up");
+      assert.ok(up && up.kind === "up", `not up after ${JSON.stringify(answer)}`);
+      assert.equal(up.reply.type === "host" && up.reply.clientIPv6, "2001:db8::2");
+    });
+  }
 });

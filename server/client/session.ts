@@ -142,13 +142,16 @@ export class ControlSession {
   }
 
   #greeting(text: string): SessionAction[] {
-    const challenge = text.startsWith("+OK ") ? text.split(" ")[1] : undefined;
+    // The challenge is the second word, whatever follows it ("KAME tunnel server", "FBDC TunnelBroker …").
+    const words = text.split(/[ \t]+/);
+    const challenge = words[0] === "+OK" ? words[1] : undefined;
     if (challenge === undefined || challenge === "") {
       return this.#end({ reason: "lost", message: `unexpected greeting ${JSON.stringify(text.slice(0, 200))}` });
     }
     const { user, password, type, udp } = this.params;
     const extension = udp === null ? "" : udp.port === null ? " proto=udp" : ` proto=udp port=${udp.port}`;
-    const response = tunnelResponse(user, challenge, password);
+    // Uppercase, as the KAME client sends it: KAME's dtcps compares it exactly with its own uppercase hex.
+    const response = tunnelResponse(user, challenge, password).toUpperCase();
     this.#state = "tunnel";
     return [
       { kind: "send", line: `tunnel ${user} ${response} ${type}${extension}`, log: `tunnel ${user} <response> ${type}${extension}` },

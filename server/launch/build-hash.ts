@@ -15,7 +15,7 @@ function* files(root: string, path: string): Generator<string> {
     return;
   }
   if (stat.isFile()) {
-    if (!path.endsWith(".test.ts")) yield relative(root, path);
+    if (!/\.test\.tsx?$/.test(path)) yield relative(root, path);
     return;
   }
   for (const entry of readdirSync(path).sort()) if (!SKIPPED.has(entry)) yield* files(root, join(path, entry));

@@ -24,3 +24,12 @@ export async function requestHostName(): Promise<string> {
   const host = h.get("x-forwarded-host")?.split(",")[0]?.trim() || h.get("host") || "localhost";
   return host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d+$/, "");
 }
+
+/**
+ * A 303 to a path of this app, said relatively: request.url in a route handler names the host Next
+ * listens on (localhost:3000), not the one the browser used, so no redirect may be built from it.
+ */
+export function seeOther(path: string): Response {
+  if (!path.startsWith("/") || path.startsWith("//")) throw new Error(`a redirect goes to a path of this app; got ${path}`);
+  return new Response(null, { status: 303, headers: { Location: path } });
+}

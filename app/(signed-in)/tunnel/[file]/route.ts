@@ -1,17 +1,18 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { ENROL_PATH, getAuth } from "@/modules/auth/session/lib/context.ts";
 import { authFileLine } from "@/modules/portal/my-tunnel/lib/commands.ts";
+import { seeOther } from "@/modules/core/lib/request.ts";
 import { dtcpServer } from "@/modules/portal/my-tunnel/lib/server-address.ts";
 
 const FILES = new Set(["dtcpc.auth", "dtcpclient.auth"]);
 
 /** The signed-in user's own password file; there is no way to ask for anyone else's. */
-export async function GET(request: NextRequest, { params }: { params: Promise<{ file: string }> }) {
+export async function GET(_request: NextRequest, { params }: { params: Promise<{ file: string }> }) {
   const { file } = await params;
   if (!FILES.has(file)) return new NextResponse("Not found\n", { status: 404 });
   const auth = await getAuth();
-  if (!auth) return NextResponse.redirect(new URL("/sign-in", request.url), 303);
-  if (auth.mustEnrolTotp) return NextResponse.redirect(new URL(ENROL_PATH, request.url), 303);
+  if (!auth) return seeOther("/sign-in");
+  if (auth.mustEnrolTotp) return seeOther(ENROL_PATH);
   const [password, server] = await Promise.all([auth.broker.users.tunnelPassword(auth.user.name), dtcpServer()]);
   return new NextResponse(authFileLine(server.host, auth.user.name, password), {
     headers: {

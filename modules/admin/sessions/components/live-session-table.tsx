@@ -2,7 +2,7 @@
 
 import { useState } from "react";
 import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
-import { formatAgo, formatBytes, formatCount, formatRate, formatUtc } from "../../../core/live/lib/format.ts";
+import { formatAgo, formatBytes, formatCount, formatRate, formatUtc } from "../../../core/lib/format.ts";
 import { claimedAddress, seenAddress, type LiveRow } from "../../../core/live/lib/rows.ts";
 import { useLiveSessions, useNow } from "../../../core/live/use-live-sessions.ts";
 
@@ -33,9 +33,9 @@ export function LiveSessionTable() {
                 <th>Client (as seen)</th>
                 <th>Since</th>
                 <th>Last packet</th>
-                <th className="num">In</th>
-                <th className="num">Out</th>
-                <th className="num">Rate in / out</th>
+                <th className="num">From client</th>
+                <th className="num">To client</th>
+                <th className="num">Rate from / to client</th>
                 <th>
                   <span className="visually-hidden">Actions</span>
                 </th>

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { LiveRow } from "@/server/api/live.ts";
-import { formatAgo, formatBytes, formatRate } from "./format.ts";
 import { applyLiveMessage, claimedAddress, reconnectDelayMs, seenAddress } from "./rows.ts";
 
 const row = (sessionId: number, extra: Partial<LiveRow> = {}): LiveRow => ({
@@ -51,22 +50,4 @@ test("reconnection: 1 s doubling to 30 s, 75–100 % of that", () => {
     const d = reconnectDelayMs(3);
     assert.ok(d >= 6000 && d <= 8000, String(d));
   }
-});
-
-test("human units", () => {
-  assert.equal(formatBytes(0), "0 B");
-  assert.equal(formatBytes(999), "999 B");
-  assert.equal(formatBytes(1234), "1.23 kB");
-  assert.equal(formatBytes(12_345_678), "12.3 MB");
-  assert.equal(formatBytes(123_456_789_012), "123 GB");
-  assert.equal(formatRate(0), "0 bit/s");
-  assert.equal(formatRate(125_000), "1.00 Mbit/s");
-  assert.equal(formatRate(100), "800 bit/s");
-  assert.equal(formatAgo(0, 500), "just now");
-  assert.equal(formatAgo(0, 42_000), "42 s ago");
-  assert.equal(formatAgo(0, 5 * 60_000 + 1), "5 min ago");
-  assert.equal(formatAgo(0, 3 * 3600_000), "3 h ago");
-  assert.equal(formatAgo(0, 3 * 3600_000 + 2 * 60_000), "3 h 2 min ago");
-  assert.equal(formatAgo(0, 50 * 3600_000), "2 d ago");
-  assert.equal(formatAgo(1000, 0), "just now");
 });

@@ -1,7 +1,7 @@
 "use client";
 
 import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
-import { formatAgo, formatBytes, formatRate, formatUtc } from "../../../core/live/lib/format.ts";
+import { DIRECTION, formatAgo, formatBytes, formatRate, formatUtc } from "../../../core/lib/format.ts";
 import { claimedAddress, seenAddress } from "../../../core/live/lib/rows.ts";
 import { useLiveSessions, useNow } from "../../../core/live/use-live-sessions.ts";
 
@@ -36,13 +36,13 @@ export function LiveConnection() {
                 </dd>
                 <dt>Since</dt>
                 <dd title={formatUtc(row.startedAt)}>{formatAgo(row.startedAt, now)}</dd>
-                <dt>Rate in / out</dt>
+                <dt>Rate</dt>
                 <dd>
-                  {formatRate(row.rateIn)} / {formatRate(row.rateOut)}
+                  {formatRate(row.rateOut)} {DIRECTION.out.user}, {formatRate(row.rateIn)} {DIRECTION.in.user}
                 </dd>
                 <dt>This session</dt>
                 <dd>
-                  {formatBytes(row.bytesIn)} in, {formatBytes(row.bytesOut)} out
+                  {formatBytes(row.bytesOut)} {DIRECTION.out.user}, {formatBytes(row.bytesIn)} {DIRECTION.in.user}
                 </dd>
               </dl>
             </div>

@@ -1,5 +1,5 @@
 import { Empty } from "../../../core/components/empty.tsx";
-import { formatBytes } from "../lib/traffic.ts";
+import { DIRECTION, formatBytes } from "../../../core/lib/format.ts";
 
 export interface SessionRow {
   id: number;
@@ -26,8 +26,8 @@ export function SessionTable({ rows }: { rows: SessionRow[] }) {
             <th>Ended</th>
             <th>Type</th>
             <th>From</th>
-            <th className="num">In</th>
-            <th className="num">Out</th>
+            <th className="num">{capitalised(DIRECTION.out.user)}</th>
+            <th className="num">{capitalised(DIRECTION.in.user)}</th>
           </tr>
         </thead>
         <tbody>
@@ -39,8 +39,8 @@ export function SessionTable({ rows }: { rows: SessionRow[] }) {
                 {s.type}, {s.transport}
               </td>
               <td>{s.clientIpv4}</td>
-              <td className="num">{formatBytes(Number(s.bytesIn))}</td>
               <td className="num">{formatBytes(Number(s.bytesOut))}</td>
+              <td className="num">{formatBytes(Number(s.bytesIn))}</td>
             </tr>
           ))}
         </tbody>
@@ -48,3 +48,5 @@ export function SessionTable({ rows }: { rows: SessionRow[] }) {
     </div>
   );
 }
+
+const capitalised = (word: string) => word[0]!.toUpperCase() + word.slice(1);

@@ -1,11 +1,12 @@
-import { formatBytes, type HourBucket } from "../lib/traffic.ts";
+import { DIRECTION, formatBytes } from "../../../core/lib/format.ts";
+import type { HourBucket } from "../lib/traffic.ts";
 
 const WIDTH = 720;
 const HEIGHT = 180;
 const LEFT = 56;
 const BOTTOM = 20;
 
-/** Bytes in and out per hour as paired bars; drawn on the server, no script. */
+/** Bytes sent and received by the user per hour as paired bars; drawn on the server, no script. */
 export function TrafficChart({ buckets }: { buckets: HourBucket[] }) {
   const max = Math.max(1, ...buckets.flatMap((b) => [b.bytesIn, b.bytesOut]));
   const plotHeight = HEIGHT - BOTTOM - 8;
@@ -27,9 +28,9 @@ export function TrafficChart({ buckets }: { buckets: HourBucket[] }) {
           const x = LEFT + i * slot + 1;
           return (
             <g key={b.start.toISOString()}>
-              <title>{`${b.start.toISOString().slice(11, 16)} UTC: ${formatBytes(b.bytesIn)} in, ${formatBytes(b.bytesOut)} out`}</title>
-              <rect className="bar-in" x={x} y={y(b.bytesIn)} width={bar} height={HEIGHT - BOTTOM - y(b.bytesIn)} />
-              <rect className="bar-out" x={x + bar + 1} y={y(b.bytesOut)} width={bar} height={HEIGHT - BOTTOM - y(b.bytesOut)} />
+              <title>{`${b.start.toISOString().slice(11, 16)} UTC: ${formatBytes(b.bytesOut)} ${DIRECTION.out.user}, ${formatBytes(b.bytesIn)} ${DIRECTION.in.user}`}</title>
+              <rect className="bar-received" data-bytes={b.bytesOut} x={x} y={y(b.bytesOut)} width={bar} height={HEIGHT - BOTTOM - y(b.bytesOut)} />
+              <rect className="bar-sent" data-bytes={b.bytesIn} x={x + bar + 1} y={y(b.bytesIn)} width={bar} height={HEIGHT - BOTTOM - y(b.bytesIn)} />
               {i % 3 === 0 ? (
                 <text x={x} y={HEIGHT - 6}>
                   {b.start.toISOString().slice(11, 13)}h
@@ -41,12 +42,12 @@ export function TrafficChart({ buckets }: { buckets: HourBucket[] }) {
       </svg>
       <figcaption className="legend">
         <span>
-          <i style={{ background: "var(--accent)" }} />
-          in (to you)
+          <i className="swatch-received" />
+          {DIRECTION.out.user} (to you)
         </span>
         <span>
-          <i style={{ background: "#8fb3dd" }} />
-          out (from you)
+          <i className="swatch-sent" />
+          {DIRECTION.in.user} (from you)
         </span>
         <span>hours in UTC; {formatBytes(total)} in total</span>
       </figcaption>

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatBytes, hourlyTraffic } from "./traffic.ts";
+import { hourlyTraffic } from "./traffic.ts";
 
 const now = new Date("2026-11-29T12:30:00Z");
 const at = (iso: string) => new Date(iso);
@@ -27,10 +27,4 @@ test("a live session counts up to now; older traffic is left out but the sum is 
 test("an instant session counts in its hour", () => {
   const buckets = hourlyTraffic([{ startedAt: at("2026-11-29T12:00:00Z"), endedAt: at("2026-11-29T12:00:00Z"), bytesIn: 7n, bytesOut: 0n }], now);
   assert.equal(buckets[23]?.bytesIn, 7);
-});
-
-test("byte counts read as people read them", () => {
-  assert.equal(formatBytes(0), "0 B");
-  assert.equal(formatBytes(1536), "1.5 KiB");
-  assert.equal(formatBytes(5 * 1024 ** 3), "5.0 GiB");
 });

@@ -40,15 +40,3 @@ export function hourlyTraffic(sessions: SessionTraffic[], now: Date): HourBucket
   }
   return buckets;
 }
-
-/** 1536 → "1.5 KiB". */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}

@@ -1,4 +1,4 @@
-// Human units for the live view. Safe for client components.
+// Human units and labels, the same on every page. Safe for client components.
 
 const UNITS = ["", "k", "M", "G", "T", "P"];
 
@@ -45,3 +45,15 @@ export function formatAgo(then: number, now: number): string {
 export function formatUtc(epochMs: number): string {
   return `${new Date(epochMs).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
+
+/**
+ * Session counters are kept from the broker's side: "in" arrived from the client, "out" went to
+ * it. People read traffic from their own side, so every label names the direction by the client:
+ * a user's uploads are what they sent, whatever the broker calls them.
+ */
+export const DIRECTION = {
+  /** bytesIn, packetsIn, rateIn. */
+  in: { user: "sent", admin: "from client" },
+  /** bytesOut, packetsOut, rateOut. */
+  out: { user: "received", admin: "to client" },
+} as const;
