@@ -25,6 +25,34 @@ async function rawConnection(port: number, localAddress = "127.0.0.1"): Promise<
   return socket;
 }
 
+describe("DTCP login throttling under concurrency", () => {
+  let broker: TestBroker;
+
+  before(async () => {
+    broker = await TestBroker.start({ abuse: { freeFailures: 3, failureDelayBaseMs: 50, failureDelayMaxMs: 400, maxUnauthenticatedPerAddress: 20 } });
+    await broker.user("olga");
+  });
+  after(() => broker.stop());
+
+  test("parallel guesses from one address are spread out, and the surplus is refused without a check", async () => {
+    const guess = async () => {
+      const c = await DtcpClient.connect(broker.port, "kame", "127.0.5.1");
+      const reply = await c.tunnel("olga", "wrong password", "tunnelonly");
+      c.close();
+      return reply;
+    };
+    for (let i = 0; i < 3; i++) assert.equal(await guess(), "-ERR authentication failed.");
+    const replies = await Promise.all(Array.from({ length: 10 }, guess));
+    const checked = replies.filter((r) => r === "-ERR authentication failed.").length;
+    const refused = replies.filter((r) => r === "-ERR too many failed logins, try again later").length;
+    // Waits of 50, 50+100 and 150+200 ms fit under the 400 ms cap; the fourth would not.
+    assert.equal(checked, 3, JSON.stringify(replies));
+    assert.equal(refused, 7);
+    const audited = await broker.db.auditLog.count({ where: { action: "dtcp.login.failed", target: "olga" } });
+    assert.equal(audited, 6, "every check made is audited, and only those");
+  });
+});
+
 describe("DTCP port limits", () => {
   let broker: TestBroker;
   let alice: { name: string; password: string };

@@ -94,17 +94,43 @@ describe("hostile input against the daemon under a small heap", () => {
     for (const s of hogs) s.destroy();
   });
 
-  test("live viewers sending without reading: the daemon stays small and alive", async () => {
+  const viewerToken = async (name: string, role: "admin" | "user") => {
     const key = loadOrCreateApiKey(resolvePaths({ BROKER_DATA_DIR: daemon.dataDir }).apiKeyFile);
-    const sessions = new WebSessionRepository(daemon.db);
+    await daemon.user(name);
+    const user = await daemon.db.user.update({ where: { name }, data: { role } });
+    const { token: cookie } = await new WebSessionRepository(daemon.db).start(user, "test", "127.0.0.1");
+    return mintToken(key, { sub: name, role, sid: hashToken(cookie) });
+  };
+
+  test("500 random messages on the live WebSocket: every reply is a message of the API, the viewer stays", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${daemon.apiPort}/live`, [LIVE_PROTOCOL, await viewerToken("wsfuzz", "admin")]);
+    ws.on("error", () => {});
+    const replies: unknown[] = [];
+    ws.on("message", (data) => replies.push(JSON.parse(String(data))));
+    await new Promise((r) => ws.once("open", r));
+    const rnd = random(Number(process.env.FUZZ_SEED ?? 7));
+    const junk = () => {
+      const r = rnd();
+      if (r < 0.25) return JSON.stringify({ type: "kick", sessionId: Math.floor(rnd() * 1e6) - 5 });
+      if (r < 0.4) return Buffer.from(Array.from({ length: Math.floor(rnd() * 100) }, () => Math.floor(rnd() * 256)));
+      if (r < 0.6) return JSON.stringify({ type: ["kick", "x", 1, null][Math.floor(rnd() * 4)], sessionId: ["1", 1.5, null, {}][Math.floor(rnd() * 4)] });
+      return "x".repeat(Math.floor(rnd() * 4_000));
+    };
+    for (let i = 0; i < 500; i++) ws.send(junk());
+    const answers = () => replies.filter((m) => ["error", "kicked"].includes((m as { type: string }).type)).length;
+    const until = Date.now() + 10_000;
+    while (answers() < 500 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ws.readyState, ws.OPEN);
+    assert.equal(answers(), 500, "one answer per message");
+    for (const m of replies) assert.ok(["snapshot", "diff", "ping", "error", "kicked"].includes((m as { type: string }).type), JSON.stringify(m));
+    ws.terminate();
+  });
+
+  test("live viewers sending without reading: the daemon stays small and alive", async () => {
     const viewers: WebSocket[] = [];
     await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {
-        const name = `viewer${i}`;
-        await daemon.user(name);
-        const user = await daemon.db.user.findUniqueOrThrow({ where: { name } });
-        const { token: cookie } = await sessions.start(user, "test", "127.0.0.1");
-        const token = mintToken(key, { sub: name, role: "user", sid: hashToken(cookie) });
+        const token = await viewerToken(`viewer${i}`, "user");
         const ws = new WebSocket(`ws://127.0.0.1:${daemon.apiPort}/live`, [LIVE_PROTOCOL, token], { autoPong: false });
         ws.on("error", () => {});
         viewers.push(ws);
