@@ -74,15 +74,24 @@ test("a kick from the live page, after a confirm step, ends the session and the 
   try {
     const row = page.locator(`tr[data-user="${user.name}"]`);
     await expect(row).toBeVisible({ timeout: 2_000 });
+    const confirm = page.getByRole("group", { name: "Confirm" });
     await row.getByRole("button", { name: "Kick" }).click();
-    await row.getByRole("button", { name: "Cancel" }).click();
+    await confirm.getByRole("button", { name: "Cancel" }).click();
     await expect(row).toBeVisible();
+    await expect(confirm).toHaveCount(0);
+    await page.setViewportSize({ width: 1280, height: 800 });
     await row.getByRole("button", { name: "Kick" }).click();
-    await row.getByRole("button", { name: "Yes, kick" }).click();
+    // The whole question is on screen at 1280 px, not clipped by the table.
+    await expect(confirm).toContainText(`End ${user.name}’s session from 127.0.0.1?`);
+    const box = (await confirm.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(1280);
+    await page.screenshot(screenshot("admin-sessions-kick-confirm-1280"));
+    await confirm.getByRole("button", { name: "Yes, kick" }).click();
     expect(await client.readLine()).toBe("-ERR session ended by an administrator");
     await client.waitClosed();
     await expect(row).toHaveCount(0, { timeout: 2_000 });
-    await expect(page.locator("[data-kick-result]")).toContainText("ended");
+    await expect(page.locator("[data-kick-result]")).toHaveText(`${user.name}’s session from 127.0.0.1 ended.`);
   } finally {
     client.close();
   }

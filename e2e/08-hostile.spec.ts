@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect, test } from "./fixtures.ts";
 
 test("every page and route carries the security headers; page scripts carry that response's nonce", async ({ page, request }) => {
@@ -90,4 +92,21 @@ test("hostile sign-in input gets a clear refusal every time and breaks nothing",
   expect(dialogs).toEqual([]);
   // The ones that passed the form's checks were real password checks, each audited.
   expect(await db.auditLog.count({ where: { action: "web.sign-in.failed" } })).toBeGreaterThan(before);
+});
+
+test("behind a TLS proxy, a server action's redirect makes no HTTPS request of the web app to itself", async ({ browser, users }) => {
+  const log = join(process.cwd(), "artifacts", "e2e-broker.log");
+  const before = readFileSync(log, "utf8").length;
+  const user = await users.create();
+  // What a TLS proxy on this host adds (the web app believes it from loopback).
+  const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL, extraHTTPHeaders: { "X-Forwarded-Proto": "https" } });
+  const page = await context.newPage();
+  await page.goto("/sign-in");
+  await page.getByLabel("User name").fill(user.name);
+  await page.getByLabel("Password").fill(user.webPassword);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/tunnel$/);
+  await context.close();
+  const written = readFileSync(log, "utf8").slice(before);
+  expect(written).not.toMatch(/ssl|EPROTO|wrong version number|https:\/\/127\.0\.0\.1/i);
 });

@@ -53,7 +53,9 @@ export function useLiveSessions(): { state: LiveState; kick: (sessionId: number)
         if (message.type === "snapshot") return { ...s, status: "live", retryAt: null, rows, fresh: true };
         if (message.type === "kicked") {
           kicking.current = null;
-          return { ...s, rows, kick: { sessionId: message.sessionId, ok: true, message: `Session ${message.sessionId} ended.` } };
+          const ended = s.rows.find((r) => r.sessionId === message.sessionId);
+          const whose = ended ? `${ended.user}’s session from ${ended.binding?.address ?? ended.clientIpv4}` : "The session";
+          return { ...s, rows, kick: { sessionId: message.sessionId, ok: true, message: `${whose} ended.` } };
         }
         if (message.type === "error") {
           const sessionId = kicking.current ?? 0;

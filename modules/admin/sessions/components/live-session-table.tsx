@@ -64,8 +64,10 @@ export function LiveSessionTable() {
   );
 }
 
+const COLUMNS = 10;
+
 function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRow; now: number; asking: boolean; onAsk: () => void; onCancel: () => void; onKick: () => void }) {
-  return (
+  const main = (
     <tr data-session-id={row.sessionId} data-user={row.user}>
       <td>
         <a href={`/admin/users/${encodeURIComponent(row.user)}`}>{row.user}</a>
@@ -105,9 +107,20 @@ function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRo
         <div className="hint">{formatRate(row.rateOut)}</div>
       </td>
       <td className="nowrap">
-        {asking ? (
+        <button type="button" className="button button-danger-quiet button-small" onClick={onAsk} disabled={asking} aria-expanded={asking}>
+          Kick
+        </button>
+      </td>
+    </tr>
+  );
+  // The question gets a row of its own across the whole table, so no width of the table clips it.
+  return asking ? (
+    <>
+      {main}
+      <tr className="confirm-row">
+        <td colSpan={COLUMNS}>
           <span className="confirm" role="group" aria-label="Confirm">
-            <span className="confirm-question">End {row.user}’s session?</span>
+            <span className="confirm-question">End {row.user}’s session from {seenAddress(row)}?</span>
             <button type="button" className="button button-danger button-small" onClick={onKick}>
               Yes, kick
             </button>
@@ -115,12 +128,10 @@ function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRo
               Cancel
             </button>
           </span>
-        ) : (
-          <button type="button" className="button button-danger-quiet button-small" onClick={onAsk}>
-            Kick
-          </button>
-        )}
-      </td>
-    </tr>
+        </td>
+      </tr>
+    </>
+  ) : (
+    main
   );
 }
