@@ -91,7 +91,7 @@ describe("the broker end to end in network namespaces: dtcps, dtcpc behind a NAT
   };
   const tunnelUp = (client: Child, from = 0): Promise<string> => client.waitFor(/tunnel up: /, 30_000, from);
 
-  /** The sessions the daemon logged for `user`, oldest first ("session 7: bob network over udp from 100.64.0.2 (server udp 4029, client behind NAT)"). */
+  /** The sessions the daemon logged for `user`, oldest first ("session 7: bob network over udp from 100.64.0.2 (server udp 4029, asked for NAT traversal)"). */
   const sessionsOf = (user: User): LoggedSession[] =>
     brokerLog().flatMap((line) => {
       const m = new RegExp(`session (\\d+): ${user} (\\S+) over (\\S+) from (\\S+)(?: \\(server udp (\\d+),|$)`).exec(line);
@@ -103,7 +103,7 @@ describe("the broker end to end in network namespaces: dtcps, dtcpc behind a NAT
     const line = brokerLog()
       .slice(from)
       .findLast((l) => new RegExp(`session ${session} of \\w+: client (reached at|moved from \\S+ to) `).test(l));
-    const m = line === undefined ? null : /(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(line);
+    const m = line === undefined ? null : /(\d+\.\d+\.\d+\.\d+):(\d+)(?: \(behind a NAT\))?$/.exec(line);
     return m ? [m[1]!, Number(m[2])] : null;
   };
   const waitForBinding = (session: number, from = 0) => eventually(`a binding of session ${session}`, async () => bindingOf(session, from) ?? undefined, 10_000);

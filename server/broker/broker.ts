@@ -300,6 +300,7 @@ export class Broker {
       transport,
       clientIpv4: req.clientIpv4,
       serverIpv4,
+      localIpv4: req.localIpv4,
       clientUdpPort: command.udp?.clientPort ?? null,
       serverUdpPort,
       clientIpv6,
@@ -354,7 +355,7 @@ export class Broker {
     this.#credentials.set(id, hex(record.tunnelPassword));
     this.log.info(
       `session ${id}: ${record.name} ${command.type} over ${transport} from ${req.clientIpv4}` +
-        (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, client ${spec.clientUdpPort ?? "behind NAT"})` : ""),
+        (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, ${spec.clientUdpPort === null ? "asked for NAT traversal" : `client port ${spec.clientUdpPort}`})` : ""),
     );
     const [prefixAddress, prefixLength] = (prefix ?? "").split("/");
     const reply =

@@ -48,8 +48,11 @@ export class ClientSession {
     const done = new Promise<SessionOutcome>((resolve) => (this.#resolve = resolve));
     const { udp } = this.#options;
     try {
-      this.#relay = new Relay(udp ? { kind: "udp", bindPort: udp.bindPort } : { kind: "proto41" }, (err) =>
-        this.#apply(this.#machine?.quit({ reason: "lost", message: `tunnel I/O failed: ${err.message}` }) ?? []),
+      this.#relay = new Relay(
+        udp ? { kind: "udp", bindPort: udp.bindPort } : { kind: "proto41" },
+        (err) => this.#apply(this.#machine?.quit({ reason: "lost", message: `tunnel I/O failed: ${err.message}` }) ?? []),
+        (source, expected, count) =>
+          this.#log.warn(`dropped ${count} tunnel packet(s) from ${source}: the server is ${expected} (a server with several addresses answering from another one?)`),
       );
     } catch (err) {
       return Promise.resolve({ reason: "refused", message: (err as Error).message, upMs: null });

@@ -1,6 +1,7 @@
 import {
   ipv4ToUint32,
   RawSocket41,
+  uint32ToIpv4,
   TunDevice,
   UdpSocket,
   type ChannelErrorHandler,
@@ -11,6 +12,11 @@ import {
 
 /** The addon hands over at most 64 packets per callback; arrays grow if that ever changes. */
 const BATCH = 64;
+/** Dropped packets from elsewhere are reported at most this often, with how many since the last report. */
+export const FOREIGN_REPORT_MS = 10_000;
+
+/** Says why packets were dropped: where they came from, where they were expected from, how many since the last report. */
+export type ForeignReporter = (source: string, expected: string, count: number) => void;
 
 export type RelayTransport = { kind: "udp"; bindPort: number } | { kind: "proto41" };
 
@@ -54,8 +60,13 @@ export class Relay {
   #inLengths = new Uint32Array(BATCH);
   readonly #empty = { buf: Buffer.alloc(1), offsets: new Uint32Array(1), lengths: new Uint32Array(1) };
 
-  constructor(transport: RelayTransport, onError: ChannelErrorHandler) {
+  readonly #onForeign: ForeignReporter;
+  #foreignSince = 0;
+  #foreignReportedAt = -Infinity;
+
+  constructor(transport: RelayTransport, onError: ChannelErrorHandler, onForeign: ForeignReporter = () => {}, private readonly now: () => number = Date.now) {
     this.#onError = onError;
+    this.#onForeign = onForeign;
     if (transport.kind === "udp") {
       this.#udp = new UdpSocket({ port: transport.bindPort, onDatagrams: this.#fromUdp, onError });
     } else {
@@ -114,7 +125,7 @@ export class Relay {
     let n = 0;
     for (let i = 0; i < count; i++) {
       if (addrs[i] !== this.#server || ports[i] !== this.#serverPort) {
-        this.counters.foreign++;
+        this.#foreign(addrs[i]!, ports[i]!);
       } else if (lengths[i]! > 0) {
         this.#inOffsets[n] = offsets[i]!;
         this.#inLengths[n++] = lengths[i]!;
@@ -128,7 +139,7 @@ export class Relay {
     let n = 0;
     for (let i = 0; i < count; i++) {
       if (addrs[i] !== this.#server) {
-        this.counters.foreign++;
+        this.#foreign(addrs[i]!, null);
       } else {
         this.#inOffsets[n] = offsets[i]!;
         this.#inLengths[n++] = lengths[i]!;
@@ -136,6 +147,19 @@ export class Relay {
     }
     this.#toTun(buf, n);
   };
+
+  /** Counts a packet from elsewhere; the first of a while is reported with the count since the last report. */
+  #foreign(addr: number, port: number | null): void {
+    this.counters.foreign++;
+    this.#foreignSince++;
+    const now = this.now();
+    if (now - this.#foreignReportedAt < FOREIGN_REPORT_MS) return;
+    this.#foreignReportedAt = now;
+    const server = uint32ToIpv4(this.#server >>> 0);
+    if (port === null) this.#onForeign(uint32ToIpv4(addr), server, this.#foreignSince);
+    else this.#onForeign(`${uint32ToIpv4(addr)}:${port}`, `${server}:${this.#serverPort}`, this.#foreignSince);
+    this.#foreignSince = 0;
+  }
 
   #toTun(buf: Buffer, n: number): void {
     if (n === 0 || this.#tun === null) return;

@@ -57,10 +57,20 @@ test("binding changes read as the first address, a move, or nothing", () => {
     return c;
   };
   const none = newSessionCounters();
-  assert.equal(bindingChange(none, none), null);
-  assert.equal(bindingChange(none, at("198.51.100.7", 40000)), "client reached at 198.51.100.7:40000");
-  assert.equal(bindingChange(at("198.51.100.7", 40000), at("198.51.100.7", 40000)), null);
-  assert.equal(bindingChange(at("198.51.100.7", 40000), at("198.51.100.7", 51234)), "client moved from 198.51.100.7:40000 to 198.51.100.7:51234");
-  assert.equal(bindingChange(at("198.51.100.7", 40000), at("203.0.113.9", 40000)), "client moved from 198.51.100.7:40000 to 203.0.113.9:40000");
-  assert.equal(bindingChange(none, at("192.0.2.1", -1)), "client reached at 192.0.2.1", "protocol 41: no port");
+  const open = { clientIpv4: "198.51.100.7", clientUdpPort: null };
+  assert.equal(bindingChange(none, none, open), null);
+  assert.equal(bindingChange(none, at("198.51.100.7", 40000), open), "client reached at 198.51.100.7:40000", "NAT traversal asked for, no NAT seen");
+  assert.equal(bindingChange(at("198.51.100.7", 40000), at("198.51.100.7", 40000), open), null);
+  assert.equal(bindingChange(at("198.51.100.7", 40000), at("198.51.100.7", 51234), open), "client moved from 198.51.100.7:40000 to 198.51.100.7:51234");
+  assert.equal(
+    bindingChange(at("198.51.100.7", 40000), at("203.0.113.9", 40000), open),
+    "client moved from 198.51.100.7:40000 to 203.0.113.9:40000 (behind a NAT)",
+    "packets from another address than the control connection's: a NAT",
+  );
+  assert.equal(
+    bindingChange(none, at("198.51.100.7", 40001), { clientIpv4: "198.51.100.7", clientUdpPort: 40000 }),
+    "client reached at 198.51.100.7:40001 (behind a NAT)",
+    "another port than it asked for: a NAT",
+  );
+  assert.equal(bindingChange(none, at("192.0.2.1", -1), { clientIpv4: "192.0.2.1", clientUdpPort: null }), "client reached at 192.0.2.1", "protocol 41: no port");
 });

@@ -115,9 +115,13 @@ function bindingText(c: Float64Array): string | null {
  * (NAT traversal learns it from the first datagram) or a move (the NAT box mapped the client
  * anew); null when it did not change.
  */
-export function bindingChange(before: Float64Array, after: Float64Array): string | null {
+export function bindingChange(before: Float64Array, after: Float64Array, claimed: { clientIpv4: string; clientUdpPort: number | null }): string | null {
   const from = bindingText(before);
   const to = bindingText(after);
   if (to === null || to === from) return null;
-  return from === null ? `client reached at ${to}` : `client moved from ${from} to ${to}`;
+  const address = uint32ToIpv4(after[BINDING_ADDRESS]!);
+  const port = after[BINDING_PORT]!;
+  // Behind a NAT is known only once packets come from elsewhere than the client said at login.
+  const nat = address !== claimed.clientIpv4 || (claimed.clientUdpPort !== null && port !== claimed.clientUdpPort) ? " (behind a NAT)" : "";
+  return (from === null ? `client reached at ${to}` : `client moved from ${from} to ${to}`) + nat;
 }

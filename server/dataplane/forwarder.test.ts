@@ -73,6 +73,7 @@ function spec(over: Partial<TunnelSpec> & Pick<TunnelSpec, "sessionId">): Tunnel
     transport: "udp",
     clientIpv4: CLIENT,
     serverIpv4: "203.0.113.1",
+    localIpv4: "203.0.113.1",
     clientUdpPort: null,
     serverUdpPort: 4028,
     clientIpv6: `2001:db8:1::${over.sessionId}`,

@@ -10,6 +10,11 @@ export interface TunnelSpec {
   /** The client's IPv4 as the control connection shows it. */
   clientIpv4: string;
   serverIpv4: string;
+  /**
+   * The local IPv4 the client's control connection reached: its tunnel packets leave from it (a
+   * client drops packets from any other address), whatever source the routing table would pick.
+   */
+  localIpv4: string;
   /** UDP: the port the client asked to be reached on; null = NAT traversal (learn it from the client's packets). */
   clientUdpPort: number | null;
   serverUdpPort: number | null;

@@ -41,6 +41,7 @@ const hostSpec: TunnelSpec = {
   transport: "udp",
   clientIpv4: CLIENT_V4,
   serverIpv4: BROKER_V4,
+  localIpv4: BROKER_V4,
   clientUdpPort: null,
   serverUdpPort: 4028,
   clientIpv6: "2001:db8:1::2",

@@ -272,7 +272,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       if (!live) continue;
       const next = records.subarray(at + 1, at + 1 + SESSION_FIELDS);
       // A NAT binding learnt or moved (at most one line per session and report).
-      const moved = bindingChange(live.counters, next);
+      const moved = bindingChange(live.counters, next, live.spec);
       if (moved !== null) this.#log.info(`session ${live.spec.sessionId} of ${live.spec.userName}: ${moved}`);
       live.counters.set(next);
     }

@@ -60,7 +60,9 @@ if (channels) {
 
   const openSocket = (s: TunnelSession): UdpSocket => {
     const sock = new UdpSocket({
-      address: config.udpListenAddress,
+      // On the wildcard, each session's socket is bound to the address its client reached, so
+      // replies leave from it on a host with several addresses.
+      address: config.udpListenAddress === "0.0.0.0" ? s.spec.localIpv4 : config.udpListenAddress,
       port: s.spec.serverUdpPort!,
       onDatagrams: (buf, offsets, lengths, addrs, ports, count, oversized) =>
         forwarder.onDatagrams(s, buf, offsets, lengths, addrs, ports, count, oversized),
