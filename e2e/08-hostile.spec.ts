@@ -110,3 +110,15 @@ test("behind a TLS proxy, a server action's redirect makes no HTTPS request of t
   const written = readFileSync(log, "utf8").slice(before);
   expect(written).not.toMatch(/ssl|EPROTO|wrong version number|https:\/\/127\.0\.0\.1/i);
 });
+
+test("pages name an icon the app serves, so browsers do not ask for a missing favicon", async ({ page }) => {
+  const missing: string[] = [];
+  page.on("response", (r) => {
+    if (r.status() === 404) missing.push(r.url());
+  });
+  await page.goto("/sign-in");
+  const href = await page.locator('link[rel="icon"]').first().getAttribute("href");
+  expect(href).toBeTruthy();
+  expect((await page.request.get(href!)).status()).toBe(200);
+  expect(missing).toEqual([]);
+});

@@ -128,6 +128,7 @@ async function main(): Promise<number> {
     stopAll("SIGTERM");
   }
   const codes = await Promise.all(children.map(exited));
+  say("stopped");
   if (signalled === null) return first.code;
   // Stopped on request: a child that ended by that signal (or cleanly) ended as asked.
   return Math.max(0, ...codes.filter((code) => code !== codeOf(null, signalled)));

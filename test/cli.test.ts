@@ -137,7 +137,7 @@ describe("dtcps process", () => {
         encoding: "utf8",
       });
       assert.equal(r.status, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`^dtcps: data plane: .*\\(${capability} required\\); run dtcps as root or with CAP_NET_ADMIN and CAP_NET_RAW .*--no-dataplane`, "m"));
+      assert.match(r.stderr, new RegExp(`^\\S+Z dtcps: data plane: .*\\(${capability} required\\); run dtcps as root or with CAP_NET_ADMIN and CAP_NET_RAW .*--no-dataplane`, "m"));
     });
   }
 

@@ -23,17 +23,22 @@ export function numberOption(name: string, value: string | undefined, fallback: 
 }
 
 /** Runs a CLI's main: usage and domain errors exit 2 with one line, anything else exits 1. */
-export function runMain(program: string, main: () => Promise<number | void>): void {
+/** `stamped`: a long-running program, whose last line carries a timestamp as its log lines do (a usage error does not). */
+export function runMain(program: string, main: () => Promise<number | void>, options: { stamped?: boolean } = {}): void {
+  const stamp = () => (options.stamped ? `${new Date().toISOString()} ` : "");
   main().then(
     (code) => {
       process.exitCode = code ?? 0;
     },
     (err: unknown) => {
-      if (err instanceof UsageError || err instanceof DomainError) {
+      if (err instanceof UsageError) {
         process.stderr.write(`${program}: ${err.message}\n`);
         process.exitCode = 2;
+      } else if (err instanceof DomainError) {
+        process.stderr.write(`${stamp()}${program}: ${err.message}\n`);
+        process.exitCode = 2;
       } else {
-        process.stderr.write(`${program}: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.stderr.write(`${stamp()}${program}: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = 1;
       }
     },

@@ -18,4 +18,4 @@ runMain("dtcps", async () => {
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-});
+}, { stamped: true });

@@ -152,7 +152,7 @@ describe("dtcpc against dtcps in network namespaces", { skip, timeout: 120_000 }
 
     const refused = dtcpc("-U", "-t", "network");
     assert.equal(await refused.exited, 1);
-    assert.match(refused.output, /^dtcpc: you are behind a NAT box \(the server sees 10\.77\.0\.3, this host is 10\.77\.0\.2\); use -n$/m);
+    assert.match(refused.output, /^\S+Z dtcpc: you are behind a NAT box \(the server sees 10\.77\.0\.3, this host is 10\.77\.0\.2\); use -n$/m);
     assert.equal(await linkExists(), false);
 
     const echo = await peer("udp", "4028");

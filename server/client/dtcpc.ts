@@ -111,4 +111,4 @@ runMain("dtcpc", async () => {
   } finally {
     if (pidFile !== null) rmSync(pidFile, { force: true });
   }
-});
+}, { stamped: true });

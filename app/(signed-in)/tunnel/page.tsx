@@ -32,6 +32,11 @@ export default async function MyTunnelPage() {
   return (
     <>
       <h1>My tunnel</h1>
+      {server.warning ? (
+        <div className="notice notice-warn" role="status" data-server-warning>
+          <p>{server.warning}</p>
+        </div>
+      ) : null}
       <section className="panel" aria-label="Connected now">
         <h2>Right now</h2>
         <LiveConnection />
@@ -86,7 +91,7 @@ export default async function MyTunnelPage() {
           </p>
           <h2>DTCP password</h2>
           <ActionForm action={rotateMyTunnelPassword}>
-            <p className="hint">A running session keeps going until it reconnects; after that it needs the new password.</p>
+            <p className="hint">A running session ends at once; your clients need the new password to connect again.</p>
             <div className="actions">
               <ConfirmSubmit label="Rotate my DTCP password" question="Replace your DTCP password? Your clients need the new one." confirmLabel="Yes, rotate" />
             </div>

@@ -31,6 +31,30 @@ export async function saveSettings(_prev: FormState, form: FormData): Promise<Fo
   return { status: "ok", message: "Settings saved." };
 }
 
+const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const publicHostForm = z.object({
+  publicHost: z
+    .string()
+    .trim()
+    .max(253, "No host name is that long.")
+    .refine((v) => v === "" || HOST_NAME.test(v), "Enter a host name such as tunnel.example.net, or an IPv4 address."),
+});
+
+/** The name clients connect to, put in dtcpc.auth and every command line of the portal; empty clears it. */
+export async function savePublicHost(_prev: FormState, form: FormData): Promise<FormState> {
+  const { broker, actor } = await requireAdmin();
+  const parsed = parseForm(publicHostForm, form, { publicHost: form.get("publicHost") ?? "" });
+  if (!parsed.ok) return parsed.state;
+  try {
+    if ((await broker.settings.get("publicHost")) !== parsed.data.publicHost) await broker.settings.set("publicHost", parsed.data.publicHost, actor);
+  } catch (err) {
+    return refusal(err, form);
+  }
+  revalidatePath("/admin/settings");
+  revalidatePath("/tunnel");
+  return { status: "ok", message: parsed.data.publicHost ? `Clients connect to ${parsed.data.publicHost}.` : "The server name is cleared." };
+}
+
 const userForm = z.object({ name: z.string().min(1) });
 
 /** For a user who lost their authenticator and recovery codes: TOTP off, so the password alone signs in. */

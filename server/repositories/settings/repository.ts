@@ -5,6 +5,8 @@ import { audited, type Actor } from "../audit/repository.ts";
 export const SETTING_DEFAULTS = {
   /** Administrators must sign in with a TOTP code; one without TOTP is sent to set it up first. */
   requireAdminTotp: false,
+  /** The name or IPv4 address clients connect to, put in dtcpc.auth and every command line; empty: not set. */
+  publicHost: "",
 } satisfies Record<string, unknown>;
 
 export type Settings = typeof SETTING_DEFAULTS;

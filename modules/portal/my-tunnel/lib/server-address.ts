@@ -1,11 +1,30 @@
+import { localOnly } from "@/server/net/reachability.ts";
+import { broker } from "../../../core/lib/broker.ts";
 import { requestHostName } from "../../../core/lib/request.ts";
 import { DEFAULT_DTCP_PORT } from "./commands.ts";
 
-/** Where clients connect: BROKER_PUBLIC_HOST, else the host name this page was opened with; BROKER_DTCP_PORT, else 20200. */
-export async function dtcpServer(): Promise<{ host: string; port: number }> {
-  const port = Number(process.env.BROKER_DTCP_PORT ?? DEFAULT_DTCP_PORT);
-  return {
-    host: process.env.BROKER_PUBLIC_HOST || (await requestHostName()),
-    port: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_DTCP_PORT,
-  };
+export interface DtcpServer {
+  host: string;
+  port: number;
+  /** Why the name may not work for clients elsewhere; null when nothing says so. */
+  warning: string | null;
+}
+
+/**
+ * Where clients connect: BROKER_PUBLIC_HOST, else the server name set under Settings, else (with a
+ * warning) the host name this page was opened with; BROKER_DTCP_PORT, else 20200.
+ */
+export async function dtcpServer(): Promise<DtcpServer> {
+  const portNumber = Number(process.env.BROKER_DTCP_PORT ?? DEFAULT_DTCP_PORT);
+  const port = Number.isInteger(portNumber) && portNumber > 0 && portNumber < 65536 ? portNumber : DEFAULT_DTCP_PORT;
+  const configured = process.env.BROKER_PUBLIC_HOST || (await (await broker()).settings.get("publicHost"));
+  const host = configured || (await requestHostName());
+  const local = localOnly(host);
+  const warning =
+    local !== null
+      ? `${host} is ${local}: clients on other machines cannot reach the broker by it.${configured ? "" : " An administrator sets the name clients use under Settings."}`
+      : configured
+        ? null
+        : `No server name is set, so this is the name this page was opened with. An administrator sets the name clients use under Settings.`;
+  return { host, port, warning };
 }
