@@ -43,7 +43,6 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     BROKER_DATA_DIR: dataDir,
     DATABASE_URL: `file:${join(dataDir, "broker.db")}`,
     BROKER_WEB_LISTEN: `127.0.0.1:${webPort}`,
-    BROKER_PUBLIC_HOST: "127.0.0.1",
     BROKER_DTCP_PORT: String(dtcpPort),
     BROKER_API_LISTEN: `127.0.0.1:${apiPort}`,
     NEXT_TELEMETRY_DISABLED: "1",

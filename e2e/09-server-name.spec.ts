@@ -1,0 +1,42 @@
+import { SettingsRepository } from "../server/repositories/settings/repository.ts";
+import { expect, screenshot, test } from "./fixtures.ts";
+
+test("the server name handed to clients is set once by an administrator; until then the portal warns", async ({ browser, users, db }) => {
+  const settings = new SettingsRepository(db);
+  await settings.set("publicHost", "", { name: "e2e" });
+  const admin = await users.create({ role: "admin" });
+  const user = await users.create();
+  const asUser = await browser.newContext({ baseURL: process.env.E2E_BASE_URL });
+  const asAdmin = await browser.newContext({ baseURL: process.env.E2E_BASE_URL });
+  try {
+    await users.signIn(asUser, user);
+    await users.signIn(asAdmin, admin);
+    const portal = await asUser.newPage();
+    await portal.goto("/tunnel");
+    // Opened on 127.0.0.1, as on a first look: that name is no use to a client elsewhere.
+    await expect(portal.locator("[data-server-warning]")).toContainText("127.0.0.1 is a loopback address");
+    await portal.screenshot(screenshot("portal-server-name-warning"));
+
+    const page = await asAdmin.newPage();
+    await page.goto("/admin/settings");
+    const form = page.getByRole("form", { name: "Server name" });
+    await expect(form.getByLabel("Clients connect to")).toHaveValue("127.0.0.1");
+    await form.getByLabel("Clients connect to").fill("not a host name!");
+    await form.getByRole("button", { name: "Save server name" }).click();
+    await expect(form.locator('[data-field="publicHost"]')).toHaveText("Enter a host name such as tunnel.example.net, or an IPv4 address.");
+    expect(await settings.get("publicHost")).toBe("");
+    await form.getByLabel("Clients connect to").fill("tunnel.example.net");
+    await form.getByRole("button", { name: "Save server name" }).click();
+    await expect(form.getByRole("status")).toContainText("Clients connect to tunnel.example.net.");
+    expect(await db.auditLog.count({ where: { action: "setting.set", target: "publicHost" } })).toBeGreaterThan(0);
+
+    await portal.reload();
+    await expect(portal.locator("[data-server-warning]")).toHaveCount(0);
+    const auth = await portal.request.get("/tunnel/dtcpc.auth");
+    expect(await auth.text()).toMatch(new RegExp(`^tunnel\\.example\\.net:${user.name}:`));
+  } finally {
+    await settings.set("publicHost", "", { name: "e2e" });
+    await asUser.close();
+    await asAdmin.close();
+  }
+});
