@@ -4,12 +4,17 @@ test("first run: set-up link, administrator, sign in, then a pool, a user and a 
   const setupUrl = process.env.E2E_SETUP_URL!;
   await page.goto(setupUrl);
   await expect(page.getByRole("heading", { name: "Create the administrator" })).toBeVisible();
-  await page.getByLabel("Administrator name").fill("root-admin");
+  // Every mistake at once, each next to its field, as a sentence.
+  await page.getByLabel("Administrator name").fill("Root Admin");
   await page.getByLabel("Password", { exact: true }).fill("short");
-  await page.getByLabel("Password again").fill("short");
+  await page.getByLabel("Password again").fill("shorter");
   await page.getByRole("button", { name: "Create administrator" }).click();
-  await expect(page.locator('[data-field="webPassword"]')).toContainText("at least 12 characters");
+  await expect(page.locator('[data-field="name"]')).toHaveText(/^User names are 1–32 characters: .*\.$/);
+  await expect(page.locator('[data-field="webPassword"]')).toHaveText("A web password has at least 12 characters.");
+  await expect(page.locator('[data-field="confirmPassword"]')).toHaveText("The two passwords differ.");
   expect(await db.user.count()).toBe(0);
+
+  await page.getByLabel("Administrator name").fill("root-admin");
 
   await page.getByLabel("Password", { exact: true }).fill("a long admin password");
   await page.getByLabel("Password again").fill("a long admin password");

@@ -45,6 +45,21 @@ test("a duplicate user name is refused", async ({ page, db, users }) => {
   expect(await snapshot(db)).toEqual(before);
 });
 
+test("creating a user with several mistakes shows every one of them at once, next to its field", async ({ page, db }) => {
+  await page.goto("/admin/users");
+  const before = await snapshot(db);
+  const form = page.getByRole("form", { name: "Create user" });
+  await form.getByLabel("User name").fill("Not Valid!");
+  await form.getByLabel("Web password (optional)").fill("short");
+  await form.getByLabel("MTU").fill("9000");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await expect(await fieldError(page, "name")).toHaveText(/^User names are 1–32 characters: .*\.$/);
+  await expect(await fieldError(page, "webPassword")).toHaveText("A web password has at least 12 characters.");
+  await expect(await fieldError(page, "mtu")).toHaveText("The MTU cannot exceed 1480 inside IPv4.");
+  await expect(form.getByRole("status")).toHaveText("Please correct the fields marked below.");
+  expect(await snapshot(db)).toEqual(before);
+});
+
 test("a delegation from an exhausted pool is refused", async ({ page, db, users, pools }) => {
   const pool = await pools.create({ cidr: "fdee:2::/63", prefixLength: 64 });
   const holders = [await users.create(), await users.create()];

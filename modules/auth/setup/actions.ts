@@ -6,19 +6,22 @@ import { broker } from "../../core/lib/broker.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { parseForm, refusal } from "../../core/lib/form.ts";
 import { clientAddress } from "../../core/lib/request.ts";
+import { userNameSchema } from "@/server/repositories/users/schema.ts";
+import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 
-const setupSchema = z
-  .object({
+/** Every field is checked in one pass (the repeat against what was typed), so every mistake shows at once. */
+const setupSchema = (typedPassword: unknown) =>
+  z.object({
     token: z.string().min(1),
-    name: z.string().trim(),
-    webPassword: z.string(),
-    confirmPassword: z.string(),
-  })
-  .refine((v) => v.webPassword === v.confirmPassword, { message: "the two passwords differ", path: ["confirmPassword"] });
+    name: userNameSchema,
+    webPassword: webPasswordSchema,
+    confirmPassword: z.string().refine((v) => v === typedPassword, "the two passwords differ"),
+  });
 
 /** Creates the first administrator from the one-time set-up link. */
 export async function completeSetup(_prev: FormState, form: FormData): Promise<FormState> {
-  const parsed = parseForm(setupSchema, form, Object.fromEntries(form));
+  const input = Object.fromEntries(form);
+  const parsed = parseForm(setupSchema(input.webPassword), form, { ...input, name: String(input.name ?? "").trim() });
   if (!parsed.ok) return parsed.state;
   const { token, name, webPassword } = parsed.data;
   const repos = await broker();

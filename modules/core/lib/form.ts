@@ -27,8 +27,8 @@ export function parseForm<S extends z.ZodType>(
   let message: string | undefined;
   for (const issue of result.error.issues) {
     const field = issue.path[0];
-    if (typeof field === "string") fieldErrors[field] ??= issue.message;
-    else message ??= issue.message;
+    if (typeof field === "string") fieldErrors[field] ??= sentence(issue.message);
+    else message ??= sentence(issue.message);
   }
   return { ok: false, state: { status: "error", message: message ?? "Please correct the fields marked below.", fieldErrors, values: formValues(form) } };
 }
@@ -36,10 +36,24 @@ export function parseForm<S extends z.ZodType>(
 /** Turns a refusal from a repository into an error state; anything else (a bug, a redirect) is rethrown. */
 export function refusal(err: unknown, form: FormData): FormState {
   if (!(err instanceof DomainError)) throw err;
+  const fieldErrors = Object.fromEntries(Object.entries(err.fields).map(([field, message]) => [field, sentence(message)]));
+  const count = Object.keys(fieldErrors).length;
   return {
     status: "error",
-    message: err.field ? "Please correct the field marked below." : err.message,
-    fieldErrors: err.field ? { [err.field]: err.message } : {},
+    message: count === 0 ? sentence(err.message) : count === 1 ? "Please correct the field marked below." : "Please correct the fields marked below.",
+    fieldErrors,
     values: formValues(form),
   };
+}
+
+/**
+ * Messages come from schemas shared with the command line, which writes them in lower case
+ * ("dtcpctl: a web password has at least 12 characters"); next to a form field they read as a
+ * sentence.
+ */
+export function sentence(message: string): string {
+  const trimmed = message.trim();
+  if (trimmed === "") return trimmed;
+  const capital = trimmed[0]!.toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }

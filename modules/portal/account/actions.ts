@@ -2,23 +2,25 @@
 
 import { z } from "zod";
 import { writeAudit } from "@/server/repositories/audit/repository.ts";
+import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 import { requireUser } from "../../auth/session/lib/context.ts";
 import { throttledCheck, tooManyMessage } from "../../auth/sign-in/lib/throttle.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { formValues, parseForm, refusal } from "../../core/lib/form.ts";
 
-const changePasswordForm = z
-  .object({
+/** Every field in one pass (the repeat against what was typed), so every mistake shows at once. */
+const changePasswordForm = (typedPassword: unknown) =>
+  z.object({
     currentPassword: z.string().min(1, "enter your current password"),
-    webPassword: z.string(),
-    confirmPassword: z.string(),
-  })
-  .refine((v) => v.webPassword === v.confirmPassword, { message: "the two passwords differ", path: ["confirmPassword"] });
+    webPassword: webPasswordSchema,
+    confirmPassword: z.string().refine((v) => v === typedPassword, "the two passwords differ"),
+  });
 
 /** Changes the signed-in user's web password; their other browsers are signed out. */
 export async function changeWebPassword(_prev: FormState, form: FormData): Promise<FormState> {
   const { broker, actor, user, sessionId } = await requireUser();
-  const parsed = parseForm(changePasswordForm, form, Object.fromEntries(form));
+  const input = Object.fromEntries(form);
+  const parsed = parseForm(changePasswordForm(input.webPassword), form, input);
   if (!parsed.ok) return parsed.state;
   const checked = await throttledCheck(actor.source ?? "unknown", user.name, () => broker.users.checkWebPassword(user.name, parsed.data.currentPassword));
   if (checked.verdict === "too-many") {

@@ -50,9 +50,13 @@ export class UserRepository {
   /** Creates a user; without a DTCP password a strong one is generated. Returns it so it can be shown once. */
   async create(input: Untrusted<NewUser>, actor: Actor, options: CreateOptions = {}) {
     const tunnelPassword = input.tunnelPassword ?? generateTunnelPassword();
-    const parsed = validate(newUserSchema, { ...input, tunnelPassword });
-    const webPasswordHash =
-      options.webPassword === undefined ? null : await hashWebPassword(validate(webPasswordSchema, options.webPassword, "webPassword"));
+    // One pass over everything, web password included, so that a refusal names every wrong field.
+    const { webPassword, ...parsed } = validate(newUserSchema.extend({ webPassword: webPasswordSchema.optional() }), {
+      ...input,
+      tunnelPassword,
+      webPassword: options.webPassword,
+    });
+    const webPasswordHash = webPassword === undefined ? null : await hashWebPassword(webPassword);
     try {
       const user = await audited(this.db, actor, "user.create", parsed.name, async (tx) => {
         await options.inside?.(tx);
