@@ -19,7 +19,8 @@ test("first run: set-up link, administrator, sign in, then a pool, a user and a 
   await page.getByLabel("Password", { exact: true }).fill("a long admin password");
   await page.getByLabel("Password again").fill("a long admin password");
   await page.getByRole("button", { name: "Create administrator" }).click();
-  await expect(page).toHaveURL(/\/sign-in\?name=root-admin$/);
+  await expect(page).toHaveURL(/\/sign-in\?name=root-admin&created=1$/);
+  await expect(page.locator("[data-created]")).toHaveText("The administrator root-admin is created. Sign in with the password you chose.");
 
   // The link is used up.
   await page.goto(setupUrl);

@@ -4,9 +4,10 @@ import { SignInForm } from "@/modules/auth/sign-in/components/sign-in-form.tsx";
 
 export const metadata = { title: "Sign in" };
 
-export default async function SignInPage({ searchParams }: { searchParams: Promise<{ name?: string | string[]; expired?: string | string[] }> }) {
+export default async function SignInPage({ searchParams }: { searchParams: Promise<{ name?: string | string[]; expired?: string | string[]; created?: string | string[] }> }) {
   if (await getAuth()) redirect("/");
-  const { name, expired } = await searchParams;
+  const { name, expired, created } = await searchParams;
+  const typedName = typeof name === "string" ? name : undefined;
   return (
     <>
       <h1>Sign in</h1>
@@ -15,7 +16,12 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
           <p>The two-factor step ended (too many wrong codes, or it took too long). Sign in again.</p>
         </div>
       ) : null}
-      <SignInForm name={typeof name === "string" ? name : undefined} />
+      {created && typedName ? (
+        <div className="notice notice-ok" role="status" data-created>
+          <p>The administrator {typedName} is created. Sign in with the password you chose.</p>
+        </div>
+      ) : null}
+      <SignInForm name={typedName} />
     </>
   );
 }

@@ -30,5 +30,5 @@ export async function completeSetup(_prev: FormState, form: FormData): Promise<F
   } catch (err) {
     return refusal(err, form);
   }
-  redirect(`/sign-in?name=${encodeURIComponent(name)}`);
+  redirect(`/sign-in?name=${encodeURIComponent(name)}&created=1`);
 }
