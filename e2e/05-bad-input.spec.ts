@@ -51,11 +51,11 @@ test("creating a user with several mistakes shows every one of them at once, nex
   const form = page.getByRole("form", { name: "Create user" });
   await form.getByLabel("User name").fill("Not Valid!");
   await form.getByLabel("Web password (optional)").fill("short");
-  await form.getByLabel("MTU").fill("9000");
+  for (const transport of ["proto41", "udp"]) await form.getByRole("group", { name: "Transports" }).getByLabel(transport).uncheck();
   await form.getByRole("button", { name: "Create user" }).click();
   await expect(await fieldError(page, "name")).toHaveText(/^User names are 1–32 characters: .*\.$/);
   await expect(await fieldError(page, "webPassword")).toHaveText("A web password has at least 12 characters.");
-  await expect(await fieldError(page, "mtu")).toHaveText("The MTU cannot exceed 1480 inside IPv4.");
+  await expect(await fieldError(page, "allowedTransports")).toHaveText("Allow at least one transport.");
   await expect(form.getByRole("status")).toHaveText("Please correct the fields marked below.");
   expect(await snapshot(db)).toEqual(before);
 });

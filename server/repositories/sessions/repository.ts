@@ -24,7 +24,8 @@ export interface TrafficCounters {
 }
 
 /** Why a session ended, as recorded in its row. */
-export type EndReason = "quit" | "closed" | "timeout" | "replaced" | "kicked" | "revoked" | "shutdown" | "restart" | "setup-failed";
+export const END_REASONS = ["quit", "closed", "timeout", "replaced", "kicked", "revoked", "shutdown", "restart", "setup-failed"] as const;
+export type EndReason = (typeof END_REASONS)[number];
 
 interface Pending<T, R> {
   item: T;
@@ -110,16 +111,32 @@ export class SessionLedger {
   }
 }
 
-/**
- * Session history for listings (CLI, web). `userName` matches the name sessions were made under,
- * removed accounts included; `userId` only the account that exists now (a user's own history).
- */
-export function listSessions(db: Db, filter: { live?: boolean; userName?: string; userId?: number; limit?: number } = {}) {
+export interface SessionFilter {
+  live?: boolean;
+  /** The name sessions were made under, removed accounts included. */
+  userName?: string;
+  /** Only the account that exists now (a user's own history). */
+  userId?: number;
+  endReason?: EndReason;
+  /** Started at or after. */
+  from?: Date;
+  /** Started before. */
+  to?: Date;
+  /** Paging: sessions with a smaller id (older). */
+  beforeId?: number;
+  limit?: number;
+}
+
+/** Session history for listings (CLI, web), newest first. */
+export function listSessions(db: Db, filter: SessionFilter = {}) {
   return db.session.findMany({
     where: {
       ...(filter.live ? { endedAt: null } : {}),
       ...(filter.userName ? { userName: filter.userName } : {}),
       ...(filter.userId !== undefined ? { userId: filter.userId } : {}),
+      ...(filter.endReason ? { endReason: filter.endReason } : {}),
+      ...(filter.from || filter.to ? { startedAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+      ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
     },
     orderBy: { id: "desc" },
     take: filter.limit ?? 100,

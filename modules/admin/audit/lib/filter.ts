@@ -1,34 +1,15 @@
 import { z } from "zod";
 import type { AuditFilter } from "@/server/repositories/audit/repository.ts";
+import { dayAfter, dayStart, first, hrefWith, queryBefore, queryDay, queryText } from "../../../core/lib/query.ts";
 
 export const AUDIT_PAGE_SIZE = 50;
 
-const text = z
-  .string()
-  .trim()
-  .max(200)
-  .optional()
-  .transform((v) => (v ? v : undefined));
-const day = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/)
-  .optional()
-  .catch(undefined);
-
-const querySchema = z.object({
-  actor: text.catch(undefined),
-  action: text.catch(undefined),
-  target: text.catch(undefined),
-  from: day,
-  to: day,
-  before: z.coerce.number().int().positive().optional().catch(undefined),
-});
+const querySchema = z.object({ actor: queryText, action: queryText, target: queryText, from: queryDay, to: queryDay, before: queryBefore });
 
 export type AuditQuery = z.output<typeof querySchema>;
 
 /** Reads the audit page's query string; anything malformed is ignored rather than refused. */
 export function parseAuditQuery(params: Record<string, string | string[] | undefined>): AuditQuery {
-  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
   return querySchema.parse({
     actor: first(params.actor),
     action: first(params.action),
@@ -45,8 +26,8 @@ export function auditFilter(query: AuditQuery): AuditFilter {
     actor: query.actor,
     action: query.action,
     target: query.target,
-    from: query.from ? new Date(`${query.from}T00:00:00Z`) : undefined,
-    to: query.to ? new Date(new Date(`${query.to}T00:00:00Z`).getTime() + 86_400_000) : undefined,
+    from: dayStart(query.from),
+    to: dayAfter(query.to),
     beforeId: query.before,
     limit: AUDIT_PAGE_SIZE + 1,
   };
@@ -54,12 +35,5 @@ export function auditFilter(query: AuditQuery): AuditFilter {
 
 /** The query string of another page with the same filters. */
 export function auditHref(query: AuditQuery, before: number | undefined): string {
-  const params = new URLSearchParams();
-  for (const key of ["actor", "action", "target", "from", "to"] as const) {
-    const value = query[key];
-    if (value) params.set(key, value);
-  }
-  if (before !== undefined) params.set("before", String(before));
-  const qs = params.toString();
-  return qs ? `/admin/audit?${qs}` : "/admin/audit";
+  return hrefWith("/admin/audit", { actor: query.actor, action: query.action, target: query.target, from: query.from, to: query.to, before });
 }

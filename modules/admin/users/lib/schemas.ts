@@ -1,12 +1,16 @@
 import { z } from "zod";
-import { ROLES, TRANSPORTS, TUNNEL_TYPES } from "@/server/repositories/users/schema.ts";
+import { mtuSchema, ROLES, TRANSPORTS, TUNNEL_TYPES, userNameSchema } from "@/server/repositories/users/schema.ts";
+import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 
 /** A user name field: the repository checks its form; this only shapes it. */
 export const nameField = z.string().trim().min(1, "enter a user name");
 
-/** The create-user form as it arrives; the repository validates the values themselves. */
+/**
+ * The create-user form, checked with the repository's own rules for each value, so that every wrong
+ * field shows at once rather than one per submit (the repository checks them again).
+ */
 export const createUserForm = z.object({
-  name: nameField,
+  name: z.string().trim().pipe(userNameSchema),
   email: z
     .string()
     .trim()
@@ -14,8 +18,9 @@ export const createUserForm = z.object({
   role: z.enum(ROLES, { message: "choose admin or user" }),
   allowedTypes: z.array(z.enum(TUNNEL_TYPES)).min(1, "allow at least one tunnel type"),
   allowedTransports: z.array(z.enum(TRANSPORTS)).min(1, "allow at least one transport"),
-  mtu: z.coerce.number({ message: "the MTU is a number" }).int("the MTU is a whole number"),
-  webPassword: z.string(),
+  mtu: z.coerce.number({ message: "the MTU is a number" }).int("the MTU is a whole number").pipe(mtuSchema),
+  /** Empty: one is generated. */
+  webPassword: z.literal("").or(webPasswordSchema),
 });
 
 /** An existing user's e-mail and tunnel settings, as the edit form sends them (all of them). */
