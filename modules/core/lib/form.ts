@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { DomainError } from "@/server/repositories/errors.ts";
+import { capitalised } from "./format.ts";
 import type { FormState } from "./form-state.ts";
 
 const SECRET_FIELD = /password/i;
@@ -54,6 +55,6 @@ export function refusal(err: unknown, form: FormData): FormState {
 export function sentence(message: string): string {
   const trimmed = message.trim();
   if (trimmed === "") return trimmed;
-  const capital = trimmed[0]!.toUpperCase() + trimmed.slice(1);
+  const capital = capitalised(trimmed);
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }

@@ -57,3 +57,8 @@ export const DIRECTION = {
   /** bytesOut, packetsOut, rateOut. */
   out: { user: "received", admin: "to client" },
 } as const;
+
+/** "from client" → "From client", for a column heading. */
+export function capitalised(words: string): string {
+  return words === "" ? words : words[0]!.toUpperCase() + words.slice(1);
+}

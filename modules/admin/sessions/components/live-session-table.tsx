@@ -2,7 +2,7 @@
 
 import { useState } from "react";
 import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
-import { formatAgo, formatBytes, formatCount, formatRate, formatUtc } from "../../../core/lib/format.ts";
+import { capitalised, DIRECTION, formatAgo, formatBytes, formatCount, formatRate, formatUtc } from "../../../core/lib/format.ts";
 import { claimedAddress, seenAddress, type LiveRow } from "../../../core/live/lib/rows.ts";
 import { useLiveSessions, useNow } from "../../../core/live/use-live-sessions.ts";
 
@@ -33,9 +33,9 @@ export function LiveSessionTable() {
                 <th>Client (as seen)</th>
                 <th>Since</th>
                 <th>Last packet</th>
-                <th className="num">From client</th>
-                <th className="num">To client</th>
-                <th className="num">Rate from / to client</th>
+                <th className="num">{capitalised(DIRECTION.in.admin)}</th>
+                <th className="num">{capitalised(DIRECTION.out.admin)}</th>
+                <th className="num">Rate {DIRECTION.in.admin} / {DIRECTION.out.admin}</th>
                 <th>
                   <span className="visually-hidden">Actions</span>
                 </th>

@@ -1,7 +1,7 @@
 import Link from "next/link";
 import { END_REASONS } from "@/server/repositories/sessions/repository.ts";
 import { Empty } from "../../../core/components/empty.tsx";
-import { DIRECTION, formatBytes, formatCount } from "../../../core/lib/format.ts";
+import { capitalised, DIRECTION, formatBytes, formatCount } from "../../../core/lib/format.ts";
 import { HISTORY_PATH, type HistoryQuery } from "../lib/history-filter.ts";
 
 export interface HistoryRow {
@@ -125,5 +125,3 @@ export function HistoryTable({ rows, filtered }: { rows: HistoryRow[]; filtered:
     </div>
   );
 }
-
-const capitalised = (words: string) => words[0]!.toUpperCase() + words.slice(1);

@@ -1,5 +1,5 @@
 import { Empty } from "../../../core/components/empty.tsx";
-import { DIRECTION, formatBytes } from "../../../core/lib/format.ts";
+import { capitalised, DIRECTION, formatBytes } from "../../../core/lib/format.ts";
 
 export interface SessionRow {
   id: number;
@@ -48,5 +48,3 @@ export function SessionTable({ rows }: { rows: SessionRow[] }) {
     </div>
   );
 }
-
-const capitalised = (word: string) => word[0]!.toUpperCase() + word.slice(1);
