@@ -76,6 +76,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
     if (config.linkPrefix !== null) await ensureLinkPool(db, config.linkPrefix, log);
 
+    // Read before the pools, so that a pool added meanwhile is routed by the first watch.
+    const startPoolsStamp = store.poolsStamp();
     const pools = await db.pool.findMany({ select: { cidr: true }, orderBy: { id: "asc" } });
     const dataPlane = config.dataPlane(pools.map((p) => p.cidr));
     await dataPlane.start().catch((err: Error) => {
@@ -118,16 +120,25 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       api = apiServer;
       log.info(`live-session API at http://${config.api.host}:${apiServer.address.port} (WebSocket /live)`);
     }
-    // Removing, disabling or re-keying a user ends their live session within a second, whichever
-    // process made the change: the database is the only channel between them.
-    let revoking = false;
+    // Removing, disabling or re-keying a user ends their live session within a second, and a pool
+    // added or removed is routed or unrouted as fast, whichever process made the change: the
+    // database is the only channel between them.
+    let watching = false;
+    let poolsStamp = startPoolsStamp;
+    const watchPools = async () => {
+      const stamp = store.poolsStamp();
+      if (stamp === poolsStamp) return;
+      const now = await db.pool.findMany({ select: { cidr: true }, orderBy: { id: "asc" } });
+      await dataPlane.setPools(now.map((p) => p.cidr));
+      poolsStamp = stamp;
+    };
     const revoker = setInterval(() => {
-      if (revoking) return;
-      revoking = true;
-      broker
-        .revokeStale()
-        .catch((err: unknown) => log.warn(`checking live sessions' users failed: ${(err as Error).message}`))
-        .finally(() => (revoking = false));
+      if (watching) return;
+      watching = true;
+      Promise.all([
+        broker.revokeStale().catch((err: unknown) => log.warn(`checking live sessions' users failed: ${(err as Error).message}`)),
+        watchPools().catch((err: unknown) => log.warn(`routing the pools failed: ${(err as Error).message}`)),
+      ]).finally(() => (watching = false));
     }, config.revocationCheckMs ?? REVOCATION_CHECK_MS).unref();
     started.push(() => clearInterval(revoker));
     const sweeper = setInterval(() => {

@@ -1,6 +1,6 @@
 // A broker host with two IPv4 addresses, whose routing table would answer the client from the
 // other one: tunnel packets over UDP must still leave from the address the client reached, or the
-// client drops them.
+// client drops them. The same running daemon then learns of pools added and removed meanwhile.
 //
 //   broker 100.65.0.1/24 and 100.65.1.1/24 on b0 — client 100.65.0.2/24 on c0
 //   the broker's route to the client prefers the source 100.65.1.1
@@ -61,5 +61,20 @@ describe("a broker with two addresses answers tunnels from the one each client r
     assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
     const sockets = await namespaces.exec(broker, "ss", "-Hun", "state", "all", "sport", "ge", ":4028");
     assert.match(sockets, new RegExp(`${REACHED.replace(/\./g, "\\.")}:4028`), `the session's socket is bound to the reached address:\n${sockets}`);
+  });
+
+  test("a pool added while the daemon runs is routed to its TUN within seconds, and unrouted when removed", async () => {
+    const routes = () => namespaces.exec(broker, "ip", "-6", "route", "show", "dev", "dtcp2a");
+    const until = async (what: string, pred: (text: string) => boolean) => {
+      const deadline = Date.now() + 5_000;
+      for (let text = await routes(); !pred(text); text = await routes()) {
+        if (Date.now() > deadline) assert.fail(`${what}:\n${text}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    dtcpctl(data!.env, ["pool", "add", "2001:db8:e100::/40", "--purpose", "delegation", "--size", "48"]);
+    await until("the new pool is routed", (text) => text.includes("2001:db8:e100::/40"));
+    dtcpctl(data!.env, ["pool", "remove", "2001:db8:e100::/40"]);
+    await until("the removed pool is no longer routed", (text) => !text.includes("2001:db8:e100::/40"));
   });
 });

@@ -56,6 +56,8 @@ export interface DataPlane {
   readonly description: string;
   start(): Promise<void>;
   open(spec: TunnelSpec): Promise<void>;
+  /** Every pool's CIDR now: each is routed to the data plane, pools added or removed while it runs included. */
+  setPools(cidrs: readonly string[]): Promise<void>;
   /** Tears the tunnel down and returns its final counters; an unknown id (never opened) gives null. */
   close(sessionId: number): Promise<TrafficCounters | null>;
   /** The latest figures of a live session (at most a second old), null when unknown. */
@@ -68,6 +70,7 @@ export class NoDataPlane implements DataPlane {
   readonly description = "none (--no-dataplane): DTCP replies are complete but no packets are carried";
   async start(): Promise<void> {}
   async open(): Promise<void> {}
+  async setPools(): Promise<void> {}
   async close(): Promise<TrafficCounters | null> {
     return null;
   }

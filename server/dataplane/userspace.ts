@@ -71,8 +71,8 @@ interface Call {
 export class UserspaceDataPlane implements DataPlane, MetricsSource {
   readonly description: string;
   readonly #config: WorkerConfig;
-  readonly #pools: string[];
-  readonly #poolPrefixes: Prefix6[];
+  #pools: string[];
+  #poolPrefixes: Prefix6[];
   readonly #log: Logger;
   readonly #onFatal: (err: Error) => void;
   readonly #ip = new IpBatch();
@@ -128,13 +128,32 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     }
   }
 
+  /** Routes pools added since start to the TUN and stops routing removed ones, while it runs. */
+  async setPools(cidrs: readonly string[]): Promise<void> {
+    const prefixes = cidrs.map(parsePrefix6);
+    const wanted = prefixes.map(formatPrefix6);
+    this.#poolPrefixes = prefixes;
+    this.#pools = wanted;
+    if (!this.#worker) return;
+    for (const pool of wanted.filter((p) => !this.#routed.includes(p))) {
+      await this.#ip.run(`route add ${pool} dev ${this.#tunName}`);
+      this.#routed.push(pool);
+      this.#log.info(`routing pool ${pool} to ${this.#tunName}`);
+    }
+    for (const pool of this.#routed.filter((p) => !wanted.includes(p))) {
+      await this.#ip.run(`route del ${pool} dev ${this.#tunName}`).catch((err: Error) => this.#log.warn(err.message));
+      this.#routed = this.#routed.filter((p) => p !== pool);
+      this.#log.info(`no longer routing pool ${pool}`);
+    }
+  }
+
   async open(spec: TunnelSpec): Promise<void> {
     const counters = await this.#call({ kind: "open", spec });
     const live: LiveSession = { spec, counters: counters ?? newSessionCounters(), ownRoutes: [] };
     this.#sessions.set(spec.sessionId, live);
     const address = serverAddress(spec);
     try {
-      // A pool added after start is not routed to the TUN yet: its sessions get routes of their own.
+      // A prefix no routed pool covers (its pool is not routed yet) gets a route of its own.
       for (const prefix of sessionPrefixes(spec)) {
         if (this.#poolPrefixes.some((pool) => prefixContains(pool, prefix))) continue;
         const cidr = formatPrefix6(prefix);

@@ -46,6 +46,8 @@ export interface LoginStore {
    * while it stays the same, no live session's user can have been removed, disabled or re-keyed.
    */
   usersStamp(): string;
+  /** Changes whenever a pool is added or removed (their count and highest id). */
+  poolsStamp(): string;
   /** Inserts the rows in one transaction and returns their ids in order. */
   startSessions(starts: readonly SessionStart[], at: Date): number[];
   endSessions(ends: readonly SessionEnd[], at: Date): void;
@@ -82,6 +84,7 @@ export function openLoginStore(databaseUrl: string): LoginStore {
   const credentials = db.prepare<[string], { id: number; disabled: number; tunnelPassword: Uint8Array }>(
     `SELECT id, disabled, tunnelPassword FROM "User" WHERE id IN (SELECT value FROM json_each(?))`,
   );
+  const poolsStamp = db.prepare<[], { n: number; top: number | null }>(`SELECT count(*) AS n, max(id) AS top FROM "Pool"`);
   const usersStamp = db.prepare<[], { n: number; latest: string | null }>(`SELECT count(*) AS n, max(updatedAt) AS latest FROM "User"`);
   const insertSession = db.prepare(`
     INSERT INTO "Session" (userId, userName, type, transport, clientIpv4, serverIpv4, clientUdpPort, serverUdpPort,
@@ -140,6 +143,10 @@ export function openLoginStore(databaseUrl: string): LoginStore {
       if (userIds.length === 0) return found;
       for (const row of credentials.all(JSON.stringify(userIds))) found.set(row.id, { disabled: row.disabled !== 0, tunnelPassword: row.tunnelPassword });
       return found;
+    },
+    poolsStamp() {
+      const row = poolsStamp.get()!;
+      return `${row.n} ${row.top ?? 0}`;
     },
     usersStamp() {
       const row = usersStamp.get()!;

@@ -7,6 +7,11 @@ export class ScriptedDataPlane implements DataPlane {
   readonly figures = new Map<number, TunnelStats>();
   async start(): Promise<void> {}
   async open(): Promise<void> {}
+  /** What setPools was last told, for tests of the daemon's pool watch. */
+  pools: readonly string[] | null = null;
+  async setPools(cidrs: readonly string[]): Promise<void> {
+    this.pools = [...cidrs];
+  }
   /** The session's last figures are its final counters, as the real data plane's close() gives. */
   async close(sessionId: number): Promise<TrafficCounters | null> {
     const last = this.figures.get(sessionId);
