@@ -1,5 +1,5 @@
 import type { Db } from "../db/client.ts";
-import { isBusy, type LoginRecord, type LoginStore } from "../db/login-store.ts";
+import { isBusy, type LoginRecord, type LoginStore, type UserCredential } from "../db/login-store.ts";
 import type { DataPlane, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
 import type { Logger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
@@ -96,6 +96,8 @@ export class Broker {
   readonly #credentials = new Map<number, string>();
   /** The user table as revokeStale last read it (LoginStore.usersStamp). */
   #usersStamp: string | null = null;
+  /** Sessions established since revokeStale last ran. */
+  readonly #unchecked = new Set<LiveSession>();
   readonly #userTurns = new Map<string, Promise<unknown>>();
   readonly #allocations: AllocationRepository;
   readonly #udpPorts: UdpPortPool;
@@ -196,13 +198,15 @@ export class Broker {
    * Returns how many ended.
    */
   async revokeStale(): Promise<number> {
-    const live = this.liveSessions;
-    if (live.length === 0) return 0;
-    // Cheap while nothing changed; the users of every live session are read only when something did.
+    // Cheap while nothing changed: every live session's user is read again only when the user table
+    // changed; otherwise only sessions that came up since the last check (a change may have
+    // landed while they were logging in).
     const stamp = this.store.usersStamp();
-    if (stamp === this.#usersStamp) return 0;
+    const live = stamp === this.#usersStamp ? [...this.#unchecked].filter((s) => !s.ended) : this.liveSessions;
+    const now = live.length === 0 ? new Map<number, UserCredential>() : this.store.credentials([...new Set(live.map((s) => s.userId))]);
+    // Only once the users were read: a failed read is tried again in full next time.
     this.#usersStamp = stamp;
-    const now = this.store.credentials([...new Set(live.map((s) => s.userId))]);
+    this.#unchecked.clear();
     const stale = live.flatMap((session) => {
       const credential = now.get(session.userId);
       const loggedInWith = this.#credentials.get(session.id);
@@ -353,6 +357,7 @@ export class Broker {
     }
     this.#live.set(record.name, session);
     this.#credentials.set(id, hex(record.tunnelPassword));
+    this.#unchecked.add(session);
     this.log.info(
       `session ${id}: ${record.name} ${command.type} over ${transport} from ${req.clientIpv4}` +
         (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, ${spec.clientUdpPort === null ? "asked for NAT traversal" : `client port ${spec.clientUdpPort}`})` : ""),
