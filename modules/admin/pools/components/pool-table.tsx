@@ -13,11 +13,11 @@ export function PoolTable({ pools }: { pools: PoolView[] }) {
         <thead>
           <tr>
             <th>Prefix</th>
-            <th>Purpose</th>
-            <th>Hands out</th>
-            <th>Auto</th>
+            <th className="optional">Purpose</th>
+            <th className="optional">Hands out</th>
+            <th className="optional">Auto</th>
             <th className="num">Used</th>
-            <th>Utilisation</th>
+            <th className="optional">Utilisation</th>
             <th></th>
           </tr>
         </thead>
@@ -29,13 +29,13 @@ export function PoolTable({ pools }: { pools: PoolView[] }) {
                 <td className="nowrap">
                   <code>{pool.cidr}</code>
                 </td>
-                <td>{pool.purpose}</td>
-                <td>/{pool.prefixLength}</td>
-                <td>{pool.autoDelegate ? "yes" : "—"}</td>
+                <td className="optional">{pool.purpose}</td>
+                <td className="optional">/{pool.prefixLength}</td>
+                <td className="optional">{pool.autoDelegate ? "yes" : "—"}</td>
                 <td className="num nowrap">
                   {pool.used} / {pool.capacity.toLocaleString("en")}
                 </td>
-                <td>
+                <td className="optional">
                   <div className="meter" role="img" aria-label={`${percent}% used`}>
                     <span style={{ width: `${Math.max(percent, pool.used > 0 ? 1 : 0)}%` }} />
                   </div>

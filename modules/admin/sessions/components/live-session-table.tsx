@@ -28,14 +28,14 @@ export function LiveSessionTable() {
             <thead>
               <tr>
                 <th>User</th>
-                <th>Type</th>
-                <th>Transport</th>
+                <th className="optional">Type</th>
+                <th className="optional">Transport</th>
                 <th>Client (as seen)</th>
-                <th>Since</th>
-                <th>Last packet</th>
-                <th className="num">{capitalised(DIRECTION.in.admin)}</th>
-                <th className="num">{capitalised(DIRECTION.out.admin)}</th>
-                <th className="num">Rate {DIRECTION.in.admin} / {DIRECTION.out.admin}</th>
+                <th className="optional">Since</th>
+                <th className="optional">Last packet</th>
+                <th className="num optional">{capitalised(DIRECTION.in.admin)}</th>
+                <th className="num optional">{capitalised(DIRECTION.out.admin)}</th>
+                <th className="num optional">Rate {DIRECTION.in.admin} / {DIRECTION.out.admin}</th>
                 <th>
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -72,12 +72,12 @@ function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRo
       <td>
         <a href={`/admin/users/${encodeURIComponent(row.user)}`}>{row.user}</a>
       </td>
-      <td>
+      <td className="optional">
         {row.type}
         {row.prefix ? <div className="hint">{row.prefix}</div> : null}
         {row.clientIpv6 ? <div className="hint">{row.clientIpv6}</div> : null}
       </td>
-      <td>{row.transport === "udp" ? `UDP${row.serverUdpPort ? ` :${row.serverUdpPort}` : ""}` : "protocol 41"}</td>
+      <td className="optional">{row.transport === "udp" ? `UDP${row.serverUdpPort ? ` :${row.serverUdpPort}` : ""}` : "protocol 41"}</td>
       <td className="nowrap">
         <code data-field="address">{seenAddress(row)}</code>
         {row.bindingDiffers ? (
@@ -88,21 +88,21 @@ function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRo
         {row.bindingDiffers ? <div className="hint">claimed {claimedAddress(row)}</div> : null}
         {row.transport === "udp" && row.binding === null ? <div className="hint">no packet yet</div> : null}
       </td>
-      <td className="nowrap" title={formatUtc(row.startedAt)}>
+      <td className="nowrap optional" title={formatUtc(row.startedAt)}>
         {formatAgo(row.startedAt, now)}
       </td>
-      <td className="nowrap" title={row.lastPacketAt === null ? undefined : formatUtc(row.lastPacketAt)}>
+      <td className="nowrap optional" title={row.lastPacketAt === null ? undefined : formatUtc(row.lastPacketAt)}>
         {row.lastPacketAt === null ? "none yet" : formatAgo(row.lastPacketAt, now)}
       </td>
-      <td className="num nowrap">
+      <td className="num nowrap optional">
         {formatBytes(row.bytesIn)}
         <div className="hint">{formatCount(row.packetsIn)} packets</div>
       </td>
-      <td className="num nowrap">
+      <td className="num nowrap optional">
         {formatBytes(row.bytesOut)}
         <div className="hint">{formatCount(row.packetsOut)} packets</div>
       </td>
-      <td className="num nowrap">
+      <td className="num nowrap optional">
         {formatRate(row.rateIn)}
         <div className="hint">{formatRate(row.rateOut)}</div>
       </td>
