@@ -180,8 +180,8 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
     }
     if (viewer.role !== "admin") return send(connection, { type: "error", message: "forbidden" });
     // A kick acts with the viewer's authority now, not when it connected.
-    const now = (await deps.standing([connection.webSessionId])).get(connection.webSessionId);
-    if (now?.role !== "admin" || now.name !== viewer.name) {
+    const current = (await deps.standing([connection.webSessionId])).get(connection.webSessionId);
+    if (current?.role !== "admin" || current.name !== viewer.name) {
       log.info(`live API: kick by ${viewer.name} from ${source} refused: no longer signed in as an administrator`);
       drop(connection, 4001, "signed out");
       return;
@@ -237,10 +237,10 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       const open = [...connections];
       const standing = await deps.standing([...new Set(open.map((c) => c.webSessionId))]);
       for (const c of open) {
-        const now = standing.get(c.webSessionId);
-        if (now !== undefined && now.name === c.viewer.name && (now.role === c.viewer.role || c.viewer.role === "user")) continue;
+        const current = standing.get(c.webSessionId);
+        if (current !== undefined && current.name === c.viewer.name && (current.role === c.viewer.role || c.viewer.role === "user")) continue;
         if (!connections.has(c)) continue;
-        log.info(`live API: ${c.viewer.name} from ${c.source} dropped: ${now === undefined ? "signed out, disabled or removed" : "no longer an administrator"}`);
+        log.info(`live API: ${c.viewer.name} from ${c.source} dropped: ${current === undefined ? "signed out, disabled or removed" : "no longer an administrator"}`);
         drop(c, 4001, "signed out");
       }
     } catch (err) {
