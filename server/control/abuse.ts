@@ -32,6 +32,11 @@ export class RefusalReports {
     return true;
   }
 
+  /** Addresses remembered. */
+  get size(): number {
+    return this.#last.size;
+  }
+
   sweep(): void {
     const now = this.now();
     for (const [key, at] of this.#last) if (now - at >= REPORT_INTERVAL_MS) this.#last.delete(key);
