@@ -1,6 +1,6 @@
 // A broker host with two IPv4 addresses, whose routing table would answer the client from the
-// other one: tunnel packets over UDP must still leave from the address the client reached, or the
-// client drops them. The same running daemon then learns of pools added and removed meanwhile.
+// other one: tunnel packets (UDP and protocol 41) must still leave from the address the client
+// reached, or the client drops them. The same running daemon then learns of pools added and removed meanwhile.
 //
 //   broker 100.65.0.1/24 and 100.65.1.1/24 on b0 — client 100.65.0.2/24 on c0
 //   the broker's route to the client prefers the source 100.65.1.1
@@ -61,6 +61,23 @@ describe("a broker with two addresses answers tunnels from the one each client r
     assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
     const sockets = await namespaces.exec(broker, "ss", "-Hun", "state", "all", "sport", "ge", ":4028");
     assert.match(sockets, new RegExp(`${REACHED.replace(/\./g, "\\.")}:4028`), `the session's socket is bound to the reached address:\n${sockets}`);
+    dtcpc.kill("SIGTERM");
+    await dtcpc.exited;
+  });
+
+  test("protocol 41: the client gets its packets back from the reached address, not from the routing table's choice", async () => {
+    const dtcpc = nodeIn(client, ["bin/dtcpc.js", "-d", "-t", "host", "-u", "dora", "--auth-file", join(data!.dir, "dtcpc.auth"), REACHED], data!.env);
+    children.push(dtcpc);
+    const up = await dtcpc.waitFor(/tunnel up: /, 30_000);
+    const [, , server6] = /host (\S+) <-> (\S+) on/.exec(up) ?? assert.fail(up);
+    const ping = await run("ip", ["netns", "exec", client, "ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", server6!], { timeout: 30_000 }).then(
+      (r) => r.stdout,
+      (err: { stdout?: string }) => err.stdout ?? "",
+    );
+    assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
+    assert.doesNotMatch(dtcpc.lines.join("\n"), /dropped .* from /, "no packet came from the other address");
+    dtcpc.kill("SIGTERM");
+    await dtcpc.exited;
   });
 
   test("a pool added while the daemon runs is routed to its TUN within seconds, and unrouted when removed", async () => {

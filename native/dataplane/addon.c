@@ -48,9 +48,11 @@ typedef struct {
 /* Slots of the poller's state array. SEGMENTS: sends JS queued in the outbox; the next pollerNext
  * makes them first and sets SETTLED to their number (their results in the outbox's sent array). */
 enum { STATE_COUNT, STATE_OVERSIZED, STATE_GENERATION, STATE_SEGMENTS, STATE_SETTLED, STATE_SLOTS };
+/* Int32 fields per queued send in the outbox's segment array. */
+enum { SEGMENT_FIELDS = 4 };
 
 /* Sends of one batch queued by JS: packets (offset, length, address, port) of the shared batch,
- * and per send [channel index, first packet, packets] and how many the kernel took. */
+ * and per send [channel index, first packet, packets, source address] and how many the kernel took. */
 typedef struct {
   uint32_t *off, *len, *addr;
   uint16_t *port;
@@ -578,12 +580,13 @@ static napi_value js_tun_write(napi_env env, napi_callback_info info) {
 }
 
 /* udpSend(handle, buf, offsets, lengths, addrs, ports, count) -> sent
- * raw41Send(handle, buf, offsets, lengths, addrs, count) -> sent */
+ * raw41Send(handle, buf, offsets, lengths, addrs, count, source) -> sent; source 0: the route's */
 static napi_value sock_send(napi_env env, napi_callback_info info, enum chan_kind kind) {
   size_t argc = 7;
   napi_value argv[7], result;
   send_args_t a;
   chan_t *ch;
+  uint32_t source = 0;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!(ch = get_chan(env, argv[0], "sendmmsg")) ||
       !get_send_args(env, argv + 1, true, kind == CHAN_UDP, &a))
@@ -592,7 +595,11 @@ static napi_value sock_send(napi_env env, napi_callback_info info, enum chan_kin
     napi_throw_type_error(env, NULL, "wrong channel kind");
     return NULL;
   }
-  uint32_t sent = sock_send_batch(ch->fd, &ch->shared->b, a.buf, a.off, a.len, a.addr, a.port, a.count);
+  if (kind == CHAN_RAW41 && napi_get_value_uint32(env, argv[6], &source) != napi_ok) {
+    napi_throw_type_error(env, NULL, "source must be an IPv4 address as a number");
+    return NULL;
+  }
+  uint32_t sent = sock_send_batch(ch->fd, &ch->shared->b, a.buf, a.off, a.len, a.addr, a.port, source, a.count);
   NAPI_CALL(env, napi_create_uint32(env, sent, &result));
   return result;
 }
@@ -698,8 +705,9 @@ static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
   batch_t *b = &sh->b;
   size_t buflen = (size_t)BATCH_MAX * b->stride;
   for (uint32_t k = 0; k < segments; k++) {
-    int32_t index = o->seg[k * 3];
-    uint32_t start = (uint32_t)o->seg[k * 3 + 1], count = (uint32_t)o->seg[k * 3 + 2];
+    int32_t index = o->seg[k * SEGMENT_FIELDS];
+    uint32_t start = (uint32_t)o->seg[k * SEGMENT_FIELDS + 1], count = (uint32_t)o->seg[k * SEGMENT_FIELDS + 2];
+    uint32_t source = (uint32_t)o->seg[k * SEGMENT_FIELDS + 3];
     chan_t *ch = index >= 0 && index < p->nchans ? p->chans[index] : NULL;
     bool valid = ch && ch->fd >= 0 && start <= BATCH_MAX && count <= BATCH_MAX - start;
     for (uint32_t i = start; valid && i < start + count; i++)
@@ -710,7 +718,8 @@ static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
       o->sent[k] = tun_write_batch(ch->fd, b->buf, o->off + start, o->len + start, count);
     else
       o->sent[k] = sock_send_batch(ch->fd, b, b->buf, o->off + start, o->len + start, o->addr + start,
-                                   ch->kind == CHAN_UDP ? o->port + start : NULL, count);
+                                   ch->kind == CHAN_UDP ? o->port + start : NULL,
+                                   ch->kind == CHAN_RAW41 ? source : 0, count);
   }
 }
 
@@ -911,7 +920,7 @@ static bool shared_init(napi_env env) {
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.len, &sh->out.len_ref) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.addr, &sh->out.addr_ref) &&
          new_typed_array(env, napi_uint16_array, 2, (void **)&sh->out.port, &sh->out.port_ref) &&
-         new_typed_array_n(env, napi_int32_array, 4, 3, (void **)&sh->out.seg, &sh->out.seg_ref) &&
+         new_typed_array_n(env, napi_int32_array, 4, SEGMENT_FIELDS, (void **)&sh->out.seg, &sh->out.seg_ref) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.sent, &sh->out.sent_ref);
 }
 

@@ -61,6 +61,11 @@ typedef struct {
   struct mmsghdr tx[BATCH_MAX];
   struct iovec tx_iov[BATCH_MAX];
   struct sockaddr_in tx_names[BATCH_MAX];
+  /* IP_PKTINFO naming the source address of one send call's packets, shared by its headers. */
+  union {
+    char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+    struct cmsghdr align;
+  } tx_source;
 } batch_t;
 
 /* Points the batch at buf (BATCH_MAX slots of slot + SLOT_PAD bytes) and builds the mmsg headers. */
@@ -80,11 +85,13 @@ int tun_read_batch(int fd, batch_t *b, int *err);
 int udp_recv_batch(int fd, batch_t *b, int *err);
 int raw41_recv_batch(int fd, batch_t *b, int *err);
 
-/* Send functions return how many packets the kernel accepted; refused packets are dropped. */
+/* Send functions return how many packets the kernel accepted; refused packets are dropped. A
+ * non-zero source (host order) makes the packets leave from that local address, whatever source
+ * the route would give: a client drops tunnel packets from any address but the one it reached. */
 uint32_t tun_write_batch(int fd, const uint8_t *buf, const uint32_t *off, const uint32_t *len,
                          uint32_t count);
 uint32_t sock_send_batch(int fd, batch_t *scratch, const uint8_t *buf, const uint32_t *off,
                          const uint32_t *len, const uint32_t *addr, const uint16_t *port,
-                         uint32_t count);
+                         uint32_t source, uint32_t count);
 
 #endif

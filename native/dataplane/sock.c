@@ -137,8 +137,23 @@ int raw41_recv_batch(int fd, batch_t *b, int *err) {
 
 uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t *off,
                          const uint32_t *len, const uint32_t *addr, const uint16_t *port,
-                         uint32_t count) {
+                         uint32_t source, uint32_t count) {
   uint32_t sent = 0;
+  void *control = NULL;
+  size_t controllen = 0;
+  if (source != 0) {
+    struct cmsghdr *c = &s->tx_source.align;
+    struct in_pktinfo info;
+    memset(&s->tx_source, 0, sizeof s->tx_source);
+    memset(&info, 0, sizeof info);
+    info.ipi_spec_dst.s_addr = htonl(source);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+    control = s->tx_source.buf;
+    controllen = sizeof s->tx_source.buf;
+  }
   for (uint32_t base = 0; base < count; base += BATCH_MAX) {
     uint32_t n = count - base < BATCH_MAX ? count - base : BATCH_MAX;
     /* The rest of each header is fixed by batch_layout. */
@@ -148,6 +163,8 @@ uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t 
       s->tx_names[k].sin_port = htons(port ? port[i] : 0);
       s->tx_iov[k].iov_base = (void *)(buf + off[i]);
       s->tx_iov[k].iov_len = len[i];
+      s->tx[k].msg_hdr.msg_control = control;
+      s->tx[k].msg_hdr.msg_controllen = controllen;
     }
     /* sendmmsg stops at the first refused message; the next call reports its errno. */
     for (uint32_t k = 0; k < n;) {

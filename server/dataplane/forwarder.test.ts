@@ -46,12 +46,16 @@ class FakeTun {
   }
 }
 
+/** A UDP socket (addrs, ports, count) or the protocol-41 socket (addrs, count, source). */
 class FakeSender implements UdpSender {
   readonly calls: Sent[][] = [];
+  /** Protocol 41: the source address of each call. */
+  readonly sources: string[] = [];
   refuseFrom = Infinity;
   defer = false;
-  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, ports: Uint16Array | number, count?: number): number {
-    const n = Math.min(typeof ports === "number" ? ports : count!, this.refuseFrom);
+  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, ports: Uint16Array | number, last: number): number {
+    if (typeof ports === "number") this.sources.push(uint32ToIpv4(last));
+    const n = Math.min(typeof ports === "number" ? ports : last, this.refuseFrom);
     this.calls.push(
       Array.from({ length: n }, (_, i) => ({
         dst: summarize(buf.subarray(offsets[i]!, offsets[i]! + lengths[i]!)).dst,
@@ -234,6 +238,13 @@ describe("Forwarder", () => {
         [{ dst: "2001:db8:1::1", addr: CLIENT, port: null }],
       ]);
       assert.equal(b.stats().packetsOut, 2n);
+    });
+
+    test("packets to each client leave from the address its control connection reached", () => {
+      openRaw(spec({ sessionId: 1, localIpv4: "203.0.113.1" }));
+      openRaw(spec({ sessionId: 2, clientIpv4: "198.51.100.9", localIpv4: "192.0.2.1" }));
+      toClient("2001:db8:1::1", "2001:db8:1::2");
+      assert.deepEqual(raw.sources, ["203.0.113.1", "192.0.2.1"]);
     });
 
     test("spoofed, wrong outer, unknown and malformed packets", () => {

@@ -36,9 +36,9 @@ export interface TunWriter {
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
 }
 
-/** Sends IPv6 packets inside protocol 41 (the addon's RawSocket41). */
+/** Sends IPv6 packets inside protocol 41 (the addon's RawSocket41), from the local address source. */
 export interface Raw41Sender {
-  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): number;
+  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number, source: number): number;
 }
 
 export interface ForwarderOptions {
@@ -295,7 +295,7 @@ export class Forwarder {
     s.pending = 0;
     let sent: number;
     if (!toClient) sent = this.#tun.writeBatch(buf, s.offsets, s.lengths, n);
-    else if (s.proto41) sent = this.#raw41.sendBatch(buf, s.offsets, s.lengths, s.addrs, n);
+    else if (s.proto41) sent = this.#raw41.sendBatch(buf, s.offsets, s.lengths, s.addrs, n, s.localIpv4);
     else sent = s.udp ? s.udp.sendBatch(buf, s.offsets, s.lengths, s.addrs, s.ports, n) : 0;
     if (sent === SEND_DEFERRED) {
       const k = this.#deferredCount++;

@@ -305,6 +305,29 @@ describe("RawSocket41", { skip }, () => {
   });
 });
 
+describe("RawSocket41 source address", { skip }, () => {
+  test("a send names its source address: the packets leave from it, not from the one the route would pick", async () => {
+    const nonce = randomBytes(16);
+    const packet = Buffer.concat([Buffer.from([0x60, 0, 0, 0, 0, 16, 59, 64]), Buffer.alloc(32), nonce]);
+    const sources: string[] = [];
+    const onPackets = (buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): void => {
+      for (let i = 0; i < count; i++) {
+        if (Buffer.from(buf.subarray(offsets[i]! + lengths[i]! - 16, offsets[i]! + lengths[i]!)).equals(nonce)) sources.push(uint32ToIpv4(addrs[i]!));
+      }
+    };
+    const any = new RawSocket41({ onPackets });
+    try {
+      // Unbound, to 127.0.0.1: the route's source would be 127.0.0.1.
+      assert.equal(any.sendBatch(packet, Uint32Array.of(0), Uint32Array.of(packet.length), Uint32Array.of(LOOPBACK), 1, ipv4ToUint32("127.0.0.7")), 1);
+      assert.equal(any.sendBatch(packet, Uint32Array.of(0), Uint32Array.of(packet.length), Uint32Array.of(LOOPBACK), 1), 1);
+      await until(() => sources.length >= 2);
+      assert.deepEqual(sources, ["127.0.0.7", "127.0.0.1"]);
+    } finally {
+      any.close();
+    }
+  });
+});
+
 describe("TunDevice and capabilities (in a network namespace)", { skip }, () => {
   const ns = `dtcp-native-${process.pid}`;
   // Runs the child script in the namespace, optionally under a wrapper command such as setpriv.

@@ -77,6 +77,7 @@ interface Addon {
     lengths: Uint32Array,
     addrs: Uint32Array,
     count: number,
+    source: number,
   ): number;
   localAddress(h: Handle): [number, number];
   close(h: Handle): void;
@@ -149,6 +150,8 @@ export const SEND_DEFERRED = -1;
 const NOT_QUEUED = -2;
 /** Packets and sends the outbox holds: one batch's worth. */
 const OUTBOX_CAPACITY = 64;
+/** Fields of a send in the outbox's segments: [channel index, start, count, source address]. */
+const SEGMENT_FIELDS = 4;
 
 /**
  * Results of deferred sends, in the order they were queued: the i-th (i < count) had sent[i]
@@ -177,8 +180,8 @@ export class Poller {
   readonly #clock: Float64Array;
   #batch!: SharedBatch;
   #generation = -1;
-  // The outbox: packets of the current batch queued for sending, per send a segment
-  // [channel index, start, count]; the addon sends them at the next pollerNext.
+  // The outbox: packets of the current batch queued for sending, per send a segment (see
+  // SEGMENT_FIELDS); the addon sends them at the next pollerNext.
   readonly #out: { offsets: Uint32Array; lengths: Uint32Array; addrs: Uint32Array; ports: Uint16Array; segments: Int32Array; sent: Uint32Array };
   readonly #bytes = new Float64Array(OUTBOX_CAPACITY);
   #queued = 0;
@@ -209,7 +212,7 @@ export class Poller {
    * @internal Queues a send for the channel at index; returns SEND_DEFERRED, or NOT_QUEUED when it
    * cannot (sends not deferred, another buffer, the outbox full): the caller then sends at once.
    */
-  queue(index: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null, count: number): number {
+  queue(index: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null, source: number, count: number): number {
     const start = this.#queued;
     if (!this.#onSettled || buf !== this.#batch.buf || this.#segments === OUTBOX_CAPACITY || start + count > OUTBOX_CAPACITY) return NOT_QUEUED;
     const out = this.#out;
@@ -219,10 +222,11 @@ export class Poller {
     }
     if (addrs) for (let i = 0; i < count; i++) out.addrs[start + i] = addrs[i]!;
     if (ports) for (let i = 0; i < count; i++) out.ports[start + i] = ports[i]!;
-    const k = this.#segments++ * 3;
+    const k = this.#segments++ * SEGMENT_FIELDS;
     out.segments[k] = index;
     out.segments[k + 1] = start;
     out.segments[k + 2] = count;
+    out.segments[k + 3] = source;
     this.#queued = start + count;
     this.#state[STATE_SEGMENTS] = this.#segments;
     return SEND_DEFERRED;
@@ -237,7 +241,7 @@ export class Poller {
     this.#segments = 0;
     const { lengths, segments, sent } = this.#out;
     for (let k = 0; k < count; k++) {
-      const start = segments[k * 3 + 1]!;
+      const start = segments[k * SEGMENT_FIELDS + 1]!;
       let bytes = 0;
       for (let i = start, end = start + sent[k]!; i < end; i++) bytes += lengths[i]!;
       this.#bytes[k] = bytes;
@@ -320,8 +324,8 @@ class PollerSlot {
   }
 
   /** Queues a send on the poller if it defers sends; see Poller.queue. Never once closed: the index may name another channel by then. */
-  queue(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null, count: number): number {
-    return this.#poller && !this.#released ? this.#poller.queue(this.index, buf, offsets, lengths, addrs, ports, count) : NOT_QUEUED;
+  queue(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null, source: number, count: number): number {
+    return this.#poller && !this.#released ? this.#poller.queue(this.index, buf, offsets, lengths, addrs, ports, source, count) : NOT_QUEUED;
   }
 
   /** Runs open(index); releases the slot if it throws. */
@@ -376,7 +380,7 @@ export class TunDevice {
    * dropped), or SEND_DEFERRED (see Poller.deferSends).
    */
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
-    const queued = this.#slot.queue(buf, offsets, lengths, null, null, count);
+    const queued = this.#slot.queue(buf, offsets, lengths, null, null, 0, count);
     return queued === SEND_DEFERRED ? queued : this.#addon.tunWrite(this.#handle, buf, offsets, lengths, count);
   }
 
@@ -437,7 +441,7 @@ export class UdpSocket {
     ports: Uint16Array,
     count: number,
   ): number {
-    const queued = this.#slot.queue(buf, offsets, lengths, addrs, ports, count);
+    const queued = this.#slot.queue(buf, offsets, lengths, addrs, ports, 0, count);
     return queued === SEND_DEFERRED ? queued : this.#addon.udpSend(this.#handle, buf, offsets, lengths, addrs, ports, count);
   }
 
@@ -476,10 +480,14 @@ export class RawSocket41 {
     this.#handle = this.#slot.open((index) => this.#addon.raw41Open(addr, onPackets, onError, index));
   }
 
-  /** Sends packet i (an IPv6 packet) inside IPv4 to addrs[i]; returns how many were sent, or SEND_DEFERRED (see Poller.deferSends). */
-  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): number {
-    const queued = this.#slot.queue(buf, offsets, lengths, addrs, null, count);
-    return queued === SEND_DEFERRED ? queued : this.#addon.raw41Send(this.#handle, buf, offsets, lengths, addrs, count);
+  /**
+   * Sends packet i (an IPv6 packet) inside IPv4 to addrs[i], from the local address source (as a
+   * number; 0: whichever the route gives, or the bound address); returns how many were sent, or
+   * SEND_DEFERRED (see Poller.deferSends).
+   */
+  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number, source = 0): number {
+    const queued = this.#slot.queue(buf, offsets, lengths, addrs, null, source, count);
+    return queued === SEND_DEFERRED ? queued : this.#addon.raw41Send(this.#handle, buf, offsets, lengths, addrs, count, source);
   }
 
   /** Stops reading and closes the socket. Idempotent. */

@@ -21,6 +21,8 @@ export class TunnelSession {
   /** Index in the worker's session array; the value its routes map to. */
   readonly slot: number;
   readonly clientIpv4: number;
+  /** Where the client's control connection arrived (spec.localIpv4): the source of its protocol-41 packets. */
+  readonly localIpv4: number;
   /** UDP without clientUdpPort: the binding is learnt from the client's datagrams. */
   readonly natTraversal: boolean;
   /** spec.transport === "proto41", decided once: the spec's strings came through postMessage uninterned, so comparing them costs. */
@@ -47,6 +49,7 @@ export class TunnelSession {
     this.spec = spec;
     this.slot = slot;
     this.clientIpv4 = ipv4ToUint32(spec.clientIpv4);
+    this.localIpv4 = ipv4ToUint32(spec.localIpv4);
     this.natTraversal = spec.transport === "udp" && spec.clientUdpPort === null;
     this.proto41 = spec.transport === "proto41";
     const owned: WordPrefix[] = [];
