@@ -1,3 +1,6 @@
+import { hostAddresses } from "../server/net/host-addresses.ts";
+import { suggestServerName } from "../server/net/reachability.ts";
+import { SettingsRepository } from "../server/repositories/settings/repository.ts";
 import { expect, screenshot, test } from "./fixtures.ts";
 
 test("first run: set-up link, administrator, sign in, then a pool, a user and a delegation through the UI", async ({ page, db }) => {
@@ -8,18 +11,27 @@ test("first run: set-up link, administrator, sign in, then a pool, a user and a 
   await page.getByLabel("Administrator name").fill("Root Admin");
   await page.getByLabel("Password", { exact: true }).fill("short");
   await page.getByLabel("Password again").fill("shorter");
+  // Opened on 127.0.0.1: the name offered is one of this host's addresses that clients elsewhere could use.
+  const serverName = page.getByLabel("Server name");
+  await expect(serverName).toHaveValue(suggestServerName("127.0.0.1", hostAddresses()));
+  await serverName.fill("not a host!");
   await page.getByRole("button", { name: "Create administrator" }).click();
   await expect(page.locator('[data-field="name"]')).toHaveText(/^User names are 1–32 characters: .*\.$/);
   await expect(page.locator('[data-field="webPassword"]')).toHaveText("A web password has at least 12 characters.");
   await expect(page.locator('[data-field="confirmPassword"]')).toHaveText("The two passwords differ.");
+  await expect(page.locator('[data-field="publicHost"]')).toHaveText("Enter a host name such as tunnel.example.net, or an IPv4 address.");
   expect(await db.user.count()).toBe(0);
+  await page.screenshot(screenshot("setup-errors"));
 
   await page.getByLabel("Administrator name").fill("root-admin");
 
   await page.getByLabel("Password", { exact: true }).fill("a long admin password");
   await page.getByLabel("Password again").fill("a long admin password");
+  // The clients of this suite are on this machine.
+  await serverName.fill("127.0.0.1");
   await page.getByRole("button", { name: "Create administrator" }).click();
   await expect(page).toHaveURL(/\/sign-in\?name=root-admin&created=1$/);
+  expect(await new SettingsRepository(db).get("publicHost")).toBe("127.0.0.1");
   await expect(page.locator("[data-created]")).toHaveText("The administrator root-admin is created. Sign in with the password you chose.");
 
   // The link is used up.

@@ -1,3 +1,5 @@
+import { hostAddresses } from "../server/net/host-addresses.ts";
+import { suggestServerName } from "../server/net/reachability.ts";
 import { SettingsRepository } from "../server/repositories/settings/repository.ts";
 import { expect, screenshot, test } from "./fixtures.ts";
 
@@ -20,7 +22,7 @@ test("the server name handed to clients is set once by an administrator; until t
     const page = await asAdmin.newPage();
     await page.goto("/admin/settings");
     const form = page.getByRole("form", { name: "Server name" });
-    await expect(form.getByLabel("Clients connect to")).toHaveValue("127.0.0.1");
+    await expect(form.getByLabel("Clients connect to")).toHaveValue(suggestServerName("127.0.0.1", hostAddresses()));
     await form.getByLabel("Clients connect to").fill("not a host name!");
     await form.getByRole("button", { name: "Save server name" }).click();
     await expect(form.locator('[data-field="publicHost"]')).toHaveText("Enter a host name such as tunnel.example.net, or an IPv4 address.");

@@ -27,3 +27,21 @@ export function localOnly(host: string): string | null {
   }
   return null;
 }
+
+/** An IPv4 address of one of this host's interfaces, as os.networkInterfaces() lists them. */
+export interface InterfaceAddress {
+  family: string | number;
+  address: string;
+  internal: boolean;
+}
+
+/**
+ * The name to offer as the server name: the host the browser used when clients elsewhere could
+ * reach it by that, else this host's first address that they could (one-box installs run the web
+ * app beside the daemon), else its first non-loopback IPv4, else what the browser used.
+ */
+export function suggestServerName(browserHost: string, addresses: readonly InterfaceAddress[]): string {
+  if (localOnly(browserHost) === null) return browserHost;
+  const ipv4 = addresses.filter((a) => (a.family === "IPv4" || a.family === 4) && !a.internal).map((a) => a.address);
+  return ipv4.find((a) => localOnly(a) === null) ?? ipv4.find((a) => localOnly(a) !== "a loopback address") ?? browserHost;
+}

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { requireAdmin } from "../../auth/session/lib/context.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { formValues, parseForm, refusal } from "../../core/lib/form.ts";
+import { publicHostSchema } from "@/server/repositories/settings/schema.ts";
 
 const settingsForm = z.object({ requireAdminTotp: z.enum(["on", "off"]) });
 
@@ -31,14 +32,7 @@ export async function saveSettings(_prev: FormState, form: FormData): Promise<Fo
   return { status: "ok", message: "Settings saved." };
 }
 
-const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-const publicHostForm = z.object({
-  publicHost: z
-    .string()
-    .trim()
-    .max(253, "No host name is that long.")
-    .refine((v) => v === "" || HOST_NAME.test(v), "Enter a host name such as tunnel.example.net, or an IPv4 address."),
-});
+const publicHostForm = z.object({ publicHost: publicHostSchema });
 
 /** The name clients connect to, put in dtcpc.auth and every command line of the portal; empty clears it. */
 export async function savePublicHost(_prev: FormState, form: FormData): Promise<FormState> {

@@ -7,6 +7,7 @@ import type { FormState } from "../../core/lib/form-state.ts";
 import { parseForm, refusal } from "../../core/lib/form.ts";
 import { clientAddress } from "../../core/lib/request.ts";
 import { userNameSchema } from "@/server/repositories/users/schema.ts";
+import { publicHostSchema } from "@/server/repositories/settings/schema.ts";
 import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 
 /** Every field is checked in one pass (the repeat against what was typed), so every mistake shows at once. */
@@ -16,17 +17,18 @@ const setupSchema = (typedPassword: unknown) =>
     name: userNameSchema,
     webPassword: webPasswordSchema,
     confirmPassword: z.string().refine((v) => v === typedPassword, "the two passwords differ"),
+    publicHost: publicHostSchema,
   });
 
 /** Creates the first administrator from the one-time set-up link. */
 export async function completeSetup(_prev: FormState, form: FormData): Promise<FormState> {
   const input = Object.fromEntries(form);
-  const parsed = parseForm(setupSchema(input.webPassword), form, { ...input, name: String(input.name ?? "").trim() });
+  const parsed = parseForm(setupSchema(input.webPassword), form, { ...input, name: String(input.name ?? "").trim(), publicHost: input.publicHost ?? "" });
   if (!parsed.ok) return parsed.state;
-  const { token, name, webPassword } = parsed.data;
+  const { token, name, webPassword, publicHost } = parsed.data;
   const repos = await broker();
   try {
-    await repos.setup.complete(token, { name, password: webPassword }, repos.users, { name: "web:setup", source: await clientAddress() });
+    await repos.setup.complete(token, { name, password: webPassword, publicHost }, repos.users, { name: "web:setup", source: await clientAddress() });
   } catch (err) {
     return refusal(err, form);
   }

@@ -1,5 +1,6 @@
 import type { Db } from "../../db/client.ts";
-import { audited, type Actor } from "../audit/repository.ts";
+import type { Tx } from "../../db/transaction.ts";
+import { audited, writeAudit, type Actor } from "../audit/repository.ts";
 
 /** Broker-wide settings changed from the web UI, with their defaults. */
 export const SETTING_DEFAULTS = {
@@ -29,9 +30,20 @@ export class SettingsRepository {
   async set<K extends SettingKey>(key: K, value: Settings[K], actor: Actor): Promise<void> {
     const before = await this.get(key);
     await audited(this.db, actor, "setting.set", key, async (tx) => {
-      const json = JSON.stringify(value);
-      await tx.setting.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });
+      await writeSetting(tx, key, value);
       return { result: undefined, before: { [key]: before }, after: { [key]: value } };
     });
   }
+}
+
+/** Sets a setting inside a transaction that writes something else too, with its audit entry. */
+export async function setSettingIn<K extends SettingKey>(tx: Tx, key: K, value: Settings[K], actor: Actor): Promise<void> {
+  const row = await tx.setting.findUnique({ where: { key } });
+  await writeSetting(tx, key, value);
+  await writeAudit(tx, actor, { action: "setting.set", target: key, before: { [key]: row ? JSON.parse(row.value) : SETTING_DEFAULTS[key] }, after: { [key]: value } });
+}
+
+async function writeSetting(tx: Tx, key: SettingKey, value: unknown): Promise<void> {
+  const json = JSON.stringify(value);
+  await tx.setting.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });
 }

@@ -3,6 +3,7 @@ import type { Tx } from "../../db/transaction.ts";
 import { hashToken, newToken } from "../../secrets/token.ts";
 import type { Actor } from "../audit/repository.ts";
 import { DomainError } from "../errors.ts";
+import { setSettingIn } from "../settings/repository.ts";
 import type { UserRepository } from "../users/repository.ts";
 
 /** A set-up link works for this long, once. */
@@ -37,8 +38,11 @@ export class SetupRepository {
     return row !== null && row.usedAt === null && row.expiresAt > this.now() && (await this.needed());
   }
 
-  /** Creates the first administrator and uses up the token, in one transaction. */
-  async complete(token: string, input: { name: unknown; password: unknown }, users: UserRepository, actor: Actor) {
+  /**
+   * Creates the first administrator, saves the server name clients connect to (when given, already
+   * validated) and uses up the token, in one transaction.
+   */
+  async complete(token: string, input: { name: unknown; password: unknown; publicHost?: string }, users: UserRepository, actor: Actor) {
     const consume = async (tx: Tx) => {
       const now = this.now();
       const { count } = await tx.setupToken.updateMany({
@@ -47,6 +51,7 @@ export class SetupRepository {
       });
       if (count !== 1) throw new DomainError("this set-up link is used up or has expired; restart the broker for a new one");
       if ((await tx.user.count({ where: { role: "admin" } })) > 0) throw new DomainError("an administrator exists already");
+      if (input.publicHost) await setSettingIn(tx, "publicHost", input.publicHost, actor);
     };
     if (typeof input.password !== "string") throw new DomainError("choose a password", "webPassword");
     return users.create({ name: input.name, role: "admin" }, actor, { webPassword: input.password, inside: consume });

@@ -1,5 +1,8 @@
+import { hostAddresses } from "@/server/net/host-addresses.ts";
 import { broker } from "@/modules/core/lib/broker.ts";
+import { requestHostName } from "@/modules/core/lib/request.ts";
 import { SetupForm } from "@/modules/auth/setup/components/setup-form.tsx";
+import { localOnly, suggestServerName } from "@/server/net/reachability.ts";
 
 export const metadata = { title: "Set up" };
 
@@ -13,11 +16,13 @@ export default async function SetupPage({ params }: { params: Promise<{ token: s
       </>
     );
   }
+  const serverName = process.env.BROKER_PUBLIC_HOST || suggestServerName(await requestHostName(), hostAddresses());
+  const local = localOnly(serverName);
   return (
     <>
       <h1>Create the administrator</h1>
-      <p>Choose the name and password of the first administrator. The link works once.</p>
-      <SetupForm token={token} />
+      <p>Choose the name and password of the first administrator, and the name clients connect to. The link works once.</p>
+      <SetupForm token={token} serverName={serverName} serverNameWarning={local ? `${serverName} is ${local}: enter the name clients elsewhere use.` : null} />
     </>
   );
 }

@@ -1,7 +1,9 @@
+import { hostAddresses } from "@/server/net/host-addresses.ts";
 import { PublicHostForm } from "@/modules/admin/settings/components/public-host-form.tsx";
 import { SettingsForm } from "@/modules/admin/settings/components/settings-form.tsx";
 import { requestHostName } from "@/modules/core/lib/request.ts";
 import { requireAdmin } from "@/modules/auth/session/lib/context.ts";
+import { suggestServerName } from "@/server/net/reachability.ts";
 
 export const metadata = { title: "Settings" };
 
@@ -13,7 +15,7 @@ export default async function SettingsPage() {
       <h1>Settings</h1>
       <section className="panel">
         <h2>Server name</h2>
-        <PublicHostForm current={publicHost} suggestion={seen} fromEnvironment={process.env.BROKER_PUBLIC_HOST || null} />
+        <PublicHostForm current={publicHost} suggestion={suggestServerName(seen, hostAddresses())} fromEnvironment={process.env.BROKER_PUBLIC_HOST || null} />
       </section>
       <section className="panel">
         <h2>Sign-in</h2>
