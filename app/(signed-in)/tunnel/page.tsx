@@ -3,6 +3,7 @@ import { ActionForm } from "@/modules/core/components/action-form.tsx";
 import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
 import { rotateMyTunnelPassword } from "@/modules/portal/my-tunnel/actions.ts";
 import { ClientCommandList } from "@/modules/portal/my-tunnel/components/client-commands.tsx";
+import { LiveSessionsProvider } from "@/modules/core/live/live-sessions-context.tsx";
 import { LiveConnection } from "@/modules/portal/my-tunnel/components/live-connection.tsx";
 import { SessionTable } from "@/modules/portal/my-tunnel/components/session-table.tsx";
 import { TrafficChart } from "@/modules/portal/my-tunnel/components/traffic-chart.tsx";
@@ -37,73 +38,75 @@ export default async function MyTunnelPage() {
           <p>{server.warning}</p>
         </div>
       ) : null}
-      <section className="panel" aria-label="Connected now">
-        <h2>Right now</h2>
-        <LiveConnection />
-      </section>
-      <div className="grid-2">
-        <section className="panel">
-          <h2>Connection</h2>
-          <dl className="facts">
-            <dt>Server</dt>
-            <dd>
-              <code>{server.host}</code>
-            </dd>
-            <dt>DTCP port</dt>
-            <dd>{server.port}</dd>
-            <dt>User name</dt>
-            <dd>
-              <code>{user.name}</code>
-            </dd>
-            <dt>Tunnel types</dt>
-            <dd>{user.allowedTypes.join(", ")}</dd>
-            <dt>Transports</dt>
-            <dd>{user.allowedTransports.map((t) => (t === "proto41" ? "IPv6-in-IPv4 (protocol 41)" : "UDP")).join(", ")}</dd>
-            <dt>MTU</dt>
-            <dd>{user.mtu}</dd>
-            <dt>Link addresses</dt>
-            <dd>
-              {pair ? (
-                <>
-                  yours <code>{pair.clientAddress}</code>, the server’s <code>{pair.serverAddress}</code>
-                </>
-              ) : (
-                "given at your first host tunnel"
-              )}
-            </dd>
-            <dt>Delegated prefix</dt>
-            <dd>{delegations.length ? delegations.map((d) => <code key={d.id}>{d.prefix} </code>) : "none"}</dd>
-          </dl>
+      <LiveSessionsProvider>
+        <section className="panel" aria-label="Connected now">
+          <h2>Right now</h2>
+          <LiveConnection />
         </section>
+        <div className="grid-2">
+          <section className="panel">
+            <h2>Connection</h2>
+            <dl className="facts">
+              <dt>Server</dt>
+              <dd>
+                <code>{server.host}</code>
+              </dd>
+              <dt>DTCP port</dt>
+              <dd>{server.port}</dd>
+              <dt>User name</dt>
+              <dd>
+                <code>{user.name}</code>
+              </dd>
+              <dt>Tunnel types</dt>
+              <dd>{user.allowedTypes.join(", ")}</dd>
+              <dt>Transports</dt>
+              <dd>{user.allowedTransports.map((t) => (t === "proto41" ? "IPv6-in-IPv4 (protocol 41)" : "UDP")).join(", ")}</dd>
+              <dt>MTU</dt>
+              <dd>{user.mtu}</dd>
+              <dt>Link addresses</dt>
+              <dd>
+                {pair ? (
+                  <>
+                    yours <code>{pair.clientAddress}</code>, the server’s <code>{pair.serverAddress}</code>
+                  </>
+                ) : (
+                  "given at your first host tunnel"
+                )}
+              </dd>
+              <dt>Delegated prefix</dt>
+              <dd>{delegations.length ? delegations.map((d) => <code key={d.id}>{d.prefix} </code>) : "none"}</dd>
+            </dl>
+          </section>
+          <section className="panel">
+            <h2>Password files</h2>
+            <p>
+              Each holds one line, <code>server:user:password</code>. Save it as <code>/usr/local/etc/dtcpc.auth</code> (or <code>dtcpclient.auth</code>) with
+              mode 600.
+            </p>
+            <p className="actions">
+              <a className="button" href="/tunnel/dtcpc.auth" download>
+                Download dtcpc.auth
+              </a>
+              <a className="button button-quiet" href="/tunnel/dtcpclient.auth" download>
+                Download dtcpclient.auth
+              </a>
+            </p>
+            <h2>DTCP password</h2>
+            <ActionForm action={rotateMyTunnelPassword}>
+              <p className="hint">A running session ends at once; your clients need the new password to connect again.</p>
+              <div className="actions">
+                <ConfirmSubmit label="Rotate my DTCP password" question="Replace your DTCP password? Your clients need the new one." confirmLabel="Yes, rotate" />
+              </div>
+            </ActionForm>
+          </section>
+        </div>
+        <h2>Traffic, last 24 hours</h2>
         <section className="panel">
-          <h2>Password files</h2>
-          <p>
-            Each holds one line, <code>server:user:password</code>. Save it as <code>/usr/local/etc/dtcpc.auth</code> (or <code>dtcpclient.auth</code>) with
-            mode 600.
-          </p>
-          <p className="actions">
-            <a className="button" href="/tunnel/dtcpc.auth" download>
-              Download dtcpc.auth
-            </a>
-            <a className="button button-quiet" href="/tunnel/dtcpclient.auth" download>
-              Download dtcpclient.auth
-            </a>
-          </p>
-          <h2>DTCP password</h2>
-          <ActionForm action={rotateMyTunnelPassword}>
-            <p className="hint">A running session ends at once; your clients need the new password to connect again.</p>
-            <div className="actions">
-              <ConfirmSubmit label="Rotate my DTCP password" question="Replace your DTCP password? Your clients need the new one." confirmLabel="Yes, rotate" />
-            </div>
-          </ActionForm>
+          <TrafficChart buckets={hourlyTraffic(lastDay, now)} />
         </section>
-      </div>
-      <h2>Traffic, last 24 hours</h2>
-      <section className="panel">
-        <TrafficChart buckets={hourlyTraffic(lastDay, now)} />
-      </section>
-      <h2>Recent sessions</h2>
-      <SessionTable rows={recent} />
+        <h2>Recent sessions</h2>
+        <SessionTable rows={recent} />
+      </LiveSessionsProvider>
       <h2>Connecting</h2>
       <ClientCommandList groups={commands} />
     </>

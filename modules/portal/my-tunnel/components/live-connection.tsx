@@ -3,11 +3,12 @@
 import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
 import { DIRECTION, formatAgo, formatBytes, formatRate, formatUtc } from "../../../core/lib/format.ts";
 import { claimedAddress, seenAddress } from "../../../core/live/lib/rows.ts";
-import { useLiveSessions, useNow } from "../../../core/live/use-live-sessions.ts";
+import { useSharedLiveSessions } from "../../../core/live/live-sessions-context.tsx";
+import { useNow } from "../../../core/live/use-live-sessions.ts";
 
 /** Whether my tunnel is up right now, live: the daemon shows a user their own sessions only. */
 export function LiveConnection() {
-  const { state } = useLiveSessions();
+  const { state } = useSharedLiveSessions();
   const now = useNow();
   const rows = state.rows;
   return (

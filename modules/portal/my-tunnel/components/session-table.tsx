@@ -1,5 +1,6 @@
 import { Empty } from "../../../core/components/empty.tsx";
 import { capitalised, DIRECTION, formatBytes } from "../../../core/lib/format.ts";
+import { LiveBytes } from "./live-bytes.tsx";
 
 export interface SessionRow {
   id: number;
@@ -15,6 +16,7 @@ export interface SessionRow {
 
 const when = (d: Date) => d.toISOString().slice(0, 16).replace("T", " ");
 
+/** A user's stored sessions; live ones show the live view's counters (inside a LiveSessionsProvider). */
 export function SessionTable({ rows }: { rows: SessionRow[] }) {
   if (rows.length === 0) return <Empty>No sessions yet. Connect with one of the commands below.</Empty>;
   return (
@@ -39,8 +41,8 @@ export function SessionTable({ rows }: { rows: SessionRow[] }) {
                 {s.type}, {s.transport}
               </td>
               <td>{s.clientIpv4}</td>
-              <td className="num">{formatBytes(Number(s.bytesOut))}</td>
-              <td className="num">{formatBytes(Number(s.bytesIn))}</td>
+              <td className="num">{s.endedAt ? formatBytes(Number(s.bytesOut)) : <LiveBytes sessionId={s.id} field="bytesOut" stored={Number(s.bytesOut)} />}</td>
+              <td className="num">{s.endedAt ? formatBytes(Number(s.bytesIn)) : <LiveBytes sessionId={s.id} field="bytesIn" stored={Number(s.bytesIn)} />}</td>
             </tr>
           ))}
         </tbody>
