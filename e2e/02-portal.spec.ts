@@ -59,3 +59,28 @@ test("rotating my DTCP password shows the new one once and the old one stops wor
     client.close();
   }
 });
+
+test("Connecting: one recommended command for the situation chosen, and the Linux client to download", async ({ page, context, users }) => {
+  const user = await users.create({ allowedTypes: ["network", "host"], allowedTransports: ["udp", "proto41"] });
+  await users.signIn(context, user);
+  await page.goto("/tunnel");
+  const chooser = page.locator("[data-connect-chooser]");
+  const connect = chooser.locator("[data-command]").last();
+  await expect(connect).toHaveText(`sudo dtcpc -l -U -n --auth-file ~/Downloads/dtcpc.auth -t host -u ${user.name} -p ${process.env.E2E_DTCP_PORT} 127.0.0.1`);
+  await expect(chooser.locator("[data-command]").first()).toHaveText("sudo apt install nodejs npm build-essential python3");
+  await chooser.screenshot(screenshot("portal-connecting"));
+
+  await chooser.getByLabel("Your computer runs").selectOption({ label: "FreeBSD: dtcpc (KAME)" });
+  await expect(chooser.getByLabel("Carried over").locator("option")).toHaveText(["IPv6-in-IPv4 (protocol 41)"]);
+  await chooser.getByLabel("Tunnel type").selectOption("network");
+  await chooser.getByLabel("Your network").selectOption("public");
+  await expect(connect).toHaveText(`dtcpc -l -t network -u ${user.name} -p ${process.env.E2E_DTCP_PORT} 127.0.0.1`);
+  await expect(chooser.locator("[data-command]")).toHaveCount(3);
+  await expect(chooser.getByRole("link", { name: /Download dtcpc\.tgz/ })).toHaveCount(0);
+
+  await chooser.getByLabel("Your computer runs").selectOption({ label: "Linux: dtcpc from this broker" });
+  const [download] = await Promise.all([page.waitForEvent("download"), chooser.getByRole("link", { name: /Download dtcpc\.tgz/ }).click()]);
+  expect(download.suggestedFilename()).toBe("dtcpc.tgz");
+  const archive = await readFile((await download.path())!);
+  expect([archive[0], archive[1]]).toEqual([0x1f, 0x8b]);
+});

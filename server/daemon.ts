@@ -16,7 +16,7 @@ import type { Logger } from "./log.ts";
 import type { MetricsSource } from "./metrics/exposition.ts";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.ts";
 import { writeAudit } from "./repositories/audit/repository.ts";
-import { DomainError, prefixField } from "./repositories/errors.ts";
+import { DomainError, prefixField } from "./domain/errors.ts";
 import { PoolRepository } from "./repositories/pools/repository.ts";
 import { SessionLedger } from "./repositories/sessions/repository.ts";
 import { loadOrCreateSecretKey, TunnelPasswordBox } from "./secrets/tunnel-password.ts";

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { openDatabase, type Db } from "../server/db/client.ts";
 import { parsePrefix6, prefixesOverlap } from "../server/net/prefix.ts";
 import { AllocationRepository, SoldOutError } from "../server/repositories/delegations/repository.ts";
-import { DomainError } from "../server/repositories/errors.ts";
+import { DomainError } from "../server/domain/errors.ts";
 import { PoolRepository } from "../server/repositories/pools/repository.ts";
 import { UserRepository } from "../server/repositories/users/repository.ts";
 import { TunnelPasswordBox } from "../server/secrets/tunnel-password.ts";

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { DomainError } from "../repositories/errors.ts";
+import { DomainError } from "../domain/errors.ts";
 
 /** Bad command-line input: one line on stderr and exit code 2. */
 export class UsageError extends Error {}

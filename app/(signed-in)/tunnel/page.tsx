@@ -2,12 +2,11 @@ import { requireUser } from "@/modules/auth/session/lib/context.ts";
 import { ActionForm } from "@/modules/core/components/action-form.tsx";
 import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
 import { rotateMyTunnelPassword } from "@/modules/portal/my-tunnel/actions.ts";
-import { ClientCommandList } from "@/modules/portal/my-tunnel/components/client-commands.tsx";
+import { ConnectChooser } from "@/modules/portal/my-tunnel/components/connect-chooser.tsx";
 import { LiveSessionsProvider } from "@/modules/core/live/live-sessions-context.tsx";
 import { LiveConnection } from "@/modules/portal/my-tunnel/components/live-connection.tsx";
 import { SessionTable } from "@/modules/portal/my-tunnel/components/session-table.tsx";
 import { TrafficChart } from "@/modules/portal/my-tunnel/components/traffic-chart.tsx";
-import { clientCommands } from "@/modules/portal/my-tunnel/lib/commands.ts";
 import { dtcpServer } from "@/modules/portal/my-tunnel/lib/server-address.ts";
 import { hourlyTraffic } from "@/modules/portal/my-tunnel/lib/traffic.ts";
 import { listSessions } from "@/server/repositories/sessions/repository.ts";
@@ -29,7 +28,7 @@ export default async function MyTunnelPage() {
     }),
     dtcpServer(),
   ]);
-  const commands = clientCommands({ server: server.host, port: server.port, user: user.name, types: user.allowedTypes, transports: user.allowedTransports });
+  const setup = { server: server.host, port: server.port, user: user.name, types: user.allowedTypes, transports: user.allowedTransports };
   return (
     <>
       <h1>My tunnel</h1>
@@ -108,7 +107,9 @@ export default async function MyTunnelPage() {
         <SessionTable rows={recent} />
       </LiveSessionsProvider>
       <h2>Connecting</h2>
-      <ClientCommandList groups={commands} />
+      <section className="panel" aria-label="Connecting">
+        <ConnectChooser setup={setup} />
+      </section>
     </>
   );
 }

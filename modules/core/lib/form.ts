@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { DomainError } from "@/server/repositories/errors.ts";
+import { DomainError } from "@/server/domain/errors.ts";
 import { capitalised } from "./format.ts";
 import type { FormState } from "./form-state.ts";
 

@@ -5,7 +5,8 @@ import { formatIpv6 } from "../../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6 } from "../../net/prefix.ts";
 import type { Tx } from "../../db/transaction.ts";
 import { audited, type Actor } from "../audit/repository.ts";
-import { DomainError, isUniqueViolation, prefixField } from "../errors.ts";
+import { DomainError, prefixField } from "../../domain/errors.ts";
+import { isUniqueViolation } from "../errors.ts";
 
 /** Every pool that could serve is full: the DTCP reply is "tunnel interface sold out". */
 export class SoldOutError extends DomainError {}

@@ -2,7 +2,8 @@ import type { Db } from "../../db/client.ts";
 import type { Pool } from "../../db/generated/client.ts";
 import { formatPrefix6, parsePrefix6, prefixesOverlap, subprefixCount } from "../../net/prefix.ts";
 import { audited, type Actor } from "../audit/repository.ts";
-import { DomainError, isUniqueViolation, prefixField, validate, type Untrusted } from "../errors.ts";
+import { DomainError, prefixField, validate, type Untrusted } from "../../domain/errors.ts";
+import { isUniqueViolation } from "../errors.ts";
 import { DEFAULT_PREFIX_LENGTH, newPoolSchema, type NewPool, type PoolPurpose } from "./schema.ts";
 
 export interface PoolView {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hashToken } from "../../secrets/token.ts";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "../../domain/errors.ts";
 import { SettingsRepository } from "../settings/repository.ts";
 import { SETUP_TOKEN_TTL_MS, SetupRepository } from "./repository.ts";
 import { testDatabase } from "../test-database.ts";

@@ -2,7 +2,7 @@ import type { Db } from "../../db/client.ts";
 import type { Tx } from "../../db/transaction.ts";
 import { hashToken, newToken } from "../../secrets/token.ts";
 import type { Actor } from "../audit/repository.ts";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "../../domain/errors.ts";
 import { setSettingIn } from "../settings/repository.ts";
 import type { UserRepository } from "../users/repository.ts";
 

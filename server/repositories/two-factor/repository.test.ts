@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { base32Decode, totp } from "../../secrets/totp.ts";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "../../domain/errors.ts";
 import { SettingsRepository } from "../settings/repository.ts";
 import { SECOND_FACTOR_MAX_FAILURES, WebSessionRepository } from "../web-sessions/repository.ts";
 import { generateRecoveryCode, normaliseRecoveryCode, TwoFactorRepository } from "./repository.ts";

@@ -5,7 +5,7 @@ import { hashToken } from "../../secrets/token.ts";
 import { base32Decode, matchTotp, newTotpSecret } from "../../secrets/totp.ts";
 import type { TunnelPasswordBox } from "../../secrets/tunnel-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "../../domain/errors.ts";
 
 export const RECOVERY_CODE_COUNT = 10;
 // 10 characters of a 32-letter alphabet without look-alikes: 50 bits each, shown as xxxxx-xxxxx.

@@ -4,7 +4,8 @@ import type { Tx } from "../../db/transaction.ts";
 import { generateTunnelPassword, type TunnelPasswordBox } from "../../secrets/tunnel-password.ts";
 import { hashWebPassword, verifyWebPassword, webPasswordSchema } from "../../secrets/web-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
-import { DomainError, isUniqueViolation, validate, type Untrusted } from "../errors.ts";
+import { DomainError, validate, type Untrusted } from "../../domain/errors.ts";
+import { isUniqueViolation } from "../errors.ts";
 import {
   newUserSchema,
   parseList,

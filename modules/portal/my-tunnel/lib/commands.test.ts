@@ -1,27 +1,46 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { authFileLine, clientCommands } from "./commands.ts";
+import { authFileLine, defaultChoice, options, recommend, settle, type ClientSetup } from "./commands.ts";
+
+const alice: ClientSetup = { server: "broker.example", port: 20200, user: "alice", types: ["tunnelonly", "host", "network"], transports: ["proto41", "udp"] };
+const commands = (setup: ClientSetup, choice: Parameters<typeof recommend>[1]) => recommend(setup, choice).steps.flatMap((s) => (s.command ? [s.command] : []));
 
 test("the auth file line is server:user:password and a newline", () => {
   assert.equal(authFileLine("broker.example", "alice", "pw:x"), "broker.example:alice:pw:x\n");
 });
 
-test("commands for every allowed type and transport; KAME clients get protocol 41 only", () => {
-  const [kame, dtcpclient, linux] = clientCommands({ server: "broker.example", port: 20200, user: "alice", types: ["network"], transports: ["proto41", "udp"] });
-  assert.deepEqual(kame?.lines.map((l) => l.command), ["dtcpc -t network -u alice broker.example"]);
-  assert.deepEqual(dtcpclient?.lines.map((l) => l.command), ["dtcpclient -t network -u alice broker.example"]);
-  assert.deepEqual(linux?.lines.map((l) => l.command), [
-    "sudo dtcpc -l -t network -u alice broker.example",
-    "sudo dtcpc -l -n -t network -u alice broker.example",
-    "sudo dtcpc -l -U -t network -u alice broker.example",
-    "sudo dtcpc -l -U -n -t network -u alice broker.example",
-    "sudo dtcpc -l -U -n -b 4028 -B 4028 -t network -u alice broker.example",
+test("the recommendation by default: this project's client, a host tunnel over UDP behind a NAT, with its install steps", () => {
+  const choice = defaultChoice(alice)!;
+  assert.deepEqual(choice, { client: "linux", type: "host", transport: "udp", network: "nat" });
+  assert.deepEqual(commands(alice, choice), [
+    "sudo apt install nodejs npm build-essential python3",
+    "sudo npm install -g --allow-scripts=dtcpc,esbuild ./dtcpc.tgz",
+    "chmod 600 ~/Downloads/dtcpc.auth",
+    "sudo dtcpc -l -U -n --auth-file ~/Downloads/dtcpc.auth -t host -u alice broker.example",
   ]);
 });
 
-test("a UDP-only user gets no KAME lines; another port is spelled out", () => {
-  const [kame, , linux] = clientCommands({ server: "b", port: 2020, user: "bob", types: ["host", "tunnelonly"], transports: ["udp"] });
-  assert.equal(kame?.lines.length, 0);
-  assert.equal(linux?.lines.length, 6);
-  assert.equal(linux?.lines[0]?.command, "sudo dtcpc -l -U -t host -u bob -p 2020 b");
+test("each choice gives one command with the flags it needs", () => {
+  const last = (choice: Parameters<typeof recommend>[1]) => commands(alice, choice).at(-1);
+  assert.equal(last({ client: "linux", type: "network", transport: "proto41", network: "public" }), "sudo dtcpc -l --auth-file ~/Downloads/dtcpc.auth -t network -u alice broker.example");
+  assert.equal(last({ client: "kame", type: "host", transport: "proto41", network: "public" }), "dtcpc -l -t host -u alice broker.example");
+  assert.equal(last({ client: "dtcpclient", type: "tunnelonly", transport: "udp", network: "nat" }), "dtcpclient -l -U -n -t tunnelonly -u alice broker.example");
+  assert.deepEqual(commands(alice, { client: "dtcpclient", type: "host", transport: "proto41", network: "public" }).slice(0, 2), [
+    "pkg install dtcpclient",
+    "install -m 600 dtcpclient.auth /usr/local/etc/dtcpclient.auth",
+  ]);
+  assert.match(recommend(alice, { client: "kame", type: "host", transport: "proto41", network: "nat" }).notes.join(" "), /forwards protocol 41/);
+  assert.equal(last({ client: "linux", type: "host", transport: "udp", network: "public" }), "sudo dtcpc -l -U --auth-file ~/Downloads/dtcpc.auth -t host -u alice broker.example");
+  assert.equal(commands({ ...alice, port: 2020 }, defaultChoice(alice)!).at(-1), "sudo dtcpc -l -U -n --auth-file ~/Downloads/dtcpc.auth -t host -u alice -p 2020 broker.example");
+});
+
+test("only what the user may use is offered, and a choice is settled onto it", () => {
+  const bob: ClientSetup = { ...alice, user: "bob", types: ["network"], transports: ["udp"] };
+  const { clients, types, transports } = options(bob);
+  assert.deepEqual(clients, ["linux", "dtcpclient"], "KAME's dtcpc carries protocol 41 only");
+  assert.deepEqual(types, ["network"]);
+  assert.deepEqual(transports("linux"), ["udp"]);
+  assert.deepEqual(defaultChoice(bob), { client: "linux", type: "network", transport: "udp", network: "nat" });
+  assert.deepEqual(settle(bob, { client: "kame", type: "host", transport: "proto41", network: "public" }), { client: "linux", type: "network", transport: "udp", network: "public" });
+  assert.equal(defaultChoice({ ...alice, types: [] }), null, "nothing allowed, nothing to recommend");
 });

@@ -1,3 +1,6 @@
+// What the portal tells a user to run: one recommendation for the situation they pick (their
+// client program, tunnel type, transport, and whether a NAT sits between them and the internet),
+// with the steps before it. Pure, so that the chooser can run in the browser.
 import type { Transport, TunnelType } from "@/server/repositories/users/schema.ts";
 
 export const DEFAULT_DTCP_PORT = 20200;
@@ -10,16 +13,40 @@ export interface ClientSetup {
   transports: readonly Transport[];
 }
 
-export interface CommandLine {
-  /** What the line is for, e.g. "network tunnel, behind NAT, over UDP". */
-  label: string;
-  command: string;
+export type ClientProgram = "linux" | "kame" | "dtcpclient";
+export type NetworkSituation = "public" | "nat";
+
+export interface Choice {
+  client: ClientProgram;
+  type: TunnelType;
+  transport: Transport;
+  network: NetworkSituation;
 }
 
-export interface ClientCommands {
-  client: string;
-  note: string;
-  lines: CommandLine[];
+export const CLIENT_PROGRAMS: Record<ClientProgram, { label: string; transports: readonly Transport[] }> = {
+  linux: { label: "Linux: dtcpc from this broker", transports: ["udp", "proto41"] },
+  kame: { label: "FreeBSD: dtcpc (KAME)", transports: ["proto41"] },
+  dtcpclient: { label: "FreeBSD: dtcpclient", transports: ["udp", "proto41"] },
+};
+
+export const TRANSPORT_LABELS: Record<Transport, string> = { udp: "UDP (works through NAT)", proto41: "IPv6-in-IPv4 (protocol 41)" };
+export const NETWORK_LABELS: Record<NetworkSituation, string> = {
+  nat: "Behind a NAT (a home router, a private address)",
+  public: "A public IPv4 address on this machine",
+};
+
+/** Where the portal's download link puts the Linux client's package. */
+export const CLIENT_PACKAGE_PATH = "/downloads/dtcpc.tgz";
+
+export interface Step {
+  text: string;
+  command?: string;
+}
+
+export interface Recommendation {
+  steps: Step[];
+  /** Said under the steps: what the choice assumes. */
+  notes: string[];
 }
 
 /** The password line both dtcpc.auth and dtcpclient.auth hold. */
@@ -27,43 +54,72 @@ export function authFileLine(server: string, user: string, password: string): st
   return `${server}:${user}:${password}\n`;
 }
 
-/** Command lines for each client, tunnel type and transport the user may use. */
-export function clientCommands(setup: ClientSetup): ClientCommands[] {
+/** What may be chosen for this user: their types, and the transports each client can carry of theirs. */
+export function options(setup: ClientSetup): { clients: ClientProgram[]; types: readonly TunnelType[]; transports: (client: ClientProgram) => Transport[] } {
+  const transports = (client: ClientProgram) => CLIENT_PROGRAMS[client].transports.filter((t) => setup.transports.includes(t));
+  const clients = (Object.keys(CLIENT_PROGRAMS) as ClientProgram[]).filter((c) => transports(c).length > 0);
+  return { clients, types: setup.types, transports };
+}
+
+/** What most people need: our Linux client, a host tunnel where allowed, UDP where allowed, behind a NAT. */
+export function defaultChoice(setup: ClientSetup): Choice | null {
+  const { clients, types, transports } = options(setup);
+  const client = clients[0];
+  const type = types.includes("host") ? "host" : types[0];
+  if (!client || !type) return null;
+  return { client, type, transport: transports(client)[0]!, network: "nat" };
+}
+
+/** A choice made valid for the user: what they cannot use is replaced by what they can. */
+export function settle(setup: ClientSetup, choice: Choice): Choice | null {
+  const fallback = defaultChoice(setup);
+  if (!fallback) return null;
+  const { clients, types, transports } = options(setup);
+  const client = clients.includes(choice.client) ? choice.client : fallback.client;
+  const allowed = transports(client);
+  return {
+    client,
+    type: types.includes(choice.type) ? choice.type : fallback.type,
+    transport: allowed.includes(choice.transport) ? choice.transport : allowed[0]!,
+    network: choice.network,
+  };
+}
+
+/** The steps from nothing to a running tunnel for one choice. */
+export function recommend(setup: ClientSetup, choice: Choice): Recommendation {
   const port = setup.port === DEFAULT_DTCP_PORT ? "" : ` -p ${setup.port}`;
-  const common = (type: TunnelType) => `-t ${type} -u ${setup.user}${port}`;
-  const kame = setup.transports.includes("proto41")
-    ? setup.types.map((type) => ({ label: `${type} tunnel`, command: `${common(type)} ${setup.server}` }))
-    : [];
-  const linux: CommandLine[] = [];
-  for (const type of setup.types) {
-    if (setup.transports.includes("proto41")) {
-      linux.push({ label: `${type} tunnel, IPv6-in-IPv4 (protocol 41)`, command: `sudo dtcpc -l ${common(type)} ${setup.server}` });
-      linux.push({ label: `${type} tunnel, protocol 41 behind a NAT that forwards it`, command: `sudo dtcpc -l -n ${common(type)} ${setup.server}` });
-    }
-    if (setup.transports.includes("udp")) {
-      linux.push({ label: `${type} tunnel over UDP`, command: `sudo dtcpc -l -U ${common(type)} ${setup.server}` });
-      linux.push({ label: `${type} tunnel over UDP behind NAT (traversal)`, command: `sudo dtcpc -l -U -n ${common(type)} ${setup.server}` });
-      linux.push({
-        label: `${type} tunnel over UDP behind NAT with a static forward of UDP 4028`,
-        command: `sudo dtcpc -l -U -n -b 4028 -B 4028 ${common(type)} ${setup.server}`,
-      });
-    }
+  // -U: IPv6 over UDP; -n: do not insist that the server sees this machine's own address.
+  const flags = [choice.transport === "udp" ? "-U " : "", choice.network === "nat" ? "-n " : ""].join("");
+  const target = `-t ${choice.type} -u ${setup.user}${port} ${setup.server}`;
+  const notes: string[] = [];
+  if (choice.transport === "proto41" && choice.network === "nat") {
+    notes.push("Protocol 41 through a NAT works only when the NAT box forwards protocol 41 to this machine; if it does not, choose UDP.");
   }
-  return [
-    {
-      client: "dtcpc (FreeBSD, KAME)",
-      note: "IPv6-in-IPv4 only; needs a public IPv4 address or a NAT box that forwards protocol 41. Reads /usr/local/etc/dtcpc.auth.",
-      lines: kame.map((line) => ({ ...line, command: `dtcpc ${line.command}` })),
-    },
-    {
-      client: "dtcpclient (FreeBSD)",
-      note: "IPv6-in-IPv4 as shown; reads /usr/local/etc/dtcpclient.auth.",
-      lines: kame.map((line) => ({ ...line, command: `dtcpclient ${line.command}` })),
-    },
-    {
-      client: "dtcpc (Linux, this project)",
-      note: "-l reconnects for ever; -n accepts a NAT between you and the broker. Reads /usr/local/etc/dtcpc.auth.",
-      lines: linux,
-    },
-  ];
+  if (choice.type === "network") notes.push("A network tunnel routes your delegated prefix to this machine; number your LAN from it.");
+
+  if (choice.client === "linux") {
+    notes.push("-l reconnects for ever; Ctrl-C ends the tunnel. The client needs root for its TUN device.");
+    return {
+      steps: [
+        { text: "Install Node.js 20 or later and a C compiler (Debian, Ubuntu):", command: "sudo apt install nodejs npm build-essential python3" },
+        {
+          text: "Download dtcpc.tgz (link above) and install the client from it; npm builds its packet module:",
+          command: "sudo npm install -g --allow-scripts=dtcpc,esbuild ./dtcpc.tgz",
+        },
+        { text: "Download dtcpc.auth (above) and make it readable by you only:", command: "chmod 600 ~/Downloads/dtcpc.auth" },
+        { text: "Connect:", command: `sudo dtcpc -l ${flags}--auth-file ~/Downloads/dtcpc.auth ${target}` },
+      ],
+      notes,
+    };
+  }
+  const program = choice.client === "kame" ? "dtcpc" : "dtcpclient";
+  const file = `${program}.auth`;
+  return {
+    steps: [
+      { text: `Install ${program} from packages:`, command: `pkg install ${choice.client === "kame" ? "dtcp" : "dtcpclient"}` },
+      { text: `Download ${file} (above) and put it where ${program} reads it:`, command: `install -m 600 ${file} /usr/local/etc/${file}` },
+      { text: "Connect:", command: `${program} -l ${flags}${target}` },
+    ],
+    notes,
+  };
 }

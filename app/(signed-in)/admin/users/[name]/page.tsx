@@ -5,7 +5,7 @@ import { resetUserTotp } from "@/modules/admin/settings/actions.ts";
 import { UserActions } from "@/modules/admin/users/components/user-actions.tsx";
 import { ActionForm } from "@/modules/core/components/action-form.tsx";
 import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
-import { DomainError } from "@/server/repositories/errors.ts";
+import { DomainError } from "@/server/domain/errors.ts";
 
 export const metadata = { title: "User" };
 
