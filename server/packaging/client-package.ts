@@ -44,7 +44,7 @@ export function clientPackageEntries(root: string): TarEntry[] {
     engines: manifest.engines,
     ...(manifest.license ? { license: manifest.license } : {}),
     gypfile: true,
-    scripts: { install: "node-gyp rebuild" },
+    scripts: { install: "node-gyp rebuild --loglevel=warn" },
     dependencies: { tsx },
   };
   const native = readdirSync(join(root, "native/dataplane"))
