@@ -19,6 +19,7 @@ import { loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const nextBin = join(appDir, "node_modules", "next", "dist", "bin", "next");
 const buildHashFile = join(appDir, ".next", "broker-source-hash");
+const buildLogFile = join(appDir, ".next", "broker-build.log");
 
 const say = (line: string) => process.stdout.write(`broker: ${line}\n`);
 
@@ -30,13 +31,23 @@ function buildIfNeeded(): void {
   const built = existsSync(join(appDir, ".next", "BUILD_ID")) && existsSync(buildHashFile) && readFileSync(buildHashFile, "utf8") === hash;
   if (built) return;
   say("building the web app (next build); this takes a few minutes on a small machine");
+  const started = Date.now();
+  // Next's progress and route table go to a log: an operator needs them only when the build fails.
   const result = spawnSync(process.execPath, [nextBin, "build"], {
     cwd: appDir,
-    stdio: "inherit",
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
   });
-  if (result.status !== 0) throw new LaunchError(`next build failed (exit ${result.status ?? result.signal})`);
+  mkdirSync(dirname(buildLogFile), { recursive: true });
+  writeFileSync(buildLogFile, Buffer.concat([result.stdout ?? Buffer.alloc(0), result.stderr ?? Buffer.alloc(0)]));
+  if (result.status !== 0) {
+    const tail = readFileSync(buildLogFile, "utf8").trimEnd().split("\n").slice(-40).join("\n");
+    process.stderr.write(`${tail}\n`);
+    throw new LaunchError(`next build failed (exit ${result.status ?? result.signal}); its whole output is in ${buildLogFile}`);
+  }
   writeFileSync(buildHashFile, hash);
+  say(`web app built in ${Math.round((Date.now() - started) / 1000)} s (log: ${buildLogFile})`);
 }
 
 /** The unprivileged account for the web app when we run as root, with the data directory handed to it. */

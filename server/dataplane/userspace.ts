@@ -7,7 +7,7 @@
 //   - routes each pool prefix to the TUN (`ip route add <pool> dev <tun>`);
 //   - sets net.ipv6.conf.all.forwarding=1 if it was 0, so the kernel forwards between the uplink
 //     and the TUN, and sets it back to 0 at stop (only if it was 0 before). Linux then ignores
-//     router advertisements on interfaces with accept_ra=1: a warning names them.
+//     router advertisements on interfaces with accept_ra=1: a warning names those whose addresses came from them.
 // While a host session lives, its server address (serverIpv6/128) is on the TUN, so the client
 // can reach its end of the link.
 //
@@ -16,10 +16,11 @@
 // kernel answers larger packets bound for a client with Packet Too Big, so path MTU discovery
 // works end to end. Raise it only if every client's tunnel MTU and IPv4 path allow it.
 
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
+import { devicesWithLearntAddresses } from "../net/if-inet6.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6, prefixContains, type Prefix6 } from "../net/prefix.ts";
 import type { TrafficCounters } from "../repositories/sessions/repository.ts";
@@ -310,9 +311,12 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       );
     }
     this.#enabledForwarding = true;
+    // Only interfaces whose addresses came from router advertisements lose something: a down or
+    // statically configured one with accept_ra=1 is no reason to warn.
     const ignoringRa: string[] = [];
-    for (const dev of await readdir("/proc/sys/net/ipv6/conf")) {
-      if (dev === "all" || dev === "default" || dev === "lo" || dev === this.#tunName) continue;
+    const learnt = devicesWithLearntAddresses(await readFile("/proc/net/if_inet6", "utf8").catch(() => ""));
+    for (const dev of learnt) {
+      if (dev === this.#tunName) continue;
       const acceptRa = await readFile(`/proc/sys/net/ipv6/conf/${dev}/accept_ra`, "utf8").catch(() => "");
       if (acceptRa.trim() === "1") ignoringRa.push(dev);
     }

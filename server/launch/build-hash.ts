@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 /** What the web build is made from: a change to any of these makes the build stale. */
-export const BUILD_INPUTS = ["package-lock.json", "next.config.ts", "proxy.ts", "tsconfig.json", "tsconfig.web.json", "prisma/schema.prisma", "app", "modules", "server"];
+export const BUILD_INPUTS = ["package-lock.json", "next.config.mjs", "proxy.ts", "tsconfig.json", "tsconfig.web.json", "prisma/schema.prisma", "app", "modules", "server"];
 
 const SKIPPED = new Set(["node_modules", "generated", ".next"]);
 

@@ -1,6 +1,6 @@
-import type { NextConfig } from "next/types";
-
-const config: NextConfig = {
+// Plain JavaScript: Next loads a TypeScript config through a transpiler and says so at every start.
+/** @type {import("next").NextConfig} */
+const config = {
   // Native modules and Prisma's generated client stay plain Node requires, not bundled.
   serverExternalPackages: ["better-sqlite3", "argon2", "@prisma/adapter-better-sqlite3", "@prisma/client"],
   poweredByHeader: false,
