@@ -50,7 +50,7 @@ process.env.__NEXT_PRIVATE_ORIGIN = `http://${selfHost(listen.host)}:${listen.po
 // Next attaches its own upgrade listener (for development's hot reload) to the server it is given;
 // this one is a stand-in, so that upgrades are handled here only.
 const app = next({ dev: false, dir: appDir, hostname: listen.host, port: listen.port, httpServer: new EventEmitter() });
-await app.prepare();
+await quietly(/Running next\.config/, () => app.prepare());
 const handle = app.getRequestHandler();
 
 const server = createServer((req, res) => {
@@ -70,13 +70,20 @@ server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
   else socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
 });
 
-await new Promise<void>((resolve, reject) => {
-  server.once("error", reject);
-  server.listen(listen.port, listen.host, () => {
-    server.off("error", reject);
-    resolve();
+try {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
-});
+} catch (err) {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === "EADDRINUSE" ? "the address is in use (by another broker or web server?): stop that, or set BROKER_WEB_LISTEN to another host:port" : (err as Error).message;
+  process.stderr.write(`web: cannot listen on ${listen.host}:${listen.port}: ${why}\n`);
+  process.exit(1);
+}
 process.stdout.write(`web: listening on ${listen.host}:${listen.port}; live view relayed to ${target.host}:${target.port}${target.path}\n`);
 
 let stopping = false;
@@ -90,6 +97,19 @@ const stop = () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+
+/** Runs work with console lines matching `drop` left out: Next announces at every start how long its config took to load. */
+async function quietly<T>(drop: RegExp, work: () => Promise<T>): Promise<T> {
+  const log = console.log;
+  console.log = (...args: unknown[]) => {
+    if (!args.some((a) => typeof a === "string" && drop.test(a))) log(...args);
+  };
+  try {
+    return await work();
+  } finally {
+    console.log = log;
+  }
+}
 
 /** How this process reaches its own listener. */
 function selfHost(host: string): string {
