@@ -5,9 +5,9 @@
 // Wire encoding: every counter and rate is a JSON number (the data plane counts in float64, exact
 // to 2^53 bytes, 9 PB per session), every time is epoch milliseconds.
 
+import { type Role, type Transport, type TunnelType } from "../domain/types.ts";
 import { z } from "zod";
 import type { LiveSessionView } from "../broker/broker.ts";
-import type { Role, TunnelType, Transport } from "../repositories/users/schema.ts";
 
 export interface LiveRow {
   sessionId: number;

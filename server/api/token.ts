@@ -4,9 +4,10 @@
 //
 //   token = base64url(JSON {sub, role, sid, exp, scope}) "." base64url(HMAC-SHA256(key, first part))
 
+import { type Role, ROLES } from "../domain/types.ts";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { ROLES, userNameSchema, type Role } from "../repositories/users/schema.ts";
+import { userNameSchema } from "../repositories/users/schema.ts";
 import { KEY_BYTES, loadOrCreateKeyFile, SecretKeyError } from "../secrets/key-file.ts";
 
 export const LIVE_SCOPE = "live";

@@ -1,8 +1,8 @@
+import type { TunnelType } from "../domain/types.ts";
 import { numberOption, parseCommandLine, UsageError } from "../cli/args.ts";
 import { AddressError } from "../net/errors.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6 } from "../net/prefix.ts";
-import type { TunnelType } from "../protocol/command.ts";
 
 export const DTCPC_USAGE = `usage: dtcpc [-dlnU] [-t tunnelonly|host|network] [-u user] [-p port] [-b udp-port] [-B nat-port]
              [-m mtu] [-i ifname] [-A address] [-R destination[,…]] [-f pidfile] [-s script]

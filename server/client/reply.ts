@@ -1,8 +1,8 @@
+import type { TunnelType } from "../domain/types.ts";
 import { isIpv4 } from "../net/ipv4.ts";
 import { AddressError } from "../net/errors.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { parsePrefix6 } from "../net/prefix.ts";
-import type { TunnelType } from "../protocol/command.ts";
 import type { TunnelReplyFields } from "../protocol/replies.ts";
 
 /** A parsed `+OK` answer to `tunnel`; the same shape the server builds its reply from. */

@@ -1,5 +1,5 @@
+import type { TunnelType } from "../domain/types.ts";
 import { tunnelResponse } from "../protocol/challenge.ts";
-import type { TunnelType } from "../protocol/command.ts";
 import { SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, TIMED_OUT } from "../protocol/replies.ts";
 import { parseTunnelReply, type TunnelReply } from "./reply.ts";
 

@@ -1,6 +1,7 @@
+import { type EndReason } from "../domain/types.ts";
 import type { GoneSignal, LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
 import type { Logger } from "../log.ts";
-import type { EndReason } from "../repositories/sessions/repository.ts";
+
 import { newChallenge } from "../protocol/challenge.ts";
 import { parseCommand } from "../protocol/command.ts";
 import { LineFramer } from "../protocol/line-framer.ts";

@@ -4,7 +4,7 @@
 //
 // "in" is client → broker (out of the tunnel, into the TUN); "out" is broker → client.
 
-import type { TrafficCounters } from "../repositories/sessions/repository.ts";
+import { type TrafficCounters } from "../domain/types.ts";
 import { uint32ToIpv4 } from "./native.ts";
 import type { DropReason, TunnelStats } from "./types.ts";
 

@@ -1,5 +1,4 @@
-import type { TrafficCounters } from "../repositories/sessions/repository.ts";
-import type { TunnelType } from "../repositories/users/schema.ts";
+import type { TrafficCounters, TunnelType } from "../domain/types.ts";
 
 /** Everything the data plane needs to carry one session's packets. */
 export interface TunnelSpec {

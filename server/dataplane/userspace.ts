@@ -16,6 +16,7 @@
 // kernel answers larger packets bound for a client with Packet Too Big, so path MTU discovery
 // works end to end. Raise it only if every client's tunnel MTU and IPv4 path allow it.
 
+import { type TrafficCounters } from "../domain/types.ts";
 import { readFile, writeFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
@@ -23,7 +24,7 @@ import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
 import { devicesWithLearntAddresses } from "../net/if-inet6.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6, prefixContains, type Prefix6 } from "../net/prefix.ts";
-import type { TrafficCounters } from "../repositories/sessions/repository.ts";
+
 import { bindingChange, newSessionCounters, SESSION_FIELDS, TOTAL_FIELDS, trafficCounters, tunnelStats } from "./counters.ts";
 import { REPORT_RECORD } from "./forwarder.ts";
 import { IpBatch } from "./ip-batch.ts";

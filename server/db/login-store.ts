@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import type { EndReason, SessionStart, TrafficCounters } from "../repositories/sessions/repository.ts";
+import type { EndReason, SessionEnd, SessionStart, TrafficCounters } from "../domain/types.ts";
 import type { Actor, AuditEntry } from "../repositories/audit/repository.ts";
 import { auditJson } from "../repositories/audit/repository.ts";
 import { sqliteFile } from "./client.ts";
@@ -23,12 +23,6 @@ export interface UserCredential {
   disabled: boolean;
   /** The sealed DTCP password: a different value means it was changed. */
   tunnelPassword: Uint8Array;
-}
-
-export interface SessionEnd {
-  id: number;
-  reason: EndReason;
-  counters: TrafficCounters | null;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { TunnelType } from "../domain/types.ts";
 import {
   INVALID_COMMAND,
   PORT_NEEDS_UDP,
@@ -6,8 +7,6 @@ import {
   unsupportedOption,
   unsupportedTunnelType,
 } from "./replies.ts";
-
-export type TunnelType = "tunnelonly" | "host" | "network";
 
 /** IPv6 over UDP/IPv4, this project's extension. */
 export type UdpTransport = {

@@ -1,4 +1,4 @@
-import type { TunnelType } from "./command.ts";
+import type { TunnelType } from "../domain/types.ts";
 
 // Every reply text the server sends is built here. Replies carry no line
 // ending; `wire` adds the CRLF that KAME dtcps sends.

@@ -1,5 +1,5 @@
+import type { TrafficCounters } from "../../server/domain/types.ts";
 import type { DataPlane, TunnelStats } from "../../server/dataplane/types.ts";
-import type { TrafficCounters } from "../../server/repositories/sessions/repository.ts";
 
 /** A data plane whose per-session figures the test sets, as the packet worker's reports would. */
 export class ScriptedDataPlane implements DataPlane {

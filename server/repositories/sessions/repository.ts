@@ -1,31 +1,6 @@
 import type { Db } from "../../db/client.ts";
-import { isBusy, type LoginStore, type SessionEnd } from "../../db/login-store.ts";
-import type { TunnelType, Transport } from "../users/schema.ts";
-
-export interface SessionStart {
-  userId: number;
-  userName: string;
-  type: TunnelType;
-  transport: Transport;
-  clientIpv4: string;
-  serverIpv4: string;
-  clientUdpPort: number | null;
-  serverUdpPort: number | null;
-  clientIpv6: string | null;
-  serverIpv6: string | null;
-  prefix: string | null;
-}
-
-export interface TrafficCounters {
-  bytesIn: bigint;
-  bytesOut: bigint;
-  packetsIn: bigint;
-  packetsOut: bigint;
-}
-
-/** Why a session ended, as recorded in its row. */
-export const END_REASONS = ["quit", "closed", "timeout", "replaced", "kicked", "revoked", "shutdown", "restart", "setup-failed"] as const;
-export type EndReason = (typeof END_REASONS)[number];
+import { isBusy, type LoginStore } from "../../db/login-store.ts";
+import type { EndReason, SessionEnd, SessionStart, TrafficCounters } from "../../domain/types.ts";
 
 interface Pending<T, R> {
   item: T;

@@ -1,3 +1,4 @@
+import { TRANSPORTS, TUNNEL_TYPES } from "../../domain/types.ts";
 import type { Db } from "../../db/client.ts";
 import type { User } from "../../db/generated/client.ts";
 import type { Tx } from "../../db/transaction.ts";
@@ -6,16 +7,7 @@ import { hashWebPassword, verifyWebPassword, webPasswordSchema } from "../../sec
 import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError, validate, type Untrusted } from "../../domain/errors.ts";
 import { isUniqueViolation } from "../errors.ts";
-import {
-  newUserSchema,
-  parseList,
-  TRANSPORTS,
-  TUNNEL_TYPES,
-  tunnelPasswordSchema,
-  userChangesSchema,
-  type NewUser,
-  type UserChanges,
-} from "./schema.ts";
+import { newUserSchema, parseList, tunnelPasswordSchema, userChangesSchema, type NewUser, type UserChanges } from "./schema.ts";
 
 /** What may be shown and logged of a user: never a password or a hash. */
 export function userSnapshot(user: User) {

@@ -1,13 +1,6 @@
 import { z } from "zod";
 
-import type { TunnelType } from "../../protocol/command.ts";
-
-export type { TunnelType };
-export const TUNNEL_TYPES = ["tunnelonly", "host", "network"] as const satisfies readonly TunnelType[];
-export const TRANSPORTS = ["proto41", "udp"] as const;
-export type Transport = (typeof TRANSPORTS)[number];
-export const ROLES = ["admin", "user"] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, TRANSPORTS, TUNNEL_TYPES } from "../../domain/types.ts";
 
 // DTCP splits on spaces and dtcpc.auth on ':', so names and passwords may hold neither.
 export const userNameSchema = z

@@ -1,7 +1,8 @@
+import { type Role } from "../../domain/types.ts";
 import type { Db } from "../../db/client.ts";
 import type { User, WebSession } from "../../db/generated/client.ts";
 import { hashToken, newToken } from "../../secrets/token.ts";
-import type { Role } from "../users/schema.ts";
+
 import { audited, writeAudit, type Actor } from "../audit/repository.ts";
 
 /** A session ends this long after the browser was last seen. */

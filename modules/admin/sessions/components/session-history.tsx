@@ -1,5 +1,5 @@
+import { END_REASONS } from "@/server/domain/types.ts";
 import Link from "next/link";
-import { END_REASONS } from "@/server/repositories/sessions/repository.ts";
 import { Empty } from "../../../core/components/empty.tsx";
 import { capitalised, DIRECTION, formatBytes, formatCount } from "../../../core/lib/format.ts";
 import { HISTORY_PATH, type HistoryQuery } from "../lib/history-filter.ts";

@@ -1,5 +1,6 @@
+import { END_REASONS } from "@/server/domain/types.ts";
 import { z } from "zod";
-import { END_REASONS, type SessionFilter } from "@/server/repositories/sessions/repository.ts";
+import { type SessionFilter } from "@/server/repositories/sessions/repository.ts";
 import { dayAfter, dayStart, first, hrefWith, queryBefore, queryDay, queryText } from "../../../core/lib/query.ts";
 
 export const HISTORY_PAGE_SIZE = 50;

@@ -1,7 +1,7 @@
 "use client";
 
+import { TRANSPORTS, TUNNEL_TYPES } from "@/server/domain/types.ts";
 import { useActionState } from "react";
-import { TRANSPORTS, TUNNEL_TYPES } from "@/server/repositories/users/schema.ts";
 import { Choices, Field } from "../../../core/components/field.tsx";
 import { FormMessage, SubmitButton } from "../../../core/components/form-status.tsx";
 import { IDLE, typed, type FormState } from "../../../core/lib/form-state.ts";

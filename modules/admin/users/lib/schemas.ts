@@ -1,5 +1,6 @@
+import { ROLES, TRANSPORTS, TUNNEL_TYPES } from "@/server/domain/types.ts";
 import { z } from "zod";
-import { mtuSchema, ROLES, TRANSPORTS, TUNNEL_TYPES, userNameSchema } from "@/server/repositories/users/schema.ts";
+import { mtuSchema, userNameSchema } from "@/server/repositories/users/schema.ts";
 import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 
 /** A user name field: the repository checks its form; this only shapes it. */

@@ -1,7 +1,7 @@
 // What the portal tells a user to run: one recommendation for the situation they pick (their
 // client program, tunnel type, transport, and whether a NAT sits between them and the internet),
 // with the steps before it. Pure, so that the chooser can run in the browser.
-import type { Transport, TunnelType } from "@/server/repositories/users/schema.ts";
+import type { Transport, TunnelType } from "@/server/domain/types.ts";
 
 export const DEFAULT_DTCP_PORT = 20200;
 
