@@ -24,9 +24,8 @@ import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { openDatabase } from "../server/db/client.ts";
+import { openStorage } from "../server/storage/storage.ts";
 import { tunnelResponse } from "../server/protocol/challenge.ts";
-import { loadOrCreateSecretKey, TunnelPasswordBox } from "../server/secrets/tunnel-password.ts";
 import { summarizeProfile, type CpuProfile } from "./cpuprofile.ts";
 
 const TARGET_LOGINS_PER_S = 2_000;
@@ -355,8 +354,9 @@ async function main(): Promise<number> {
   try {
     // 1. users, sealed with the key the daemon will read
     const t0 = performance.now();
-    const box = new TunnelPasswordBox(loadOrCreateSecretKey(join(dataDir, "secret.key")));
-    const db = await openDatabase(dbUrl);
+    const storage = await openStorage(dbUrl, { secretKeyFile: join(dataDir, "secret.key") });
+    // Rows written in bulk, faster than a repository call per user.
+    const { db, box } = storage;
     try {
       for (let i = 0; i < USERS; i += 2_000) {
         await db.user.createMany({
@@ -364,7 +364,7 @@ async function main(): Promise<number> {
         });
       }
     } finally {
-      await db.$disconnect();
+      await storage.close();
     }
     console.log(`setup: ${USERS} users in ${((performance.now() - t0) / 1000).toFixed(1)} s, data in ${dataDir}`);
 

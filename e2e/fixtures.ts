@@ -2,14 +2,14 @@
 import { randomBytes } from "node:crypto";
 import { test as base, expect, type BrowserContext } from "@playwright/test";
 import { resolvePaths } from "../server/config.ts";
-import { openDatabase, type Db } from "../server/db/client.ts";
-import { AllocationRepository } from "../server/repositories/delegations/repository.ts";
-import { PoolRepository } from "../server/repositories/pools/repository.ts";
+import type { Db } from "../server/db/client.ts";
+import type { AllocationRepository } from "../server/repositories/delegations/repository.ts";
+import type { PoolRepository } from "../server/repositories/pools/repository.ts";
 import type { NewPool } from "../server/repositories/pools/schema.ts";
-import { UserRepository } from "../server/repositories/users/repository.ts";
+import type { UserRepository } from "../server/repositories/users/repository.ts";
 import type { NewUser } from "../server/repositories/users/schema.ts";
-import { WebSessionRepository } from "../server/repositories/web-sessions/repository.ts";
-import { loadOrCreateSecretKey, TunnelPasswordBox } from "../server/secrets/tunnel-password.ts";
+import type { WebSessionRepository } from "../server/repositories/web-sessions/repository.ts";
+import { openStorage, type Storage } from "../server/storage/storage.ts";
 
 const actor = { name: "e2e" };
 
@@ -74,19 +74,21 @@ export async function snapshot(db: Db) {
 interface Fixtures {
   users: UserFactory;
   pools: PoolFactory;
+  storage: Storage;
   db: Db;
 }
 
-let shared: Promise<Db> | undefined;
+let shared: Promise<Storage> | undefined;
 
 export const test = base.extend<Fixtures>({
   baseURL: async ({}, use) => use(process.env.E2E_BASE_URL),
-  db: async ({}, use) => use(await (shared ??= openDatabase(resolvePaths().databaseUrl))),
-  users: async ({ db }, use) => {
-    const box = new TunnelPasswordBox(loadOrCreateSecretKey(resolvePaths().secretKeyFile));
-    await use(new UserFactory(new UserRepository(db, box), new WebSessionRepository(db)));
+  storage: async ({}, use) => {
+    const paths = resolvePaths();
+    await use(await (shared ??= openStorage(paths.databaseUrl, { secretKeyFile: paths.secretKeyFile })));
   },
-  pools: async ({ db }, use) => use(new PoolFactory(new PoolRepository(db), new AllocationRepository(db))),
+  db: async ({ storage }, use) => use(storage.db),
+  users: async ({ storage }, use) => use(new UserFactory(storage.users, storage.webSessions)),
+  pools: async ({ storage }, use) => use(new PoolFactory(storage.pools, storage.allocations)),
 });
 
 export { expect };

@@ -6,20 +6,18 @@ import { Broker } from "./broker/broker.ts";
 import type { Paths } from "./config.ts";
 import type { AbuseLimits } from "./control/abuse.ts";
 import { LoginThrottle } from "./security/login-throttle.ts";
-import { WebSessionRepository } from "./repositories/web-sessions/repository.ts";
 import type { ControlTimeouts } from "./control/connection.ts";
 import { ControlServer } from "./control/server.ts";
-import { openDatabase, type Db } from "./db/client.ts";
-import { isBusy, openLoginStore, type LoginStore } from "./db/login-store.ts";
+import type { Db } from "./db/client.ts";
+import { isBusy, type LoginStore } from "./db/login-store.ts";
 import type { DataPlane } from "./dataplane/types.ts";
 import type { Logger } from "./log.ts";
 import type { MetricsSource } from "./metrics/exposition.ts";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.ts";
-import { writeAudit } from "./repositories/audit/repository.ts";
 import { DomainError, prefixField } from "./domain/errors.ts";
-import { PoolRepository } from "./repositories/pools/repository.ts";
 import { SessionLedger } from "./repositories/sessions/repository.ts";
-import { loadOrCreateSecretKey, TunnelPasswordBox } from "./secrets/tunnel-password.ts";
+import { loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
+import { openStorage, type Storage } from "./storage/storage.ts";
 import { formatPrefix6 } from "./net/prefix.ts";
 
 export interface DaemonConfig {
@@ -49,6 +47,7 @@ export interface Daemon {
   readonly address: AddressInfo;
   readonly broker: Broker;
   readonly control: ControlServer;
+  readonly storage: Storage;
   readonly db: Db;
   readonly dataPlane: DataPlane;
   readonly metrics: MetricsServer | null;
@@ -61,38 +60,38 @@ const TRAFFIC_RECORD_MS = 60_000;
 const REVOCATION_CHECK_MS = 1_000;
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
-  const db = await openDatabase(config.paths.databaseUrl);
+  // The sealing key is read now, so that a missing or unreadable one stops the start, not a login.
+  const storage = await openStorage(config.paths.databaseUrl, { secretKey: loadOrCreateSecretKey(config.paths.secretKeyFile) });
+  const { db } = storage;
   // What has been started so far, undone in reverse order if a later step fails and by stop().
-  const started: (() => Promise<void> | void)[] = [() => db.$disconnect()];
+  const started: (() => Promise<void> | void)[] = [() => storage.close()];
   const undo = async () => {
     for (const step of started.splice(0).reverse()) await step();
   };
   try {
-    const box = new TunnelPasswordBox(loadOrCreateSecretKey(config.paths.secretKeyFile));
-    const store = openLoginStore(config.paths.databaseUrl);
+    const store = storage.openLoginStore();
     started.push(() => store.close());
     const ledger = new SessionLedger(store);
     const stale = ledger.endAllOpen("restart");
     if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
-    if (config.linkPrefix !== null) await ensureLinkPool(db, config.linkPrefix, log);
+    if (config.linkPrefix !== null) await ensureLinkPool(storage, config.linkPrefix, log);
 
     // Read before the pools, so that a pool added meanwhile is routed by the first watch.
     const startPoolsStamp = store.poolsStamp();
-    const pools = await db.pool.findMany({ select: { cidr: true }, orderBy: { id: "asc" } });
-    const dataPlane = config.dataPlane(pools.map((p) => p.cidr));
+    const dataPlane = config.dataPlane(await poolCidrs(storage));
     await dataPlane.start().catch((err: Error) => {
       throw new Error(`data plane: ${err.message}${/CAP_NET_/.test(err.message) ? CAPABILITY_HINT : ""}`, { cause: err });
     });
     started.push(() => dataPlane.stop());
     log.info(`data plane: ${dataPlane.description}`);
     const throttle = new LoginThrottle(config.abuse);
-    const broker = new Broker(db, store, box, ledger, dataPlane, throttle, log, {
+    const broker = new Broker(storage, store, storage.box, ledger, dataPlane, throttle, log, {
       udpEnabled: config.udpEnabled,
       udpBasePort: config.udpBasePort,
       publicIpv4: config.publicIpv4,
     });
     const server = new ControlServer(broker, config.abuse, log, { host: config.host, port: config.port, timeouts: config.timeouts }, (action, source, after) => {
-      writeAudit(db, { name: "dtcps", source }, { action, after }).catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
+      storage.audit.record({ name: "dtcps", source }, { action, after }).catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
     });
     let metrics: MetricsServer | null = null;
     if (config.metrics) {
@@ -109,12 +108,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     let api: ApiServer | null = null;
     if (config.api) {
-      const webSessions = new WebSessionRepository(db);
       const apiServer = await startApiServer(config.api, {
         broker,
         key: loadOrCreateApiKey(config.paths.apiKeyFile),
         log,
-        standing: (ids) => webSessions.standing(ids),
+        standing: (ids) => storage.webSessions.standing(ids),
       });
       started.push(() => apiServer.close());
       api = apiServer;
@@ -128,8 +126,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const watchPools = async () => {
       const stamp = store.poolsStamp();
       if (stamp === poolsStamp) return;
-      const now = await db.pool.findMany({ select: { cidr: true }, orderBy: { id: "asc" } });
-      await dataPlane.setPools(now.map((p) => p.cidr));
+      const now = await poolCidrs(storage);
+      await dataPlane.setPools(now);
       poolsStamp = stamp;
     };
     const revoker = setInterval(() => {
@@ -154,10 +152,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       `dtcps listening on ${address.address}:${address.port}` +
         (config.udpEnabled ? `, UDP tunnels from port ${config.udpBasePort}` : ", UDP tunnels off (-U enables them)"),
     );
-    if ((await db.user.count()) === 0) log.info("no users yet: add one with `npx dtcpctl user add <name>`");
+    if ((await storage.users.count()) === 0) log.info("no users yet: add one with `npx dtcpctl user add <name>`");
 
     let stopping: Promise<void> | null = null;
-    return { address, broker, control: server, db, dataPlane, metrics, api, stop: () => (stopping ??= undo()) };
+    return { address, broker, control: server, storage, db, dataPlane, metrics, api, stop: () => (stopping ??= undo()) };
   } catch (err) {
     await undo();
     throw err;
@@ -201,13 +199,17 @@ function isMetricsSource(plane: DataPlane): plane is DataPlane & MetricsSource {
   return typeof (plane as Partial<MetricsSource>).collectMetrics === "function";
 }
 
-async function ensureLinkPool(db: Db, text: string, log: Logger): Promise<void> {
+async function poolCidrs(storage: Storage): Promise<string[]> {
+  return (await storage.pools.list()).map((p) => p.cidr);
+}
+
+async function ensureLinkPool(storage: Storage, text: string, log: Logger): Promise<void> {
   const cidr = formatPrefix6(prefixField(text, "prefix"));
-  const existing = await db.pool.findUnique({ where: { cidr } });
+  const existing = (await storage.pools.list()).find((p) => p.cidr === cidr);
   if (existing) {
     if (existing.purpose !== "link") throw new DomainError(`${cidr} is a ${existing.purpose} pool, not a link pool for host tunnels`);
     return;
   }
-  await new PoolRepository(db).add({ cidr, purpose: "link" }, { name: "dtcps" });
+  await storage.pools.add({ cidr, purpose: "link" }, { name: "dtcps" });
   log.info(`added link pool ${cidr} for host tunnels`);
 }

@@ -7,14 +7,13 @@ import { constants, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolvePaths } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
 import { loadOrCreateApiKey } from "./api/token.ts";
 import { apiTarget, DEFAULT_API_LISTEN, withApiListen } from "./launch/api-listen.ts";
 import { sourceHash } from "./launch/build-hash.ts";
 import { DEFAULT_WEB_LISTEN, parseListen, publicBaseUrl } from "./launch/listen.ts";
 import { chownTree, ensureSystemUser, unreadableFor, type SystemUser } from "./launch/web-user.ts";
-import { SetupRepository } from "./repositories/setup/repository.ts";
 import { loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
+import { openStorage } from "./storage/storage.ts";
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const nextBin = join(appDir, "node_modules", "next", "dist", "bin", "next");
@@ -85,12 +84,12 @@ async function main(): Promise<number> {
   const paths = resolvePaths();
   mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
 
-  const db = await openDatabase(paths.databaseUrl);
+  const storage = await openStorage(paths.databaseUrl, { secretKeyFile: paths.secretKeyFile });
   let setupToken: string | null;
   try {
-    setupToken = await new SetupRepository(db).issue();
+    setupToken = await storage.setup.issue();
   } finally {
-    await db.$disconnect();
+    await storage.close();
   }
   loadOrCreateSecretKey(paths.secretKeyFile);
   // Both keys exist before the data directory is handed to the web user, so that it owns (and can

@@ -1,5 +1,4 @@
-import { type EndReason, type Transport, TRANSPORTS, TUNNEL_TYPES, type TunnelType } from "../domain/types.ts";
-import type { Db } from "../db/client.ts";
+import { TRANSPORTS, TUNNEL_TYPES, type EndReason, type Transport, type TunnelType } from "../domain/types.ts";
 import { isBusy, type LoginRecord, type LoginStore, type UserCredential } from "../db/login-store.ts";
 import type { DataPlane, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
 import type { Logger } from "../log.ts";
@@ -7,11 +6,12 @@ import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command } from "../protocol/command.ts";
 import { AUTH_FAILED, PASSWORD_CHANGED, TOO_MANY_FAILURES, USER_REVOKED, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
-import { writeAudit, type Actor } from "../repositories/audit/repository.ts";
-import { AllocationRepository, NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
+import type { Actor } from "../repositories/audit/repository.ts";
+import { NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
 import type { SessionLedger } from "../repositories/sessions/repository.ts";
 import { parseList } from "../repositories/users/schema.ts";
-import type { TunnelPasswordBox } from "../secrets/tunnel-password.ts";
+import type { SecretBox } from "../secrets/tunnel-password.ts";
+import type { Repositories } from "../storage/storage.ts";
 import type { LoginThrottle } from "../security/login-throttle.ts";
 import { UdpPortPool } from "./udp-ports.ts";
 
@@ -100,20 +100,18 @@ export class Broker {
   /** Sessions established since revokeStale last ran. */
   readonly #unchecked = new Set<LiveSession>();
   readonly #userTurns = new Map<string, Promise<unknown>>();
-  readonly #allocations: AllocationRepository;
   readonly #udpPorts: UdpPortPool;
 
   constructor(
-    private readonly db: Db,
+    private readonly storage: Pick<Repositories, "allocations" | "audit">,
     private readonly store: LoginStore,
-    private readonly box: TunnelPasswordBox,
+    private readonly box: SecretBox,
     private readonly ledger: SessionLedger,
     private readonly dataPlane: DataPlane,
     private readonly throttle: LoginThrottle,
     private readonly log: Logger,
     private readonly options: BrokerOptions,
   ) {
-    this.#allocations = new AllocationRepository(db);
     this.#udpPorts = new UdpPortPool(options.udpBasePort);
   }
 
@@ -189,7 +187,7 @@ export class Broker {
     if (!session) return false;
     await this.#endAndTell(session, "kicked", SESSION_KICKED);
     const before = { sessionId, type: session.type, transport: session.transport, clientIpv4: session.clientIpv4, startedAt: session.startedAt };
-    await writeAudit(this.db, actor, { action: "session.kick", target: session.userName, before });
+    await this.storage.audit.record(actor, { action: "session.kick", target: session.userName, before });
     return true;
   }
 
@@ -265,7 +263,7 @@ export class Broker {
     } catch (err) {
       // Locked by another writer: the slower path waits its turn instead of losing the entry.
       if (!isBusy(err)) throw err;
-      await writeAudit(this.db, actor, entry).catch((e: unknown) => this.log.warn(`audit log write failed: ${(e as Error).message}`));
+      await this.storage.audit.record(actor, entry).catch((e: unknown) => this.log.warn(`audit log write failed: ${(e as Error).message}`));
     }
   }
 
@@ -277,11 +275,11 @@ export class Broker {
     let prefix: string | null = null;
     try {
       if (command.type === "host") {
-        const pair = record.linkPair ?? (await this.#allocations.linkPairForLogin(record.id, record.name, DTCPS));
+        const pair = record.linkPair ?? (await this.storage.allocations.linkPairForLogin(record.id, record.name, DTCPS));
         clientIpv6 = pair.clientAddress;
         serverIpv6 = pair.serverAddress;
       } else if (command.type === "network") {
-        prefix = record.delegation ?? (await this.#allocations.delegationForLogin(record.id, record.name, DTCPS)).prefix;
+        prefix = record.delegation ?? (await this.storage.allocations.delegationForLogin(record.id, record.name, DTCPS)).prefix;
       }
     } catch (err) {
       if (err instanceof SoldOutError) return { reply: SOLD_OUT, session: null };

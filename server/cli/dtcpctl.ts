@@ -1,12 +1,7 @@
 import { userInfo } from "node:os";
 import { resolvePaths } from "../config.ts";
-import { openDatabase, type Db } from "../db/client.ts";
-import { listAudit, type Actor } from "../repositories/audit/repository.ts";
-import { AllocationRepository } from "../repositories/delegations/repository.ts";
-import { PoolRepository } from "../repositories/pools/repository.ts";
-import { listSessions } from "../repositories/sessions/repository.ts";
-import { UserRepository } from "../repositories/users/repository.ts";
-import { loadOrCreateSecretKey, TunnelPasswordBox } from "../secrets/tunnel-password.ts";
+import type { Actor } from "../repositories/audit/repository.ts";
+import { openStorage, type Repositories } from "../storage/storage.ts";
 import { numberOption, parseCommandLine, runMain, UsageError } from "./args.ts";
 import { printRecords, printTable } from "./table.ts";
 
@@ -28,10 +23,9 @@ const USAGE = `usage: dtcpctl <command> [options]
 Every listing takes --json. Environment: DATABASE_URL, BROKER_DATA_DIR, BROKER_SECRET_KEY_FILE.`;
 
 interface Context {
-  db: Db;
+  storage: Repositories;
   actor: Actor;
   args: string[];
-  box: () => TunnelPasswordBox;
 }
 
 type Handler = (ctx: Context) => Promise<void>;
@@ -53,7 +47,7 @@ async function readSecretLine(): Promise<string> {
 }
 
 const commands: Record<string, Handler> = {
-  async "user add"({ db, actor, args, box }) {
+  async "user add"({ storage, actor, args }) {
     const { values, positionals } = parseCommandLine({
       args,
       options: {
@@ -67,7 +61,7 @@ const commands: Record<string, Handler> = {
     });
     const name = one(positionals, "one user name");
     const tunnelPassword = values["tunnel-password-stdin"] ? await readSecretLine() : undefined;
-    const { user, tunnelPassword: issued } = await new UserRepository(db, box()).create(
+    const { user, tunnelPassword: issued } = await storage.users.create(
       {
         name,
         role: values.admin ? "admin" : "user",
@@ -83,18 +77,18 @@ const commands: Record<string, Handler> = {
     if (tunnelPassword === undefined) process.stdout.write(`DTCP password (shown once): ${issued}\n`);
   },
 
-  async "user list"({ db, args, box }) {
+  async "user list"({ storage, args }) {
     const { values } = parseCommandLine({ args, options: { search: { type: "string" }, json: { type: "boolean" } }, allowPositionals: false });
-    const users = await new UserRepository(db, box()).list(values.search);
+    const users = await storage.users.list(values.search);
     printTable(values.json, users, ["name", "role", "disabled", "allowedTypes", "allowedTransports", "mtu", "email"]);
   },
 
-  async "user show"({ db, args, box }) {
+  async "user show"({ storage, args }) {
     const { values, positionals } = parseCommandLine({ args, options: { json: { type: "boolean" } } });
-    const repo = new UserRepository(db, box());
+    const repo = storage.users;
     const user = await repo.get(one(positionals, "one user name"));
-    const delegations = await new AllocationRepository(db).list(user.name);
-    const pair = await db.linkPair.findUnique({ where: { userId: user.id } });
+    const delegations = await storage.allocations.list(user.name);
+    const pair = await storage.allocations.linkPair(user.id);
     printRecords(values.json, {
       ...user,
       linkPair: pair ? `${pair.clientAddress} ${pair.serverAddress}` : null,
@@ -102,14 +96,14 @@ const commands: Record<string, Handler> = {
     });
   },
 
-  async "user set"({ db, actor, args, box }) {
+  async "user set"({ storage, actor, args }) {
     const { values, positionals } = parseCommandLine({
       args,
       options: { email: { type: "string" }, types: { type: "string" }, transports: { type: "string" }, mtu: { type: "string" } },
     });
     const name = one(positionals, "one user name");
     if (Object.keys(values).length === 0) throw new UsageError("nothing to change: give --email, --types, --transports or --mtu");
-    const user = await new UserRepository(db, box()).update(
+    const user = await storage.users.update(
       name,
       {
         email: values.email === undefined ? undefined : values.email === "" ? null : values.email,
@@ -129,28 +123,28 @@ const commands: Record<string, Handler> = {
   "user disable": (ctx) => setDisabled(ctx, true),
   "user enable": (ctx) => setDisabled(ctx, false),
 
-  async "user remove"({ db, actor, args, box }) {
+  async "user remove"({ storage, actor, args }) {
     const { positionals } = parseCommandLine({ args, options: {} });
     const name = one(positionals, "one user name");
-    await new UserRepository(db, box()).remove(name, actor);
+    await storage.users.remove(name, actor);
     process.stdout.write(`removed ${name}\n`);
   },
 
-  async "tunnel-password rotate"({ db, actor, args, box }) {
+  async "tunnel-password rotate"({ storage, actor, args }) {
     const { values, positionals } = parseCommandLine({ args, options: { "tunnel-password-stdin": { type: "boolean" } } });
     const name = one(positionals, "one user name");
     const given = values["tunnel-password-stdin"] ? await readSecretLine() : undefined;
-    const password = await new UserRepository(db, box()).rotateTunnelPassword(name, actor, given);
+    const password = await storage.users.rotateTunnelPassword(name, actor, given);
     process.stdout.write(given === undefined ? `new DTCP password of ${name} (shown once): ${password}\n` : `DTCP password of ${name} changed\n`);
   },
 
-  async "pool add"({ db, actor, args }) {
+  async "pool add"({ storage, actor, args }) {
     const { values, positionals } = parseCommandLine({
       args,
       options: { purpose: { type: "string" }, size: { type: "string" }, auto: { type: "boolean" } },
     });
     if (values.purpose === undefined) throw new UsageError("--purpose link|delegation is required");
-    const pool = await new PoolRepository(db).add(
+    const pool = await storage.pools.add(
       {
         cidr: one(positionals, "one prefix, e.g. 2001:db8::/48"),
         purpose: values.purpose,
@@ -162,46 +156,46 @@ const commands: Record<string, Handler> = {
     process.stdout.write(`added ${pool.purpose} pool ${pool.cidr} handing out /${pool.prefixLength}${pool.autoDelegate ? " (auto-delegate)" : ""}\n`);
   },
 
-  async "pool list"({ db, args }) {
+  async "pool list"({ storage, args }) {
     const { values } = parseCommandLine({ args, options: { json: { type: "boolean" } }, allowPositionals: false });
-    const pools = await new PoolRepository(db).list();
+    const pools = await storage.pools.list();
     printTable(values.json, pools.map((p) => ({ ...p, size: `/${p.prefixLength}`, used: `${p.used}/${p.capacity}` })), ["cidr", "purpose", "size", "autoDelegate", "used"]);
   },
 
-  async "pool remove"({ db, actor, args }) {
+  async "pool remove"({ storage, actor, args }) {
     const { positionals } = parseCommandLine({ args, options: {} });
     const cidr = one(positionals, "one pool prefix");
-    await new PoolRepository(db).remove(cidr, actor);
+    await storage.pools.remove(cidr, actor);
     process.stdout.write(`removed pool ${cidr}\n`);
   },
 
-  async delegate({ db, actor, args }) {
+  async delegate({ storage, actor, args }) {
     const { values, positionals } = parseCommandLine({ args, options: { pool: { type: "string" } } });
     const user = one(positionals, "one user name");
-    const delegation = await new AllocationRepository(db).delegate(user, actor, values.pool);
+    const delegation = await storage.allocations.delegate(user, actor, values.pool);
     process.stdout.write(`${delegation.prefix} delegated to ${user}\n`);
   },
 
-  async undelegate({ db, actor, args }) {
+  async undelegate({ storage, actor, args }) {
     const { positionals } = parseCommandLine({ args, options: {} });
     if (positionals.length !== 2) throw new UsageError("expected a user name and a prefix");
-    await new AllocationRepository(db).release(positionals[0]!, positionals[1]!, actor);
+    await storage.allocations.release(positionals[0]!, positionals[1]!, actor);
     process.stdout.write(`released ${positionals[1]} from ${positionals[0]}\n`);
   },
 
-  async delegations({ db, args }) {
+  async delegations({ storage, args }) {
     const { values } = parseCommandLine({ args, options: { user: { type: "string" }, json: { type: "boolean" } }, allowPositionals: false });
-    const rows = await new AllocationRepository(db).list(values.user);
+    const rows = await storage.allocations.list(values.user);
     printTable(values.json, rows.map((d) => ({ prefix: d.prefix, user: d.user.name, pool: d.pool.cidr, since: d.createdAt })), ["prefix", "user", "pool", "since"]);
   },
 
-  async sessions({ db, args }) {
+  async sessions({ storage, args }) {
     const { values } = parseCommandLine({
       args,
       options: { live: { type: "boolean" }, user: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
       allowPositionals: false,
     });
-    const rows = await listSessions(db, {
+    const rows = await storage.sessions.list({
       live: values.live,
       userName: values.user,
       limit: numberOption("--limit", values.limit, 100, 1, 100_000),
@@ -224,20 +218,20 @@ const commands: Record<string, Handler> = {
     );
   },
 
-  async audit({ db, args }) {
+  async audit({ storage, args }) {
     const { values } = parseCommandLine({
       args,
       options: { action: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
       allowPositionals: false,
     });
-    const rows = await listAudit(db, { action: values.action, limit: numberOption("--limit", values.limit, 100, 1, 100_000) });
+    const rows = await storage.audit.list({ action: values.action, limit: numberOption("--limit", values.limit, 100, 1, 100_000) });
     printTable(values.json, rows, ["at", "actor", "source", "action", "target", "before", "after"]);
   },
 };
 
-async function setDisabled({ db, actor, args, box }: Context, disabled: boolean): Promise<void> {
+async function setDisabled({ storage, actor, args }: Context, disabled: boolean): Promise<void> {
   const { positionals } = parseCommandLine({ args, options: {} });
-  const user = await new UserRepository(db, box()).setDisabled(one(positionals, "one user name"), disabled, actor);
+  const user = await storage.users.setDisabled(one(positionals, "one user name"), disabled, actor);
   process.stdout.write(`${user.name} ${disabled ? "disabled" : "enabled"}\n`);
 }
 
@@ -253,16 +247,10 @@ function route(argv: string[]): { handler: Handler; args: string[] } {
 runMain("dtcpctl", async () => {
   const { handler, args } = route(process.argv.slice(2));
   const paths = resolvePaths();
-  const db = await openDatabase(paths.databaseUrl);
-  let box: TunnelPasswordBox | undefined;
+  const storage = await openStorage(paths.databaseUrl, { secretKeyFile: paths.secretKeyFile });
   try {
-    await handler({
-      db,
-      actor: { name: `cli:${userInfo().username}` },
-      args,
-      box: () => (box ??= new TunnelPasswordBox(loadOrCreateSecretKey(paths.secretKeyFile))),
-    });
+    await handler({ storage, actor: { name: `cli:${userInfo().username}` }, args });
   } finally {
-    await db.$disconnect();
+    await storage.close();
   }
 });

@@ -1,22 +1,18 @@
 import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "./generated/client.ts";
 import { applyMigrations, defaultMigrationsDir } from "./migrate.ts";
+import { DatabaseUrlError, parseDatabaseUrl } from "../storage/database-url.ts";
 
 export type Db = PrismaClient;
 
-export class DatabaseUrlError extends Error {}
-
-/** The SQLite file a `file:` URL names (relative paths are taken from the working directory). */
+/** The SQLite file a `file:` URL names. */
 export function sqliteFile(url: string): string {
-  if (!url.startsWith("file:")) {
-    throw new DatabaseUrlError(`DATABASE_URL must be a SQLite "file:" URL for now; got "${url.split(":")[0]}:".`);
-  }
-  const path = url.slice("file:".length).split("?")[0] ?? "";
-  if (path === "") throw new DatabaseUrlError("DATABASE_URL names no file.");
-  return resolve(/*turbopackIgnore: true*/ path);
+  const target = parseDatabaseUrl(url);
+  if (target.engine !== "sqlite") throw new DatabaseUrlError(`not a SQLite URL: ${target.engine}`);
+  return target.file;
 }
 
 /**

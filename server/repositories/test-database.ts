@@ -5,26 +5,28 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
-import { openDatabase, type Db } from "../db/client.ts";
-import { TunnelPasswordBox } from "../secrets/tunnel-password.ts";
-import { UserRepository } from "./users/repository.ts";
+import type { Db } from "../db/client.ts";
+import type { SecretBox } from "../secrets/tunnel-password.ts";
+import { openStorage, type Storage } from "../storage/storage.ts";
+import type { UserRepository } from "./users/repository.ts";
 
 export interface TestDatabase {
+  readonly storage: Storage;
   readonly db: Db;
-  readonly box: TunnelPasswordBox;
+  readonly box: SecretBox;
   readonly users: UserRepository;
 }
 
 export function testDatabase(name: string): TestDatabase {
   let dir = "";
-  const fixture = { box: new TunnelPasswordBox(Buffer.alloc(32, 7)) } as { db: Db; box: TunnelPasswordBox; users: UserRepository };
+  const fixture = {} as { storage: Storage; db: Db; box: SecretBox; users: UserRepository };
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), `${name}-`));
-    fixture.db = await openDatabase(`file:${join(dir, "broker.db")}`);
-    fixture.users = new UserRepository(fixture.db, fixture.box);
+    fixture.storage = await openStorage(`file:${join(dir, "broker.db")}`, { secretKey: Buffer.alloc(32, 7) });
+    Object.assign(fixture, { db: fixture.storage.db, box: fixture.storage.box, users: fixture.storage.users });
   });
   after(async () => {
-    await fixture.db.$disconnect();
+    await fixture.storage.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return fixture;

@@ -9,7 +9,20 @@ const VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-export class TunnelPasswordBox {
+/** Seals and opens DTCP passwords (and TOTP secrets), each bound to its user's name. */
+export interface SecretBox {
+  seal(userName: string, password: string): Uint8Array<ArrayBuffer>;
+  open(userName: string, sealed: Uint8Array): string;
+}
+
+/** A box whose key is read (or created) when first used: commands that touch no secret need no key file. */
+export function lazySecretBox(loadKey: () => Buffer): SecretBox {
+  let box: TunnelPasswordBox | undefined;
+  const get = () => (box ??= new TunnelPasswordBox(loadKey()));
+  return { seal: (userName, password) => get().seal(userName, password), open: (userName, sealed) => get().open(userName, sealed) };
+}
+
+export class TunnelPasswordBox implements SecretBox {
   readonly #key: Buffer;
 
   constructor(key: Buffer) {

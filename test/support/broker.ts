@@ -7,13 +7,10 @@ import { DEFAULT_TIMEOUTS, type ControlTimeouts } from "../../server/control/con
 import { startDaemon, type Daemon, type DaemonConfig } from "../../server/daemon.ts";
 import { NoDataPlane, type DataPlane } from "../../server/dataplane/types.ts";
 import { silentLogger } from "../../server/log.ts";
-import { PoolRepository } from "../../server/repositories/pools/repository.ts";
 import type { NewPool } from "../../server/repositories/pools/schema.ts";
-import { UserRepository } from "../../server/repositories/users/repository.ts";
-import { WebSessionRepository } from "../../server/repositories/web-sessions/repository.ts";
+import type { UserRepository } from "../../server/repositories/users/repository.ts";
 import { hashToken } from "../../server/secrets/token.ts";
 import type { NewUser } from "../../server/repositories/users/schema.ts";
-import { loadOrCreateSecretKey, TunnelPasswordBox } from "../../server/secrets/tunnel-password.ts";
 
 /** A scratch data directory, removed by cleanup(). */
 export function tempDataDir(): { dir: string; env: NodeJS.ProcessEnv; cleanup: () => void } {
@@ -79,8 +76,12 @@ export class TestBroker {
     return this.daemon.db;
   }
 
+  get storage() {
+    return this.daemon.storage;
+  }
+
   users(): UserRepository {
-    return new UserRepository(this.db, new TunnelPasswordBox(loadOrCreateSecretKey(this.config.paths.secretKeyFile)));
+    return this.storage.users;
   }
 
   async user(name: string, extra: Partial<NewUser> = {}): Promise<{ name: string; password: string }> {
@@ -92,12 +93,12 @@ export class TestBroker {
   async signedIn(name: string, role: "admin" | "user" = "user"): Promise<string> {
     const existing = await this.db.user.findUnique({ where: { name } });
     const user = existing ?? (await this.users().create({ name, role }, { name: "test" }), await this.db.user.findUniqueOrThrow({ where: { name } }));
-    const { token } = await new WebSessionRepository(this.db).start(user, "test", "127.0.0.1");
+    const { token } = await this.storage.webSessions.start(user, "test", "127.0.0.1");
     return hashToken(token);
   }
 
   pool(input: NewPool) {
-    return new PoolRepository(this.db).add(input, { name: "test" });
+    return this.storage.pools.add(input, { name: "test" });
   }
 
   /** Stops cleanly and starts again on the same data and port. */

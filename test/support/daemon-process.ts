@@ -5,9 +5,8 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolvePaths } from "../../server/config.ts";
-import { openDatabase, type Db } from "../../server/db/client.ts";
-import { UserRepository } from "../../server/repositories/users/repository.ts";
-import { loadOrCreateSecretKey, TunnelPasswordBox } from "../../server/secrets/tunnel-password.ts";
+import type { Db } from "../../server/db/client.ts";
+import { openStorage } from "../../server/storage/storage.ts";
 import { tempDataDir } from "./broker.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -76,8 +75,8 @@ export async function startDaemonProcess(options: { nodeFlags?: string[]; args?:
     data.cleanup();
     throw new Error(`dtcps did not start:\n${output}`);
   }
-  const db = await openDatabase(data.env.DATABASE_URL!);
-  const users = new UserRepository(db, new TunnelPasswordBox(loadOrCreateSecretKey(resolvePaths(data.env).secretKeyFile)));
+  const storage = await openStorage(data.env.DATABASE_URL!, { secretKeyFile: resolvePaths(data.env).secretKeyFile });
+  const { db, users } = storage;
   return {
     child,
     port,
@@ -98,7 +97,7 @@ export async function startDaemonProcess(options: { nodeFlags?: string[]; args?:
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       const result = await exited;
       clearTimeout(timer);
-      await db.$disconnect();
+      await storage.close();
       data.cleanup();
       return result;
     },

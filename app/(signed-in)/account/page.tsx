@@ -11,7 +11,7 @@ const when = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC
 export default async function AccountPage() {
   const auth = await requireUser();
   const { broker, user, sessionId } = auth;
-  const sessions = await broker.db.webSession.findMany({ where: { userId: user.id, secondFactorPending: false }, orderBy: { lastSeenAt: "desc" } });
+  const sessions = await broker.webSessions.signedIn(user.id);
   return (
     <>
       <h1>Account</h1>

@@ -9,7 +9,6 @@ import { SessionTable } from "@/modules/portal/my-tunnel/components/session-tabl
 import { TrafficChart } from "@/modules/portal/my-tunnel/components/traffic-chart.tsx";
 import { dtcpServer } from "@/modules/portal/my-tunnel/lib/server-address.ts";
 import { hourlyTraffic } from "@/modules/portal/my-tunnel/lib/traffic.ts";
-import { listSessions } from "@/server/repositories/sessions/repository.ts";
 
 export const metadata = { title: "My tunnel" };
 
@@ -20,12 +19,9 @@ export default async function MyTunnelPage() {
   const [user, delegations, pair, recent, lastDay, server] = await Promise.all([
     broker.users.get(me.name),
     broker.allocations.list(me.name),
-    broker.db.linkPair.findUnique({ where: { userId: me.id } }),
-    listSessions(broker.db, { userId: me.id, limit: 10 }),
-    broker.db.session.findMany({
-      where: { userId: me.id, startedAt: { lt: now }, OR: [{ endedAt: null }, { endedAt: { gt: since } }] },
-      select: { startedAt: true, endedAt: true, bytesIn: true, bytesOut: true },
-    }),
+    broker.allocations.linkPair(me.id),
+    broker.sessions.list({ userId: me.id, limit: 10 }),
+    broker.sessions.overlapping(me.id, since, now),
     dtcpServer(),
   ]);
   const setup = { server: server.host, port: server.port, user: user.name, types: user.allowedTypes, transports: user.allowedTransports };

@@ -2,7 +2,6 @@
 
 import { redirect } from "next/navigation";
 import { z } from "zod";
-import { writeAudit } from "@/server/repositories/audit/repository.ts";
 import { broker } from "../../core/lib/broker.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { formValues, parseForm } from "../../core/lib/form.ts";
@@ -25,7 +24,7 @@ export async function signIn(_prev: FormState, form: FormData): Promise<FormStat
   const checked = await throttledCheck(source, name, () => repos.users.checkWebPassword(name, password));
   if (checked.verdict === "too-many") return { status: "error", message: tooManyMessage(checked.retryAfterMs), values: formValues(form) };
   if (checked.verdict === "wrong") {
-    await writeAudit(repos.db, { name: "web", source }, { action: "web.sign-in.failed", target: name });
+    await repos.audit.record({ name: "web", source }, { action: "web.sign-in.failed", target: name });
     return { status: "error", message: "The user name or password is wrong, or the account is disabled.", values: formValues(form) };
   }
   const user = checked.value;
@@ -65,7 +64,7 @@ export async function verifySecondFactor(_prev: FormState, form: FormData): Prom
   const checked = await throttledCheck(source, user.name, () => repos.twoFactor.verify(user.id, parsed.data.code));
   if (checked.verdict === "too-many") return { status: "error", fieldErrors: { code: tooManyMessage(checked.retryAfterMs) } };
   if (checked.verdict === "wrong") {
-    await writeAudit(repos.db, { name: "web", source }, { action: "web.sign-in.failed", target: user.name, after: { step: "second factor" } });
+    await repos.audit.record({ name: "web", source }, { action: "web.sign-in.failed", target: user.name, after: { step: "second factor" } });
     if (!(await repos.webSessions.secondFactorFailed(pendingToken))) {
       await clearPendingCookie();
       redirect(`/sign-in?name=${encodeURIComponent(user.name)}&expired=1`);
@@ -78,7 +77,7 @@ export async function verifySecondFactor(_prev: FormState, form: FormData): Prom
   const { token, expiresAt } = await repos.webSessions.start(user, await userAgent(), source, method);
   if (method === "recovery-code") {
     const left = (await repos.twoFactor.status(user.id)).recoveryCodesLeft;
-    await writeAudit(repos.db, { name: `web:${user.name}`, source }, { action: "user.totp.recovery-code-used", target: user.name, after: { left } });
+    await repos.audit.record({ name: `web:${user.name}`, source }, { action: "user.totp.recovery-code-used", target: user.name, after: { left } });
   }
   await setSessionCookie(token, expiresAt);
   redirect(homeOf(user.role));

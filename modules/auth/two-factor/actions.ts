@@ -2,7 +2,6 @@
 
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
-import { writeAudit } from "@/server/repositories/audit/repository.ts";
 import { requireUser } from "../session/lib/context.ts";
 import { throttledCheck, tooManyMessage } from "../sign-in/lib/throttle.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
@@ -68,7 +67,7 @@ export async function disableTotp(_prev: FormState, form: FormData): Promise<For
   );
   if (checked.verdict === "too-many") return { status: "error", fieldErrors: { proof: tooManyMessage(checked.retryAfterMs) } };
   if (checked.verdict === "wrong") {
-    await writeAudit(broker.db, actor, { action: "web.password-check.failed", target: user.name, after: { purpose: "turn two-factor sign-in off" } });
+    await broker.audit.record(actor, { action: "web.password-check.failed", target: user.name, after: { purpose: "turn two-factor sign-in off" } });
     return { status: "error", fieldErrors: { proof: "That is neither a current code nor your password." } };
   }
   try {

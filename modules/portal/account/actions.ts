@@ -1,7 +1,6 @@
 "use server";
 
 import { z } from "zod";
-import { writeAudit } from "@/server/repositories/audit/repository.ts";
 import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 import { requireUser } from "../../auth/session/lib/context.ts";
 import { throttledCheck, tooManyMessage } from "../../auth/sign-in/lib/throttle.ts";
@@ -27,7 +26,7 @@ export async function changeWebPassword(_prev: FormState, form: FormData): Promi
     return { status: "error", fieldErrors: { currentPassword: tooManyMessage(checked.retryAfterMs) }, values: formValues(form) };
   }
   if (checked.verdict === "wrong") {
-    await writeAudit(broker.db, actor, { action: "web.password-check.failed", target: user.name, after: { purpose: "change web password" } });
+    await broker.audit.record(actor, { action: "web.password-check.failed", target: user.name, after: { purpose: "change web password" } });
     return { status: "error", fieldErrors: { currentPassword: "This is not your current password." }, values: formValues(form) };
   }
   try {

@@ -66,17 +66,27 @@ export interface AuditFilter {
   limit?: number;
 }
 
-/** Newest first. */
-export function listAudit(db: Db, filter: AuditFilter = {}) {
-  return db.auditLog.findMany({
-    where: {
-      ...(filter.action ? { action: { startsWith: filter.action } } : {}),
-      ...(filter.actor ? { actor: { contains: filter.actor } } : {}),
-      ...(filter.target ? { target: { contains: filter.target } } : {}),
-      ...(filter.from || filter.to ? { at: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
-      ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
-    },
-    orderBy: { id: "desc" },
-    take: filter.limit ?? 100,
-  });
+/** The audit log as listings and the web app's own entries see it. */
+export class AuditLog {
+  constructor(private readonly db: Db) {}
+
+  /** Newest first. */
+  list(filter: AuditFilter = {}) {
+    return this.db.auditLog.findMany({
+      where: {
+        ...(filter.action ? { action: { startsWith: filter.action } } : {}),
+        ...(filter.actor ? { actor: { contains: filter.actor } } : {}),
+        ...(filter.target ? { target: { contains: filter.target } } : {}),
+        ...(filter.from || filter.to ? { at: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+        ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
+      },
+      orderBy: { id: "desc" },
+      take: filter.limit ?? 100,
+    });
+  }
+
+  /** An entry for something that changed nothing, such as a refused password check. */
+  async record(actor: Actor, entry: AuditEntry): Promise<void> {
+    await writeAudit(this.db, actor, entry);
+  }
 }

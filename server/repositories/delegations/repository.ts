@@ -8,6 +8,15 @@ import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError, prefixField } from "../../domain/errors.ts";
 import { isUniqueViolation } from "../errors.ts";
 
+/** A host tunnel's address pair: the block it is cut from and its two ends. */
+export interface LinkPairView {
+  id: number;
+  block: string;
+  clientAddress: string;
+  serverAddress: string;
+}
+const LINK_PAIR_VIEW = { id: true, block: true, clientAddress: true, serverAddress: true } as const;
+
 /** Every pool that could serve is full: the DTCP reply is "tunnel interface sold out". */
 export class SoldOutError extends DomainError {}
 
@@ -89,6 +98,17 @@ export class AllocationRepository {
         return { result: delegation, after: { user: userName, prefix: delegation.prefix, auto: true } };
       }),
     );
+  }
+
+  /** The user's address pair for host tunnels, if one was allocated. */
+  linkPair(userId: number): Promise<LinkPairView | null> {
+    return this.db.linkPair.findUnique({ where: { userId }, select: LINK_PAIR_VIEW });
+  }
+
+  /** Every allocated link pair with its user's name, oldest first. */
+  async linkPairs(): Promise<(LinkPairView & { userName: string })[]> {
+    const rows = await this.db.linkPair.findMany({ select: { ...LINK_PAIR_VIEW, user: { select: { name: true } } }, orderBy: { id: "asc" } });
+    return rows.map(({ user, ...pair }) => ({ ...pair, userName: user.name }));
   }
 
   /** The user's stable address pair for host tunnels, allocated from a link pool on first use. */

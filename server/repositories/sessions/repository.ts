@@ -102,18 +102,31 @@ export interface SessionFilter {
   limit?: number;
 }
 
-/** Session history for listings (CLI, web), newest first. */
-export function listSessions(db: Db, filter: SessionFilter = {}) {
-  return db.session.findMany({
-    where: {
-      ...(filter.live ? { endedAt: null } : {}),
-      ...(filter.userName ? { userName: filter.userName } : {}),
-      ...(filter.userId !== undefined ? { userId: filter.userId } : {}),
-      ...(filter.endReason ? { endReason: filter.endReason } : {}),
-      ...(filter.from || filter.to ? { startedAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
-      ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
-    },
-    orderBy: { id: "desc" },
-    take: filter.limit ?? 100,
-  });
+/** Stored sessions, as listings (CLI, web) and the portal's traffic chart read them. */
+export class SessionHistory {
+  constructor(private readonly db: Db) {}
+
+  /** Newest first. */
+  list(filter: SessionFilter = {}) {
+    return this.db.session.findMany({
+      where: {
+        ...(filter.live ? { endedAt: null } : {}),
+        ...(filter.userName ? { userName: filter.userName } : {}),
+        ...(filter.userId !== undefined ? { userId: filter.userId } : {}),
+        ...(filter.endReason ? { endReason: filter.endReason } : {}),
+        ...(filter.from || filter.to ? { startedAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+        ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
+      },
+      orderBy: { id: "desc" },
+      take: filter.limit ?? 100,
+    });
+  }
+
+  /** A user's sessions that were running at some time between from and to, with their counters. */
+  overlapping(userId: number, from: Date, to: Date): Promise<{ startedAt: Date; endedAt: Date | null; bytesIn: bigint; bytesOut: bigint }[]> {
+    return this.db.session.findMany({
+      where: { userId, startedAt: { lt: to }, OR: [{ endedAt: null }, { endedAt: { gt: from } }] },
+      select: { startedAt: true, endedAt: true, bytesIn: true, bytesOut: true },
+    });
+  }
 }

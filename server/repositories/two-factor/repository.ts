@@ -3,7 +3,7 @@ import type { Db } from "../../db/client.ts";
 import type { User } from "../../db/generated/client.ts";
 import { hashToken } from "../../secrets/token.ts";
 import { base32Decode, matchTotp, newTotpSecret } from "../../secrets/totp.ts";
-import type { TunnelPasswordBox } from "../../secrets/tunnel-password.ts";
+import type { SecretBox } from "../../secrets/tunnel-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError } from "../../domain/errors.ts";
 
@@ -41,7 +41,7 @@ export function generateRecoveryCode(random: (n: number) => Buffer = randomBytes
 export class TwoFactorRepository {
   constructor(
     private readonly db: Db,
-    private readonly box: TunnelPasswordBox,
+    private readonly box: SecretBox,
     private readonly now: () => Date = () => new Date(),
   ) {}
 

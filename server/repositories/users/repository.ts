@@ -2,7 +2,7 @@ import { TRANSPORTS, TUNNEL_TYPES } from "../../domain/types.ts";
 import type { Db } from "../../db/client.ts";
 import type { User } from "../../db/generated/client.ts";
 import type { Tx } from "../../db/transaction.ts";
-import { generateTunnelPassword, type TunnelPasswordBox } from "../../secrets/tunnel-password.ts";
+import { generateTunnelPassword, type SecretBox } from "../../secrets/tunnel-password.ts";
 import { hashWebPassword, verifyWebPassword, webPasswordSchema } from "../../secrets/web-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError, validate, type Untrusted } from "../../domain/errors.ts";
@@ -37,7 +37,7 @@ export interface CreateOptions {
 export class UserRepository {
   constructor(
     private readonly db: Db,
-    private readonly box: TunnelPasswordBox,
+    private readonly box: SecretBox,
   ) {}
 
   /** Creates a user; without a DTCP password a strong one is generated. Returns it so it can be shown once. */
@@ -72,6 +72,10 @@ export class UserRepository {
       if (isUniqueViolation(err)) throw new DomainError(`a user named ${parsed.name} already exists`, "name");
       throw err;
     }
+  }
+
+  count(): Promise<number> {
+    return this.db.user.count();
   }
 
   async list(search?: string): Promise<UserView[]> {

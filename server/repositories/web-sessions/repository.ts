@@ -26,6 +26,15 @@ export class WebSessionRepository {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /** A user's signed-in browsers (fully signed in: past the second factor), most recently seen first. */
+  async signedIn(userId: number): Promise<{ id: string; userAgent: string | null; createdAt: Date; lastSeenAt: Date }[]> {
+    return this.db.webSession.findMany({
+      where: { userId, secondFactorPending: false },
+      orderBy: { lastSeenAt: "desc" },
+      select: { id: true, userAgent: true, createdAt: true, lastSeenAt: true },
+    });
+  }
+
   /** Starts a session for a user who just proved their password; returns the cookie token. */
   async start(user: { id: number; name: string }, userAgent: string | null, source: string, secondFactor?: string): Promise<{ token: string; expiresAt: Date }> {
     const { token, hash } = newToken();

@@ -3,14 +3,13 @@ import { requireAdmin } from "@/modules/auth/session/lib/context.ts";
 import { AuditFilters } from "@/modules/admin/audit/components/audit-filters.tsx";
 import { AuditTable } from "@/modules/admin/audit/components/audit-table.tsx";
 import { AUDIT_PAGE_SIZE, auditFilter, auditHref, parseAuditQuery } from "@/modules/admin/audit/lib/filter.ts";
-import { listAudit } from "@/server/repositories/audit/repository.ts";
 
 export const metadata = { title: "Audit log" };
 
 export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { broker } = await requireAdmin();
   const query = parseAuditQuery(await searchParams);
-  const rows = await listAudit(broker.db, auditFilter(query));
+  const rows = await broker.audit.list(auditFilter(query));
   const page = rows.slice(0, AUDIT_PAGE_SIZE);
   const last = page.at(-1);
   const filtered = Boolean(query.actor || query.action || query.target || query.from || query.to);

@@ -11,7 +11,7 @@ export default async function DelegationsPage() {
     broker.allocations.list(),
     broker.users.list(),
     broker.pools.list(),
-    broker.db.linkPair.findMany({ include: { user: { select: { name: true } } }, orderBy: { id: "asc" } }),
+    broker.allocations.linkPairs(),
   ]);
   const delegationPools = pools
     .filter((p) => p.purpose === "delegation")
@@ -41,7 +41,7 @@ export default async function DelegationsPage() {
             <tbody>
               {pairs.map((pair) => (
                 <tr key={pair.id}>
-                  <td>{pair.user.name}</td>
+                  <td>{pair.userName}</td>
                   <td>
                     <code>{pair.clientAddress}</code>
                   </td>

@@ -2,14 +2,13 @@ import Link from "next/link";
 import { HistoryFilters, HistoryTable } from "@/modules/admin/sessions/components/session-history.tsx";
 import { HISTORY_PAGE_SIZE, historyFilter, historyHref, parseHistoryQuery } from "@/modules/admin/sessions/lib/history-filter.ts";
 import { requireAdmin } from "@/modules/auth/session/lib/context.ts";
-import { listSessions } from "@/server/repositories/sessions/repository.ts";
 
 export const metadata = { title: "Session history" };
 
 export default async function SessionHistoryPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { broker } = await requireAdmin();
   const query = parseHistoryQuery(await searchParams);
-  const rows = await listSessions(broker.db, historyFilter(query));
+  const rows = await broker.sessions.list(historyFilter(query));
   const page = rows.slice(0, HISTORY_PAGE_SIZE);
   const last = page.at(-1);
   const filtered = Boolean(query.user || query.reason || query.from || query.to);

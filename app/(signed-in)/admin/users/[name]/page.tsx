@@ -18,7 +18,7 @@ export default async function UserPage({ params }: { params: Promise<{ name: str
   });
   const [delegations, pair, twoFactor] = await Promise.all([
     auth.broker.allocations.list(user.name),
-    auth.broker.db.linkPair.findUnique({ where: { userId: user.id } }),
+    auth.broker.allocations.linkPair(user.id),
     auth.broker.twoFactor.status(user.id),
   ]);
   return (

@@ -1,0 +1,69 @@
+// The one way every process (daemon, dtcpctl, web app, tests, benchmarks) opens the broker's
+// storage: from DATABASE_URL, to the repositories. Which engine serves a URL is decided here.
+import { openDatabase, type Db } from "../db/client.ts";
+import { openLoginStore, type LoginStore } from "../db/login-store.ts";
+import { AuditLog } from "../repositories/audit/repository.ts";
+import { AllocationRepository } from "../repositories/delegations/repository.ts";
+import { PoolRepository } from "../repositories/pools/repository.ts";
+import { SessionHistory } from "../repositories/sessions/repository.ts";
+import { SettingsRepository } from "../repositories/settings/repository.ts";
+import { SetupRepository } from "../repositories/setup/repository.ts";
+import { TwoFactorRepository } from "../repositories/two-factor/repository.ts";
+import { UserRepository } from "../repositories/users/repository.ts";
+import { WebSessionRepository } from "../repositories/web-sessions/repository.ts";
+import { lazySecretBox, loadOrCreateSecretKey, TunnelPasswordBox, type SecretBox } from "../secrets/tunnel-password.ts";
+import { DatabaseUrlError, parseDatabaseUrl } from "./database-url.ts";
+
+/** The repositories of the web app and dtcpctl: plain domain operations, no database handle. */
+export interface Repositories {
+  readonly users: UserRepository;
+  readonly pools: PoolRepository;
+  readonly allocations: AllocationRepository;
+  readonly sessions: SessionHistory;
+  readonly audit: AuditLog;
+  readonly settings: SettingsRepository;
+  readonly setup: SetupRepository;
+  readonly twoFactor: TwoFactorRepository;
+  readonly webSessions: WebSessionRepository;
+}
+
+export interface Storage extends Repositories {
+  readonly engine: "sqlite";
+  /** The seal for DTCP passwords and TOTP secrets. */
+  readonly box: SecretBox;
+  /** The ORM client, for the daemon's and the tests' own queries until they move behind repositories. */
+  readonly db: Db;
+  /** The login path's own fast statements (the daemon's). */
+  openLoginStore(): LoginStore;
+  close(): Promise<void>;
+}
+
+export type StorageOptions =
+  /** Where the sealing key lives; it is read (or created, mode 0600) when a secret is first sealed or opened. */
+  | { secretKeyFile: string }
+  /** The sealing key itself, read by the caller (a daemon checks it at start). */
+  | { secretKey: Buffer };
+
+/** Opens the storage DATABASE_URL names, creating and migrating the database as needed. */
+export async function openStorage(url: string, options: StorageOptions): Promise<Storage> {
+  const target = parseDatabaseUrl(url);
+  if (target.engine !== "sqlite") throw new DatabaseUrlError("DATABASE_URL names a PostgreSQL database, which this version cannot open yet; use a file: URL (SQLite).");
+  const db = await openDatabase(url);
+  const box = "secretKey" in options ? new TunnelPasswordBox(options.secretKey) : lazySecretBox(() => loadOrCreateSecretKey(options.secretKeyFile));
+  return {
+    engine: "sqlite",
+    box,
+    db,
+    users: new UserRepository(db, box),
+    pools: new PoolRepository(db),
+    allocations: new AllocationRepository(db),
+    sessions: new SessionHistory(db),
+    audit: new AuditLog(db),
+    settings: new SettingsRepository(db),
+    setup: new SetupRepository(db),
+    twoFactor: new TwoFactorRepository(db, box),
+    webSessions: new WebSessionRepository(db),
+    openLoginStore: () => openLoginStore(url),
+    close: () => db.$disconnect(),
+  };
+}
