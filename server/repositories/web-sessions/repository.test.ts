@@ -15,7 +15,8 @@ test("a session is found by its token, stored only as a hash, and ends", async (
   const row = await t.db.webSession.findFirstOrThrow({ where: { userId: user.id } });
   assert.equal(row.id, hashToken(token));
   assert.notEqual(row.id, token);
-  assert.equal((await sessions.find(token))?.user.name, "carol");
+  // Only who they are travels with a sign-in: no password hash, sealed password or TOTP secret.
+  assert.deepEqual((await sessions.find(token))?.user, { id: user.id, name: "carol", role: "user", totp: false });
   assert.equal(await sessions.find("not-a-token"), null);
   await sessions.end(token);
   assert.equal(await sessions.find(token), null);

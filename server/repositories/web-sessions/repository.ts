@@ -14,9 +14,24 @@ export const SECOND_FACTOR_WINDOW_MS = 5 * 60_000;
 /** Wrong codes one half-signed-in session may try before the password is needed again. */
 export const SECOND_FACTOR_MAX_FAILURES = 5;
 
+/** Who a browser is signed in as: no hash, sealed secret or other stored secret travels with it. */
+export interface SignedInUser {
+  id: number;
+  name: string;
+  role: Role;
+  /** Two-factor sign-in is on. */
+  totp: boolean;
+}
+
 export interface SignedIn {
-  session: WebSession;
-  user: User;
+  session: Pick<WebSession, "id" | "createdAt" | "lastSeenAt" | "expiresAt">;
+  user: SignedInUser;
+}
+
+const SIGNED_IN_USER = { id: true, name: true, role: true, disabled: true, totpSecret: true } as const;
+
+function signedInUser(user: Pick<User, "id" | "name" | "role" | "totpSecret">): SignedInUser {
+  return { id: user.id, name: user.name, role: user.role === "admin" ? "admin" : "user", totp: user.totpSecret !== null };
 }
 
 /** Server-side web sessions: the browser holds a random token, the database its SHA-256. */
@@ -66,10 +81,10 @@ export class WebSessionRepository {
 
   /** The half-signed-in session a pending token stands for; null when unknown, expired, complete or the user is disabled. */
   async findPending(token: string): Promise<SignedIn | null> {
-    const found = await this.db.webSession.findUnique({ where: { id: hashToken(token) }, include: { user: true } });
+    const found = await this.db.webSession.findUnique({ where: { id: hashToken(token) }, include: { user: { select: SIGNED_IN_USER } } });
     if (!found || !found.secondFactorPending || found.expiresAt <= this.now() || found.user.disabled) return null;
     const { user, ...session } = found;
-    return { session, user };
+    return { session, user: signedInUser(user) };
   }
 
   /** Counts a wrong code; after SECOND_FACTOR_MAX_FAILURES the half-signed-in session ends. Returns whether it still stands. */
@@ -83,7 +98,7 @@ export class WebSessionRepository {
 
   /** The session and user a cookie token stands for; null when unknown, expired, half-signed-in or the user is disabled. */
   async find(token: string): Promise<SignedIn | null> {
-    const found = await this.db.webSession.findUnique({ where: { id: hashToken(token) }, include: { user: true } });
+    const found = await this.db.webSession.findUnique({ where: { id: hashToken(token) }, include: { user: { select: SIGNED_IN_USER } } });
     if (!found || found.secondFactorPending) return null;
     const now = this.now();
     if (found.expiresAt <= now || found.user.disabled) return null;
@@ -91,9 +106,9 @@ export class WebSessionRepository {
     if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
       const expiresAt = new Date(now.getTime() + WEB_SESSION_IDLE_MS);
       await this.db.webSession.updateMany({ where: { id: session.id }, data: { lastSeenAt: now, expiresAt } });
-      return { session: { ...session, lastSeenAt: now, expiresAt }, user };
+      return { session: { ...session, lastSeenAt: now, expiresAt }, user: signedInUser(user) };
     }
-    return { session, user };
+    return { session, user: signedInUser(user) };
   }
 
   /**

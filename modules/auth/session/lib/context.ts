@@ -2,6 +2,7 @@ import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 import { cache } from "react";
 import type { Actor } from "@/server/repositories/audit/repository.ts";
+import type { SignedInUser } from "@/server/repositories/web-sessions/repository.ts";
 import { broker, type Broker } from "../../../core/lib/broker.ts";
 import { clientAddress, overHttps } from "../../../core/lib/request.ts";
 
@@ -13,7 +14,7 @@ export const ENROL_PATH = "/enrol";
 
 /** Who is asking, as every page and action sees it. */
 export interface AuthContext {
-  user: { id: number; name: string; role: string; totp: boolean };
+  user: SignedInUser;
   sessionId: string;
   /** An administrator without TOTP while the broker requires it: nothing but enrolment is open to them. */
   mustEnrolTotp: boolean;
@@ -30,11 +31,10 @@ export const getAuth = cache(async (): Promise<AuthContext | null> => {
   const found = await repos.webSessions.find(token);
   if (!found) return null;
   const { user, session } = found;
-  const totp = user.totpSecret !== null;
   return {
-    user: { id: user.id, name: user.name, role: user.role, totp },
+    user,
     sessionId: session.id,
-    mustEnrolTotp: user.role === "admin" && !totp && (await repos.settings.get("requireAdminTotp")),
+    mustEnrolTotp: user.role === "admin" && !user.totp && (await repos.settings.get("requireAdminTotp")),
     actor: { name: `web:${user.name}`, source: await clientAddress() },
     broker: repos,
   };
