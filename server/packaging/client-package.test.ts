@@ -13,7 +13,7 @@ test("the client package holds the client's sources and none of the broker's sto
   const sources = clientSources(ROOT);
   assert.ok(sources.includes("server/client/dtcpc.ts"));
   assert.ok(sources.includes("server/dataplane/native.ts"), "the addon wrapper");
-  assert.ok(sources.includes("server/protocol/command.ts"), "the DTCP protocol");
+  assert.ok(sources.includes("server/protocol/challenge.ts"), "the DTCP login response");
   for (const path of sources) assert.doesNotMatch(path, /^server\/(db|repositories|web|api|broker)\//, path);
 });
 
