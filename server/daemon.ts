@@ -72,12 +72,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const store = storage.openLoginStore();
     started.push(() => store.close());
     const ledger = new SessionLedger(store);
-    const stale = ledger.endAllOpen("restart");
+    const stale = await ledger.endAllOpen("restart");
     if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
     if (config.linkPrefix !== null) await ensureLinkPool(storage, config.linkPrefix, log);
 
     // Read before the pools, so that a pool added meanwhile is routed by the first watch.
-    const startPoolsStamp = store.poolsStamp();
+    const startPoolsStamp = await store.poolsStamp();
     const dataPlane = config.dataPlane(await poolCidrs(storage));
     await dataPlane.start().catch((err: Error) => {
       throw new Error(`data plane: ${err.message}${/CAP_NET_/.test(err.message) ? CAPABILITY_HINT : ""}`, { cause: err });
@@ -124,7 +124,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     let watching = false;
     let poolsStamp = startPoolsStamp;
     const watchPools = async () => {
-      const stamp = store.poolsStamp();
+      const stamp = await store.poolsStamp();
       if (stamp === poolsStamp) return;
       const now = await poolCidrs(storage);
       await dataPlane.setPools(now);
@@ -166,12 +166,10 @@ function recordLiveTraffic(store: LoginStore, broker: Broker, log: Logger): void
   const rows = broker.liveView().flatMap(({ id, stats }) =>
     stats ? [{ id, counters: { bytesIn: stats.bytesIn, bytesOut: stats.bytesOut, packetsIn: stats.packetsIn, packetsOut: stats.packetsOut } }] : [],
   );
-  try {
-    store.recordTraffic(rows);
-  } catch (err) {
+  store.recordTraffic(rows).catch((err: unknown) => {
     // Another writer holds the lock: the next round writes newer figures anyway.
     if (!isBusy(err)) log.warn(`recording live sessions' traffic failed: ${(err as Error).message}`);
-  }
+  });
 }
 
 // What a daemon needs besides the unauthenticated connections: its database, TUN, sockets and some sessions.

@@ -140,7 +140,7 @@ export class Broker {
         ticket.abandoned();
         return { reply: AUTH_FAILED, session: null };
       }
-      record = this.store.loginRecord(user);
+      record = await this.store.loginRecord(user);
       refusal = this.#check(req, record);
     } catch (err) {
       ticket.abandoned();
@@ -200,9 +200,9 @@ export class Broker {
     // Cheap while nothing changed: every live session's user is read again only when the user table
     // changed; otherwise only sessions that came up since the last check (a change may have
     // landed while they were logging in).
-    const stamp = this.store.usersStamp();
+    const stamp = await this.store.usersStamp();
     const live = stamp === this.#usersStamp ? [...this.#unchecked].filter((s) => !s.ended) : this.liveSessions;
-    const now = live.length === 0 ? new Map<number, UserCredential>() : this.store.credentials([...new Set(live.map((s) => s.userId))]);
+    const now = live.length === 0 ? new Map<number, UserCredential>() : await this.store.credentials([...new Set(live.map((s) => s.userId))]);
     // Only once the users were read: a failed read is tried again in full next time.
     this.#usersStamp = stamp;
     this.#unchecked.clear();
@@ -259,7 +259,7 @@ export class Broker {
     const actor = { ...DTCPS, source: req.clientIpv4 };
     const entry = { action: "dtcp.login.failed", target: user, after: { reason, ...counts } };
     try {
-      this.store.audit(actor, entry, new Date());
+      await this.store.audit(actor, entry, new Date());
     } catch (err) {
       // Locked by another writer: the slower path waits its turn instead of losing the entry.
       if (!isBusy(err)) throw err;

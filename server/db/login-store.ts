@@ -27,30 +27,30 @@ export interface UserCredential {
 
 /**
  * The database work on the DTCP login path: user lookup, session rows, failed-login audit entries.
- * Prisma costs about a millisecond per query here, which caps logins near 400/s on this
- * hardware; these few statements run on their own SQLite connection in tens of microseconds.
- * Everything else (administration, allocation, listings) stays in the Prisma repositories.
+ * An ORM query costs about a millisecond, which would cap logins near 400/s on a small machine;
+ * these few statements run on a connection of their own, prepared once. Everything else
+ * (administration, allocation, listings) stays in the repositories. Each engine has its own.
  */
 export interface LoginStore {
-  loginRecord(name: string): LoginRecord | null;
+  loginRecord(name: string): Promise<LoginRecord | null>;
   /** What decides whether these users' live sessions may go on; a user missing from the map was removed. */
-  credentials(userIds: readonly number[]): Map<number, UserCredential>;
+  credentials(userIds: readonly number[]): Promise<Map<number, UserCredential>>;
   /**
    * Changes whenever a user is added, changed or removed (their count and latest update time):
    * while it stays the same, no live session's user can have been removed, disabled or re-keyed.
    */
-  usersStamp(): string;
+  usersStamp(): Promise<string>;
   /** Changes whenever a pool is added or removed (their count and highest id). */
-  poolsStamp(): string;
+  poolsStamp(): Promise<string>;
   /** Inserts the rows in one transaction and returns their ids in order. */
-  startSessions(starts: readonly SessionStart[], at: Date): number[];
-  endSessions(ends: readonly SessionEnd[], at: Date): void;
+  startSessions(starts: readonly SessionStart[], at: Date): Promise<number[]>;
+  endSessions(ends: readonly SessionEnd[], at: Date): Promise<void>;
   /** Writes the counters so far of sessions still open, in one transaction. */
-  recordTraffic(rows: readonly { id: number; counters: TrafficCounters }[]): void;
+  recordTraffic(rows: readonly { id: number; counters: TrafficCounters }[]): Promise<void>;
   /** Ends every session left open; returns how many. */
-  endAllOpen(reason: EndReason, at: Date): number;
-  audit(actor: Actor, entry: AuditEntry, at: Date): void;
-  close(): void;
+  endAllOpen(reason: EndReason, at: Date): Promise<number>;
+  audit(actor: Actor, entry: AuditEntry, at: Date): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** A write that met another writer's lock: try again a little later rather than block the event loop. */
@@ -121,8 +121,9 @@ export function openLoginStore(databaseUrl: string): LoginStore {
     for (const { id, counters } of rows) recordCounters.run({ id, ...counters });
   });
 
+  // better-sqlite3 is synchronous: each call below runs to completion before it returns its promise.
   return {
-    loginRecord(name) {
+    async loginRecord(name) {
       const row = user.get(name);
       if (!row) return null;
       const { clientAddress, serverAddress, disabled, ...rest } = row;
@@ -132,31 +133,33 @@ export function openLoginStore(databaseUrl: string): LoginStore {
         linkPair: clientAddress !== null && serverAddress !== null ? { clientAddress, serverAddress } : null,
       };
     },
-    credentials(userIds) {
+    async credentials(userIds) {
       const found = new Map<number, UserCredential>();
       if (userIds.length === 0) return found;
       for (const row of credentials.all(JSON.stringify(userIds))) found.set(row.id, { disabled: row.disabled !== 0, tunnelPassword: row.tunnelPassword });
       return found;
     },
-    poolsStamp() {
+    async poolsStamp() {
       const row = poolsStamp.get()!;
       return `${row.n} ${row.top ?? 0}`;
     },
-    usersStamp() {
+    async usersStamp() {
       const row = usersStamp.get()!;
       return `${row.n} ${row.latest ?? ""}`;
     },
-    startSessions: (starts, at) => (starts.length === 0 ? [] : startMany.immediate(starts, sqlDate(at))),
-    endSessions: (ends, at) => {
+    startSessions: async (starts, at) => (starts.length === 0 ? [] : startMany.immediate(starts, sqlDate(at))),
+    endSessions: async (ends, at) => {
       if (ends.length > 0) endMany.immediate(ends, sqlDate(at));
     },
-    recordTraffic: (rows) => {
+    recordTraffic: async (rows) => {
       if (rows.length > 0) recordMany.immediate(rows);
     },
-    endAllOpen: (reason, at) => endOpen.run(sqlDate(at), reason).changes,
-    audit: (actor, entry, at) => {
+    endAllOpen: async (reason, at) => endOpen.run(sqlDate(at), reason).changes,
+    audit: async (actor, entry, at) => {
       insertAudit.run(sqlDate(at), actor.name, actor.source ?? null, entry.action, entry.target ?? null, auditJson(entry.before), auditJson(entry.after));
     },
-    close: () => db.close(),
+    close: async () => {
+      db.close();
+    },
   };
 }

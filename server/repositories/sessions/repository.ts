@@ -40,7 +40,7 @@ export class SessionLedger {
   }
 
   /** Marks every session left open (by a crash or a kill) as ended; returns how many. */
-  endAllOpen(reason: EndReason): number {
+  endAllOpen(reason: EndReason): Promise<number> {
     return this.store.endAllOpen(reason, new Date());
   }
 
@@ -52,32 +52,35 @@ export class SessionLedger {
 
   #schedule(delayMs = 0): void {
     if (this.#timer !== null) return;
-    this.#timer = delayMs === 0 ? setImmediate(() => this.#flush()) : setTimeout(() => this.#flush(), delayMs);
+    this.#timer = delayMs === 0 ? setImmediate(() => void this.#flush()) : setTimeout(() => void this.#flush(), delayMs);
   }
 
-  #flush(): void {
-    this.#timer = null;
+  // One flush at a time: #timer stays set while it runs, so what is queued meanwhile waits for the next.
+  async #flush(): Promise<void> {
     const now = new Date();
     // Starts before ends: an end queued in the same turn as its start must find the row.
-    if (!this.#write(this.#starts, (items) => this.store.startSessions(items, now))) return;
-    if (!this.#write(this.#ends, (items) => this.store.endSessions(items, now))) return;
+    const written = (await this.#write(this.#starts, (items) => this.store.startSessions(items, now))) && (await this.#write(this.#ends, (items) => this.store.endSessions(items, now)));
+    this.#timer = null;
+    if (!written) {
+      this.#schedule(RETRY_MS[Math.min(this.#busyRetries++, RETRY_MS.length - 1)]);
+      return;
+    }
     this.#busyRetries = 0;
     if (this.#starts.length > 0 || this.#ends.length > 0) this.#schedule();
     else for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  /** Writes one queue; false (queue kept, retry scheduled) when the database was locked. */
-  #write<T, R>(queue: Pending<T, R>[], write: (items: T[]) => R[] | void): boolean {
+  /** Writes one queue; false (queue kept for a retry) when the database was locked. */
+  async #write<T, R>(queue: Pending<T, R>[], write: (items: T[]) => Promise<R[] | void>): Promise<boolean> {
     if (queue.length === 0) return true;
     const batch = queue.splice(0);
     try {
-      const results = write(batch.map((p) => p.item));
+      const results = await write(batch.map((p) => p.item));
       batch.forEach((p, i) => p.resolve((results ? results[i] : undefined) as R));
       return true;
     } catch (err) {
       if (isBusy(err)) {
         queue.unshift(...batch);
-        this.#schedule(RETRY_MS[Math.min(this.#busyRetries++, RETRY_MS.length - 1)]);
         return false;
       }
       for (const p of batch) p.reject(err);
