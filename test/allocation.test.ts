@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { openDatabase, type Db } from "../server/db/client.ts";
+import type { Db } from "../server/db/client.ts";
 import { parsePrefix6, prefixesOverlap } from "../server/net/prefix.ts";
 import { AllocationRepository, SoldOutError } from "../server/repositories/delegations/repository.ts";
 import { DomainError } from "../server/domain/errors.ts";
 import { PoolRepository } from "../server/repositories/pools/repository.ts";
-import { UserRepository } from "../server/repositories/users/repository.ts";
-import { TunnelPasswordBox } from "../server/secrets/tunnel-password.ts";
+import { openStorage, type Storage } from "../server/storage/storage.ts";
 import { tempDataDir } from "./support/broker.ts";
 
 const actor = { name: "test" };
@@ -15,14 +14,16 @@ const root = new URL("..", import.meta.url).pathname;
 
 describe("prefix allocation", () => {
   const data = tempDataDir();
+  let storage: Storage;
   let db: Db;
   before(async () => {
-    db = await openDatabase(data.env.DATABASE_URL!);
-    const users = new UserRepository(db, new TunnelPasswordBox(Buffer.alloc(32)));
+    storage = await openStorage(data.env.DATABASE_URL!, { secretKey: Buffer.alloc(32) });
+    db = storage.db;
+    const users = storage.users;
     for (let i = 0; i < 60; i++) await users.create({ name: `u${i}` }, actor);
   });
   after(async () => {
-    await db.$disconnect();
+    await storage.close();
     data.cleanup();
   });
 

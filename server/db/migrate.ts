@@ -27,16 +27,16 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
 )`;
 
-interface AppliedRow {
+export interface AppliedRow {
   migration_name: string;
   checksum: string;
   finished_at: unknown;
 }
 
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+export const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 // Like Prisma, accept a script whose line endings git converted (LF <-> CRLF).
-function checkUnchanged(name: string, script: Buffer, recorded: string): void {
+export function checkUnchanged(name: string, script: Buffer, recorded: string): void {
   const text = script.toString("utf8");
   const variants = [script, text.replaceAll("\r\n", "\n"), text.replaceAll("\n", "\r\n")];
   if (!variants.some((variant) => sha256(variant) === recorded)) {
@@ -52,15 +52,35 @@ function checkUnchanged(name: string, script: Buffer, recorded: string): void {
  * `migrationsDir` that the database does not have yet. Returns their names.
  */
 export function applyMigrations(db: Database, migrationsDir: string): string[] {
-  const names = readdirSync(migrationsDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => entry.name)
-    .sort();
+  const names = migrationNames(migrationsDir);
   db.exec(createMigrationsTable);
   const rows = db
     .prepare("SELECT migration_name, checksum, finished_at FROM _prisma_migrations WHERE rolled_back_at IS NULL")
     .all() as AppliedRow[];
+  const recorded = checkHistory(rows, names, migrationsDir);
+  const applied: string[] = [];
+  for (const name of names) {
+    const script = readFileSync(join(migrationsDir, name, "migration.sql"));
+    const checksum = recorded.get(name);
+    if (checksum !== undefined) checkUnchanged(name, script, checksum);
+    else if (applyOne(db, name, script)) applied.push(name);
+  }
+  return applied;
+}
 
+/** The migrations of a folder, in the order they apply. */
+export function migrationNames(migrationsDir: string): string[] {
+  return readdirSync(migrationsDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+/**
+ * Refuses a database with a failed migration or one this code does not know; returns the
+ * checksums of those applied, by name.
+ */
+export function checkHistory(rows: readonly AppliedRow[], names: readonly string[], migrationsDir: string): Map<string, string> {
   const failed = rows.find((row) => row.finished_at === null);
   if (failed) {
     throw new MigrationError(
@@ -75,16 +95,7 @@ export function applyMigrations(db: Database, migrationsDir: string): string[] {
         "the database is newer than this code.",
     );
   }
-
-  const recorded = new Map(rows.map((row) => [row.migration_name, row.checksum]));
-  const applied: string[] = [];
-  for (const name of names) {
-    const script = readFileSync(join(migrationsDir, name, "migration.sql"));
-    const checksum = recorded.get(name);
-    if (checksum !== undefined) checkUnchanged(name, script, checksum);
-    else if (applyOne(db, name, script)) applied.push(name);
-  }
-  return applied;
+  return new Map(rows.map((row) => [row.migration_name, row.checksum]));
 }
 
 /** Applies one migration; false if another process applied it meanwhile. */

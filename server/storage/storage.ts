@@ -12,7 +12,9 @@ import { TwoFactorRepository } from "../repositories/two-factor/repository.ts";
 import { UserRepository } from "../repositories/users/repository.ts";
 import { WebSessionRepository } from "../repositories/web-sessions/repository.ts";
 import { lazySecretBox, loadOrCreateSecretKey, TunnelPasswordBox, type SecretBox } from "../secrets/tunnel-password.ts";
-import { DatabaseUrlError, parseDatabaseUrl } from "./database-url.ts";
+import { parseDatabaseUrl } from "./database-url.ts";
+import { openPostgresLoginStore } from "./postgres/login-store.ts";
+import { openPostgres } from "./postgres/open.ts";
 
 /** The repositories of the web app and dtcpctl: plain domain operations, no database handle. */
 export interface Repositories {
@@ -28,7 +30,7 @@ export interface Repositories {
 }
 
 export interface Storage extends Repositories {
-  readonly engine: "sqlite";
+  readonly engine: "sqlite" | "postgresql";
   /** The seal for DTCP passwords and TOTP secrets. */
   readonly box: SecretBox;
   /** The ORM client, for the daemon's and the tests' own queries until they move behind repositories. */
@@ -47,11 +49,10 @@ export type StorageOptions =
 /** Opens the storage DATABASE_URL names, creating and migrating the database as needed. */
 export async function openStorage(url: string, options: StorageOptions): Promise<Storage> {
   const target = parseDatabaseUrl(url);
-  if (target.engine !== "sqlite") throw new DatabaseUrlError("DATABASE_URL names a PostgreSQL database, which this version cannot open yet; use a file: URL (SQLite).");
-  const db = await openDatabase(url);
+  const db = target.engine === "sqlite" ? await openDatabase(url) : await openPostgres(url);
   const box = "secretKey" in options ? new TunnelPasswordBox(options.secretKey) : lazySecretBox(() => loadOrCreateSecretKey(options.secretKeyFile));
   return {
-    engine: "sqlite",
+    engine: target.engine,
     box,
     db,
     users: new UserRepository(db, box),
@@ -63,7 +64,7 @@ export async function openStorage(url: string, options: StorageOptions): Promise
     setup: new SetupRepository(db),
     twoFactor: new TwoFactorRepository(db, box),
     webSessions: new WebSessionRepository(db),
-    openLoginStore: () => openLoginStore(url),
+    openLoginStore: () => (target.engine === "sqlite" ? openLoginStore(url) : openPostgresLoginStore(url)),
     close: () => db.$disconnect(),
   };
 }

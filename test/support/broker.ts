@@ -10,6 +10,7 @@ import { silentLogger } from "../../server/log.ts";
 import type { NewPool } from "../../server/repositories/pools/schema.ts";
 import type { UserRepository } from "../../server/repositories/users/repository.ts";
 import { hashToken } from "../../server/secrets/token.ts";
+import { scratchDatabaseUrl } from "./engine.ts";
 import type { NewUser } from "../../server/repositories/users/schema.ts";
 
 /** A scratch data directory, removed by cleanup(). */
@@ -17,7 +18,7 @@ export function tempDataDir(): { dir: string; env: NodeJS.ProcessEnv; cleanup: (
   const dir = mkdtempSync(join(tmpdir(), "dtcp-test-"));
   return {
     dir,
-    env: { ...process.env, BROKER_DATA_DIR: dir, DATABASE_URL: `file:${join(dir, "broker.db")}` },
+    env: { ...process.env, BROKER_DATA_DIR: dir, DATABASE_URL: scratchDatabaseUrl(dir) },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -1,5 +1,5 @@
 import type { Db } from "../../db/client.ts";
-import { writeTransaction, type Tx } from "../../db/transaction.ts";
+import { writeTransaction, type TransactionOptions, type Tx } from "../../db/transaction.ts";
 
 
 /** Who acts: "cli", "dtcps", "web:<user>"; `source` is the remote address when there is one. */
@@ -44,12 +44,17 @@ export async function audited<T>(
   action: string,
   target: string,
   mutate: (tx: Tx) => Promise<{ result: T; before?: unknown; after?: unknown }>,
+  options: TransactionOptions = {},
 ): Promise<T> {
-  return writeTransaction(db, async (tx) => {
-    const { result, before, after } = await mutate(tx);
-    await writeAudit(tx, actor, { action, target, before, after });
-    return result;
-  });
+  return writeTransaction(
+    db,
+    async (tx) => {
+      const { result, before, after } = await mutate(tx);
+      await writeAudit(tx, actor, { action, target, before, after });
+      return result;
+    },
+    options,
+  );
 }
 
 export interface AuditFilter {

@@ -23,8 +23,11 @@ export class SoldOutError extends DomainError {}
 /** Nothing is configured that could serve the request (no pool, no delegation). */
 export class NotProvisionedError extends DomainError {}
 
-// Another process (CLI, web app) may take the same free prefix between our read and our insert;
-// the unique index refuses the second insert and we try again with a fresh view.
+// Allocations run one at a time (on PostgreSQL under an advisory lock; SQLite's write lock does it
+// anyway), so that many allocators at once do not all read the same free prefix. Should another
+// writer still take it between our read and our insert, the unique index refuses the second insert
+// and we try again with a fresh view.
+const ALLOCATION = { exclusive: "allocation" };
 const ALLOCATION_ATTEMPTS = 5;
 
 async function withRetry<T>(allocate: () => Promise<T>): Promise<T> {
@@ -62,7 +65,7 @@ export class AllocationRepository {
         const delegation = await this.allocateDelegation(tx, user.id, pools);
         if (!delegation) throw new SoldOutError(poolCidr ? `the pool ${pools[0]?.cidr} is full` : "every delegation pool is full", "pool");
         return { result: delegation, after: { user: userName, prefix: delegation.prefix } };
-      }),
+      }, ALLOCATION),
     );
   }
 
@@ -96,7 +99,7 @@ export class AllocationRepository {
         const delegation = await this.allocateDelegation(tx, userId, pools);
         if (!delegation) throw new SoldOutError("every auto-delegate pool is full");
         return { result: delegation, after: { user: userName, prefix: delegation.prefix, auto: true } };
-      }),
+      }, ALLOCATION),
     );
   }
 
@@ -137,7 +140,7 @@ export class AllocationRepository {
           return { result: created, after: { user: userName, block: created.block } };
         }
         throw new SoldOutError("every link pool is full");
-      }),
+      }, ALLOCATION),
     );
   }
 

@@ -4,7 +4,7 @@ import { hashToken } from "../../secrets/token.ts";
 import { DomainError } from "../../domain/errors.ts";
 import { SettingsRepository } from "../settings/repository.ts";
 import { SETUP_TOKEN_TTL_MS, SetupRepository } from "./repository.ts";
-import { testDatabase } from "../test-database.ts";
+import { testDatabase } from "../../../test/support/test-database.ts";
 
 const actor = { name: "web:setup" };
 

@@ -5,7 +5,7 @@ import { DomainError } from "../../domain/errors.ts";
 import { SettingsRepository } from "../settings/repository.ts";
 import { SECOND_FACTOR_MAX_FAILURES, WebSessionRepository } from "../web-sessions/repository.ts";
 import { generateRecoveryCode, normaliseRecoveryCode, TwoFactorRepository } from "./repository.ts";
-import { testDatabase } from "../test-database.ts";
+import { testDatabase } from "../../../test/support/test-database.ts";
 
 let clock = new Date("2026-11-29T12:00:10Z");
 const actor = { name: "test" };

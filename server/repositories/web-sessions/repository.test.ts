@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hashToken } from "../../secrets/token.ts";
 import { WEB_SESSION_IDLE_MS, WebSessionRepository } from "./repository.ts";
-import { testDatabase } from "../test-database.ts";
+import { testDatabase } from "../../../test/support/test-database.ts";
 
 const actor = { name: "test" };
 

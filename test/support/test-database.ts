@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
-import type { Db } from "../db/client.ts";
-import type { SecretBox } from "../secrets/tunnel-password.ts";
-import { openStorage, type Storage } from "../storage/storage.ts";
-import type { UserRepository } from "./users/repository.ts";
+import type { Db } from "../../server/db/client.ts";
+import type { SecretBox } from "../../server/secrets/tunnel-password.ts";
+import { openStorage, type Storage } from "../../server/storage/storage.ts";
+import { scratchDatabaseUrl } from "./engine.ts";
+import type { UserRepository } from "../../server/repositories/users/repository.ts";
 
 export interface TestDatabase {
   readonly storage: Storage;
@@ -22,7 +23,7 @@ export function testDatabase(name: string): TestDatabase {
   const fixture = {} as { storage: Storage; db: Db; box: SecretBox; users: UserRepository };
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), `${name}-`));
-    fixture.storage = await openStorage(`file:${join(dir, "broker.db")}`, { secretKey: Buffer.alloc(32, 7) });
+    fixture.storage = await openStorage(scratchDatabaseUrl(dir), { secretKey: Buffer.alloc(32, 7) });
     Object.assign(fixture, { db: fixture.storage.db, box: fixture.storage.box, users: fixture.storage.users });
   });
   after(async () => {
