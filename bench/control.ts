@@ -16,6 +16,8 @@
 //   BENCH_DAEMON_ROOT=dir      runs <dir>/bin/dtcps.js instead of this checkout's (to compare a change)
 //   BENCH_STRICT=1             exits 1 when a target is missed too (by default only failed checks do)
 //   BENCH_KEEP=1               keeps the scratch directory (daemon log, profile)
+//   BENCH_ENGINE=postgresql    the same on PostgreSQL: a throw-away local server (test/support/postgres.ts;
+//                              root and Debian's postgresql), `npm run bench:control:postgres`
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -24,9 +26,11 @@ import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { openStorage } from "../server/storage/storage.ts";
 import { tunnelResponse } from "../server/protocol/challenge.ts";
 import { summarizeProfile, type CpuProfile } from "./cpuprofile.ts";
+import { startPostgres, type PostgresServer } from "../test/support/postgres.ts";
 
 const TARGET_LOGINS_PER_S = 2_000;
 const TARGET_RSS_MB = 300;
@@ -42,6 +46,7 @@ const KEEP = env.BENCH_KEEP === "1";
 const RSS_TRACE = env.BENCH_RSS_TRACE === "1";
 const SETTLE_MAX_MS = Number(env.BENCH_SETTLE_SECONDS ?? 60) * 1000;
 const SQL_COUNT = env.BENCH_SQL_COUNT === "1";
+const ENGINE = env.BENCH_ENGINE === "postgresql" ? "postgresql" : "sqlite";
 
 const USERS = Math.max(SESSIONS, 4 * MAX_LEVEL, 1_000);
 const PASSWORD = "bench-password-0123";
@@ -189,38 +194,51 @@ function dtcpctlLiveSessions(dataDir: string, dbUrl: string, limit: number): Pro
 
 // ---- database checks (a read-only side connection; WAL lets it read while the daemon writes) --
 
+/** The daemon's session rows, read straight from the database. */
 class Ledger {
-  readonly #db: Database.Database;
-  constructor(file: string) {
-    this.#db = new Database(file, { readonly: true, fileMustExist: true });
+  readonly #count: (where: string) => Promise<number>;
+  readonly #reasons: () => Promise<{ r: string; n: number }[]>;
+  readonly #close: () => Promise<void>;
+
+  constructor(dbUrl: string) {
+    const reasons = `SELECT COALESCE("endReason", '(open)') AS r, COUNT(*) AS n FROM "Session" GROUP BY 1 ORDER BY 2 DESC`;
+    if (dbUrl.startsWith("file:")) {
+      const db = new Database(dbUrl.slice("file:".length), { readonly: true, fileMustExist: true });
+      this.#count = async (where) => (db.prepare(`SELECT COUNT(*) AS n FROM "Session" WHERE ${where}`).get() as { n: number }).n;
+      this.#reasons = async () => db.prepare(reasons).all() as { r: string; n: number }[];
+      this.#close = async () => {
+        db.close();
+      };
+    } else {
+      const pool = new pg.Pool({ connectionString: dbUrl, max: 1 });
+      this.#count = async (where) => (await pool.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM "Session" WHERE ${where}`)).rows[0]!.n;
+      this.#reasons = async () => (await pool.query<{ r: string; n: number }>(reasons.replace("COUNT(*)", "COUNT(*)::int"))).rows;
+      this.#close = () => pool.end();
+    }
   }
-  rows(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM "Session"').get() as { n: number }).n;
+  rows(): Promise<number> {
+    return this.#count("TRUE");
   }
-  open(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM "Session" WHERE "endedAt" IS NULL').get() as { n: number }).n;
+  open(): Promise<number> {
+    return this.#count('"endedAt" IS NULL');
   }
-  count(where: string): number {
-    return (this.#db.prepare(`SELECT COUNT(*) AS n FROM "Session" WHERE ${where}`).get() as { n: number }).n;
+  count(where: string): Promise<number> {
+    return this.#count(where);
   }
-  reasons(): string {
-    const rows = this.#db.prepare('SELECT COALESCE("endReason", \'(open)\') AS r, COUNT(*) AS n FROM "Session" GROUP BY 1 ORDER BY 2 DESC').all() as {
-      r: string;
-      n: number;
-    }[];
-    return rows.map((x) => `${x.r} ${x.n}`).join(", ") || "none";
+  async reasons(): Promise<string> {
+    return (await this.#reasons()).map((x) => `${x.r} ${x.n}`).join(", ") || "none";
   }
   /** Waits until the ledger has `open` rows still open; returns how long it took. */
   async waitOpen(expected: number, timeoutMs = 60_000): Promise<number> {
     const t0 = performance.now();
-    while (this.open() !== expected) {
-      if (performance.now() - t0 > timeoutMs) throw new Error(`ledger: ${this.open()} open rows, expected ${expected} (${this.reasons()})`);
+    while ((await this.open()) !== expected) {
+      if (performance.now() - t0 > timeoutMs) throw new Error(`ledger: ${await this.open()} open rows, expected ${expected} (${await this.reasons()})`);
       await sleep(100);
     }
     return performance.now() - t0;
   }
-  close(): void {
-    this.#db.close();
+  close(): Promise<void> {
+    return this.#close();
   }
 }
 
@@ -347,8 +365,13 @@ function verdict(ok: boolean): string {
 async function main(): Promise<number> {
   const benchStart = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), "dtcp-bench-"));
-  const dbFile = join(dataDir, "broker.db");
-  const dbUrl = `file:${dbFile}`;
+  let postgres: PostgresServer | null = null;
+  let dbUrl = `file:${join(dataDir, "broker.db")}`;
+  if (ENGINE === "postgresql") {
+    postgres = await startPostgres();
+    dbUrl = await postgres.database("bench");
+  }
+  console.log(`engine: ${ENGINE === "postgresql" ? `PostgreSQL (throw-away local server on port ${postgres!.port})` : "SQLite"}`);
   let daemon: Daemon | null = null;
   let ok = true;
   try {
@@ -370,7 +393,7 @@ async function main(): Promise<number> {
 
     // 2. daemon
     daemon = await startDaemon(dataDir, dbUrl);
-    const ledger = new Ledger(dbFile);
+    const ledger = new Ledger(dbUrl);
     await sleep(500);
     const idle = procStatus(daemon.pid);
     console.log(`dtcps pid ${daemon.pid} on ${SERVER}:${daemon.port}${PROFILE ? " (under --cpu-prof)" : ""}; RSS at start ${mb(idle.rssKb)} MB`);
@@ -388,13 +411,13 @@ async function main(): Promise<number> {
       // Let the ledger catch up so the next level starts from a quiet daemon.
       await ledger.waitOpen(0);
     }
-    const rows = ledger.rows();
-    console.log(`ledger: ${rows} session rows for ${completed} logins answered +OK (warm-ups included), all ended (${ledger.reasons()})`);
+    const rows = await ledger.rows();
+    console.log(`ledger: ${rows} session rows for ${completed} logins answered +OK (warm-ups included), all ended (${await ledger.reasons()})`);
     if (rows < completed) {
       ok = false;
       console.log(`FAIL: fewer session rows (${rows}) than logins (${completed})`);
     }
-    if (ledger.count("endReason = 'replaced'") > 0) {
+    if ((await ledger.count(`"endReason" = 'replaced'`)) > 0) {
       ok = false;
       console.log("FAIL: some sessions were replaced, though no user logs in twice at once");
     }
@@ -414,7 +437,7 @@ async function main(): Promise<number> {
       const settled = await settledRss(daemon.pid);
       sessionRss = settled.rssKb;
       if (RSS_TRACE) console.log(`  RSS each second: ${settled.trace.map((kb) => mb(kb)).join(" ")}`);
-      const live = ledger.open();
+      const live = await ledger.open();
       const listed = await dtcpctlLiveSessions(dataDir, dbUrl, SESSIONS + 100);
       console.log(`  ledger: ${live} live rows (endedAt null); \`dtcpctl sessions --live --json\` lists ${listed}`);
       console.log(`  RSS right after the logins ${mb(burst.rssKb)} MB (peak ${mb(burst.hwmKb)} MB): garbage of the login burst not yet collected`);
@@ -457,7 +480,7 @@ async function main(): Promise<number> {
       ok = false;
       console.log(`FAIL: ${warnings.length} warnings in the daemon log, first: ${warnings.slice(0, 3).join(" | ")}`);
     }
-    ledger.close();
+    await ledger.close();
     daemon = null;
 
     if (failures.length > 0) {
@@ -465,7 +488,7 @@ async function main(): Promise<number> {
       console.log(`FAIL: ${failures.length} logins failed, first: ${failures.slice(0, 5).join(" | ")}`);
     }
 
-    console.log("\nresult                         figure        target       ");
+    console.log(`\nresult (${ENGINE})                figure        target       `);
     let missed = false;
     if (best) {
       const rate = best.logins / best.seconds;
@@ -501,6 +524,7 @@ async function main(): Promise<number> {
     }
     if (KEEP) console.log(`kept ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
+    postgres?.stop();
   }
 }
 
