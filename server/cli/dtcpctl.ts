@@ -1,7 +1,8 @@
 import { userInfo } from "node:os";
 import { resolvePaths } from "../config.ts";
 import type { Actor } from "../repositories/audit/repository.ts";
-import { openStorage, type Repositories } from "../storage/storage.ts";
+import { copyStorage } from "../storage/copy.ts";
+import { openStorage, type Storage } from "../storage/storage.ts";
 import { numberOption, parseCommandLine, runMain, UsageError } from "./args.ts";
 import { printRecords, printTable } from "./table.ts";
 
@@ -20,10 +21,11 @@ const USAGE = `usage: dtcpctl <command> [options]
   delegations [--user name]
   sessions [--live] [--user name] [--limit n]
   audit [--action prefix] [--limit n]
+  db copy-to <postgresql://…>   copies this broker's database (DATABASE_URL) into a new, empty one
 Every listing takes --json. Environment: DATABASE_URL, BROKER_DATA_DIR, BROKER_SECRET_KEY_FILE.`;
 
 interface Context {
-  storage: Repositories;
+  storage: Storage;
   actor: Actor;
   args: string[];
 }
@@ -216,6 +218,20 @@ const commands: Record<string, Handler> = {
       })),
       ["id", "user", "type", "transport", "client", "started", "ended", "reason", "bytesIn", "bytesOut"],
     );
+  },
+
+  async "db copy-to"({ storage, args }) {
+    const { positionals } = parseCommandLine({ args, options: {} });
+    const url = one(positionals, "the URL of the database to copy into");
+    const paths = resolvePaths();
+    const target = await openStorage(url, { secretKeyFile: paths.secretKeyFile });
+    try {
+      const { counts } = await copyStorage(storage.db, target.db, target.engine === "postgresql", (line) => process.stdout.write(`${line}\n`));
+      const rows = Object.values(counts).reduce((a, b) => a + b, 0);
+      process.stdout.write(`copied ${rows} rows; the counts match. Point DATABASE_URL at the new database (the sealing key ${paths.secretKeyFile} stays as it is).\n`);
+    } finally {
+      await target.close();
+    }
   },
 
   async audit({ storage, args }) {

@@ -23,23 +23,31 @@ const Q = {
   credentials: { name: "login-credentials", text: `SELECT id, disabled, "tunnelPassword" FROM "User" WHERE id = ANY($1::int[])` },
   poolsStamp: { name: "login-pools-stamp", text: `SELECT count(*)::int AS n, max(id) AS top FROM "Pool"` },
   usersStamp: { name: "login-users-stamp", text: `SELECT count(*)::int AS n, max("updatedAt")::text AS latest FROM "User"` },
-  insertSession: {
-    name: "login-insert-session",
-    text: `INSERT INTO "Session" ("userId", "userName", type, transport, "clientIpv4", "serverIpv4", "clientUdpPort", "serverUdpPort",
+  // A batch of starts, ends or counters is one statement over arrays, whatever its size: a round
+  // trip per row would cap logins near a thousand a second. Ids are drawn first, so that each start
+  // knows its row's.
+  sessionIds: { name: "login-session-ids", text: `SELECT nextval(pg_get_serial_sequence('"Session"', 'id'))::int AS id FROM generate_series(1, $1::int)` },
+  insertSessions: {
+    name: "login-insert-sessions",
+    text: `INSERT INTO "Session" (id, "userId", "userName", type, transport, "clientIpv4", "serverIpv4", "clientUdpPort", "serverUdpPort",
                                  "clientIpv6", "serverIpv6", prefix, "startedAt")
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::timestamp(3)) RETURNING id`,
+           SELECT u.*, $13::timestamp(3)
+           FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[],
+                       $10::text[], $11::text[], $12::text[]) AS u`,
   },
-  endSession: {
-    name: "login-end-session",
-    text: `UPDATE "Session" SET "endedAt" = $2::timestamp(3), "endReason" = $3,
-             "bytesIn" = COALESCE($4::bigint, "bytesIn"), "bytesOut" = COALESCE($5::bigint, "bytesOut"),
-             "packetsIn" = COALESCE($6::bigint, "packetsIn"), "packetsOut" = COALESCE($7::bigint, "packetsOut")
-           WHERE id = $1 AND "endedAt" IS NULL`,
+  endSessions: {
+    name: "login-end-sessions",
+    text: `UPDATE "Session" s SET "endedAt" = $2::timestamp(3), "endReason" = u.reason,
+             "bytesIn" = COALESCE(u.bi, s."bytesIn"), "bytesOut" = COALESCE(u.bo, s."bytesOut"),
+             "packetsIn" = COALESCE(u.pi, s."packetsIn"), "packetsOut" = COALESCE(u.po, s."packetsOut")
+           FROM unnest($1::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(id, reason, bi, bo, pi, po)
+           WHERE s.id = u.id AND s."endedAt" IS NULL`,
   },
   recordCounters: {
     name: "login-record-counters",
-    text: `UPDATE "Session" SET "bytesIn" = $2::bigint, "bytesOut" = $3::bigint, "packetsIn" = $4::bigint, "packetsOut" = $5::bigint
-           WHERE id = $1 AND "endedAt" IS NULL`,
+    text: `UPDATE "Session" s SET "bytesIn" = u.bi, "bytesOut" = u.bo, "packetsIn" = u.pi, "packetsOut" = u.po
+           FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, bi, bo, pi, po)
+           WHERE s.id = u.id AND s."endedAt" IS NULL`,
   },
   endOpen: { name: "login-end-open", text: `UPDATE "Session" SET "endedAt" = $1::timestamp(3), "endReason" = $2 WHERE "endedAt" IS NULL` },
   insertAudit: {
@@ -55,22 +63,6 @@ export function openPostgresLoginStore(connectionString: string): LoginStore {
   // An idle connection that fails (a server restart) is replaced at the next query; without a
   // listener the pool's error event would end the process.
   pool.on("error", () => {});
-
-  /** Runs the statements in one transaction on one connection. */
-  const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
 
   return {
     async loginRecord(name) {
@@ -97,33 +89,43 @@ export function openPostgresLoginStore(connectionString: string): LoginStore {
     },
     async startSessions(starts, at) {
       if (starts.length === 0) return [];
-      return transaction(async (client) => {
-        const ids: number[] = [];
-        for (const s of starts) {
-          const values = [s.userId, s.userName, s.type, s.transport, s.clientIpv4, s.serverIpv4, s.clientUdpPort, s.serverUdpPort, s.clientIpv6, s.serverIpv6, s.prefix, utc(at)];
-          const { rows } = await client.query<{ id: number }>({ ...Q.insertSession, values });
-          ids.push(rows[0]!.id);
-        }
-        return ids;
+      const ids = (await pool.query<{ id: number }>({ ...Q.sessionIds, values: [starts.length] })).rows.map((r) => r.id);
+      const column = <K extends keyof (typeof starts)[number]>(key: K) => starts.map((s) => s[key]);
+      await pool.query({
+        ...Q.insertSessions,
+        values: [
+          ids,
+          column("userId"),
+          column("userName"),
+          column("type"),
+          column("transport"),
+          column("clientIpv4"),
+          column("serverIpv4"),
+          column("clientUdpPort"),
+          column("serverUdpPort"),
+          column("clientIpv6"),
+          column("serverIpv6"),
+          column("prefix"),
+          utc(at),
+        ],
       });
+      return ids;
     },
     async endSessions(ends, at) {
       if (ends.length === 0) return;
-      await transaction(async (client) => {
-        for (const e of ends) {
-          const c = e.counters;
-          // No final figures (no data plane): keep what was recorded while it ran.
-          const values = [e.id, utc(at), e.reason, c?.bytesIn.toString() ?? null, c?.bytesOut.toString() ?? null, c?.packetsIn.toString() ?? null, c?.packetsOut.toString() ?? null];
-          await client.query({ ...Q.endSession, values });
-        }
+      // No final figures (no data plane): keep what was recorded while it ran.
+      const figure = (pick: (c: NonNullable<(typeof ends)[number]["counters"]>) => bigint) => ends.map((e) => (e.counters ? pick(e.counters).toString() : null));
+      await pool.query({
+        ...Q.endSessions,
+        values: [ends.map((e) => e.id), utc(at), ends.map((e) => e.reason), figure((c) => c.bytesIn), figure((c) => c.bytesOut), figure((c) => c.packetsIn), figure((c) => c.packetsOut)],
       });
     },
     async recordTraffic(rows) {
       if (rows.length === 0) return;
-      await transaction(async (client) => {
-        for (const { id, counters: c } of rows) {
-          await client.query({ ...Q.recordCounters, values: [id, c.bytesIn.toString(), c.bytesOut.toString(), c.packetsIn.toString(), c.packetsOut.toString()] });
-        }
+      const figure = (pick: (c: (typeof rows)[number]["counters"]) => bigint) => rows.map((r) => pick(r.counters).toString());
+      await pool.query({
+        ...Q.recordCounters,
+        values: [rows.map((r) => r.id), figure((c) => c.bytesIn), figure((c) => c.bytesOut), figure((c) => c.packetsIn), figure((c) => c.packetsOut)],
       });
     },
     async endAllOpen(reason, at) {
