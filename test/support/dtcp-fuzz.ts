@@ -173,17 +173,18 @@ export async function steadyUser(port: number, name: string, password: string, k
         resolve(l);
       });
     });
-  const greeting = await line(5_000);
+  // Bounds on liveness, not speed: generous, since other tests may load the two cores meanwhile.
+  const greeting = await line(20_000);
   const challenge = greeting?.split(" ")[1] ?? "";
   socket.write(`tunnel ${name} ${tunnelResponse(name, challenge, password).toUpperCase()} tunnelonly\r\n`);
-  const reply = await line(5_000);
+  const reply = await line(20_000);
   let pings = 0;
   let missed = 0;
   let worstMs = 0;
   while (keepGoing() && !socket.destroyed) {
     const started = Date.now();
     socket.write("ping\r\n");
-    const pong = await line(5_000);
+    const pong = await line(10_000);
     pings++;
     if (pong !== "+OK hi, happy to hear from you") missed++;
     worstMs = Math.max(worstMs, Date.now() - started);
