@@ -4,7 +4,7 @@ import fc from "fast-check";
 import type { LiveSession, LoginRequest, SessionControl } from "../broker/broker.ts";
 import { silentLogger } from "../log.ts";
 import { tunnelResponse } from "../protocol/challenge.ts";
-import { ControlConnection, DEFAULT_TIMEOUTS, type ControlLink, type LoginPort } from "./connection.ts";
+import { ControlConnection, DEFAULT_TIMEOUTS, LINES_PER_TURN, type ControlLink, type LoginPort } from "./connection.ts";
 
 const PASSWORD = "correct-horse";
 
@@ -138,4 +138,29 @@ test("a peer that does not read gets no further answers, and is no longer read o
   assert.ok(h.written.slice(1).every((r) => r === "+OK valid commands are: TUNNEL PING QUIT\r\n"));
   assert.equal(h.isPaused(), false, "reading resumes once the backlog is answered");
   h.conn.disconnected();
+});
+
+test("a pipelined batch is answered a few lines per turn of the event loop, so other clients are served in between", async () => {
+  const h = harness();
+  h.conn.receive(Buffer.from("ping\r\n".repeat(2000)));
+  assert.equal(h.written.length - 1, LINES_PER_TURN, "one turn's worth, then the connection yields");
+  assert.ok(h.isPaused(), "the rest waits unread from the peer");
+  let turns = 1;
+  while (h.written.length - 1 < 2000 && turns < 1000) {
+    await new Promise((r) => setImmediate(r));
+    turns++;
+  }
+  assert.equal(h.written.length - 1, 2000, "every line is answered in the end");
+  assert.equal(turns, Math.ceil(2000 / LINES_PER_TURN));
+  assert.equal(h.isPaused(), false);
+  h.conn.disconnected();
+});
+
+test("a connection that closes with a pipelined backlog answers nothing more", async () => {
+  const h = harness();
+  h.conn.receive(Buffer.from("ping\r\n".repeat(200)));
+  h.conn.disconnected();
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(h.written.length - 1, LINES_PER_TURN);
 });

@@ -56,6 +56,11 @@ export const DEFAULT_TIMEOUTS: ControlTimeouts = { authMs: 60_000, idleMs: 300_0
 const MAX_LINE_BYTES = 1024;
 /** Received bytes waiting to be answered past which the peer is not read: a few lines' worth, so pipelining still flows. */
 export const MAX_PENDING_INPUT_BYTES = 4 * MAX_LINE_BYTES;
+/**
+ * Lines answered in one turn of the event loop before the connection yields: a peer that pipelines
+ * thousands of lines per socket read must not hold the loop while other clients wait to log in.
+ */
+export const LINES_PER_TURN = 32;
 
 export interface ConnectionHooks {
   /** The connection authenticated (it stops counting as unauthenticated). */
@@ -86,6 +91,8 @@ export class ControlConnection implements SessionControl {
   #onGone: (() => void) | null = null;
   #deadline: NodeJS.Timeout | null = null;
   #partialTimer: NodeJS.Timeout | null = null;
+  /** The rest of a pipelined batch, answered in a later turn. */
+  #nextTurn: NodeJS.Immediate | null = null;
 
   constructor(
     private readonly link: ControlLink,
@@ -141,7 +148,14 @@ export class ControlConnection implements SessionControl {
 
   /** Answers buffered lines in order while nothing is in flight and replies can go out. */
   #pump(): void {
-    while (!this.#closed && !this.#busy && !this.#blocked) {
+    for (let budget = LINES_PER_TURN; this.#nextTurn === null && !this.#closed && !this.#busy && !this.#blocked; budget--) {
+      if (budget === 0) {
+        this.#nextTurn = setImmediate(() => {
+          this.#nextTurn = null;
+          this.#pump();
+        });
+        break;
+      }
       const event = this.#framer.next();
       if (event === null) break;
       if (event.kind === "too-long") return this.#close(LINE_TOO_LONG, "closed");
@@ -154,7 +168,7 @@ export class ControlConnection implements SessionControl {
       if (overfull) this.link.pause();
       else this.link.resume();
     }
-    if (!this.#busy && !this.#blocked && this.#framer.hasPartial && this.#partialTimer === null) {
+    if (!this.#busy && !this.#blocked && this.#nextTurn === null && this.#framer.hasPartial && this.#partialTimer === null) {
       this.#partialTimer = setTimeout(() => {
         this.#partialTimer = null;
         const partial = this.#framer.takePartial();
@@ -251,7 +265,9 @@ export class ControlConnection implements SessionControl {
   #clearTimers(): void {
     if (this.#deadline) clearTimeout(this.#deadline);
     if (this.#partialTimer) clearTimeout(this.#partialTimer);
+    if (this.#nextTurn) clearImmediate(this.#nextTurn);
     this.#deadline = this.#partialTimer = null;
+    this.#nextTurn = null;
   }
 
   #internal(err: unknown): void {

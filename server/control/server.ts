@@ -133,6 +133,11 @@ export class ControlServer implements MetricsSource {
         clientIpv4,
         localIpv4: unmapIpv4(socket.localAddress ?? ""),
         write: (text) => {
+          // The replies of one turn (a pipelined batch) leave in one segment, not one each.
+          if (socket.writableCorked === 0) {
+            socket.cork();
+            process.nextTick(() => socket.uncork());
+          }
           if (socket.write(text, "latin1")) return true;
           drainTimer ??= setTimeout(() => {
             this.counters.unreadClosed++;
