@@ -27,6 +27,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { DEFAULT_POP } from "../server/repositories/pops/schema.ts";
 import { openStorage } from "../server/storage/storage.ts";
 import { tunnelResponse } from "../server/protocol/challenge.ts";
 import { summarizeProfile, type CpuProfile } from "./cpuprofile.ts";
@@ -381,9 +382,10 @@ async function main(): Promise<number> {
     // Rows written in bulk, faster than a repository call per user.
     const { db, box } = storage;
     try {
+      const pop = await db.pop.findUniqueOrThrow({ where: { name: DEFAULT_POP } });
       for (let i = 0; i < USERS; i += 2_000) {
         await db.user.createMany({
-          data: NAMES.slice(i, i + 2_000).map((name) => ({ name, tunnelPassword: box.seal(name, PASSWORD), allowedTypes: "tunnelonly,host,network" })),
+          data: NAMES.slice(i, i + 2_000).map((name) => ({ name, tunnelPassword: box.seal(name, PASSWORD), allowedTypes: "tunnelonly,host,network", popId: pop.id })),
         });
       }
     } finally {

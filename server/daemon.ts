@@ -18,10 +18,14 @@ import { DomainError, prefixField } from "./domain/errors.ts";
 import { SessionLedger } from "./repositories/sessions/repository.ts";
 import { loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
 import { openStorage, type Storage } from "./storage/storage.ts";
+import type { PopRef } from "./repositories/pops/repository.ts";
+import { DEFAULT_POP } from "./repositories/pops/schema.ts";
 import { formatPrefix6 } from "./net/prefix.ts";
 
 export interface DaemonConfig {
   paths: Paths;
+  /** The POP this daemon is (dtcps --pop): registered at start, its heartbeat kept. */
+  pop: PopIdentity;
   host: string;
   port: number;
   udpEnabled: boolean;
@@ -37,14 +41,23 @@ export interface DaemonConfig {
   dataPlane: (pools: readonly string[]) => DataPlane;
   /** Where to serve Prometheus /metrics; null = not served. */
   metrics: { host: string; port: number } | null;
-  /** Where to serve the live-session API for the web UI; null = not served. */
-  api: { host: string; port: number } | null;
+  /** Where to serve the live-session API for the web UI, over TLS with `tls`; null = not served. */
+  api: { host: string; port: number; tls?: { certFile: string; keyFile: string } | null } | null;
   /** How often live sessions' counters are written to their rows; default a minute. */
   trafficRecordMs?: number;
 }
 
+export interface PopIdentity {
+  name: string;
+  /** Where the web app reaches this daemon's live-session API (dtcps --api-url); recorded when the POP has none. */
+  apiUrl: string | null;
+  /** Another POP silent for this long is taken for dead: its open sessions are ended (pop-lost). */
+  lostAfterMs: number;
+}
+
 export interface Daemon {
   readonly address: AddressInfo;
+  readonly pop: PopRef;
   readonly broker: Broker;
   readonly control: ControlServer;
   readonly storage: Storage;
@@ -69,16 +82,18 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     for (const step of started.splice(0).reverse()) await step();
   };
   try {
-    const store = storage.openLoginStore();
+    const pop = await storage.pops.register(config.pop.name, { publicHost: config.publicIpv4, apiUrl: config.pop.apiUrl }, { name: "dtcps" });
+    const store = storage.openLoginStore(pop.id);
     started.push(() => store.close());
+    await store.heartbeat();
     const ledger = new SessionLedger(store);
-    const stale = await ledger.endAllOpen("restart");
-    if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended`);
-    if (config.linkPrefix !== null) await ensureLinkPool(storage, config.linkPrefix, log);
+    const stale = await ledger.endAllOpen("pop-lost");
+    if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended (pop-lost)`);
+    if (config.linkPrefix !== null) await ensureLinkPool(storage, pop, config.linkPrefix, log);
 
     // Read before the pools, so that a pool added meanwhile is routed by the first watch.
     const startPoolsStamp = await store.poolsStamp();
-    const dataPlane = config.dataPlane(await poolCidrs(storage));
+    const dataPlane = config.dataPlane(await poolCidrs(storage, pop));
     await dataPlane.start().catch((err: Error) => {
       throw new Error(`data plane: ${err.message}${/CAP_NET_/.test(err.message) ? CAPABILITY_HINT : ""}`, { cause: err });
     });
@@ -86,6 +101,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     log.info(`data plane: ${dataPlane.description}`);
     const throttle = new LoginThrottle(config.abuse);
     const broker = new Broker(storage, store, storage.box, ledger, dataPlane, throttle, log, {
+      popId: pop.id,
       udpEnabled: config.udpEnabled,
       udpBasePort: config.udpBasePort,
       publicIpv4: config.publicIpv4,
@@ -95,7 +111,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     let metrics: MetricsServer | null = null;
     if (config.metrics) {
-      const metricsServer = await startMetricsServer(config.metrics, [server, ...(isMetricsSource(dataPlane) ? [dataPlane] : [])]);
+      const metricsServer = await startMetricsServer(config.metrics, [server, ...(isMetricsSource(dataPlane) ? [dataPlane] : [])], { pop: pop.name });
       started.push(() => metricsServer.close());
       metrics = metricsServer;
       log.info(`metrics at http://${config.metrics.host}:${metricsServer.address.port}/metrics`);
@@ -108,7 +124,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     let api: ApiServer | null = null;
     if (config.api) {
-      const apiServer = await startApiServer(config.api, {
+      const { tls, ...listen } = config.api;
+      const apiServer = await startApiServer({ ...listen, tls: tls && { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } }, {
         broker,
         key: loadOrCreateApiKey(config.paths.apiKeyFile),
         log,
@@ -116,7 +133,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       });
       started.push(() => apiServer.close());
       api = apiServer;
-      log.info(`live-session API at http://${config.api.host}:${apiServer.address.port} (WebSocket /live)`);
+      log.info(`live-session API at ${tls ? "https" : "http"}://${config.api.host}:${apiServer.address.port} (WebSocket /live)`);
     }
     // Removing, disabling or re-keying a user ends their live session within a second, and a pool
     // added or removed is routed or unrouted as fast, whichever process made the change: the
@@ -126,7 +143,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const watchPools = async () => {
       const stamp = await store.poolsStamp();
       if (stamp === poolsStamp) return;
-      const now = await poolCidrs(storage);
+      const now = await poolCidrs(storage, pop);
       await dataPlane.setPools(now);
       poolsStamp = stamp;
     };
@@ -139,6 +156,22 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       ]).finally(() => (watching = false));
     }, config.revocationCheckMs ?? REVOCATION_CHECK_MS).unref();
     started.push(() => clearInterval(revoker));
+    // This POP's heartbeat, and the end of the sessions of POPs that fell silent.
+    let beating = false;
+    const heart = setInterval(() => {
+      if (beating) return;
+      beating = true;
+      (async () => {
+        await store.heartbeat();
+        const lost = await store.endLostPops(config.pop.lostAfterMs, new Date());
+        if (lost > 0) log.warn(`ended ${lost} sessions of POPs silent for over ${config.pop.lostAfterMs / 1000} s (pop-lost)`);
+      })()
+        .catch((err: unknown) => {
+          if (!isBusy(err)) log.warn(`heartbeat of POP ${pop.name} failed: ${(err as Error).message}`);
+        })
+        .finally(() => (beating = false));
+    }, heartbeatMs(config.pop.lostAfterMs)).unref();
+    started.push(() => clearInterval(heart));
     const sweeper = setInterval(() => {
       throttle.sweep();
       server.sweep();
@@ -149,13 +182,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const recorder = setInterval(() => recordLiveTraffic(store, broker, log), config.trafficRecordMs ?? TRAFFIC_RECORD_MS).unref();
     started.push(() => clearInterval(recorder));
     log.info(
-      `dtcps listening on ${address.address}:${address.port}` +
+      `dtcps${pop.name === DEFAULT_POP ? "" : ` (POP ${pop.name})`} listening on ${address.address}:${address.port}` +
         (config.udpEnabled ? `, UDP tunnels from port ${config.udpBasePort}` : ", UDP tunnels off (-U enables them)"),
     );
     if ((await storage.users.count()) === 0) log.info("no users yet: add one with `npx dtcpctl user add <name>`");
 
     let stopping: Promise<void> | null = null;
-    return { address, broker, control: server, storage, db, dataPlane, metrics, api, stop: () => (stopping ??= undo()) };
+    return { address, pop, broker, control: server, storage, db, dataPlane, metrics, api, stop: () => (stopping ??= undo()) };
   } catch (err) {
     await undo();
     throw err;
@@ -197,17 +230,24 @@ function isMetricsSource(plane: DataPlane): plane is DataPlane & MetricsSource {
   return typeof (plane as Partial<MetricsSource>).collectMetrics === "function";
 }
 
-async function poolCidrs(storage: Storage): Promise<string[]> {
-  return (await storage.pools.list()).map((p) => p.cidr);
+/** Heartbeats come a few times within the limit, so that one late write does not look like a death. */
+function heartbeatMs(lostAfterMs: number): number {
+  return Math.max(200, Math.min(5_000, Math.floor(lostAfterMs / 4)));
 }
 
-async function ensureLinkPool(storage: Storage, text: string, log: Logger): Promise<void> {
+/** The pools this POP routes. */
+async function poolCidrs(storage: Storage, pop: PopRef): Promise<string[]> {
+  return (await storage.pools.list(pop.id)).map((p) => p.cidr);
+}
+
+async function ensureLinkPool(storage: Storage, pop: PopRef, text: string, log: Logger): Promise<void> {
   const cidr = formatPrefix6(prefixField(text, "prefix"));
   const existing = (await storage.pools.list()).find((p) => p.cidr === cidr);
   if (existing) {
     if (existing.purpose !== "link") throw new DomainError(`${cidr} is a ${existing.purpose} pool, not a link pool for host tunnels`);
+    if (existing.pop !== pop.name) throw new DomainError(`${cidr} is a pool of the POP ${existing.pop}, not of ${pop.name}`);
     return;
   }
-  await storage.pools.add({ cidr, purpose: "link" }, { name: "dtcps" });
+  await storage.pools.add({ cidr, purpose: "link", pop: pop.name }, { name: "dtcps" });
   log.info(`added link pool ${cidr} for host tunnels`);
 }

@@ -63,10 +63,18 @@ describe("live-session API over a real WebSocket", () => {
     await broker.stop();
   });
 
-  test("GET /health answers ok", async () => {
-    const res = await fetch(`http://127.0.0.1:${api.address.port}/health`);
+  test("GET /health answers ok with a token, and nothing answers without one", async () => {
+    const base = `http://127.0.0.1:${api.address.port}`;
+    const token = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION });
+    const res = await fetch(`${base}/health`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     assert.equal(await res.text(), "ok");
+    for (const path of ["/health", "/live", "/", "/anything"]) {
+      assert.equal((await fetch(`${base}${path}`)).status, 401, `${path} without a token`);
+      assert.equal((await fetch(`${base}${path}`, { headers: { authorization: "Bearer not.a-token" } })).status, 401, `${path} with a bad token`);
+    }
+    const expired = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION }, 60, nowSeconds() - 120);
+    assert.equal((await fetch(`${base}/health`, { headers: { authorization: `Bearer ${expired}` } })).status, 401, "an expired token");
   });
 
   test("connections without a valid token in the subprotocol header are refused with 401", async () => {

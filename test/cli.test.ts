@@ -157,7 +157,7 @@ describe("dtcps process", () => {
     const second = await startDtcps(port);
     assert.match(second.output(), /marked 1 sessions left open by the previous run as ended/);
     const rows = JSON.parse(dtcpctl(data.env, ["sessions", "--json"]).out) as { reason: string | null }[];
-    assert.deepEqual(rows.map((r) => r.reason), ["restart"]);
+    assert.deepEqual(rows.map((r) => r.reason), ["pop-lost"]);
     const d = await DtcpClient.connect(port, "python");
     assert.match((await d.tunnel("eve", password, "host")) ?? "", /^\+OK /);
     second.child.kill("SIGTERM");
@@ -165,6 +165,6 @@ describe("dtcps process", () => {
     assert.equal(code, 0);
     assert.equal(await d.readLine(), "-ERR server shutting down");
     const after = JSON.parse(dtcpctl(data.env, ["sessions", "--json"]).out) as { reason: string | null }[];
-    assert.deepEqual(after.map((r) => r.reason), ["shutdown", "restart"]);
+    assert.deepEqual(after.map((r) => r.reason), ["shutdown", "pop-lost"]);
   });
 });

@@ -1,5 +1,6 @@
 // Moving a SQLite broker to PostgreSQL with `dtcpctl db copy-to`: everything arrives, secrets
 // included, and the new database goes on as the old one would have.
+import { DEFAULT_POP } from "../server/repositories/pops/schema.ts";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -33,7 +34,7 @@ describe("dtcpctl db copy-to", { timeout: 120_000 }, () => {
     await source.allocations.linkPairForLogin(alice.id, "alice", actor);
     await source.webSessions.start(alice, "browser", "192.0.2.1");
     await source.settings.set("publicHost", "tunnel.example.net", actor);
-    const store = source.openLoginStore();
+    const store = source.openLoginStore((await source.pops.get(DEFAULT_POP)).id);
     const [id] = await store.startSessions(
       [{ userId: alice.id, userName: "alice", type: "host", transport: "udp", clientIpv4: "192.0.2.1", serverIpv4: "192.0.2.2", clientUdpPort: null, serverUdpPort: 4028, clientIpv6: null, serverIpv6: null, prefix: null }],
       new Date(),

@@ -1,10 +1,13 @@
 // The daemon's live-session API for the web UI: GET /health, and a WebSocket at /live streaming the
-// live sessions (a snapshot, then diffs) and taking kicks from administrators. The token goes in
-// the Sec-WebSocket-Protocol header as "dtcp-live, <token>", never in the URL, so it stays out of
-// access logs; it is checked when connecting, and the sign-in it came from is checked again every
-// few seconds for as long as the viewer stays.
+// live sessions (a snapshot, then diffs) and taking kicks from administrators. Nothing answers
+// without a valid token: for the WebSocket it goes in the Sec-WebSocket-Protocol header as
+// "dtcp-live, <token>", for plain requests as "Authorization: Bearer <token>", never in the URL, so
+// it stays out of access logs. A viewer's token is checked when connecting, and the sign-in it came
+// from is checked again every few seconds for as long as the viewer stays. Across hosts the API is
+// served over TLS (certificate and key files).
 
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
@@ -29,6 +32,8 @@ export interface ApiListen {
   pongTimeoutMs?: number;
   /** How often open viewers' sign-ins are checked again. */
   standingCheckMs?: number;
+  /** Serve over TLS with this certificate chain and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer } | null;
 }
 
 /** Whether the web sign-in behind a viewer still stands, and with which role; null when it does not. */
@@ -87,16 +92,21 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
   const connections = new Set<Connection>();
   const sample = () => sampler.sample(broker.liveView(), now());
 
-  const http: Server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     const path = pathOf(req);
-    if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
+    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+    const check = bearer === undefined ? null : verifyToken(key, bearer, Math.floor(now() / 1000));
+    if (check === null || !check.ok) {
+      res.writeHead(401, { "content-type": "text/plain", "www-authenticate": "Bearer" }).end("a token is needed\n");
+    } else if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
       res.writeHead(200, { "content-type": "text/plain" }).end(req.method === "HEAD" ? undefined : "ok");
     } else if (path === LIVE_PATH) {
       res.writeHead(426, { upgrade: "websocket", "content-type": "text/plain" }).end("a WebSocket endpoint\n");
     } else {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }
-  });
+  };
+  const http: Server = listen.tls ? createTlsServer({ cert: listen.tls.cert, key: listen.tls.key }, handler) : createServer(handler);
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,

@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command } from "../protocol/command.ts";
-import { AUTH_FAILED, PASSWORD_CHANGED, TOO_MANY_FAILURES, USER_REVOKED, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
+import { AUTH_FAILED, PASSWORD_CHANGED, TOO_MANY_FAILURES, USER_MOVED, USER_REVOKED, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
 import type { Actor } from "../repositories/audit/repository.ts";
 import { NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
 import type { SessionLedger } from "../repositories/sessions/repository.ts";
@@ -18,6 +18,8 @@ import { UdpPortPool } from "./udp-ports.ts";
 export type TunnelCommand = Extract<Command, { kind: "tunnel" }>;
 
 export interface BrokerOptions {
+  /** The POP this daemon serves: only its users are let in. */
+  popId: number;
   /** dtcps -U: IPv6 over UDP/IPv4 is offered. */
   udpEnabled: boolean;
   /** dtcps -b: first server UDP port. */
@@ -192,9 +194,9 @@ export class Broker {
   }
 
   /**
-   * Ends, at once, the live sessions whose user was removed or disabled, or whose DTCP password
-   * was changed since the login, wherever that was done (web app, dtcpctl): the database is asked.
-   * Returns how many ended.
+   * Ends, at once, the live sessions whose user was removed, disabled or moved to another POP, or
+   * whose DTCP password was changed since the login, wherever that was done (web app, dtcpctl,
+   * another POP): the database is asked. Returns how many ended.
    */
   async revokeStale(): Promise<number> {
     // Cheap while nothing changed: every live session's user is read again only when the user table
@@ -206,19 +208,20 @@ export class Broker {
     // Only once the users were read: a failed read is tried again in full next time.
     this.#usersStamp = stamp;
     this.#unchecked.clear();
-    const stale = live.flatMap((session) => {
+    const stale = live.flatMap((session): { session: LiveSession; reply: string; reason: EndReason; why: string }[] => {
       const credential = now.get(session.userId);
       const loggedInWith = this.#credentials.get(session.id);
-      if (credential === undefined || credential.disabled) return [{ session, reply: USER_REVOKED, why: credential ? "disabled" : "removed" }];
+      if (credential === undefined || credential.disabled) return [{ session, reply: USER_REVOKED, reason: "revoked", why: credential ? "disabled" : "removed" }];
       if (loggedInWith !== undefined && hex(credential.tunnelPassword) !== loggedInWith) {
-        return [{ session, reply: PASSWORD_CHANGED, why: "DTCP password changed" }];
+        return [{ session, reply: PASSWORD_CHANGED, reason: "revoked", why: "DTCP password changed" }];
       }
+      if (credential.popId !== this.options.popId) return [{ session, reply: USER_MOVED, reason: "moved", why: "moved to another POP" }];
       return [];
     });
     await Promise.all(
-      stale.map(({ session, reply, why }) => {
+      stale.map(({ session, reply, reason, why }) => {
         this.log.info(`session ${session.id} of ${session.userName}: ${why}; ending it`);
-        return this.#endAndTell(session, "revoked", reply);
+        return this.#endAndTell(session, reason, reply);
       }),
     );
     return stale.length;
@@ -247,6 +250,7 @@ export class Broker {
     }
     if (!responseMatches(tunnelResponse(record.name, req.challenge, password), req.command.response)) return "wrong response";
     if (record.disabled) return "user disabled";
+    if (record.popId !== this.options.popId) return "served by another POP";
     if (!parseList(record.allowedTypes, TUNNEL_TYPES).includes(req.command.type)) return `type ${req.command.type} not allowed`;
     const transport: Transport = req.command.udp ? "udp" : "proto41";
     if (!parseList(record.allowedTransports, TRANSPORTS).includes(transport)) return `transport ${transport} not allowed`;

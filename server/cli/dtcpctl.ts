@@ -1,28 +1,33 @@
 import { userInfo } from "node:os";
 import { resolvePaths } from "../config.ts";
 import type { Actor } from "../repositories/audit/repository.ts";
+import { DEFAULT_POP } from "../repositories/pops/schema.ts";
 import { copyStorage } from "../storage/copy.ts";
 import { openStorage, type Storage } from "../storage/storage.ts";
 import { numberOption, parseCommandLine, runMain, UsageError } from "./args.ts";
 import { printRecords, printTable } from "./table.ts";
 
 const USAGE = `usage: dtcpctl <command> [options]
-  user add <name> [--admin] [--email addr] [--types t,…] [--transports proto41,udp] [--mtu n] [--tunnel-password-stdin]
+  user add <name> [--admin] [--email addr] [--types t,…] [--transports proto41,udp] [--mtu n] [--pop name] [--tunnel-password-stdin]
   user list [--search text]
   user show <name>
-  user set <name> [--email addr|""] [--types t,…] [--transports proto41,udp] [--mtu n]
+  user set <name> [--email addr|""] [--types t,…] [--transports proto41,udp] [--mtu n] [--pop name]
   user disable|enable|remove <name>
   tunnel-password rotate <name> [--tunnel-password-stdin]
-  pool add <cidr> --purpose link|delegation [--size len] [--auto]
+  pool add <cidr> --purpose link|delegation [--size len] [--auto] [--pop name]
   pool list
   pool remove <cidr>
+  pop add <name> [--address host] [--api-url url]
+  pop set <name> [--address host|""] [--api-url url|""]
+  pop list
+  pop remove <name>
   delegate <user> [--pool cidr]
   undelegate <user> <prefix>
   delegations [--user name]
-  sessions [--live] [--user name] [--limit n]
+  sessions [--live] [--user name] [--pop name] [--limit n]
   audit [--action prefix] [--limit n]
   db copy-to <postgresql://…>   copies this broker's database (DATABASE_URL) into a new, empty one
-Every listing takes --json. Environment: DATABASE_URL, BROKER_DATA_DIR, BROKER_SECRET_KEY_FILE.`;
+--pop may be left out while there is only one POP. Every listing takes --json. Environment: DATABASE_URL, BROKER_DATA_DIR, BROKER_SECRET_KEY_FILE.`;
 
 interface Context {
   storage: Storage;
@@ -58,6 +63,7 @@ const commands: Record<string, Handler> = {
         types: { type: "string" },
         transports: { type: "string" },
         mtu: { type: "string" },
+        pop: { type: "string" },
         "tunnel-password-stdin": { type: "boolean" },
       },
     });
@@ -72,17 +78,18 @@ const commands: Record<string, Handler> = {
         allowedTransports: splitList(values.transports),
         mtu: values.mtu === undefined ? undefined : numberOption("--mtu", values.mtu, 1280, 1280, 1480),
         tunnelPassword,
+        pop: values.pop,
       },
       actor,
     );
-    process.stdout.write(`created ${user.role} ${user.name}\n`);
+    process.stdout.write(`created ${user.role} ${user.name}${onPop(user.pop)}\n`);
     if (tunnelPassword === undefined) process.stdout.write(`DTCP password (shown once): ${issued}\n`);
   },
 
   async "user list"({ storage, args }) {
     const { values } = parseCommandLine({ args, options: { search: { type: "string" }, json: { type: "boolean" } }, allowPositionals: false });
     const users = await storage.users.list(values.search);
-    printTable(values.json, users, ["name", "role", "disabled", "allowedTypes", "allowedTransports", "mtu", "email"]);
+    printTable(values.json, users, ["name", "role", "pop", "disabled", "allowedTypes", "allowedTransports", "mtu", "email"]);
   },
 
   async "user show"({ storage, args }) {
@@ -101,10 +108,10 @@ const commands: Record<string, Handler> = {
   async "user set"({ storage, actor, args }) {
     const { values, positionals } = parseCommandLine({
       args,
-      options: { email: { type: "string" }, types: { type: "string" }, transports: { type: "string" }, mtu: { type: "string" } },
+      options: { email: { type: "string" }, types: { type: "string" }, transports: { type: "string" }, mtu: { type: "string" }, pop: { type: "string" } },
     });
     const name = one(positionals, "one user name");
-    if (Object.keys(values).length === 0) throw new UsageError("nothing to change: give --email, --types, --transports or --mtu");
+    if (Object.keys(values).length === 0) throw new UsageError("nothing to change: give --email, --types, --transports, --mtu or --pop");
     const user = await storage.users.update(
       name,
       {
@@ -112,11 +119,12 @@ const commands: Record<string, Handler> = {
         allowedTypes: splitList(values.types),
         allowedTransports: splitList(values.transports),
         mtu: values.mtu === undefined ? undefined : numberOption("--mtu", values.mtu, 1280, 1280, 1480),
+        pop: values.pop,
       },
       actor,
     );
     process.stdout.write(
-      `${user.name}: types ${user.allowedTypes.join(",")}, transports ${user.allowedTransports.join(",")}, MTU ${user.mtu}` +
+      `${user.name}${onPop(user.pop)}: types ${user.allowedTypes.join(",")}, transports ${user.allowedTransports.join(",")}, MTU ${user.mtu}` +
         `${user.email ? `, ${user.email}` : ""} (a live session keeps its settings until it reconnects)
 `,
     );
@@ -143,7 +151,7 @@ const commands: Record<string, Handler> = {
   async "pool add"({ storage, actor, args }) {
     const { values, positionals } = parseCommandLine({
       args,
-      options: { purpose: { type: "string" }, size: { type: "string" }, auto: { type: "boolean" } },
+      options: { purpose: { type: "string" }, size: { type: "string" }, auto: { type: "boolean" }, pop: { type: "string" } },
     });
     if (values.purpose === undefined) throw new UsageError("--purpose link|delegation is required");
     const pool = await storage.pools.add(
@@ -152,16 +160,17 @@ const commands: Record<string, Handler> = {
         purpose: values.purpose,
         prefixLength: values.size === undefined ? undefined : numberOption("--size", values.size, 0, 0, 128),
         autoDelegate: values.auto ?? false,
+        pop: values.pop,
       },
       actor,
     );
-    process.stdout.write(`added ${pool.purpose} pool ${pool.cidr} handing out /${pool.prefixLength}${pool.autoDelegate ? " (auto-delegate)" : ""}\n`);
+    process.stdout.write(`added ${pool.purpose} pool ${pool.cidr} handing out /${pool.prefixLength}${pool.autoDelegate ? " (auto-delegate)" : ""}${onPop(pool.pop)}\n`);
   },
 
   async "pool list"({ storage, args }) {
     const { values } = parseCommandLine({ args, options: { json: { type: "boolean" } }, allowPositionals: false });
     const pools = await storage.pools.list();
-    printTable(values.json, pools.map((p) => ({ ...p, size: `/${p.prefixLength}`, used: `${p.used}/${p.capacity}` })), ["cidr", "purpose", "size", "autoDelegate", "used"]);
+    printTable(values.json, pools.map((p) => ({ ...p, size: `/${p.prefixLength}`, used: `${p.used}/${p.capacity}` })), ["cidr", "purpose", "pop", "size", "autoDelegate", "used"]);
   },
 
   async "pool remove"({ storage, actor, args }) {
@@ -169,6 +178,38 @@ const commands: Record<string, Handler> = {
     const cidr = one(positionals, "one pool prefix");
     await storage.pools.remove(cidr, actor);
     process.stdout.write(`removed pool ${cidr}\n`);
+  },
+
+  async "pop add"({ storage, actor, args }) {
+    const { values, positionals } = parseCommandLine({ args, options: { address: { type: "string" }, "api-url": { type: "string" } } });
+    const pop = await storage.pops.add({ name: one(positionals, "one POP name"), publicHost: values.address ?? null, apiUrl: values["api-url"] ?? null }, actor);
+    process.stdout.write(`added POP ${pop.name}${pop.publicHost ? ` (clients connect to ${pop.publicHost})` : ""}; start its daemon with dtcps --pop ${pop.name}\n`);
+  },
+
+  async "pop set"({ storage, actor, args }) {
+    const { values, positionals } = parseCommandLine({ args, options: { address: { type: "string" }, "api-url": { type: "string" } } });
+    const name = one(positionals, "one POP name");
+    if (Object.keys(values).length === 0) throw new UsageError("nothing to change: give --address or --api-url");
+    const cleared = (v: string | undefined) => (v === undefined ? undefined : v === "" ? null : v);
+    const pop = await storage.pops.update(name, { publicHost: cleared(values.address), apiUrl: cleared(values["api-url"]) }, actor);
+    process.stdout.write(`${pop.name}: clients connect to ${pop.publicHost ?? "the broker's server name"}, live API ${pop.apiUrl ?? "the local daemon's"}\n`);
+  },
+
+  async "pop list"({ storage, args }) {
+    const { values } = parseCommandLine({ args, options: { json: { type: "boolean" } }, allowPositionals: false });
+    const pops = await storage.pops.list();
+    printTable(
+      values.json,
+      pops.map((p) => ({ name: p.name, address: p.publicHost, apiUrl: p.apiUrl, heartbeat: p.heartbeatAt, users: p.users, pools: p.pools, live: p.liveSessions })),
+      ["name", "address", "apiUrl", "heartbeat", "users", "pools", "live"],
+    );
+  },
+
+  async "pop remove"({ storage, actor, args }) {
+    const { positionals } = parseCommandLine({ args, options: {} });
+    const name = one(positionals, "one POP name");
+    await storage.pops.remove(name, actor);
+    process.stdout.write(`removed POP ${name}\n`);
   },
 
   async delegate({ storage, actor, args }) {
@@ -194,12 +235,13 @@ const commands: Record<string, Handler> = {
   async sessions({ storage, args }) {
     const { values } = parseCommandLine({
       args,
-      options: { live: { type: "boolean" }, user: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
+      options: { live: { type: "boolean" }, user: { type: "string" }, pop: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
       allowPositionals: false,
     });
     const rows = await storage.sessions.list({
       live: values.live,
       userName: values.user,
+      pop: values.pop,
       limit: numberOption("--limit", values.limit, 100, 1, 100_000),
     });
     printTable(
@@ -207,6 +249,7 @@ const commands: Record<string, Handler> = {
       rows.map((s) => ({
         id: s.id,
         user: s.userName,
+        pop: s.pop,
         type: s.type,
         transport: s.transport,
         client: s.clientUdpPort === null ? s.clientIpv4 : `${s.clientIpv4}:${s.clientUdpPort}`,
@@ -216,7 +259,7 @@ const commands: Record<string, Handler> = {
         bytesIn: s.bytesIn,
         bytesOut: s.bytesOut,
       })),
-      ["id", "user", "type", "transport", "client", "started", "ended", "reason", "bytesIn", "bytesOut"],
+      ["id", "user", "pop", "type", "transport", "client", "started", "ended", "reason", "bytesIn", "bytesOut"],
     );
   },
 
@@ -244,6 +287,9 @@ const commands: Record<string, Handler> = {
     printTable(values.json, rows, ["at", "actor", "source", "action", "target", "before", "after"]);
   },
 };
+
+/** " on POP x", said only where there is more than the one a single box has. */
+const onPop = (pop: string) => (pop === DEFAULT_POP ? "" : ` on POP ${pop}`);
 
 async function setDisabled({ storage, actor, args }: Context, disabled: boolean): Promise<void> {
   const { positionals } = parseCommandLine({ args, options: {} });

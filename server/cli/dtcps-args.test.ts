@@ -28,8 +28,20 @@ test("without --no-dataplane the userspace data plane carries packets, routing e
   assert.match(plane.description, /TUN tb0 \(MTU 1400\), 2 pool\(s\) routed to it, UDP on 192\.0\.2\.1, outer source relaxed/);
   assert.deepEqual(c.metrics, { host: "127.0.0.1", port: 9100 });
   assert.deepEqual(parseDtcpsArgs(["--metrics", "0.0.0.0:9101"], env).metrics, { host: "0.0.0.0", port: 9101 });
-  assert.deepEqual(parseDtcpsArgs(["--api-listen", "20201"], env).api, { host: "127.0.0.1", port: 20201 });
+  assert.deepEqual(parseDtcpsArgs(["--api-listen", "20201"], env).api, { host: "127.0.0.1", port: 20201, tls: null });
+  assert.deepEqual(parseDtcpsArgs(["--api-listen", "0.0.0.0:8443", "--api-tls-cert", "c.pem", "--api-tls-key", "k.pem"], env).api, {
+    host: "0.0.0.0",
+    port: 8443,
+    tls: { certFile: "c.pem", keyFile: "k.pem" },
+  });
   assert.match(parseDtcpsArgs([], env).dataPlane([]).description, /TUN dtcp0 \(MTU 1280\).*outer source strict/);
+});
+
+test("--pop names the POP this daemon is; one-box installs leave it out and are the POP default", () => {
+  const plain = parseDtcpsArgs([], env);
+  assert.deepEqual(plain.pop, { name: "default", apiUrl: null, lostAfterMs: 30_000 });
+  const pop = parseDtcpsArgs(["--pop", "paris", "--api-url", "https://paris.example.net:8443/", "--pop-lost-after", "10"], env).pop;
+  assert.deepEqual(pop, { name: "paris", apiUrl: "https://paris.example.net:8443", lostAfterMs: 10_000 });
 });
 
 test("short options combine as in dtcps(8); the prefix is positional", () => {
@@ -50,6 +62,11 @@ test("bad values are usage errors naming the option", () => {
     [["--metrics", "localhost:9100"], /--metrics wants \[IPv4:\]port/],
     [["--metrics", "70000"], /--metrics must be a number from 0 to 65535/],
     [["--listen", "::1"], /--listen must be an IPv4 address/],
+    [["--pop", "Paris 1"], /--pop: POP names are/],
+    [["--api-url", "ftp://x"], /--api-url: the live-session API is a URL/],
+    [["--api-listen", "8443", "--api-tls-cert", "c.pem"], /--api-tls-cert and --api-tls-key go together/],
+    [["--api-tls-cert", "c.pem", "--api-tls-key", "k.pem"], /--api-tls-cert needs --api-listen/],
+    [["--pop-lost-after", "0"], /--pop-lost-after must be a number from 1/],
   ];
   for (const [argv, message] of cases) assert.throws(() => parseDtcpsArgs(argv, env), (e: unknown) => e instanceof UsageError && message.test(e.message), argv.join(" "));
 });

@@ -6,12 +6,14 @@ import { NoDataPlane } from "../dataplane/types.ts";
 import { UserspaceDataPlane } from "../dataplane/userspace.ts";
 import { consoleLogger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
+import { DEFAULT_POP, apiUrlSchema, popNameSchema } from "../repositories/pops/schema.ts";
 import { numberOption, parseCommandLine, UsageError } from "./args.ts";
 
 export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-dataplane] [--listen addr] [--public-ipv4 addr]
              [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--metrics [host:]port] [--api-listen [host:]port]
              [--auth-timeout s] [--idle-timeout s] [--max-unauth n] [--max-unauth-per-ip n] [--auth-free-failures n]
-             [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s] [prefix]`;
+             [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s]
+             [--pop name] [--pop-lost-after s] [--api-url url] [--api-tls-cert file --api-tls-key file] [prefix]`;
 
 export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { verbose: boolean } {
   const { values, positionals } = parseCommandLine({
@@ -39,6 +41,11 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "auth-delay-base": { type: "string" },
       "auth-delay-max": { type: "string" },
       "auth-fail-memory": { type: "string" },
+      pop: { type: "string" },
+      "pop-lost-after": { type: "string" },
+      "api-url": { type: "string" },
+      "api-tls-cert": { type: "string" },
+      "api-tls-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -57,8 +64,22 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const verbose = values.debug ?? false;
   const tunMtu = Math.floor(numberOption("--tun-mtu", values["tun-mtu"], 1280, 1280, 1480));
   const strictOuterSource = !(values["relaxed-outer-source"] ?? false);
+  const popName = values.pop ?? DEFAULT_POP;
+  if (!popNameSchema.safeParse(popName).success) throw new UsageError(`--pop: POP names are 1–32 lowercase letters, digits or '-'; got "${popName}"`);
+  let apiUrl: string | null = null;
+  if (values["api-url"] !== undefined) {
+    const parsed = apiUrlSchema.safeParse(values["api-url"]);
+    if (!parsed.success) throw new UsageError(`--api-url: ${parsed.error.issues[0]!.message}; got "${values["api-url"]}"`);
+    apiUrl = parsed.data;
+  }
+  const tlsCert = values["api-tls-cert"];
+  const tlsKey = values["api-tls-key"];
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError("--api-tls-cert and --api-tls-key go together");
+  const api = values["api-listen"] === undefined ? null : parseListen("--api-listen", values["api-listen"], "127.0.0.1");
+  if (tlsCert !== undefined && api === null) throw new UsageError("--api-tls-cert needs --api-listen");
   return {
     paths: resolvePaths(env),
+    pop: { name: popName, apiUrl, lostAfterMs: seconds("pop-lost-after", values["pop-lost-after"], 30_000, 1) },
     host,
     port: count("p", values.port, 20200, 0),
     udpEnabled: values.udp ?? false,
@@ -91,7 +112,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
             log: consoleLogger(verbose),
           }),
     metrics: values.metrics === undefined ? null : parseListen("--metrics", values.metrics, "127.0.0.1"),
-    api: values["api-listen"] === undefined ? null : parseListen("--api-listen", values["api-listen"], "127.0.0.1"),
+    api: api && { ...api, tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : null },
     verbose,
   };
 }

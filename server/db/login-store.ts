@@ -8,6 +8,8 @@ import { sqliteFile } from "./client.ts";
 export interface LoginRecord {
   id: number;
   name: string;
+  /** The POP that serves the user: other POPs' daemons refuse them. */
+  popId: number;
   tunnelPassword: Uint8Array;
   disabled: boolean;
   allowedTypes: string;
@@ -21,6 +23,8 @@ export interface LoginRecord {
 /** A user's standing for DTCP as stored now. */
 export interface UserCredential {
   disabled: boolean;
+  /** The POP that serves the user now: another one than the session's means they were moved. */
+  popId: number;
   /** The sealed DTCP password: a different value means it was changed. */
   tunnelPassword: Uint8Array;
 }
@@ -30,6 +34,7 @@ export interface UserCredential {
  * An ORM query costs about a millisecond, which would cap logins near 400/s on a small machine;
  * these few statements run on a connection of their own, prepared once. Everything else
  * (administration, allocation, listings) stays in the repositories. Each engine has its own.
+ * A store belongs to one POP's daemon: the sessions it starts and ends are that POP's.
  */
 export interface LoginStore {
   loginRecord(name: string): Promise<LoginRecord | null>;
@@ -47,8 +52,15 @@ export interface LoginStore {
   endSessions(ends: readonly SessionEnd[], at: Date): Promise<void>;
   /** Writes the counters so far of sessions still open, in one transaction. */
   recordTraffic(rows: readonly { id: number; counters: TrafficCounters }[]): Promise<void>;
-  /** Ends every session left open; returns how many. */
+  /** Ends every session of this POP left open; returns how many. */
   endAllOpen(reason: EndReason, at: Date): Promise<number>;
+  /** Records that this POP's daemon is alive. */
+  heartbeat(): Promise<void>;
+  /**
+   * Ends (`pop-lost`) the open sessions of every other POP whose daemon has given no sign of life
+   * for `silentMs`: it died, and its sessions with it. Returns how many.
+   */
+  endLostPops(silentMs: number, at: Date): Promise<number>;
   audit(actor: Actor, entry: AuditEntry, at: Date): Promise<void>;
   close(): Promise<void>;
 }
@@ -61,7 +73,7 @@ export function isBusy(err: unknown): boolean {
 // Prisma's SQLite adapter stores DateTime as ISO text with an explicit offset; we write the same.
 const sqlDate = (d: Date) => d.toISOString().replace("Z", "+00:00");
 
-export function openLoginStore(databaseUrl: string): LoginStore {
+export function openLoginStore(databaseUrl: string, popId: number): LoginStore {
   const db = new Database(sqliteFile(databaseUrl));
   // better-sqlite3 waits synchronously: a long wait would freeze every connection of the daemon,
   // and a Prisma transaction of this very process could never release the lock meanwhile.
@@ -70,20 +82,20 @@ export function openLoginStore(databaseUrl: string): LoginStore {
   db.defaultSafeIntegers(false);
 
   const user = db.prepare<[string], Omit<LoginRecord, "linkPair" | "delegation" | "disabled"> & { disabled: number; clientAddress: string | null; serverAddress: string | null; delegation: string | null }>(`
-    SELECT u.id, u.name, u.tunnelPassword, u.disabled, u.allowedTypes, u.allowedTransports, u.mtu,
+    SELECT u.id, u.name, u.popId, u.tunnelPassword, u.disabled, u.allowedTypes, u.allowedTransports, u.mtu,
            l.clientAddress, l.serverAddress,
            (SELECT d.prefix FROM "Delegation" d WHERE d.userId = u.id ORDER BY d.id LIMIT 1) AS delegation
     FROM "User" u LEFT JOIN "LinkPair" l ON l.userId = u.id
     WHERE u.name = ?`);
-  const credentials = db.prepare<[string], { id: number; disabled: number; tunnelPassword: Uint8Array }>(
-    `SELECT id, disabled, tunnelPassword FROM "User" WHERE id IN (SELECT value FROM json_each(?))`,
+  const credentials = db.prepare<[string], { id: number; disabled: number; popId: number; tunnelPassword: Uint8Array }>(
+    `SELECT id, disabled, popId, tunnelPassword FROM "User" WHERE id IN (SELECT value FROM json_each(?))`,
   );
   const poolsStamp = db.prepare<[], { n: number; top: number | null }>(`SELECT count(*) AS n, max(id) AS top FROM "Pool"`);
   const usersStamp = db.prepare<[], { n: number; latest: string | null }>(`SELECT count(*) AS n, max(updatedAt) AS latest FROM "User"`);
   const insertSession = db.prepare(`
-    INSERT INTO "Session" (userId, userName, type, transport, clientIpv4, serverIpv4, clientUdpPort, serverUdpPort,
+    INSERT INTO "Session" (popId, userId, userName, type, transport, clientIpv4, serverIpv4, clientUdpPort, serverUdpPort,
                            clientIpv6, serverIpv6, prefix, startedAt)
-    VALUES (@userId, @userName, @type, @transport, @clientIpv4, @serverIpv4, @clientUdpPort, @serverUdpPort,
+    VALUES (@popId, @userId, @userName, @type, @transport, @clientIpv4, @serverIpv4, @clientUdpPort, @serverUdpPort,
             @clientIpv6, @serverIpv6, @prefix, @startedAt)`);
   const endSession = db.prepare(`
     UPDATE "Session" SET endedAt = @endedAt, endReason = @reason,
@@ -93,13 +105,17 @@ export function openLoginStore(databaseUrl: string): LoginStore {
   const recordCounters = db.prepare(`
     UPDATE "Session" SET bytesIn = @bytesIn, bytesOut = @bytesOut, packetsIn = @packetsIn, packetsOut = @packetsOut
     WHERE id = @id AND endedAt IS NULL`);
-  const endOpen = db.prepare(`UPDATE "Session" SET endedAt = ?, endReason = ? WHERE endedAt IS NULL`);
+  const endOpen = db.prepare(`UPDATE "Session" SET endedAt = ?, endReason = ? WHERE endedAt IS NULL AND popId = ?`);
+  const heartbeat = db.prepare(`UPDATE "Pop" SET heartbeatAt = ? WHERE id = ?`);
+  const endLost = db.prepare(`
+    UPDATE "Session" SET endedAt = @at, endReason = 'pop-lost'
+    WHERE endedAt IS NULL AND popId IN (SELECT id FROM "Pop" WHERE id <> @popId AND (heartbeatAt IS NULL OR heartbeatAt < @silentSince))`);
   const insertAudit = db.prepare(`
     INSERT INTO "AuditLog" (at, actor, source, action, target, before, after)
     VALUES (?, ?, ?, ?, ?, ?, ?)`);
 
   const startMany = db.transaction((starts: readonly SessionStart[], at: string) =>
-    starts.map((s) => Number(insertSession.run({ ...s, startedAt: at }).lastInsertRowid)),
+    starts.map((s) => Number(insertSession.run({ ...s, popId, startedAt: at }).lastInsertRowid)),
   );
   const endMany = db.transaction((ends: readonly SessionEnd[], at: string) => {
     for (const e of ends) {
@@ -136,7 +152,7 @@ export function openLoginStore(databaseUrl: string): LoginStore {
     async credentials(userIds) {
       const found = new Map<number, UserCredential>();
       if (userIds.length === 0) return found;
-      for (const row of credentials.all(JSON.stringify(userIds))) found.set(row.id, { disabled: row.disabled !== 0, tunnelPassword: row.tunnelPassword });
+      for (const row of credentials.all(JSON.stringify(userIds))) found.set(row.id, { disabled: row.disabled !== 0, popId: row.popId, tunnelPassword: row.tunnelPassword });
       return found;
     },
     async poolsStamp() {
@@ -154,7 +170,11 @@ export function openLoginStore(databaseUrl: string): LoginStore {
     recordTraffic: async (rows) => {
       if (rows.length > 0) recordMany.immediate(rows);
     },
-    endAllOpen: async (reason, at) => endOpen.run(sqlDate(at), reason).changes,
+    endAllOpen: async (reason, at) => endOpen.run(sqlDate(at), reason, popId).changes,
+    heartbeat: async () => {
+      heartbeat.run(sqlDate(new Date()), popId);
+    },
+    endLostPops: async (silentMs, at) => endLost.run({ at: sqlDate(at), popId, silentSince: sqlDate(new Date(at.getTime() - silentMs)) }).changes,
     audit: async (actor, entry, at) => {
       insertAudit.run(sqlDate(at), actor.name, actor.source ?? null, entry.action, entry.target ?? null, auditJson(entry.before), auditJson(entry.after));
     },

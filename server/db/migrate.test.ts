@@ -139,7 +139,7 @@ test("a migration that another process applied meanwhile is not applied twice", 
 test("a table redefinition keeps the rows that reference the table, and foreign keys stay on", async () => {
   const db = new Database(":memory:");
   applyMigrations(db, defaultMigrationsDir);
-  db.prepare(`INSERT INTO "User" (name, tunnelPassword, updatedAt) VALUES ('alice', x'00', 0)`).run();
+  db.prepare(`INSERT INTO "User" (name, tunnelPassword, updatedAt, popId) VALUES ('alice', x'00', 0, 1)`).run();
   db.prepare(`INSERT INTO "Session" (userId, type, transport, clientIpv4, serverIpv4) VALUES (1, 'host', 'udp', '192.0.2.1', '192.0.2.2')`).run();
 
   // Dropping a column makes Prisma redefine the table: DROP TABLE "User" would
@@ -152,6 +152,23 @@ test("a table redefinition keeps the rows that reference the table, and foreign 
 
   assert.equal(db.prepare(`SELECT count(*) FROM "Session"`).pluck().get(), 1);
   assert.equal(db.prepare(`SELECT count(*) FROM pragma_table_info('User') WHERE name = 'email'`).pluck().get(), 0);
+  assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
+});
+
+test("a broker from before POPs finds everything it had on the POP default", () => {
+  const dir = mkdtempSync(join(scratch, "before-pops-"));
+  for (const name of committed.filter((n) => n < "20261202184133_pops")) cpSync(join(defaultMigrationsDir, name), join(dir, name), { recursive: true });
+  const db = new Database(":memory:");
+  applyMigrations(db, dir);
+  db.prepare(`INSERT INTO "User" (name, tunnelPassword, updatedAt) VALUES ('alice', x'00', 0)`).run();
+  db.prepare(`INSERT INTO "Pool" (cidr, purpose, prefixLength) VALUES ('2001:db8::/48', 'delegation', 56)`).run();
+  db.prepare(`INSERT INTO "Delegation" (prefix, poolId, userId) VALUES ('2001:db8::/56', 1, 1)`).run();
+  db.prepare(`INSERT INTO "Session" (userId, userName, type, transport, clientIpv4, serverIpv4) VALUES (1, 'alice', 'host', 'udp', '192.0.2.1', '192.0.2.2')`).run();
+
+  assert.ok(applyMigrations(db, defaultMigrationsDir).includes("20261202184133_pops"));
+  assert.deepEqual(db.prepare(`SELECT id, name FROM "Pop"`).all(), [{ id: 1, name: "default" }]);
+  for (const table of ["User", "Pool", "Session"]) assert.deepEqual(db.prepare(`SELECT popId FROM "${table}"`).pluck().all(), [1], table);
+  assert.equal(db.prepare(`SELECT count(*) FROM "Delegation"`).pluck().get(), 1, "the delegation survives its tables' redefinition");
   assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
 });
 

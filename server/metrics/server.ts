@@ -2,15 +2,22 @@
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CONTENT_TYPE, formatExposition, type MetricsSource } from "./exposition.ts";
+import { CONTENT_TYPE, formatExposition, type MetricFamily, type MetricsSource } from "./exposition.ts";
 
 export interface MetricsServer {
   readonly address: AddressInfo;
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics on host:port (port 0 picks one). */
-export async function startMetricsServer(listen: { host: string; port: number }, sources: readonly MetricsSource[]): Promise<MetricsServer> {
+/**
+ * Serves GET /metrics on host:port (port 0 picks one). `labels` go on every sample (the POP's
+ * name), so that one Prometheus tells the daemons of several POPs apart.
+ */
+export async function startMetricsServer(
+  listen: { host: string; port: number },
+  sources: readonly MetricsSource[],
+  labels: Readonly<Record<string, string>> = {},
+): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/metrics") {
@@ -23,7 +30,7 @@ export async function startMetricsServer(listen: { host: string; port: number },
     }
     let body: string;
     try {
-      body = formatExposition(sources.flatMap((s) => s.collectMetrics()));
+      body = formatExposition(withLabels(sources.flatMap((s) => s.collectMetrics()), labels));
     } catch (err) {
       res.writeHead(500, { "content-type": "text/plain" }).end(`metrics unavailable: ${(err as Error).message}\n`);
       return;
@@ -46,4 +53,9 @@ export async function startMetricsServer(listen: { host: string; port: number },
         server.closeAllConnections();
       }),
   };
+}
+
+function withLabels(families: MetricFamily[], labels: Readonly<Record<string, string>>): MetricFamily[] {
+  if (Object.keys(labels).length === 0) return families;
+  return families.map((f) => ({ ...f, samples: f.samples.map((s) => ({ ...s, labels: { ...labels, ...s.labels } })) }));
 }

@@ -15,6 +15,8 @@ export const AUTH_FAILED = "-ERR authentication failed.";
 export const TOO_MANY_FAILURES = "-ERR too many failed logins, try again later";
 export const USER_REVOKED = "-ERR account removed or disabled";
 export const PASSWORD_CHANGED = "-ERR tunnel password changed";
+/** The user now belongs to another POP: their client must connect there (the portal shows where). */
+export const USER_MOVED = "-ERR account moved to another server; see the portal for its address";
 export const SOLD_OUT = "-ERR tunnel interface sold out";
 export const LINE_TOO_LONG = "-ERR line too long";
 export const TIMED_OUT = "-ERR connection timed out, disconnecting";

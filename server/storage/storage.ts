@@ -5,6 +5,7 @@ import { openLoginStore, type LoginStore } from "../db/login-store.ts";
 import { AuditLog } from "../repositories/audit/repository.ts";
 import { AllocationRepository } from "../repositories/delegations/repository.ts";
 import { PoolRepository } from "../repositories/pools/repository.ts";
+import { PopRepository } from "../repositories/pops/repository.ts";
 import { SessionHistory } from "../repositories/sessions/repository.ts";
 import { SettingsRepository } from "../repositories/settings/repository.ts";
 import { SetupRepository } from "../repositories/setup/repository.ts";
@@ -19,6 +20,7 @@ import { openPostgres } from "./postgres/open.ts";
 /** The repositories of the web app and dtcpctl: plain domain operations, no database handle. */
 export interface Repositories {
   readonly users: UserRepository;
+  readonly pops: PopRepository;
   readonly pools: PoolRepository;
   readonly allocations: AllocationRepository;
   readonly sessions: SessionHistory;
@@ -35,8 +37,8 @@ export interface Storage extends Repositories {
   readonly box: SecretBox;
   /** The ORM client, for the daemon's and the tests' own queries until they move behind repositories. */
   readonly db: Db;
-  /** The login path's own fast statements (the daemon's). */
-  openLoginStore(): LoginStore;
+  /** The login path's own fast statements, for the daemon of one POP. */
+  openLoginStore(popId: number): LoginStore;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function openStorage(url: string, options: StorageOptions): Promise
     box,
     db,
     users: new UserRepository(db, box),
+    pops: new PopRepository(db),
     pools: new PoolRepository(db),
     allocations: new AllocationRepository(db),
     sessions: new SessionHistory(db),
@@ -64,7 +67,7 @@ export async function openStorage(url: string, options: StorageOptions): Promise
     setup: new SetupRepository(db),
     twoFactor: new TwoFactorRepository(db, box),
     webSessions: new WebSessionRepository(db),
-    openLoginStore: () => (target.engine === "sqlite" ? openLoginStore(url) : openPostgresLoginStore(url)),
+    openLoginStore: (popId) => (target.engine === "sqlite" ? openLoginStore(url, popId) : openPostgresLoginStore(url, popId)),
     close: () => db.$disconnect(),
   };
 }

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { resolvePaths } from "../../server/config.ts";
 import { DEFAULT_ABUSE_LIMITS, type AbuseLimits } from "../../server/control/abuse.ts";
 import { DEFAULT_TIMEOUTS, type ControlTimeouts } from "../../server/control/connection.ts";
-import { startDaemon, type Daemon, type DaemonConfig } from "../../server/daemon.ts";
+import { startDaemon, type Daemon, type DaemonConfig, type PopIdentity } from "../../server/daemon.ts";
+import { DEFAULT_POP } from "../../server/repositories/pops/schema.ts";
 import { NoDataPlane, type DataPlane } from "../../server/dataplane/types.ts";
 import { silentLogger } from "../../server/log.ts";
 import type { NewPool } from "../../server/repositories/pools/schema.ts";
@@ -33,6 +34,8 @@ export interface TestBrokerOptions {
   dataPlane?: () => DataPlane;
   trafficRecordMs?: number;
   revocationCheckMs?: number;
+  /** Default: the POP "default", others taken for dead after 30 s of silence. */
+  pop?: Partial<PopIdentity>;
 }
 
 /**
@@ -47,6 +50,7 @@ export class TestBroker {
   private constructor(options: TestBrokerOptions) {
     this.config = {
       paths: resolvePaths(this.data.env),
+      pop: { name: DEFAULT_POP, apiUrl: null, lostAfterMs: 30_000, ...options.pop },
       host: "127.0.0.1",
       port: 0,
       udpEnabled: options.udpEnabled ?? false,

@@ -27,7 +27,7 @@ export class NotProvisionedError extends DomainError {}
 // anyway), so that many allocators at once do not all read the same free prefix. Should another
 // writer still take it between our read and our insert, the unique index refuses the second insert
 // and we try again with a fresh view.
-const ALLOCATION = { exclusive: "allocation" };
+export const ALLOCATION = { exclusive: "allocation" };
 const ALLOCATION_ATTEMPTS = 5;
 
 async function withRetry<T>(allocate: () => Promise<T>): Promise<T> {
@@ -53,6 +53,71 @@ async function heldByLiveSessions(tx: Tx): Promise<string[]> {
   return live.flatMap((s) => [s.prefix, s.clientIpv6 && `${s.clientIpv6}/128`, s.serverIpv6 && `${s.serverIpv6}/128`].filter((p): p is string => !!p));
 }
 
+/** The POP a user is homed on: allocations for them come from its pools only. */
+async function popOf(tx: Tx, userId: number): Promise<number> {
+  const user = await tx.user.findUnique({ where: { id: userId }, select: { popId: true } });
+  if (!user) throw new DomainError("the user was removed meanwhile", "user");
+  return user.popId;
+}
+
+async function allocateDelegation(tx: Tx, userId: number, pools: Pool[]): Promise<Delegation | null> {
+  const held = await heldByLiveSessions(tx);
+  for (const pool of pools) {
+    const taken = await tx.delegation.findMany({ where: { poolId: pool.id }, select: { prefix: true } });
+    const prefix = nextFree(pool, [...taken.map((t) => t.prefix), ...held]);
+    if (prefix) return tx.delegation.create({ data: { prefix: formatPrefix6(prefix), poolId: pool.id, userId } });
+  }
+  return null;
+}
+
+async function allocateLinkPair(tx: Tx, userId: number, pools: Pool[]): Promise<LinkPair | null> {
+  const held = await heldByLiveSessions(tx);
+  for (const pool of pools) {
+    const taken = await tx.linkPair.findMany({ where: { poolId: pool.id }, select: { block: true } });
+    const block = nextFree(pool, [...taken.map((t) => t.block), ...held]);
+    if (!block) continue;
+    const pair = linkPair(block);
+    return tx.linkPair.create({
+      data: { block: formatPrefix6(block), clientAddress: formatIpv6(pair.client), serverAddress: formatIpv6(pair.server), poolId: pool.id, userId },
+    });
+  }
+  return null;
+}
+
+/** What a user holds, for audit entries: their POP's name, prefixes and link block. */
+export interface Holdings {
+  pop: string;
+  prefixes: string[];
+  linkBlock: string | null;
+}
+
+/**
+ * Moves a user's allocations to another POP inside the caller's transaction: every delegation and
+ * the link pair are released and as many are taken from the new POP's pools (a delegation of the
+ * same size where there is one). Refused, changing nothing, when the new POP cannot give every
+ * delegation back; a link pair the new POP has no link pool for is left to be allocated on first use.
+ */
+export async function moveAllocations(tx: Tx, userId: number, from: string, to: { id: number; name: string }): Promise<{ before: Holdings; after: Holdings }> {
+  const delegations = await tx.delegation.findMany({ where: { userId }, include: { pool: true }, orderBy: { id: "asc" } });
+  const pair = await tx.linkPair.findUnique({ where: { userId } });
+  await tx.delegation.deleteMany({ where: { userId } });
+  await tx.linkPair.deleteMany({ where: { userId } });
+  const pools = await tx.pool.findMany({ where: { popId: to.id }, orderBy: { id: "asc" } });
+  const prefixes: string[] = [];
+  for (const old of delegations) {
+    const delegationPools = pools.filter((p) => p.purpose === "delegation");
+    const sameSize = delegationPools.filter((p) => p.prefixLength === old.pool.prefixLength);
+    const taken = await allocateDelegation(tx, userId, [...sameSize, ...delegationPools.filter((p) => !sameSize.includes(p))]);
+    if (!taken) throw new SoldOutError(`the POP ${to.name} has no delegation pool with room for ${old.prefix}'s replacement`, "pop");
+    prefixes.push(taken.prefix);
+  }
+  const newPair = pair ? await allocateLinkPair(tx, userId, pools.filter((p) => p.purpose === "link")) : null;
+  return {
+    before: { pop: from, prefixes: delegations.map((d) => d.prefix), linkBlock: pair?.block ?? null },
+    after: { pop: to.name, prefixes, linkBlock: newPair?.block ?? null },
+  };
+}
+
 export class AllocationRepository {
   constructor(private readonly db: Db) {}
 
@@ -61,8 +126,8 @@ export class AllocationRepository {
     const user = await this.requireUser(userName);
     return withRetry(() =>
       audited(this.db, actor, "delegation.create", userName, async (tx) => {
-        const pools = await this.candidatePools(tx, "delegation", poolCidr);
-        const delegation = await this.allocateDelegation(tx, user.id, pools);
+        const pools = await this.candidatePools(tx, await popOf(tx, user.id), poolCidr);
+        const delegation = await allocateDelegation(tx, user.id, pools);
         if (!delegation) throw new SoldOutError(poolCidr ? `the pool ${pools[0]?.cidr} is full` : "every delegation pool is full", "pool");
         return { result: delegation, after: { user: userName, prefix: delegation.prefix } };
       }, ALLOCATION),
@@ -94,9 +159,9 @@ export class AllocationRepository {
     if (existing) return existing;
     return withRetry(() =>
       audited(this.db, actor, "delegation.create", userName, async (tx) => {
-        const pools = await tx.pool.findMany({ where: { purpose: "delegation", autoDelegate: true }, orderBy: { id: "asc" } });
+        const pools = await tx.pool.findMany({ where: { purpose: "delegation", autoDelegate: true, popId: await popOf(tx, userId) }, orderBy: { id: "asc" } });
         if (pools.length === 0) throw new NotProvisionedError(`no prefix is delegated to ${userName}`);
-        const delegation = await this.allocateDelegation(tx, userId, pools);
+        const delegation = await allocateDelegation(tx, userId, pools);
         if (!delegation) throw new SoldOutError("every auto-delegate pool is full");
         return { result: delegation, after: { user: userName, prefix: delegation.prefix, auto: true } };
       }, ALLOCATION),
@@ -120,49 +185,25 @@ export class AllocationRepository {
     if (existing) return existing;
     return withRetry(() =>
       audited(this.db, actor, "link-pair.create", userName, async (tx) => {
-        const pools = await tx.pool.findMany({ where: { purpose: "link" }, orderBy: { id: "asc" } });
+        const pools = await tx.pool.findMany({ where: { purpose: "link", popId: await popOf(tx, userId) }, orderBy: { id: "asc" } });
         if (pools.length === 0) throw new NotProvisionedError("no link pool is configured for host tunnels");
-        const held = await heldByLiveSessions(tx);
-        for (const pool of pools) {
-          const taken = await tx.linkPair.findMany({ where: { poolId: pool.id }, select: { block: true } });
-          const block = nextFree(pool, [...taken.map((t) => t.block), ...held]);
-          if (!block) continue;
-          const pair = linkPair(block);
-          const created = await tx.linkPair.create({
-            data: {
-              block: formatPrefix6(block),
-              clientAddress: formatIpv6(pair.client),
-              serverAddress: formatIpv6(pair.server),
-              poolId: pool.id,
-              userId,
-            },
-          });
-          return { result: created, after: { user: userName, block: created.block } };
-        }
+        const created = await allocateLinkPair(tx, userId, pools);
+        if (created) return { result: created, after: { user: userName, block: created.block } };
         throw new SoldOutError("every link pool is full");
       }, ALLOCATION),
     );
   }
 
-  private async allocateDelegation(tx: Tx, userId: number, pools: Pool[]): Promise<Delegation | null> {
-    const held = await heldByLiveSessions(tx);
-    for (const pool of pools) {
-      const taken = await tx.delegation.findMany({ where: { poolId: pool.id }, select: { prefix: true } });
-      const prefix = nextFree(pool, [...taken.map((t) => t.prefix), ...held]);
-      if (prefix) return tx.delegation.create({ data: { prefix: formatPrefix6(prefix), poolId: pool.id, userId } });
-    }
-    return null;
-  }
-
-  private async candidatePools(tx: Tx, purpose: "delegation", poolCidr?: string): Promise<Pool[]> {
+  private async candidatePools(tx: Tx, popId: number, poolCidr?: string): Promise<Pool[]> {
     if (poolCidr === undefined) {
-      const pools = await tx.pool.findMany({ where: { purpose }, orderBy: { id: "asc" } });
-      if (pools.length === 0) throw new NotProvisionedError("no delegation pool exists; add one first", "pool");
+      const pools = await tx.pool.findMany({ where: { purpose: "delegation", popId }, orderBy: { id: "asc" } });
+      if (pools.length === 0) throw new NotProvisionedError("the user's POP has no delegation pool; add one first", "pool");
       return pools;
     }
     const cidr = formatPrefix6(prefixField(poolCidr, "pool"));
-    const pool = await tx.pool.findUnique({ where: { cidr } });
-    if (!pool || pool.purpose !== purpose) throw new DomainError(`no delegation pool ${cidr}`, "pool");
+    const pool = await tx.pool.findUnique({ where: { cidr }, include: { pop: { select: { name: true } } } });
+    if (!pool || pool.purpose !== "delegation") throw new DomainError(`no delegation pool ${cidr}`, "pool");
+    if (pool.popId !== popId) throw new DomainError(`the pool ${cidr} belongs to the POP ${pool.pop.name}, not the user's`, "pool");
     return [pool];
   }
 

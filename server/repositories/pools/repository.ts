@@ -4,6 +4,7 @@ import { formatPrefix6, parsePrefix6, prefixesOverlap, subprefixCount } from "..
 import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError, prefixField, validate, type Untrusted } from "../../domain/errors.ts";
 import { isUniqueViolation } from "../errors.ts";
+import { choosePop } from "../pops/repository.ts";
 import { DEFAULT_PREFIX_LENGTH, newPoolSchema, type NewPool, type PoolPurpose } from "./schema.ts";
 
 export interface PoolView {
@@ -12,15 +13,21 @@ export interface PoolView {
   purpose: PoolPurpose;
   prefixLength: number;
   autoDelegate: boolean;
+  /** The POP it is routed to. */
+  pop: string;
   /** Prefixes (or link blocks) handed out. */
   used: number;
   /** How many prefixes of prefixLength the pool holds. */
   capacity: bigint;
 }
 
-function snapshot(pool: Pool) {
-  return { cidr: pool.cidr, purpose: pool.purpose, prefixLength: pool.prefixLength, autoDelegate: pool.autoDelegate };
+type PoolRow = Pool & { pop: { name: string } };
+
+function snapshot(pool: PoolRow) {
+  return { cidr: pool.cidr, purpose: pool.purpose, prefixLength: pool.prefixLength, autoDelegate: pool.autoDelegate, pop: pool.pop.name };
 }
+
+const WITH_POP = { pop: { select: { name: true } } } as const;
 
 export class PoolRepository {
   constructor(private readonly db: Db) {}
@@ -50,8 +57,10 @@ export class PoolRepository {
             throw new DomainError(`${cidr} overlaps the existing pool ${other.cidr}`, "cidr");
           }
         }
+        const pop = await choosePop(tx, parsed.pop);
         const created = await tx.pool.create({
-          data: { cidr, purpose: parsed.purpose, prefixLength: length, autoDelegate: parsed.autoDelegate },
+          data: { cidr, purpose: parsed.purpose, prefixLength: length, autoDelegate: parsed.autoDelegate, popId: pop.id },
+          include: WITH_POP,
         });
         return { result: created, after: snapshot(created) };
       });
@@ -62,10 +71,12 @@ export class PoolRepository {
     }
   }
 
-  async list(): Promise<PoolView[]> {
+  /** Every pool, or the pools of one POP (those its daemon routes). */
+  async list(popId?: number): Promise<PoolView[]> {
     const pools = await this.db.pool.findMany({
+      where: popId === undefined ? {} : { popId },
       orderBy: { id: "asc" },
-      include: { _count: { select: { delegations: true, linkPairs: true } } },
+      include: { ...WITH_POP, _count: { select: { delegations: true, linkPairs: true } } },
     });
     return pools.map((p) => ({ ...toView(p), used: p._count.delegations + p._count.linkPairs }));
   }
@@ -76,7 +87,7 @@ export class PoolRepository {
     await audited(this.db, actor, "pool.remove", cidr, async (tx) => {
       const pool = await tx.pool.findUnique({
         where: { cidr },
-        include: { _count: { select: { delegations: true, linkPairs: true } } },
+        include: { ...WITH_POP, _count: { select: { delegations: true, linkPairs: true } } },
       });
       if (!pool) throw new DomainError(`no pool ${cidr}`, "cidr");
       const used = pool._count.delegations + pool._count.linkPairs;
@@ -87,9 +98,10 @@ export class PoolRepository {
   }
 }
 
-function toView(pool: Pool): Omit<PoolView, "used"> {
+function toView(pool: PoolRow): Omit<PoolView, "used"> {
   return {
     id: pool.id,
+    pop: pool.pop.name,
     cidr: pool.cidr,
     purpose: pool.purpose as PoolPurpose,
     prefixLength: pool.prefixLength,

@@ -11,5 +11,7 @@ export const newPoolSchema = z.object({
   purpose: z.enum(POOL_PURPOSES, { message: "purpose is link or delegation" }),
   prefixLength: z.number().int("prefix length is a whole number").optional(),
   autoDelegate: z.boolean().default(false),
+  /** The POP its prefixes are routed to, by name; may be left out while there is only one. */
+  pop: z.string().optional(),
 });
 export type NewPool = z.input<typeof newPoolSchema>;

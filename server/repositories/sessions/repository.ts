@@ -96,6 +96,8 @@ export interface SessionFilter {
   /** Only the account that exists now (a user's own history). */
   userId?: number;
   endReason?: EndReason;
+  /** Served by this POP (by name). */
+  pop?: string;
   /** Started at or after. */
   from?: Date;
   /** Started before. */
@@ -109,10 +111,12 @@ export interface SessionFilter {
 export class SessionHistory {
   constructor(private readonly db: Db) {}
 
-  /** Newest first. */
-  list(filter: SessionFilter = {}) {
-    return this.db.session.findMany({
+  /** Newest first, each with the name of the POP that served it (null once that POP was removed). */
+  async list(filter: SessionFilter = {}) {
+    const rows = await this.db.session.findMany({
+      include: { pop: { select: { name: true } } },
       where: {
+        ...(filter.pop ? { pop: { name: filter.pop } } : {}),
         ...(filter.live ? { endedAt: null } : {}),
         ...(filter.userName ? { userName: filter.userName } : {}),
         ...(filter.userId !== undefined ? { userId: filter.userId } : {}),
@@ -123,6 +127,7 @@ export class SessionHistory {
       orderBy: { id: "desc" },
       take: filter.limit ?? 100,
     });
+    return rows.map(({ pop, ...row }) => ({ ...row, pop: pop?.name ?? null }));
   }
 
   /** A user's sessions that were running at some time between from and to, with their counters. */

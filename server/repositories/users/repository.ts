@@ -5,14 +5,20 @@ import type { Tx } from "../../db/transaction.ts";
 import { generateTunnelPassword, type SecretBox } from "../../secrets/tunnel-password.ts";
 import { hashWebPassword, verifyWebPassword, webPasswordSchema } from "../../secrets/web-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
+import { ALLOCATION, moveAllocations, type Holdings } from "../delegations/repository.ts";
+import { choosePop } from "../pops/repository.ts";
 import { DomainError, validate, type Untrusted } from "../../domain/errors.ts";
 import { isUniqueViolation } from "../errors.ts";
 import { newUserSchema, parseList, tunnelPasswordSchema, userChangesSchema, type NewUser, type UserChanges } from "./schema.ts";
 
+type UserRow = User & { pop: { name: string } };
+const WITH_POP = { pop: { select: { name: true } } } as const;
+
 /** What may be shown and logged of a user: never a password or a hash. */
-export function userSnapshot(user: User) {
+export function userSnapshot(user: UserRow) {
   return {
     name: user.name,
+    pop: user.pop.name,
     email: user.email,
     role: user.role,
     disabled: user.disabled,
@@ -23,7 +29,7 @@ export function userSnapshot(user: User) {
 }
 export type UserView = ReturnType<typeof userSnapshot> & { id: number; createdAt: Date; hasWebPassword: boolean };
 
-function view(user: User): UserView {
+function view(user: UserRow): UserView {
   return { id: user.id, createdAt: user.createdAt, hasWebPassword: user.webPasswordHash !== null, ...userSnapshot(user) };
 }
 
@@ -53,8 +59,11 @@ export class UserRepository {
     try {
       const user = await audited(this.db, actor, "user.create", parsed.name, async (tx) => {
         await options.inside?.(tx);
+        const pop = await choosePop(tx, parsed.pop);
         const created = await tx.user.create({
+          include: WITH_POP,
           data: {
+            popId: pop.id,
             name: parsed.name,
             role: parsed.role,
             email: parsed.email,
@@ -80,6 +89,7 @@ export class UserRepository {
 
   async list(search?: string): Promise<UserView[]> {
     const users = await this.db.user.findMany({
+      include: WITH_POP,
       where: search ? { OR: [{ name: { contains: search } }, { email: { contains: search } }] } : {},
       orderBy: { name: "asc" },
     });
@@ -95,31 +105,56 @@ export class UserRepository {
     const user = await this.require(name);
     return view(
       await audited(this.db, actor, disabled ? "user.disable" : "user.enable", name, async (tx) => {
-        const updated = await tx.user.update({ where: { id: user.id }, data: { disabled } });
+        const updated = await tx.user.update({ where: { id: user.id }, data: { disabled }, include: WITH_POP });
         if (disabled) await tx.webSession.deleteMany({ where: { userId: user.id } });
         return { result: updated, before: userSnapshot(user), after: userSnapshot(updated) };
       }),
     );
   }
 
-  /** Changes e-mail, allowed tunnel types and transports or MTU; a live session keeps what it was granted until it reconnects. */
+  /**
+   * Changes e-mail, allowed tunnel types and transports, MTU or POP; a live session keeps what it
+   * was granted until it reconnects. A new POP is a move (audited as user.move): the user's
+   * prefixes are released and taken anew from the new POP's pools, in the same transaction, and
+   * the old POP's daemon ends their live session.
+   */
   async update(name: string, changes: Untrusted<UserChanges>, actor: Actor): Promise<UserView> {
     const parsed = validate(userChangesSchema, changes);
     const user = await this.require(name);
-    return view(
-      await audited(this.db, actor, "user.update", name, async (tx) => {
+    const moving = parsed.pop !== undefined && parsed.pop !== user.pop.name;
+    const result = await audited(
+      this.db,
+      actor,
+      moving ? "user.move" : "user.update",
+      name,
+      async (tx) => {
+        let holdings: { before: Holdings; after: Holdings } | null = null;
+        let popId: number | undefined;
+        if (moving) {
+          const pop = await choosePop(tx, parsed.pop);
+          holdings = await moveAllocations(tx, user.id, user.pop.name, pop);
+          popId = pop.id;
+        }
         const updated = await tx.user.update({
           where: { id: user.id },
+          include: WITH_POP,
           data: {
             email: parsed.email,
             allowedTypes: parsed.allowedTypes?.join(","),
             allowedTransports: parsed.allowedTransports?.join(","),
             mtu: parsed.mtu,
+            popId,
           },
         });
-        return { result: updated, before: userSnapshot(user), after: userSnapshot(updated) };
-      }),
+        return {
+          result: updated,
+          before: { ...userSnapshot(user), ...(holdings && { prefixes: holdings.before.prefixes, linkBlock: holdings.before.linkBlock }) },
+          after: { ...userSnapshot(updated), ...(holdings && { prefixes: holdings.after.prefixes, linkBlock: holdings.after.linkBlock }) },
+        };
+      },
+      moving ? ALLOCATION : {},
     );
+    return view(result);
   }
 
   async remove(name: string, actor: Actor): Promise<void> {
@@ -157,7 +192,7 @@ export class UserRepository {
 
   /** The user a name and web password identify, or null (unknown, wrong password, disabled, no web password). */
   async checkWebPassword(name: string, password: string): Promise<UserView | null> {
-    const user = await this.db.user.findUnique({ where: { name } });
+    const user = await this.db.user.findUnique({ where: { name }, include: WITH_POP });
     const matches = await verifyWebPassword(user?.webPasswordHash ?? null, password);
     return user && matches && !user.disabled ? view(user) : null;
   }
@@ -168,8 +203,8 @@ export class UserRepository {
     return this.box.open(user.name, user.tunnelPassword);
   }
 
-  private async require(name: string): Promise<User> {
-    const user = await this.db.user.findUnique({ where: { name } });
+  private async require(name: string): Promise<UserRow> {
+    const user = await this.db.user.findUnique({ where: { name }, include: WITH_POP });
     if (!user) throw new DomainError(`no user named ${name}`, "name");
     return user;
   }

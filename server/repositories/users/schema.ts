@@ -35,6 +35,8 @@ export const newUserSchema = z.object({
   allowedTransports: transportsSchema.default([...TRANSPORTS]),
   mtu: mtuSchema.default(1280),
   tunnelPassword: tunnelPasswordSchema,
+  /** The POP that serves the user, by name; may be left out while there is only one. */
+  pop: z.string().optional(),
 });
 export type NewUser = z.input<typeof newUserSchema>;
 
@@ -44,6 +46,7 @@ export const userChangesSchema = z.object({
   allowedTypes: tunnelTypesSchema.optional(),
   allowedTransports: transportsSchema.optional(),
   mtu: mtuSchema.optional(),
+  pop: z.string().trim().min(1, "choose a POP").optional(),
 });
 export type UserChanges = z.input<typeof userChangesSchema>;
 

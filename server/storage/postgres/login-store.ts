@@ -14,13 +14,13 @@ const POOL_SIZE = 4;
 const Q = {
   user: {
     name: "login-user",
-    text: `SELECT u.id, u.name, u."tunnelPassword", u.disabled, u."allowedTypes", u."allowedTransports", u.mtu,
+    text: `SELECT u.id, u.name, u."popId", u."tunnelPassword", u.disabled, u."allowedTypes", u."allowedTransports", u.mtu,
                   l."clientAddress", l."serverAddress",
                   (SELECT d.prefix FROM "Delegation" d WHERE d."userId" = u.id ORDER BY d.id LIMIT 1) AS delegation
            FROM "User" u LEFT JOIN "LinkPair" l ON l."userId" = u.id
            WHERE u.name = $1`,
   },
-  credentials: { name: "login-credentials", text: `SELECT id, disabled, "tunnelPassword" FROM "User" WHERE id = ANY($1::int[])` },
+  credentials: { name: "login-credentials", text: `SELECT id, disabled, "popId", "tunnelPassword" FROM "User" WHERE id = ANY($1::int[])` },
   poolsStamp: { name: "login-pools-stamp", text: `SELECT count(*)::int AS n, max(id) AS top FROM "Pool"` },
   usersStamp: { name: "login-users-stamp", text: `SELECT count(*)::int AS n, max("updatedAt")::text AS latest FROM "User"` },
   // A batch of starts, ends or counters is one statement over arrays, whatever its size: a round
@@ -30,8 +30,8 @@ const Q = {
   insertSessions: {
     name: "login-insert-sessions",
     text: `INSERT INTO "Session" (id, "userId", "userName", type, transport, "clientIpv4", "serverIpv4", "clientUdpPort", "serverUdpPort",
-                                 "clientIpv6", "serverIpv6", prefix, "startedAt")
-           SELECT u.*, $13::timestamp(3)
+                                 "clientIpv6", "serverIpv6", prefix, "startedAt", "popId")
+           SELECT u.*, $13::timestamp(3), $14::int
            FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[],
                        $10::text[], $11::text[], $12::text[]) AS u`,
   },
@@ -49,7 +49,15 @@ const Q = {
            FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, bi, bo, pi, po)
            WHERE s.id = u.id AND s."endedAt" IS NULL`,
   },
-  endOpen: { name: "login-end-open", text: `UPDATE "Session" SET "endedAt" = $1::timestamp(3), "endReason" = $2 WHERE "endedAt" IS NULL` },
+  endOpen: { name: "login-end-open", text: `UPDATE "Session" SET "endedAt" = $1::timestamp(3), "endReason" = $2 WHERE "endedAt" IS NULL AND "popId" = $3` },
+  // The database's clock, not the daemon's: POPs on several hosts then agree on who fell silent.
+  heartbeat: { name: "login-heartbeat", text: `UPDATE "Pop" SET "heartbeatAt" = now() AT TIME ZONE 'UTC' WHERE id = $1` },
+  endLost: {
+    name: "login-end-lost",
+    text: `UPDATE "Session" SET "endedAt" = $1::timestamp(3), "endReason" = 'pop-lost'
+           WHERE "endedAt" IS NULL AND "popId" IN (
+             SELECT id FROM "Pop" WHERE id <> $2 AND ("heartbeatAt" IS NULL OR "heartbeatAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $3::double precision)))`,
+  },
   insertAudit: {
     name: "login-insert-audit",
     text: `INSERT INTO "AuditLog" (at, actor, source, action, target, before, after) VALUES ($1::timestamp(3), $2, $3, $4, $5, $6, $7)`,
@@ -58,7 +66,7 @@ const Q = {
 
 type UserRow = Omit<LoginRecord, "linkPair"> & { clientAddress: string | null; serverAddress: string | null };
 
-export function openPostgresLoginStore(connectionString: string): LoginStore {
+export function openPostgresLoginStore(connectionString: string, popId: number): LoginStore {
   const pool = new pg.Pool({ connectionString, max: POOL_SIZE });
   // An idle connection that fails (a server restart) is replaced at the next query; without a
   // listener the pool's error event would end the process.
@@ -75,8 +83,8 @@ export function openPostgresLoginStore(connectionString: string): LoginStore {
     async credentials(userIds) {
       const found = new Map<number, UserCredential>();
       if (userIds.length === 0) return found;
-      const { rows } = await pool.query<{ id: number; disabled: boolean; tunnelPassword: Buffer }>({ ...Q.credentials, values: [userIds] });
-      for (const row of rows) found.set(row.id, { disabled: row.disabled, tunnelPassword: row.tunnelPassword });
+      const { rows } = await pool.query<{ id: number; disabled: boolean; popId: number; tunnelPassword: Buffer }>({ ...Q.credentials, values: [userIds] });
+      for (const row of rows) found.set(row.id, { disabled: row.disabled, popId: row.popId, tunnelPassword: row.tunnelPassword });
       return found;
     },
     async poolsStamp() {
@@ -107,6 +115,7 @@ export function openPostgresLoginStore(connectionString: string): LoginStore {
           column("serverIpv6"),
           column("prefix"),
           utc(at),
+          popId,
         ],
       });
       return ids;
@@ -129,7 +138,13 @@ export function openPostgresLoginStore(connectionString: string): LoginStore {
       });
     },
     async endAllOpen(reason, at) {
-      return (await pool.query({ ...Q.endOpen, values: [utc(at), reason] })).rowCount ?? 0;
+      return (await pool.query({ ...Q.endOpen, values: [utc(at), reason, popId] })).rowCount ?? 0;
+    },
+    async heartbeat() {
+      await pool.query({ ...Q.heartbeat, values: [popId] });
+    },
+    async endLostPops(silentMs, at) {
+      return (await pool.query({ ...Q.endLost, values: [utc(at), popId, silentMs / 1000] })).rowCount ?? 0;
     },
     async audit(actor, entry, at) {
       await pool.query({ ...Q.insertAudit, values: [utc(at), actor.name, actor.source ?? null, entry.action, entry.target ?? null, auditJson(entry.before), auditJson(entry.after)] });
