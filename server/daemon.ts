@@ -51,7 +51,7 @@ export interface PopIdentity {
   name: string;
   /** Where the web app reaches this daemon's live-session API (dtcps --api-url); recorded when the POP has none. */
   apiUrl: string | null;
-  /** Another POP silent for this long is taken for dead: its open sessions are ended (pop-lost). */
+  /** Another POP silent for this long (at least 3 s) is taken for dead: its open sessions are ended (pop-lost). */
   lostAfterMs: number;
 }
 
@@ -71,6 +71,11 @@ export interface Daemon {
 const SWEEP_INTERVAL_MS = 60_000;
 const TRAFFIC_RECORD_MS = 60_000;
 const REVOCATION_CHECK_MS = 1_000;
+/**
+ * Every POP beats at this pace whatever its own silence limit, so that POPs with different limits
+ * still judge each other right; the limit is at least three beats (dtcps --pop-lost-after).
+ */
+const HEARTBEAT_MS = 1_000;
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   // The sealing key is read now, so that a missing or unreadable one stops the start, not a login.
@@ -170,7 +175,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
           if (!isBusy(err)) log.warn(`heartbeat of POP ${pop.name} failed: ${(err as Error).message}`);
         })
         .finally(() => (beating = false));
-    }, heartbeatMs(config.pop.lostAfterMs)).unref();
+    }, HEARTBEAT_MS).unref();
     started.push(() => clearInterval(heart));
     const sweeper = setInterval(() => {
       throttle.sweep();
@@ -228,11 +233,6 @@ const CAPABILITY_HINT =
 
 function isMetricsSource(plane: DataPlane): plane is DataPlane & MetricsSource {
   return typeof (plane as Partial<MetricsSource>).collectMetrics === "function";
-}
-
-/** Heartbeats come a few times within the limit, so that one late write does not look like a death. */
-function heartbeatMs(lostAfterMs: number): number {
-  return Math.max(200, Math.min(5_000, Math.floor(lostAfterMs / 4)));
 }
 
 /** The pools this POP routes. */

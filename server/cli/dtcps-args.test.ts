@@ -66,7 +66,7 @@ test("bad values are usage errors naming the option", () => {
     [["--api-url", "ftp://x"], /--api-url: the live-session API is a URL/],
     [["--api-listen", "8443", "--api-tls-cert", "c.pem"], /--api-tls-cert and --api-tls-key go together/],
     [["--api-tls-cert", "c.pem", "--api-tls-key", "k.pem"], /--api-tls-cert needs --api-listen/],
-    [["--pop-lost-after", "0"], /--pop-lost-after must be a number from 1/],
+    [["--pop-lost-after", "2"], /--pop-lost-after must be a number from 3/],
   ];
   for (const [argv, message] of cases) assert.throws(() => parseDtcpsArgs(argv, env), (e: unknown) => e instanceof UsageError && message.test(e.message), argv.join(" "));
 });

@@ -79,7 +79,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (tlsCert !== undefined && api === null) throw new UsageError("--api-tls-cert needs --api-listen");
   return {
     paths: resolvePaths(env),
-    pop: { name: popName, apiUrl, lostAfterMs: seconds("pop-lost-after", values["pop-lost-after"], 30_000, 1) },
+    pop: { name: popName, apiUrl, lostAfterMs: seconds("pop-lost-after", values["pop-lost-after"], 30_000, 3) },
     host,
     port: count("p", values.port, 20200, 0),
     udpEnabled: values.udp ?? false,

@@ -30,8 +30,10 @@ export interface TestBrokerOptions {
   abuse?: Partial<AbuseLimits>;
   publicIpv4?: string | null;
   linkPrefix?: string | null;
-  /** Default: none (--no-dataplane). */
-  dataPlane?: () => DataPlane;
+  /** Default: none (--no-dataplane). Gets the pools the daemon routes. */
+  dataPlane?: (pools: readonly string[]) => DataPlane;
+  /** Another POP's daemon on the same database and keys: the broker whose data it shares. */
+  sharing?: TestBroker;
   trafficRecordMs?: number;
   revocationCheckMs?: number;
   /** Default: the POP "default", others taken for dead after 30 s of silence. */
@@ -44,10 +46,13 @@ export interface TestBrokerOptions {
  */
 export class TestBroker {
   daemon!: Daemon;
-  readonly data = tempDataDir();
+  readonly data: ReturnType<typeof tempDataDir>;
   readonly config: DaemonConfig;
+  readonly #ownsData: boolean;
 
   private constructor(options: TestBrokerOptions) {
+    this.data = options.sharing?.data ?? tempDataDir();
+    this.#ownsData = options.sharing === undefined;
     this.config = {
       paths: resolvePaths(this.data.env),
       pop: { name: DEFAULT_POP, apiUrl: null, lostAfterMs: 30_000, ...options.pop },
@@ -114,6 +119,6 @@ export class TestBroker {
 
   async stop(): Promise<void> {
     await this.daemon.stop();
-    this.data.cleanup();
+    if (this.#ownsData) this.data.cleanup();
   }
 }
