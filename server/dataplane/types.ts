@@ -69,7 +69,7 @@ export class NoDataPlane implements DataPlane {
   readonly description = "none (--no-dataplane): DTCP replies are complete but no packets are carried";
   async start(): Promise<void> {}
   async open(): Promise<void> {}
-  async setPools(): Promise<void> {}
+  async setPools(_cidrs: readonly string[]): Promise<void> {}
   async close(): Promise<TrafficCounters | null> {
     return null;
   }

@@ -1,10 +1,12 @@
 // Carries the browser's WebSocket for the live-session view from the web app's own origin
-// (/api/live) to the daemon's API on loopback (/live). The bytes are relayed as they are: the
-// daemon checks the token in the subprotocol header and speaks to the browser directly. Only the
-// request line and a few headers are rewritten.
+// (/api/live, or /api/live?pop=<name> for one POP's daemon) to a daemon's API (/live): on loopback,
+// or across hosts over TLS. The bytes are relayed as they are: the daemon checks the token in the
+// subprotocol header and speaks to the browser directly. Only the request line and a few headers
+// are rewritten.
 
 import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import type { Duplex } from "node:stream";
 
 /** Where browsers open the live view, on the web app's origin. */
@@ -15,6 +17,8 @@ export interface ProxyTarget {
   port: number;
   /** The daemon's WebSocket path. */
   path: string;
+  /** Reach it over TLS, the certificate checked against `ca` (PEM; the system's CAs when absent). */
+  tls?: { ca?: Buffer } | null;
 }
 
 // Headers the daemon has no business seeing (the browser's session cookie) or that are set anew.
@@ -24,23 +28,23 @@ export function isLiveUpgrade(req: IncomingMessage): boolean {
   return (req.url ?? "").split("?")[0] === LIVE_PROXY_PATH;
 }
 
-/** Relays one upgrade request; answers 502 when the daemon cannot be reached. */
+/**
+ * Relays one upgrade request; answers 502 when the daemon cannot be reached or closes (or stays
+ * silent for 10 s) before it answers: a POP that is down shows as such, not as a silent drop.
+ */
 export function proxyLiveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget): void {
-  let connected = false;
-  const upstream: Socket = connect({ host: target.host, port: target.port });
+  let answered = false;
+  const upstream: Socket = target.tls
+    ? connectTls({ host: target.host, port: target.port, servername: isIpAddress(target.host) ? undefined : target.host, ca: target.tls.ca, ALPNProtocols: ["http/1.1"] })
+    : connect({ host: target.host, port: target.port });
   socket.on("error", () => upstream.destroy());
   socket.on("close", () => upstream.destroy());
-  upstream.on("error", () => {
-    if (!connected) badGateway(socket);
-    else socket.destroy();
-  });
-  upstream.on("close", () => socket.destroy());
+  upstream.on("error", () => {});
+  upstream.on("close", () => (answered ? socket.destroy() : badGateway(socket)));
   upstream.setTimeout(10_000, () => {
-    if (!connected) upstream.destroy(new Error("timeout"));
+    if (!answered) upstream.destroy(new Error("timeout"));
   });
-  upstream.once("connect", () => {
-    connected = true;
-    upstream.setTimeout(0);
+  upstream.once(target.tls ? "secureConnect" : "connect", () => {
     upstream.setNoDelay(true);
     const lines = [`${req.method ?? "GET"} ${target.path} HTTP/1.1`, `Host: ${target.host}:${target.port}`];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
@@ -55,9 +59,18 @@ export function proxyLiveUpgrade(req: IncomingMessage, socket: Duplex, head: Buf
     upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
     if (head.length > 0) upstream.write(head);
     socket.pipe(upstream);
-    upstream.pipe(socket);
+    // Only an HTTP answer is relayed: anything else (a TLS alert from a port that wants TLS) is a bad gateway.
+    upstream.once("data", (first: Buffer) => {
+      if (first.subarray(0, 5).toString("latin1") !== "HTTP/") return void upstream.destroy();
+      answered = true;
+      upstream.setTimeout(0);
+      socket.write(first);
+      upstream.pipe(socket);
+    });
   });
 }
+
+const isIpAddress = (host: string) => /^[\d.]+$/.test(host) || host.includes(":");
 
 function badGateway(socket: Duplex): void {
   if (socket.writable) socket.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n");

@@ -1,10 +1,12 @@
 // The web app's process: Next.js (the production build in .next) behind a plain Node HTTP server
-// that also relays WebSocket upgrades at /api/live to the daemon's live-session API on loopback,
-// so browsers reach the live view on the web app's own origin (and through the same reverse proxy).
+// that also relays WebSocket upgrades at /api/live to a daemon's live-session API (the local one,
+// or with ?pop=<name> that POP's, over TLS across hosts), so browsers reach the live view on the
+// web app's own origin (and through the same reverse proxy).
 //
-// Environment: BROKER_WEB_LISTEN (host:port), BROKER_API_LISTEN (the daemon's API, host:port),
-// BROKER_TRUSTED_PROXIES (reverse proxies not on loopback whose X-Forwarded-* headers count; see
-// forwarded.ts).
+// Environment: BROKER_WEB_LISTEN (host:port), BROKER_API_LISTEN (the local daemon's API,
+// host:port), BROKER_POP_CA_FILE (PEM certificates that remote POPs' https:// APIs are checked
+// against; the system's CAs otherwise), BROKER_TRUSTED_PROXIES (reverse proxies not on loopback
+// whose X-Forwarded-* headers count; see forwarded.ts).
 
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -15,7 +17,11 @@ import { apiTarget, DEFAULT_API_LISTEN } from "../launch/api-listen.ts";
 import { DEFAULT_WEB_LISTEN, parseListen } from "../launch/listen.ts";
 import { FIXED_SECURITY_HEADERS, HSTS } from "./security-headers.ts";
 import { parseTrustedProxies, settleForwardedHeaders } from "./forwarded.ts";
+import { readFileSync } from "node:fs";
+import { resolvePaths } from "../config.ts";
+import { openStorage, type Storage } from "../storage/storage.ts";
 import { isLiveUpgrade, proxyLiveUpgrade } from "./live-proxy.ts";
+import { PopDirectory, popOfRequest, targetOf } from "./pop-targets.ts";
 
 // Next's own type declarations are kept out of the server code (they retype process.env), so the
 // little of its API used here is declared by hand.
@@ -32,8 +38,10 @@ const next = createRequire(import.meta.url)("next") as NextFactory;
 const listen = parseListen(process.env.BROKER_WEB_LISTEN ?? DEFAULT_WEB_LISTEN);
 const target = apiTarget(process.env.BROKER_API_LISTEN ?? DEFAULT_API_LISTEN);
 let trustedProxies: string[];
+let popCa: Buffer | undefined;
 try {
   trustedProxies = parseTrustedProxies(process.env.BROKER_TRUSTED_PROXIES);
+  popCa = process.env.BROKER_POP_CA_FILE ? readFileSync(process.env.BROKER_POP_CA_FILE) : undefined;
 } catch (err) {
   process.stderr.write(`web: ${(err as Error).message}\n`);
   process.exit(1);
@@ -63,11 +71,29 @@ const server = createServer((req, res) => {
     res.end();
   });
 });
+// The POPs' API addresses, from the database, opened only once a live view names a POP.
+let storage: Promise<Storage> | null = null;
+const pops = new PopDirectory(async () => {
+  storage ??= openStorage(resolvePaths().databaseUrl, { secretKeyFile: resolvePaths().secretKeyFile }).catch((err: unknown) => {
+    storage = null;
+    throw err;
+  });
+  return (await storage).pops.list();
+});
+const NOT_FOUND = "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
   socket.on("error", () => {});
   settle(req);
-  if (isLiveUpgrade(req)) proxyLiveUpgrade(req, socket, head, target);
-  else socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  if (!isLiveUpgrade(req)) return void socket.end(NOT_FOUND);
+  const pop = popOfRequest(req);
+  if (pop === null) return proxyLiveUpgrade(req, socket, head, target);
+  pops.apiUrl(pop).then(
+    (apiUrl) => (apiUrl === undefined ? socket.end(NOT_FOUND) : proxyLiveUpgrade(req, socket, head, targetOf(apiUrl, target, popCa))),
+    (err: unknown) => {
+      process.stderr.write(`web: looking up the POP ${pop}: ${(err as Error).message}\n`);
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    },
+  );
 });
 
 try {
