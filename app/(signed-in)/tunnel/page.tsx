@@ -16,14 +16,14 @@ export default async function MyTunnelPage() {
   const { broker, user: me } = await requireUser();
   const now = new Date();
   const since = new Date(now.getTime() - 24 * 3600_000);
-  const [user, delegations, pair, recent, lastDay, server] = await Promise.all([
+  const [user, delegations, pair, recent, lastDay] = await Promise.all([
     broker.users.get(me.name),
     broker.allocations.list(me.name),
     broker.allocations.linkPair(me.id),
     broker.sessions.list({ userId: me.id, limit: 10 }),
     broker.sessions.overlapping(me.id, since, now),
-    dtcpServer(),
   ]);
+  const server = await dtcpServer(user.pop);
   const setup = { server: server.host, port: server.port, user: user.name, types: user.allowedTypes, transports: user.allowedTransports };
   return (
     <>
@@ -33,7 +33,7 @@ export default async function MyTunnelPage() {
           <p>{server.warning}</p>
         </div>
       ) : null}
-      <LiveSessionsProvider>
+      <LiveSessionsProvider pop={user.pop}>
         <section className="panel" aria-label="Connected now">
           <h2>Right now</h2>
           <LiveConnection />

@@ -13,7 +13,7 @@ export async function addPool(_prev: FormState, form: FormData): Promise<FormSta
   try {
     const pool = await broker.pools.add(parsed.data, actor);
     revalidatePath("/admin/pools");
-    return { status: "ok", message: `Added the ${pool.purpose} pool ${pool.cidr}, handing out /${pool.prefixLength}.` };
+    return { status: "ok", message: `Added the ${pool.purpose} pool ${pool.cidr}, handing out /${pool.prefixLength}${parsed.data.pop ? `, routed to the POP ${pool.pop}` : ""}.` };
   } catch (err) {
     return refusal(err, form);
   }

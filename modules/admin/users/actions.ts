@@ -6,7 +6,7 @@ import { generateWebPassword } from "@/server/secrets/web-password.ts";
 import { requireAdmin, type AuthContext } from "../../auth/session/lib/context.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
 import { parseForm, refusal } from "../../core/lib/form.ts";
-import { createUserForm, createUserInput, editUserForm, editUserInput, resetWebPasswordForm, userNameForm } from "./lib/schemas.ts";
+import { createUserForm, createUserInput, editUserForm, editUserInput, moveUserForm, resetWebPasswordForm, userNameForm } from "./lib/schemas.ts";
 
 export async function createUser(_prev: FormState, form: FormData): Promise<FormState> {
   const { broker, actor } = await requireAdmin();
@@ -19,7 +19,7 @@ export async function createUser(_prev: FormState, form: FormData): Promise<Form
     revalidatePath("/admin/users", "layout");
     return {
       status: "ok",
-      message: `Created ${user.role} ${user.name}.`,
+      message: input.pop ? `Created ${user.role} ${user.name} on the POP ${user.pop}.` : `Created ${user.role} ${user.name}.`,
       reveal: [
         { label: "DTCP password", value: tunnelPassword },
         ...(typedPassword === "" ? [{ label: "Web password", value: webPassword }] : []),
@@ -42,6 +42,21 @@ export async function editUser(_prev: FormState, form: FormData): Promise<FormSt
   }
   revalidatePath("/admin/users", "layout");
   return { status: "ok", message: `Saved. A live session of ${name} keeps its settings until the client reconnects.` };
+}
+
+/** Moves a user to another POP: new prefixes from its pools, and a live session on the old one ends. */
+export async function moveUser(_prev: FormState, form: FormData): Promise<FormState> {
+  const { broker, actor } = await requireAdmin();
+  const parsed = parseForm(moveUserForm, form, { name: form.get("name"), pop: form.get("pop") });
+  if (!parsed.ok) return parsed.state;
+  const { name, pop } = parsed.data;
+  try {
+    await broker.users.update(name, { pop }, actor);
+  } catch (err) {
+    return refusal(err, form);
+  }
+  revalidatePath("/admin/users", "layout");
+  return { status: "ok", message: `${name} is served by the POP ${pop} now. Their client must connect there; the portal shows its address.` };
 }
 
 /** Refuses what would lock the signed-in administrator out. */

@@ -53,3 +53,35 @@ export function Choices({ name, legend, options, checked, error, type = "checkbo
     </fieldset>
   );
 }
+
+interface SelectProps {
+  name: string;
+  label: string;
+  options: readonly string[];
+  defaultValue?: string | undefined;
+  error?: string | undefined;
+  hint?: ReactNode;
+}
+
+/** A labelled drop-down with its error right under it. */
+export function Select({ name, label, options, defaultValue, error, hint }: SelectProps) {
+  const id = `field-${name}`;
+  return (
+    <div className={error ? "field field-invalid" : "field"}>
+      <label htmlFor={id}>{label}</label>
+      <select id={id} name={name} defaultValue={defaultValue} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-error` : undefined}>
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {option}
+          </option>
+        ))}
+      </select>
+      {hint && !error ? <p className="hint">{hint}</p> : null}
+      {error ? (
+        <p className="field-error" id={`${id}-error`} role="alert" data-field={name}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}

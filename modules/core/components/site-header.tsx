@@ -5,6 +5,7 @@ const ADMIN_LINKS = [
   { href: "/admin/users", label: "Users" },
   { href: "/admin/sessions", label: "Sessions" },
   { href: "/admin/pools", label: "Pools" },
+  { href: "/admin/pops", label: "POPs" },
   { href: "/admin/delegations", label: "Delegations" },
   { href: "/admin/audit", label: "Audit log" },
   { href: "/admin/settings", label: "Settings" },

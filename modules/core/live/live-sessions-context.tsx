@@ -11,9 +11,9 @@ export interface LiveSessions {
 
 export const LiveSessionsContext = createContext<LiveSessions | null>(null);
 
-/** Opens the page's live connection for the components inside it. */
-export function LiveSessionsProvider({ children }: { children: ReactNode }) {
-  return <LiveSessionsContext.Provider value={useLiveSessions()}>{children}</LiveSessionsContext.Provider>;
+/** Opens the page's live connection, to the daemon of the POP `pop`, for the components inside it. */
+export function LiveSessionsProvider({ pop, children }: { pop: string; children: ReactNode }) {
+  return <LiveSessionsContext.Provider value={useLiveSessions(pop)}>{children}</LiveSessionsContext.Provider>;
 }
 
 export function useSharedLiveSessions(): LiveSessions {

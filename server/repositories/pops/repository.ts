@@ -19,6 +19,8 @@ export interface PopView {
   users: number;
   pools: number;
   liveSessions: number;
+  /** Bytes from and to clients of the sessions live now or ended in the last 24 hours (live ones as last recorded). */
+  traffic: { bytesIn: bigint; bytesOut: bigint };
 }
 
 /** A POP a user or pool belongs to, by id and name. */
@@ -51,13 +53,22 @@ export async function choosePop(tx: Tx | Db, name: unknown, field = "pop"): Prom
 export class PopRepository {
   constructor(private readonly db: Db) {}
 
-  async list(): Promise<PopView[]> {
-    const [pops, live] = await Promise.all([
+  async list(now = new Date()): Promise<PopView[]> {
+    const since = new Date(now.getTime() - 24 * 3600_000);
+    const [pops, live, traffic] = await Promise.all([
       this.db.pop.findMany({ orderBy: { name: "asc" }, include: { _count: { select: { users: true, pools: true } } } }),
       this.db.session.groupBy({ by: ["popId"], where: { endedAt: null }, _count: { _all: true } }),
+      this.db.session.groupBy({ by: ["popId"], where: { OR: [{ endedAt: null }, { endedAt: { gte: since } }] }, _sum: { bytesIn: true, bytesOut: true } }),
     ]);
     const liveByPop = new Map(live.map((row) => [row.popId, row._count._all]));
-    return pops.map(({ _count, ...pop }) => ({ ...view(pop), users: _count.users, pools: _count.pools, liveSessions: liveByPop.get(pop.id) ?? 0 }));
+    const trafficByPop = new Map(traffic.map((row) => [row.popId, { bytesIn: row._sum.bytesIn ?? 0n, bytesOut: row._sum.bytesOut ?? 0n }]));
+    return pops.map(({ _count, ...pop }) => ({
+      ...view(pop),
+      users: _count.users,
+      pools: _count.pools,
+      liveSessions: liveByPop.get(pop.id) ?? 0,
+      traffic: trafficByPop.get(pop.id) ?? { bytesIn: 0n, bytesOut: 0n },
+    }));
   }
 
   async get(name: string): Promise<PopView> {
@@ -73,7 +84,7 @@ export class PopRepository {
         const created = await tx.pop.create({ data: parsed });
         return { result: created, after: snapshot(created) };
       });
-      return { ...view(pop), users: 0, pools: 0, liveSessions: 0 };
+      return { ...view(pop), users: 0, pools: 0, liveSessions: 0, traffic: { bytesIn: 0n, bytesOut: 0n } };
     } catch (err) {
       if (isUniqueViolation(err)) throw new DomainError(`a POP named ${parsed.name} already exists`, "name");
       throw err;
@@ -129,6 +140,6 @@ export class PopRepository {
   }
 }
 
-function view(pop: Pop): Omit<PopView, "users" | "pools" | "liveSessions"> {
+function view(pop: Pop): Omit<PopView, "users" | "pools" | "liveSessions" | "traffic"> {
   return { id: pop.id, name: pop.name, publicHost: pop.publicHost, apiUrl: pop.apiUrl, heartbeatAt: pop.heartbeatAt };
 }

@@ -1,9 +1,12 @@
 import Link from "next/link";
 import { LiveSessionTable } from "@/modules/admin/sessions/components/live-session-table.tsx";
+import { requireAdmin } from "@/modules/auth/session/lib/context.ts";
 
 export const metadata = { title: "Live sessions" };
 
-export default function LiveSessionsPage() {
+export default async function LiveSessionsPage() {
+  const { broker } = await requireAdmin();
+  const pops = (await broker.pops.list()).map((p) => p.name);
   return (
     <>
       <h1>Live sessions</h1>
@@ -12,7 +15,7 @@ export default function LiveSessionsPage() {
         packets; <span className="badge badge-warn">NAT</span> marks one that differs from what the client said at login.{" "}
         <Link href="/admin/sessions/history">Session history</Link>
       </p>
-      <LiveSessionTable />
+      <LiveSessionTable pops={pops} />
     </>
   );
 }

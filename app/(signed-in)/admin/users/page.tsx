@@ -8,7 +8,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
   const { broker } = await requireAdmin();
   const { q } = await searchParams;
   const search = typeof q === "string" ? q.trim() : "";
-  const users = await broker.users.list(search || undefined);
+  const [users, pops] = await Promise.all([broker.users.list(search || undefined), broker.pops.list()]);
   return (
     <>
       <div className="toolbar">
@@ -23,10 +23,10 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
           </button>
         </form>
       </div>
-      <UserTable users={users} search={search} />
+      <UserTable users={users} search={search} showPop={pops.length > 1} />
       <section className="panel" style={{ marginTop: "1.5rem" }}>
         <h2>Create a user</h2>
-        <CreateUserForm />
+        <CreateUserForm pops={pops.map((p) => p.name)} />
       </section>
     </>
   );

@@ -13,7 +13,8 @@ export async function GET(_request: NextRequest, { params }: { params: Promise<{
   const auth = await getAuth();
   if (!auth) return seeOther("/sign-in");
   if (auth.mustEnrolTotp) return seeOther(ENROL_PATH);
-  const [password, server] = await Promise.all([auth.broker.users.tunnelPassword(auth.user.name), dtcpServer()]);
+  const [password, user] = await Promise.all([auth.broker.users.tunnelPassword(auth.user.name), auth.broker.users.get(auth.user.name)]);
+  const server = await dtcpServer(user.pop);
   return new NextResponse(authFileLine(server.host, auth.user.name, password), {
     headers: {
       "Content-Type": "text/plain; charset=utf-8",

@@ -1,12 +1,13 @@
 "use client";
 
 import { useActionState } from "react";
-import { Choices, Field } from "../../../core/components/field.tsx";
+import { Choices, Field, Select } from "../../../core/components/field.tsx";
 import { FormMessage, SubmitButton } from "../../../core/components/form-status.tsx";
 import { IDLE, typed } from "../../../core/lib/form-state.ts";
 import { addPool } from "../actions.ts";
 
-export function AddPoolForm() {
+/** `pops`: the POPs to choose from, shown when there is more than one. */
+export function AddPoolForm({ pops }: { pops: readonly string[] }) {
   const [state, action] = useActionState(addPool, IDLE);
   const errors = state.fieldErrors ?? {};
   const purpose = typed(state, "purpose");
@@ -25,6 +26,7 @@ export function AddPoolForm() {
         error={errors.prefixLength}
         hint="Empty: /56 for delegation pools, /126 for link pools (address pairs)."
       />
+      {pops.length > 1 ? <Select name="pop" label="POP" options={pops} defaultValue={typed(state, "pop")} error={errors.pop} hint="The tunnel server its prefixes are routed to." /> : null}
       <label className="choice">
         <input type="checkbox" name="autoDelegate" defaultChecked={typed(state, "autoDelegate") === "on"} /> Auto-delegate: a network login without a prefix gets one from this pool
       </label>

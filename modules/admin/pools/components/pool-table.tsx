@@ -5,7 +5,7 @@ import { Empty } from "../../../core/components/empty.tsx";
 import { removePool } from "../actions.ts";
 import { utilisation } from "../lib/schemas.ts";
 
-export function PoolTable({ pools }: { pools: PoolView[] }) {
+export function PoolTable({ pools, showPop }: { pools: PoolView[]; showPop: boolean }) {
   if (pools.length === 0) return <Empty>No pools yet. Add a link pool for host tunnels and a delegation pool for routed prefixes.</Empty>;
   return (
     <div className="table-wrap">
@@ -13,6 +13,7 @@ export function PoolTable({ pools }: { pools: PoolView[] }) {
         <thead>
           <tr>
             <th>Prefix</th>
+            {showPop ? <th>POP</th> : null}
             <th className="optional">Purpose</th>
             <th className="optional">Hands out</th>
             <th className="optional">Auto</th>
@@ -29,6 +30,7 @@ export function PoolTable({ pools }: { pools: PoolView[] }) {
                 <td className="nowrap">
                   <code>{pool.cidr}</code>
                 </td>
+                {showPop ? <td>{pool.pop}</td> : null}
                 <td className="optional">{pool.purpose}</td>
                 <td className="optional">/{pool.prefixLength}</td>
                 <td className="optional">{pool.autoDelegate ? "yes" : "—"}</td>

@@ -18,6 +18,8 @@ export const addPoolForm = z.object({
       return n;
     }),
   autoDelegate: z.boolean(),
+  /** Sent only when there are several POPs; the repository checks that it names one. */
+  pop: z.string().optional(),
 });
 
 export function addPoolInput(form: FormData) {
@@ -26,6 +28,7 @@ export function addPoolInput(form: FormData) {
     purpose: form.get("purpose"),
     prefixLength: form.get("prefixLength") ?? "",
     autoDelegate: form.get("autoDelegate") === "on",
+    pop: typeof form.get("pop") === "string" ? form.get("pop") : undefined,
   };
 }
 

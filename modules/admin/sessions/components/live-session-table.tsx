@@ -3,31 +3,47 @@
 import { useState } from "react";
 import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
 import { capitalised, DIRECTION, formatAgo, formatBytes, formatCount, formatRate, formatUtc } from "../../../core/lib/format.ts";
-import { claimedAddress, seenAddress, type LiveRow } from "../../../core/live/lib/rows.ts";
-import { useLiveSessions, useNow } from "../../../core/live/use-live-sessions.ts";
+import { claimedAddress, seenAddress } from "../../../core/live/lib/rows.ts";
+import { INITIAL_LIVE_STATE, useLiveSessionsOfPops, useNow, type PopLiveRow } from "../../../core/live/use-live-sessions.ts";
 
-/** Every live session, updated as the daemon reports changes, with a kick for each. */
-export function LiveSessionTable() {
-  const { state, kick } = useLiveSessions();
+/** Every live session of every POP, updated as their daemons report changes, with a kick for each. */
+export function LiveSessionTable({ pops }: { pops: readonly string[] }) {
+  const { states, rows, kick } = useLiveSessionsOfPops(pops);
   const now = useNow();
   const [asking, setAsking] = useState<number | null>(null);
-  const rows = state.rows;
+  // The POP of the last kick, whose answer is shown.
+  const [kickedAt, setKickedAt] = useState<string | null>(null);
+  const several = pops.length > 1;
+  const stateOf = (pop: string) => states[pop] ?? INITIAL_LIVE_STATE;
+  const allLive = pops.every((p) => stateOf(p).status === "live");
+  const kicked = kickedAt === null ? null : stateOf(kickedAt).kick;
   return (
     <>
-      <LiveStatusBadge state={state} now={now} />
-      {state.kick ? (
-        <div className={state.kick.ok ? "notice notice-ok" : "notice notice-error"} role="alert" data-kick-result>
-          <p>{state.kick.message}</p>
+      {several ? (
+        <ul className="pop-statuses" aria-label="POPs">
+          {pops.map((pop) => (
+            <li key={pop} data-pop={pop}>
+              <strong>{pop}</strong> <LiveStatusBadge state={stateOf(pop)} now={now} />
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <LiveStatusBadge state={stateOf(pops[0] ?? "")} now={now} />
+      )}
+      {kicked ? (
+        <div className={kicked.ok ? "notice notice-ok" : "notice notice-error"} role="alert" data-kick-result>
+          <p>{kicked.message}</p>
         </div>
       ) : null}
       {rows.length === 0 ? (
-        <p className="empty">{state.status === "live" ? "No live sessions right now." : "No live sessions known yet."}</p>
+        <p className="empty">{allLive ? "No live sessions right now." : "No live sessions known yet."}</p>
       ) : (
-        <div className={state.fresh ? "table-wrap" : "table-wrap stale"}>
+        <div className="table-wrap">
           <table aria-label="Live sessions">
             <thead>
               <tr>
                 <th>User</th>
+                {several ? <th>POP</th> : null}
                 <th className="optional">Type</th>
                 <th className="optional">Transport</th>
                 <th>Client (as seen)</th>
@@ -46,13 +62,16 @@ export function LiveSessionTable() {
                 <SessionRow
                   key={row.sessionId}
                   row={row}
+                  fresh={stateOf(row.pop).fresh}
+                  showPop={several}
                   now={now}
                   asking={asking === row.sessionId}
                   onAsk={() => setAsking(row.sessionId)}
                   onCancel={() => setAsking(null)}
                   onKick={() => {
                     setAsking(null);
-                    kick(row.sessionId);
+                    setKickedAt(row.pop);
+                    kick(row.pop, row.sessionId);
                   }}
                 />
               ))}
@@ -64,14 +83,25 @@ export function LiveSessionTable() {
   );
 }
 
-const COLUMNS = 10;
+interface SessionRowProps {
+  row: PopLiveRow;
+  /** Whether the row's POP is connected now (else these are its last known figures). */
+  fresh: boolean;
+  showPop: boolean;
+  now: number;
+  asking: boolean;
+  onAsk: () => void;
+  onCancel: () => void;
+  onKick: () => void;
+}
 
-function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRow; now: number; asking: boolean; onAsk: () => void; onCancel: () => void; onKick: () => void }) {
+function SessionRow({ row, fresh, showPop, now, asking, onAsk, onCancel, onKick }: SessionRowProps) {
   const main = (
-    <tr data-session-id={row.sessionId} data-user={row.user}>
+    <tr data-session-id={row.sessionId} data-user={row.user} data-pop={row.pop} className={fresh ? undefined : "stale"}>
       <td>
         <a href={`/admin/users/${encodeURIComponent(row.user)}`}>{row.user}</a>
       </td>
+      {showPop ? <td>{row.pop}</td> : null}
       <td className="optional">
         {row.type}
         {row.prefix ? <div className="hint">{row.prefix}</div> : null}
@@ -118,7 +148,7 @@ function SessionRow({ row, now, asking, onAsk, onCancel, onKick }: { row: LiveRo
     <>
       {main}
       <tr className="confirm-row">
-        <td colSpan={COLUMNS}>
+        <td colSpan={showPop ? 11 : 10}>
           <span className="confirm" role="group" aria-label="Confirm">
             <span className="confirm-question">End {row.user}’s session from {seenAddress(row)}?</span>
             <button type="button" className="button button-danger button-small" onClick={onKick}>

@@ -2,7 +2,7 @@
 
 import { TRANSPORTS, TUNNEL_TYPES } from "@/server/domain/types.ts";
 import { useActionState } from "react";
-import { Choices, Field } from "../../../core/components/field.tsx";
+import { Choices, Field, Select } from "../../../core/components/field.tsx";
 import { FormMessage, SubmitButton } from "../../../core/components/form-status.tsx";
 import { IDLE, typed, type FormState } from "../../../core/lib/form-state.ts";
 import { createUser } from "../actions.ts";
@@ -13,7 +13,8 @@ function picked(state: FormState, name: string, fallback: readonly string[]): re
   return typeof value === "string" ? [value] : value;
 }
 
-export function CreateUserForm() {
+/** `pops`: the POPs to choose from, shown when there is more than one. */
+export function CreateUserForm({ pops }: { pops: readonly string[] }) {
   const [state, action] = useActionState(createUser, IDLE);
   const errors = state.fieldErrors ?? {};
   // A new key after each success empties the form for the next user.
@@ -26,6 +27,7 @@ export function CreateUserForm() {
       <Choices name="allowedTypes" legend="Tunnel types" options={TUNNEL_TYPES} checked={picked(state, "allowedTypes", TUNNEL_TYPES)} error={errors.allowedTypes} />
       <Choices name="allowedTransports" legend="Transports" options={TRANSPORTS} checked={picked(state, "allowedTransports", TRANSPORTS)} error={errors.allowedTransports} />
       <Field name="mtu" label="MTU" type="number" min={1280} max={1480} required defaultValue={typed(state, "mtu") ?? "1280"} error={errors.mtu} />
+      {pops.length > 1 ? <Select name="pop" label="POP" options={pops} defaultValue={typed(state, "pop")} error={errors.pop} hint="The tunnel server that serves this user: their prefixes come from its pools." /> : null}
       <Field name="webPassword" label="Web password (optional)" type="password" autoComplete="new-password" error={errors.webPassword} hint="Leave empty to generate one, shown once." />
       <SubmitButton>Create user</SubmitButton>
     </form>

@@ -2,7 +2,7 @@ import Link from "next/link";
 import type { UserView } from "@/server/repositories/users/repository.ts";
 import { Empty } from "../../../core/components/empty.tsx";
 
-export function UserTable({ users, search }: { users: UserView[]; search: string }) {
+export function UserTable({ users, search, showPop }: { users: UserView[]; search: string; showPop: boolean }) {
   if (users.length === 0) {
     return <Empty>{search ? `No user matches “${search}”.` : "No users yet. Create the first one below."}</Empty>;
   }
@@ -13,6 +13,7 @@ export function UserTable({ users, search }: { users: UserView[]; search: string
           <tr>
             <th>Name</th>
             <th>Role</th>
+            {showPop ? <th>POP</th> : null}
             <th>Status</th>
             <th>Tunnel types</th>
             <th>Transports</th>
@@ -27,6 +28,7 @@ export function UserTable({ users, search }: { users: UserView[]; search: string
                 <Link href={`/admin/users/${encodeURIComponent(user.name)}`}>{user.name}</Link>
               </td>
               <td>{user.role}</td>
+              {showPop ? <td>{user.pop}</td> : null}
               <td>{user.disabled ? <span className="badge badge-off">disabled</span> : <span className="badge">active</span>}</td>
               <td>{user.allowedTypes.join(", ")}</td>
               <td>{user.allowedTransports.join(", ")}</td>

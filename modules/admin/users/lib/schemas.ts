@@ -22,6 +22,8 @@ export const createUserForm = z.object({
   mtu: z.coerce.number({ message: "the MTU is a number" }).int("the MTU is a whole number").pipe(mtuSchema),
   /** Empty: one is generated. */
   webPassword: z.literal("").or(webPasswordSchema),
+  /** Sent only when there are several POPs; the repository checks that it names one. */
+  pop: z.string().optional(),
 });
 
 /** An existing user's e-mail and tunnel settings, as the edit form sends them (all of them). */
@@ -32,6 +34,9 @@ export function editUserInput(form: FormData) {
   const { name, email, allowedTypes, allowedTransports, mtu } = createUserInput(form);
   return { name, email, allowedTypes, allowedTransports, mtu };
 }
+
+/** Moving a user to another POP. */
+export const moveUserForm = z.object({ name: nameField, pop: z.string().trim().min(1, "choose a POP") });
 
 /** Reset of someone's web password by an administrator: typed, or generated when left empty. */
 export const resetWebPasswordForm = z.object({ name: nameField, webPassword: z.string() });
@@ -48,5 +53,6 @@ export function createUserInput(form: FormData) {
     allowedTransports: form.getAll("allowedTransports"),
     mtu: form.get("mtu"),
     webPassword: form.get("webPassword") ?? "",
+    pop: typeof form.get("pop") === "string" ? form.get("pop") : undefined,
   };
 }

@@ -11,13 +11,16 @@ export interface DtcpServer {
 }
 
 /**
- * Where clients connect: BROKER_PUBLIC_HOST, else the server name set under Settings, else (with a
- * warning) the host name this page was opened with; BROKER_DTCP_PORT, else 20200.
+ * Where the clients of the POP `pop` connect: the address set for that POP (POPs page, dtcpctl pop
+ * set, dtcps --public-ipv4), else BROKER_PUBLIC_HOST, else the server name set under Settings,
+ * else (with a warning) the host name this page was opened with; BROKER_DTCP_PORT, else 20200.
  */
-export async function dtcpServer(): Promise<DtcpServer> {
+export async function dtcpServer(pop: string): Promise<DtcpServer> {
   const portNumber = Number(process.env.BROKER_DTCP_PORT ?? DEFAULT_DTCP_PORT);
   const port = Number.isInteger(portNumber) && portNumber > 0 && portNumber < 65536 ? portNumber : DEFAULT_DTCP_PORT;
-  const configured = process.env.BROKER_PUBLIC_HOST || (await (await broker()).settings.get("publicHost"));
+  const repositories = await broker();
+  const popHost = (await repositories.pops.list()).find((p) => p.name === pop)?.publicHost;
+  const configured = popHost || process.env.BROKER_PUBLIC_HOST || (await repositories.settings.get("publicHost"));
   const host = configured || (await requestHostName());
   const local = localOnly(host);
   const warning =

@@ -2,6 +2,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { requireAdmin } from "@/modules/auth/session/lib/context.ts";
 import { resetUserTotp } from "@/modules/admin/settings/actions.ts";
+import { MoveUserForm } from "@/modules/admin/users/components/move-user-form.tsx";
 import { UserActions } from "@/modules/admin/users/components/user-actions.tsx";
 import { ActionForm } from "@/modules/core/components/action-form.tsx";
 import { ConfirmSubmit } from "@/modules/core/components/confirm-submit.tsx";
@@ -16,10 +17,11 @@ export default async function UserPage({ params }: { params: Promise<{ name: str
     if (err instanceof DomainError) notFound();
     throw err;
   });
-  const [delegations, pair, twoFactor] = await Promise.all([
+  const [delegations, pair, twoFactor, pops] = await Promise.all([
     auth.broker.allocations.list(user.name),
     auth.broker.allocations.linkPair(user.id),
     auth.broker.twoFactor.status(user.id),
+    auth.broker.pops.list(),
   ]);
   return (
     <>
@@ -33,6 +35,12 @@ export default async function UserPage({ params }: { params: Promise<{ name: str
           <dd>{user.role}</dd>
           <dt>Status</dt>
           <dd>{user.disabled ? "disabled" : "active"}</dd>
+          {pops.length > 1 ? (
+            <>
+              <dt>POP</dt>
+              <dd>{user.pop}</dd>
+            </>
+          ) : null}
           <dt>E-mail</dt>
           <dd>{user.email ?? "—"}</dd>
           <dt>Tunnel types</dt>
@@ -52,6 +60,12 @@ export default async function UserPage({ params }: { params: Promise<{ name: str
         </dl>
       </section>
       <UserActions user={user} self={user.name === auth.user.name} />
+      {pops.length > 1 ? (
+        <section className="panel">
+          <h2>POP</h2>
+          <MoveUserForm name={user.name} current={user.pop} pops={pops.map((p) => p.name)} />
+        </section>
+      ) : null}
       {twoFactor.enabled && user.name !== auth.user.name ? (
         <section className="panel">
           <h2>Two-factor sign-in</h2>
