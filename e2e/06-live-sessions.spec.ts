@@ -176,7 +176,7 @@ test("the live WebSocket: tokens from the token route only for the signed-in, us
 test("the live page reconnects after the connection drops, with a fresh token, and says so meanwhile", async ({ page, context, users }) => {
   await users.signIn(context, await users.create({ role: "admin" }));
   const pageSides: { close(options?: { code?: number; reason?: string }): Promise<void> }[] = [];
-  await page.routeWebSocket(/\/api\/live$/, (ws) => {
+  await page.routeWebSocket(/\/api\/live(\?|$)/, (ws) => {
     ws.connectToServer();
     pageSides.push(ws);
   });

@@ -11,6 +11,8 @@ export interface PostgresServer {
   readonly port: number;
   /** A connection URL for a database of that name, created on first use of the name. */
   database(name: string): Promise<string>;
+  /** The same database through the server's Unix socket: reachable from every network namespace of the host. */
+  socketUrl(name: string): string;
   stop(): void;
 }
 
@@ -80,6 +82,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       }
       return `postgresql://postgres@127.0.0.1:${port}/${name}`;
     },
+    socketUrl: (name) => `postgresql://postgres@localhost/${name}?host=${encodeURIComponent(dir)}&port=${port}`,
     stop,
   };
 }
