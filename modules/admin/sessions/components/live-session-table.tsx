@@ -51,7 +51,6 @@ export function LiveSessionTable({ pops }: { pops: readonly string[] }) {
                 <th className="optional">Last packet</th>
                 <th className="num optional">{capitalised(DIRECTION.in.admin)}</th>
                 <th className="num optional">{capitalised(DIRECTION.out.admin)}</th>
-                <th className="num optional">Rate {DIRECTION.in.admin} / {DIRECTION.out.admin}</th>
                 <th>
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -127,13 +126,11 @@ function SessionRow({ row, fresh, showPop, now, asking, onAsk, onCancel, onKick 
       <td className="num nowrap optional">
         {formatBytes(row.bytesIn)}
         <div className="hint">{formatCount(row.packetsIn)} packets</div>
+        <div className="hint">{formatRate(row.rateIn)}</div>
       </td>
       <td className="num nowrap optional">
         {formatBytes(row.bytesOut)}
         <div className="hint">{formatCount(row.packetsOut)} packets</div>
-      </td>
-      <td className="num nowrap optional">
-        {formatRate(row.rateIn)}
         <div className="hint">{formatRate(row.rateOut)}</div>
       </td>
       <td className="nowrap">
@@ -148,7 +145,7 @@ function SessionRow({ row, fresh, showPop, now, asking, onAsk, onCancel, onKick 
     <>
       {main}
       <tr className="confirm-row">
-        <td colSpan={showPop ? 11 : 10}>
+        <td colSpan={showPop ? 10 : 9}>
           <span className="confirm" role="group" aria-label="Confirm">
             <span className="confirm-question">End {row.user}’s session from {seenAddress(row)}?</span>
             <button type="button" className="button button-danger button-small" onClick={onKick}>
