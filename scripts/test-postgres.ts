@@ -14,6 +14,7 @@ export const POSTGRES_TESTS = [
   "test/cli.test.ts",
   "test/control-limits.test.ts",
   "test/control.test.ts",
+  "test/keys.test.ts",
   "test/pops.test.ts",
   "test/revocation.test.ts",
   "test/traffic.test.ts",

@@ -16,7 +16,7 @@ import type { MetricsSource } from "./metrics/exposition.ts";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.ts";
 import { DomainError, prefixField } from "./domain/errors.ts";
 import { SessionLedger } from "./repositories/sessions/repository.ts";
-import { loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
+import { loadKeyFile, loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
 import { openStorage, type Storage } from "./storage/storage.ts";
 import type { PopRef } from "./repositories/pops/repository.ts";
 import { DEFAULT_POP } from "./repositories/pops/schema.ts";
@@ -79,7 +79,11 @@ const HEARTBEAT_MS = 1_000;
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   // The sealing key is read now, so that a missing or unreadable one stops the start, not a login.
-  const storage = await openStorage(config.paths.databaseUrl, { secretKey: loadOrCreateSecretKey(config.paths.secretKeyFile) });
+  const { paths } = config;
+  const storage = await openStorage(paths.databaseUrl, {
+    secretKey: loadOrCreateSecretKey(paths.secretKeyFile),
+    previousSecretKeys: paths.previousSecretKeyFile ? [loadKeyFile(paths.previousSecretKeyFile)] : [],
+  });
   const { db } = storage;
   // What has been started so far, undone in reverse order if a later step fails and by stop().
   const started: (() => Promise<void> | void)[] = [() => storage.close()];
@@ -132,7 +136,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       const { tls, ...listen } = config.api;
       const apiServer = await startApiServer({ ...listen, tls: tls && { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } }, {
         broker,
-        key: loadOrCreateApiKey(config.paths.apiKeyFile),
+        key: loadOrCreateApiKey(paths.apiKeyFile),
+        previousKeys: paths.previousApiKeyFile ? [loadKeyFile(paths.previousApiKeyFile)] : [],
         log,
         standing: (ids) => storage.webSessions.standing(ids),
       });

@@ -84,7 +84,7 @@ async function main(): Promise<number> {
   const paths = resolvePaths();
   mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
 
-  const storage = await openStorage(paths.databaseUrl, { secretKeyFile: paths.secretKeyFile });
+  const storage = await openStorage(paths.databaseUrl, paths);
   let setupToken: string | null;
   try {
     setupToken = await storage.setup.issue();

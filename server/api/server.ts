@@ -45,6 +45,8 @@ export interface ApiDeps {
   standing: ViewerStanding;
   /** The 32-byte token key (loadOrCreateApiKey). */
   key: Buffer;
+  /** During a rotation, keys that tokens may still be signed with. */
+  previousKeys?: readonly Buffer[];
   log: Logger;
   /** Epoch ms; tests move it. */
   now?: () => number;
@@ -86,7 +88,13 @@ interface Connection {
 
 export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<ApiServer> {
   const { broker, key, log } = deps;
-  if (key.length !== KEY_BYTES) throw new SecretKeyError(`an API key is ${KEY_BYTES} bytes`);
+  const keys = [key, ...(deps.previousKeys ?? [])];
+  if (keys.some((k) => k.length !== KEY_BYTES)) throw new SecretKeyError(`an API key is ${KEY_BYTES} bytes`);
+  /** A token signed with any of the keys; the first key's verdict when none accepts it. */
+  const verify = (token: string, at: number) => {
+    const checks = keys.map((k) => verifyToken(k, token, at));
+    return checks.find((c) => c.ok) ?? checks[0]!;
+  };
   const now = deps.now ?? Date.now;
   const sampler = new LiveSampler();
   const connections = new Set<Connection>();
@@ -95,7 +103,7 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
   const handler: RequestListener = (req, res) => {
     const path = pathOf(req);
     const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
-    const check = bearer === undefined ? null : verifyToken(key, bearer, Math.floor(now() / 1000));
+    const check = bearer === undefined ? null : verify(bearer, Math.floor(now() / 1000));
     if (check === null || !check.ok) {
       res.writeHead(401, { "content-type": "text/plain", "www-authenticate": "Bearer" }).end("a token is needed\n");
     } else if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
@@ -120,7 +128,7 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
     const source = sourceOf(req, unmapIpv4((socket as Socket).remoteAddress ?? ""));
     if (pathOf(req) !== LIVE_PATH) return refuse(socket, 404, "Not Found");
     const token = tokenOf(req.headers["sec-websocket-protocol"]);
-    const check = token === null ? null : verifyToken(key, token, Math.floor(now() / 1000));
+    const check = token === null ? null : verify(token, Math.floor(now() / 1000));
     if (check === null || !check.ok) {
       log.info(`live API: refused a connection from ${source}: ${check === null ? "no token" : `token ${check.reason}`}`);
       return refuse(socket, 401, "Unauthorized");

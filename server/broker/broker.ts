@@ -212,7 +212,7 @@ export class Broker {
       const credential = now.get(session.userId);
       const loggedInWith = this.#credentials.get(session.id);
       if (credential === undefined || credential.disabled) return [{ session, reply: USER_REVOKED, reason: "revoked", why: credential ? "disabled" : "removed" }];
-      if (loggedInWith !== undefined && hex(credential.tunnelPassword) !== loggedInWith) {
+      if (loggedInWith !== undefined && !this.#samePassword(session, loggedInWith, credential.tunnelPassword)) {
         return [{ session, reply: PASSWORD_CHANGED, reason: "revoked", why: "DTCP password changed" }];
       }
       if (credential.popId !== this.options.popId) return [{ session, reply: USER_MOVED, reason: "moved", why: "moved to another POP" }];
@@ -237,6 +237,22 @@ export class Broker {
   async #endAndTell(session: LiveSession, reason: EndReason, reply: string): Promise<void> {
     await this.end(session, reason);
     session.control.terminate(reply);
+  }
+
+  /**
+   * Whether the password stored now is the one the session logged in with. Other sealed bytes need
+   * not mean another password: a key rotation seals every password anew (dtcpctl secret-key reseal).
+   */
+  #samePassword(session: LiveSession, loggedInWith: string, stored: Uint8Array): boolean {
+    const now = hex(stored);
+    if (now === loggedInWith) return true;
+    try {
+      if (this.box.open(session.userName, Buffer.from(loggedInWith, "hex")) !== this.box.open(session.userName, stored)) return false;
+    } catch {
+      return false;
+    }
+    this.#credentials.set(session.id, now);
+    return true;
   }
 
   #check(req: LoginRequest, record: LoginRecord | null): string | null {

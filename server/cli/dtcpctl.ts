@@ -27,7 +27,8 @@ const USAGE = `usage: dtcpctl <command> [options]
   sessions [--live] [--user name] [--pop name] [--limit n]
   audit [--action prefix] [--limit n]
   db copy-to <postgresql://…>   copies this broker's database (DATABASE_URL) into a new, empty one
---pop may be left out while there is only one POP. Every listing takes --json. Environment: DATABASE_URL, BROKER_DATA_DIR, BROKER_SECRET_KEY_FILE.`;
+  secret-key reseal             seals every stored secret anew under BROKER_SECRET_KEY_FILE (the end of a key rotation)
+--pop may be left out while there is only one POP. Every listing takes --json. Environment: DATABASE_URL, BROKER_DATA_DIR, BROKER_SECRET_KEY_FILE, BROKER_PREVIOUS_SECRET_KEY_FILE.`;
 
 interface Context {
   storage: Storage;
@@ -277,6 +278,16 @@ const commands: Record<string, Handler> = {
     }
   },
 
+  async "secret-key reseal"({ storage, actor, args }) {
+    parseCommandLine({ args, options: {}, allowPositionals: false });
+    const paths = resolvePaths();
+    const users = await storage.users.resealSecrets(actor);
+    process.stdout.write(
+      `sealed the secrets of ${users} users anew under ${paths.secretKeyFile}` +
+        (paths.previousSecretKeyFile ? `; once every POP and the web app run with this key, drop BROKER_PREVIOUS_SECRET_KEY_FILE (${paths.previousSecretKeyFile})\n` : "\n"),
+    );
+  },
+
   async audit({ storage, args }) {
     const { values } = parseCommandLine({
       args,
@@ -309,7 +320,7 @@ function route(argv: string[]): { handler: Handler; args: string[] } {
 runMain("dtcpctl", async () => {
   const { handler, args } = route(process.argv.slice(2));
   const paths = resolvePaths();
-  const storage = await openStorage(paths.databaseUrl, { secretKeyFile: paths.secretKeyFile });
+  const storage = await openStorage(paths.databaseUrl, paths);
   try {
     await handler({ storage, actor: { name: `cli:${userInfo().username}` }, args });
   } finally {

@@ -35,6 +35,13 @@ export function loadOrCreateKeyFile(path: string): Buffer {
   return key;
 }
 
+/** Reads a key file that must exist (a previous key kept for a rotation). */
+export function loadKeyFile(path: string): Buffer {
+  const key = readKeyFile(path);
+  if (key === null) throw new SecretKeyError(`${path} does not exist`);
+  return key;
+}
+
 /** The key in a file, null when there is no file; tightens loose permissions to 0600. */
 function readKeyFile(path: string): Buffer | null {
   let key: Buffer;

@@ -12,7 +12,7 @@ import { SetupRepository } from "../repositories/setup/repository.ts";
 import { TwoFactorRepository } from "../repositories/two-factor/repository.ts";
 import { UserRepository } from "../repositories/users/repository.ts";
 import { WebSessionRepository } from "../repositories/web-sessions/repository.ts";
-import { lazySecretBox, loadOrCreateSecretKey, TunnelPasswordBox, type SecretBox } from "../secrets/tunnel-password.ts";
+import { lazySecretBox, loadKeyFile, loadOrCreateSecretKey, TunnelPasswordBox, type SecretBox } from "../secrets/tunnel-password.ts";
 import { parseDatabaseUrl } from "./database-url.ts";
 import { openPostgresLoginStore } from "./postgres/login-store.ts";
 import { openPostgres } from "./postgres/open.ts";
@@ -43,16 +43,25 @@ export interface Storage extends Repositories {
 }
 
 export type StorageOptions =
-  /** Where the sealing key lives; it is read (or created, mode 0600) when a secret is first sealed or opened. */
-  | { secretKeyFile: string }
-  /** The sealing key itself, read by the caller (a daemon checks it at start). */
-  | { secretKey: Buffer };
+  /**
+   * Where the sealing key lives; it is read (or created, mode 0600) when a secret is first sealed
+   * or opened; with a previous key file during a rotation.
+   */
+  | { secretKeyFile: string; previousSecretKeyFile?: string | null }
+  /** The sealing key itself (and previous ones), read by the caller (a daemon checks them at start). */
+  | { secretKey: Buffer; previousSecretKeys?: Buffer[] };
 
 /** Opens the storage DATABASE_URL names, creating and migrating the database as needed. */
 export async function openStorage(url: string, options: StorageOptions): Promise<Storage> {
   const target = parseDatabaseUrl(url);
   const db = target.engine === "sqlite" ? await openDatabase(url) : await openPostgres(url);
-  const box = "secretKey" in options ? new TunnelPasswordBox(options.secretKey) : lazySecretBox(() => loadOrCreateSecretKey(options.secretKeyFile));
+  const box =
+    "secretKey" in options
+      ? new TunnelPasswordBox(options.secretKey, options.previousSecretKeys)
+      : lazySecretBox(
+          () => loadOrCreateSecretKey(options.secretKeyFile),
+          () => (options.previousSecretKeyFile ? [loadKeyFile(options.previousSecretKeyFile)] : []),
+        );
   return {
     engine: target.engine,
     box,

@@ -74,7 +74,7 @@ const server = createServer((req, res) => {
 // The POPs' API addresses, from the database, opened only once a live view names a POP.
 let storage: Promise<Storage> | null = null;
 const pops = new PopDirectory(async () => {
-  storage ??= openStorage(resolvePaths().databaseUrl, { secretKeyFile: resolvePaths().secretKeyFile }).catch((err: unknown) => {
+  storage ??= openStorage(resolvePaths().databaseUrl, resolvePaths()).catch((err: unknown) => {
     storage = null;
     throw err;
   });

@@ -111,10 +111,10 @@ export class TestBroker {
     return this.storage.pools.add(input, { name: "test" });
   }
 
-  /** Stops cleanly and starts again on the same data and port. */
-  async restart(port = this.port): Promise<void> {
+  /** Stops cleanly and starts again on the same data and port, with `changes` to its configuration. */
+  async restart(port = this.port, changes: Partial<DaemonConfig> = {}): Promise<void> {
     await this.daemon.stop();
-    this.daemon = await startDaemon({ ...this.config, port }, silentLogger);
+    this.daemon = await startDaemon({ ...this.config, port, ...changes }, silentLogger);
   }
 
   async stop(): Promise<void> {

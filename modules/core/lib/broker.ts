@@ -6,7 +6,7 @@ export type Broker = Repositories;
 
 async function open(): Promise<Broker> {
   const paths = resolvePaths();
-  return openStorage(paths.databaseUrl, { secretKeyFile: paths.secretKeyFile });
+  return openStorage(paths.databaseUrl, paths);
 }
 
 // One connection per process, kept on globalThis so that `next dev` reloads do not open more.

@@ -3,7 +3,7 @@ import type { Db } from "../../db/client.ts";
 import type { User } from "../../db/generated/client.ts";
 import { hashToken } from "../../secrets/token.ts";
 import { base32Decode, matchTotp, newTotpSecret } from "../../secrets/totp.ts";
-import type { SecretBox } from "../../secrets/tunnel-password.ts";
+import { totpSealName, type SecretBox } from "../../secrets/tunnel-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
 import { DomainError } from "../../domain/errors.ts";
 
@@ -150,14 +150,12 @@ export class TwoFactorRepository {
     return Math.floor(this.now().getTime() / 1000);
   }
 
-  // Sealed under the DTCP password key with its own associated data, so a sealed DTCP password
-  // cannot stand in for a TOTP secret or the other way round.
   private seal(name: string, secret: string): Uint8Array<ArrayBuffer> {
-    return this.box.seal(`totp:${name}`, secret);
+    return this.box.seal(totpSealName(name), secret);
   }
 
   private open(name: string, sealed: Uint8Array): string {
-    return this.box.open(`totp:${name}`, sealed);
+    return this.box.open(totpSealName(name), sealed);
   }
 
   private async require(userId: number): Promise<User> {

@@ -2,7 +2,7 @@ import { TRANSPORTS, TUNNEL_TYPES } from "../../domain/types.ts";
 import type { Db } from "../../db/client.ts";
 import type { User } from "../../db/generated/client.ts";
 import type { Tx } from "../../db/transaction.ts";
-import { generateTunnelPassword, type SecretBox } from "../../secrets/tunnel-password.ts";
+import { generateTunnelPassword, totpSealName, type SecretBox } from "../../secrets/tunnel-password.ts";
 import { hashWebPassword, verifyWebPassword, webPasswordSchema } from "../../secrets/web-password.ts";
 import { audited, type Actor } from "../audit/repository.ts";
 import { ALLOCATION, moveAllocations, type Holdings } from "../delegations/repository.ts";
@@ -195,6 +195,29 @@ export class UserRepository {
     const user = await this.db.user.findUnique({ where: { name }, include: WITH_POP });
     const matches = await verifyWebPassword(user?.webPasswordHash ?? null, password);
     return user && matches && !user.disabled ? view(user) : null;
+  }
+
+  /**
+   * Seals every stored secret (DTCP passwords, TOTP secrets) anew under the current key, opening
+   * each with whichever key it was sealed under: the last step of a key rotation. One transaction;
+   * returns how many users' secrets were sealed anew.
+   */
+  async resealSecrets(actor: Actor): Promise<number> {
+    const reseal = (name: string, sealed: Uint8Array) => this.box.seal(name, this.box.open(name, sealed));
+    return audited(this.db, actor, "secret-key.reseal", "*", async (tx) => {
+      const users = await tx.user.findMany({ select: { id: true, name: true, tunnelPassword: true, totpSecret: true, totpPendingSecret: true } });
+      for (const u of users) {
+        await tx.user.update({
+          where: { id: u.id },
+          data: {
+            tunnelPassword: reseal(u.name, u.tunnelPassword),
+            totpSecret: u.totpSecret && reseal(totpSealName(u.name), u.totpSecret),
+            totpPendingSecret: u.totpPendingSecret && reseal(totpSealName(u.name), u.totpPendingSecret),
+          },
+        });
+      }
+      return { result: users.length, after: { users: users.length } };
+    });
   }
 
   /** The DTCP password in clear, for the user's own dtcpc.auth download. */
