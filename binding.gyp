@@ -5,6 +5,7 @@
       "sources": [
         "native/dataplane/addon.c",
         "native/dataplane/sock.c",
+        "native/dataplane/stream.c",
         "native/dataplane/tun.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],

@@ -14,11 +14,12 @@
 #include <unistd.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <node_api.h>
 #include <uv.h>
 
-enum chan_kind { CHAN_TUN, CHAN_UDP, CHAN_RAW41 };
+enum chan_kind { CHAN_TUN, CHAN_UDP, CHAN_RAW41, CHAN_STREAM };
 
 /* Batches read per wakeup while they come back full: fewer trips through epoll under load, yet
  * a busy channel yields to the others and to the loop after 8 * 64 packets. */
@@ -41,6 +42,7 @@ typedef struct {
   int polled;        /* an epoll_wait happened since the deadline was set */
   int64_t deadline;  /* CLOCK_MONOTONIC ms */
   chan_t *dead;      /* closed channels the event array may still name, released before the next epoll_wait */
+  chan_t *ready;     /* streams with whole packets buffered but no event to wake them: served before waiting */
   chan_t **chans;    /* open channels by index: the outbox names them so */
   int32_t nchans;
 } poller_t;
@@ -89,6 +91,10 @@ struct chan {
   poller_t *poller;        /* NULL: polled by the event loop */
   int32_t index;           /* the poller's name for it, chosen by JS */
   chan_t *next_dead;
+  stream_t *stream;        /* CHAN_STREAM: its buffers */
+  int out_armed;           /* CHAN_STREAM: the poller also waits for room to write */
+  int in_ready;            /* CHAN_STREAM: on the poller's ready list */
+  chan_t *next_ready;
 };
 
 static const napi_type_tag CHAN_TAG = {0x6474637064617461ULL, 0x706c616e65636831ULL};
@@ -147,6 +153,11 @@ static void poller_release_dead(poller_t *p) {
 }
 
 static void chan_release(chan_t *ch) {
+  if (ch->stream) {
+    stream_free(ch->stream);
+    free(ch->stream);
+    ch->stream = NULL;
+  }
   napi_delete_reference(ch->env, ch->on_batch);
   napi_delete_reference(ch->env, ch->on_error);
   napi_delete_reference(ch->env, ch->self);
@@ -170,6 +181,12 @@ static void chan_close(chan_t *ch) {
     close(ch->fd);
     ch->fd = -1;
     if (p->cur == ch) p->cur = NULL;
+    if (ch->in_ready) {
+      chan_t **at = &p->ready;
+      while (*at != ch) at = &(*at)->next_ready;
+      *at = ch->next_ready;
+      ch->in_ready = 0;
+    }
     if (ch->index < p->nchans && p->chans[ch->index] == ch) p->chans[ch->index] = NULL;
     if (p->iev < p->nev) {
       ch->next_dead = p->dead;
@@ -233,11 +250,39 @@ static int chan_read(chan_t *ch, batch_t *b, int *err) {
   b->taken = b->oversized = 0;
   if (ch->kind == CHAN_TUN) return tun_read_batch(ch->fd, b, err);
   if (ch->kind == CHAN_UDP) return udp_recv_batch(ch->fd, b, err);
+  if (ch->kind == CHAN_STREAM) return stream_read_batch(ch->fd, ch->stream, b, err);
   return raw41_recv_batch(ch->fd, b, err);
 }
 
 static const char *read_syscall(chan_t *ch) {
-  return ch->kind == CHAN_TUN ? "read" : "recvmmsg";
+  return ch->kind == CHAN_TUN || ch->kind == CHAN_STREAM ? "read" : "recvmmsg";
+}
+
+/* The error a channel failed with, for JS; a stream's end and broken frames get words of their own. */
+static napi_value chan_error(napi_env env, chan_t *ch, const char *syscall, int err) {
+  if (ch->kind == CHAN_STREAM && (err == STREAM_EOF || err == EMSGSIZE)) {
+    char msg[160];
+    napi_value code, message, error;
+    if (err == STREAM_EOF)
+      snprintf(msg, sizeof msg, "%s: closed by the peer", ch->what);
+    else
+      snprintf(msg, sizeof msg, "%s: a packet of %u bytes, over the largest of %u", ch->what,
+               ch->stream->bad_frame, ch->stream->max_frame);
+    napi_create_string_utf8(env, err == STREAM_EOF ? "EOF" : "EMSGSIZE", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &error);
+    return error;
+  }
+  return errno_error(env, ch->what, syscall, err, NULL);
+}
+
+/* A stream with output pending is also polled for room to write; without, for reading only. */
+static void stream_arm(chan_t *ch) {
+  poller_t *p = ch->poller;
+  int want = ch->stream->out_len > 0;
+  if (want == ch->out_armed || !p || p->epfd < 0 || ch->fd < 0) return;
+  struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = ch};
+  if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, ch->fd, &ev) == 0) ch->out_armed = want;
 }
 
 /* Reads batches until one comes back short (the queue is empty), the channel fails or closes, or
@@ -562,6 +607,140 @@ static napi_value js_raw41_open(napi_env env, napi_callback_info info) {
   return chan_new(env, fd, CHAN_RAW41, "raw41", argv[1], argv[2], index);
 }
 
+/* streamOpen(fd, what, input, output, maxFrame, onBatch, onError, index) -> handle
+ * Takes over a connected stream socket (it is made non-blocking and closed with the channel), with
+ * `input` already read from the peer and `output` to send first. Read by the poller only. */
+static napi_value js_stream_open(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8], external;
+  int32_t fd, index;
+  uint32_t max_frame;
+  char what[40];
+  size_t what_len, in_len, out_len;
+  uint8_t *in, *out;
+  void *data;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], what, sizeof what, &what_len));
+  if (!get_array(env, argv[2], napi_uint8_array, (void **)&in, &in_len, "input") ||
+      !get_array(env, argv[3], napi_uint8_array, (void **)&out, &out_len, "output"))
+    return NULL;
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[4], &max_frame));
+  if (!get_function(env, argv[5], "onBatch") || !get_function(env, argv[6], "onError") ||
+      !get_index(env, argv[7], &index))
+    return NULL;
+  if (index < 0) {
+    napi_throw_range_error(env, NULL, "a stream is read by a poller only");
+    return NULL;
+  }
+  if (fd < 0 || max_frame == 0 || max_frame > 0xffff) {
+    napi_throw_range_error(env, NULL, "a stream needs an open fd and a largest packet of 1..65535 bytes");
+    return NULL;
+  }
+  stream_t *st = calloc(1, sizeof *st);
+  int rc = st ? stream_init(st, max_frame, in, in_len, out, out_len) : -ENOMEM;
+  if (rc < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+    int err = rc < 0 ? -rc : errno;
+    if (st) stream_free(st);
+    free(st);
+    close(fd);
+    napi_throw(env, errno_error(env, what, rc < 0 ? "malloc" : "fcntl", err, NULL));
+    return NULL;
+  }
+  if (!(external = chan_new(env, fd, CHAN_STREAM, what, argv[5], argv[6], index))) {
+    stream_free(st);
+    free(st);
+    return NULL;
+  }
+  NAPI_CALL(env, napi_get_value_external(env, external, &data));
+  chan_t *ch = data;
+  ch->stream = st;
+  if (st->out_len > 0 || st->in_len > 0) {
+    /* What came with it is handled as if the poller had just seen it. */
+    int err = 0;
+    stream_flush(fd, st, &err);
+    stream_arm(ch);
+    if (stream_has_frame(st) && !ch->in_ready) {
+      ch->in_ready = 1;
+      ch->next_ready = ch->poller->ready;
+      ch->poller->ready = ch;
+    }
+  }
+  return external;
+}
+
+/* streamSend(handle, buf, offsets, lengths, count) -> taken (framed and buffered or written) */
+static napi_value js_stream_send(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], result;
+  send_args_t a;
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "write")) || !get_send_args(env, argv + 1, false, false, &a))
+    return NULL;
+  if (ch->kind != CHAN_STREAM) {
+    napi_throw_type_error(env, NULL, "not a stream");
+    return NULL;
+  }
+  int err = 0;
+  uint32_t taken = stream_send_batch(ch->fd, ch->stream, a.buf, a.off, a.len, a.count, &err);
+  stream_arm(ch);
+  NAPI_CALL(env, napi_create_uint32(env, taken, &result));
+  return result;
+}
+
+/* streamBacklog(handle) -> [bytes waiting to be written, ms they have made no progress] */
+static napi_value js_stream_backlog(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, v;
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "write"))) return NULL;
+  if (ch->kind != CHAN_STREAM) {
+    napi_throw_type_error(env, NULL, "not a stream");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+  NAPI_CALL(env, napi_create_uint32(env, ch->stream->out_len, &v));
+  NAPI_CALL(env, napi_set_element(env, result, 0, v));
+  NAPI_CALL(env, napi_create_double(env, (double)stream_waiting_ms(ch->stream), &v));
+  NAPI_CALL(env, napi_set_element(env, result, 1, v));
+  return result;
+}
+
+/* dupFd(fd) -> a new close-on-exec fd for the same open file: a socket handed from Node to a channel */
+static napi_value js_dup_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int32_t fd;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) {
+    napi_throw(env, errno_error(env, "stream", "fcntl(F_DUPFD_CLOEXEC)", errno, NULL));
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_int32(env, copy, &result));
+  return result;
+}
+
+/* socketPair() -> [fd, fd]: a connected AF_UNIX stream pair (close-on-exec, blocking) */
+static napi_value js_socket_pair(napi_env env, napi_callback_info info) {
+  napi_value result, v;
+  int fds[2];
+  (void)info;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+    napi_throw(env, errno_error(env, "stream", "socketpair", errno, NULL));
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+  for (uint32_t i = 0; i < 2; i++) {
+    NAPI_CALL(env, napi_create_int32(env, fds[i], &v));
+    NAPI_CALL(env, napi_set_element(env, result, i, v));
+  }
+  return result;
+}
+
 /* tunWrite(handle, buf, offsets, lengths, count) -> accepted */
 static napi_value js_tun_write(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -716,11 +895,27 @@ static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
       o->sent[k] = 0;
     else if (ch->kind == CHAN_TUN)
       o->sent[k] = tun_write_batch(ch->fd, b->buf, o->off + start, o->len + start, count);
-    else
+    else if (ch->kind == CHAN_STREAM) {
+      /* A failed connection shows as an error event on the next wait. */
+      int err = 0;
+      o->sent[k] = stream_send_batch(ch->fd, ch->stream, b->buf, o->off + start, o->len + start, count, &err);
+      stream_arm(ch);
+    } else
       o->sent[k] = sock_send_batch(ch->fd, b, b->buf, o->off + start, o->len + start, o->addr + start,
                                    ch->kind == CHAN_UDP ? o->port + start : NULL,
                                    ch->kind == CHAN_RAW41 ? source : 0, count);
   }
+}
+
+/* [index, error] for a channel that failed; it is closed. */
+static napi_value poller_failure(napi_env env, chan_t *ch, const char *syscall, int err) {
+  napi_value result, index, e = chan_error(env, ch, syscall, err);
+  NAPI_CALL(env, napi_create_int32(env, ch->index, &index));
+  chan_close(ch);
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+  NAPI_CALL(env, napi_set_element(env, result, 0, index));
+  NAPI_CALL(env, napi_set_element(env, result, 1, e));
+  return result;
 }
 
 /* pollerNext(timeoutMs) -> index | [index, error] | -1
@@ -758,11 +953,27 @@ static napi_value js_poller_next(napi_env env, napi_callback_info info) {
     chan_t *ch = p->cur;
     if (!ch) {
       if (p->iev < p->nev) {
-        ch = p->ev[p->iev++].data.ptr;
-        if (!ch)
+        struct epoll_event *e = &p->ev[p->iev++];
+        ch = e->data.ptr;
+        if (!ch) {
           p->loop_ready = 1;
-        else if (ch->fd >= 0) /* else closed since the epoll_wait */
-          p->cur = ch, p->rounds = 0;
+        } else if (ch->fd >= 0) { /* else closed since the epoll_wait */
+          if (ch->kind == CHAN_STREAM && (e->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && ch->stream->out_len > 0) {
+            int err = 0;
+            stream_flush(ch->fd, ch->stream, &err);
+            if (err) return poller_failure(env, ch, "write", err);
+            stream_arm(ch);
+          }
+          if (ch->kind != CHAN_STREAM || (e->events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+            p->cur = ch, p->rounds = 0;
+        }
+        continue;
+      }
+      if (p->ready) {
+        ch = p->ready;
+        p->ready = ch->next_ready;
+        ch->in_ready = 0;
+        p->cur = ch, p->rounds = 0;
         continue;
       }
       poller_release_dead(p);
@@ -785,16 +996,16 @@ static napi_value js_poller_next(napi_env env, napi_callback_info info) {
       continue;
     }
     int err = 0, n = chan_read(ch, b, &err);
-    if (err || b->taken < BATCH_MAX || ++p->rounds >= ROUNDS_MAX) p->cur = NULL;
-    if (err) {
-      napi_value e = errno_error(env, ch->what, read_syscall(ch), err, NULL), index;
-      NAPI_CALL(env, napi_create_int32(env, ch->index, &index));
-      chan_close(ch);
-      NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
-      NAPI_CALL(env, napi_set_element(env, result, 0, index));
-      NAPI_CALL(env, napi_set_element(env, result, 1, e));
-      return result;
+    if (err || b->taken < BATCH_MAX || ++p->rounds >= ROUNDS_MAX) {
+      p->cur = NULL;
+      /* Whole packets left in a stream's buffer wake no epoll: it goes on the ready list. */
+      if (!err && ch->kind == CHAN_STREAM && !ch->in_ready && stream_has_frame(ch->stream)) {
+        ch->in_ready = 1;
+        ch->next_ready = p->ready;
+        p->ready = ch;
+      }
     }
+    if (err) return poller_failure(env, ch, read_syscall(ch), err);
     if (n > 0 || b->oversized > 0) {
       sh->state_data[STATE_COUNT] = (uint32_t)n;
       sh->state_data[STATE_OVERSIZED] = b->oversized;
@@ -933,6 +1144,11 @@ NAPI_MODULE_INIT() {
       {"raw41Open", NULL, js_raw41_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"raw41Send", NULL, js_raw41_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"streamOpen", NULL, js_stream_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"streamSend", NULL, js_stream_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"streamBacklog", NULL, js_stream_backlog, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dupFd", NULL, js_dup_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"socketPair", NULL, js_socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerOpen", NULL, js_poller_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerNext", NULL, js_poller_next, NULL, NULL, NULL, napi_enumerable, NULL},

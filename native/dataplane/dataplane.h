@@ -94,4 +94,39 @@ uint32_t sock_send_batch(int fd, batch_t *scratch, const uint8_t *buf, const uin
                          const uint32_t *len, const uint32_t *addr, const uint16_t *port,
                          uint32_t source, uint32_t count);
 
+/* ---- byte streams (stream.c) ---- */
+
+/* Bytes one read() may take: some 50 packets of 1280 bytes. */
+#define STREAM_READ_BYTES (64 * 1024)
+/* Framed packets waiting for a peer that reads slowly; past this, packets are dropped. */
+#define STREAM_OUT_BYTES (256 * 1024)
+/* The "errno" of a stream its peer closed. */
+#define STREAM_EOF 100000
+
+typedef struct {
+  uint8_t *in, *out;
+  uint32_t in_len, in_cap, out_len, out_cap;
+  uint32_t max_frame;     /* the largest packet accepted from the peer */
+  uint32_t bad_frame;     /* the length of the frame that broke the stream (EMSGSIZE) */
+  int64_t waiting_since;  /* monotonic ms: output pending and no progress since; 0 when none pending */
+} stream_t;
+
+/* Buffers for a stream, holding in0 (bytes already read from the peer) and out0 (to send first).
+ * Returns 0 or -errno. */
+int stream_init(stream_t *s, uint32_t max_frame, const uint8_t *in0, size_t in0_len,
+                const uint8_t *out0, size_t out0_len);
+void stream_free(stream_t *s);
+int stream_has_frame(const stream_t *s);
+/* As the other read functions; *err is STREAM_EOF once the peer closed, EMSGSIZE for a frame over
+ * max_frame (its length in bad_frame). */
+int stream_read_batch(int fd, stream_t *s, batch_t *b, int *err);
+/* Frames the packets into the output buffer (those that do not fit are dropped) and writes what
+ * it can; returns how many were taken. *err is set when the connection failed. */
+uint32_t stream_send_batch(int fd, stream_t *s, const uint8_t *buf, const uint32_t *off,
+                           const uint32_t *len, uint32_t count, int *err);
+/* Writes what is pending; returns the bytes still pending. */
+size_t stream_flush(int fd, stream_t *s, int *err);
+/* How long pending output has made no progress (ms); 0 when nothing is pending. */
+int64_t stream_waiting_ms(const stream_t *s);
+
 #endif

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { Poller, RawSocket41, SEND_DEFERRED, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
+import { createServer, connect, type Socket } from "node:net";
+import { duplicateFd, Poller, RawSocket41, SEND_DEFERRED, StreamChannel, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
 import { run, skipUnlessRoot, until } from "./test-support.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -276,6 +277,138 @@ describe("Poller", () => {
     poller.close();
     assert.throws(() => poller.wait(10), { code: "EBADF" });
     assert.throws(() => receiver(poller, []), { code: "EBADF" });
+  });
+});
+
+describe("StreamChannel", () => {
+  // A TCP connection on loopback: the server's end handed to a channel as the daemon hands it
+  // over (a duplicate of Node's fd, then Node's socket destroyed), the client's end a Node socket.
+  const connection = async (): Promise<{ fd: number; peer: Socket; close: () => void }> => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+    const peer = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port });
+    peer.on("error", () => {});
+    const ours = await accepted;
+    await new Promise((resolve) => (peer.connecting ? peer.once("connect", resolve) : resolve(null)));
+    const fd = duplicateFd((ours as unknown as { _handle: { fd: number } })._handle.fd);
+    ours.destroy();
+    server.close();
+    return { fd, peer, close: () => peer.destroy() };
+  };
+  const frame = (...packets: Buffer[]): Buffer => Buffer.concat(packets.flatMap((p) => [Buffer.from([p.length >> 8, p.length & 255]), p]));
+  const opened = (poller: Poller, fd: number, got: Buffer[], errors: NodeJS.ErrnoException[], extra: Partial<ConstructorParameters<typeof StreamChannel>[0]> = {}) =>
+    new StreamChannel({
+      fd,
+      what: "tcp test",
+      maxPacket: 1500,
+      poller,
+      onPackets(buf, offsets, lengths, count) {
+        for (let i = 0; i < count; i++) got.push(Buffer.from(buf.subarray(offsets[i]!, offsets[i]! + lengths[i]!)));
+      },
+      onError: (err) => errors.push(err),
+      ...extra,
+    });
+  /** Waits on the poller (which blocks the event loop) in short turns, letting the loop run between them. */
+  const pump = async (poller: Poller, until: () => boolean, ms = 3_000): Promise<void> => {
+    for (const end = Date.now() + ms; !until() && Date.now() < end; ) {
+      poller.wait(20);
+      await sleep(1);
+    }
+  };
+
+  test("packets framed by the peer arrive in batches, the bytes read before the handover first; a reply goes out before any packet", async () => {
+    const poller = new Poller();
+    const { fd, peer, close } = await connection();
+    const got: Buffer[] = [];
+    const errors: NodeJS.ErrnoException[] = [];
+    const received: Buffer[] = [];
+    peer.on("data", (d: Buffer) => received.push(d));
+    const early = frame(Buffer.from("early"), Buffer.from("split"));
+    const channel = opened(poller, fd, got, errors, { input: early.subarray(0, early.length - 2), output: Buffer.from("+OK attached\r\n") });
+    try {
+      peer.write(early.subarray(early.length - 2));
+      const many = Array.from({ length: 1000 }, (_, i) => Buffer.from(`p${i}`));
+      peer.write(frame(...many));
+      await pump(poller, () => got.length === 1002);
+      assert.deepEqual(got.map(String), ["early", "split", ...many.map(String)], "1000 small packets of one read all arrive, beyond a batch of 64");
+      const out = [Buffer.from("to-peer"), Buffer.alloc(1280, 7)];
+      const buf = Buffer.concat(out);
+      assert.equal(channel.sendBatch(buf, Uint32Array.of(0, 7), Uint32Array.of(7, 1280), new Uint32Array(2), new Uint16Array(2), 2), 2);
+      await until(() => Buffer.concat(received).length >= 14 + 2 + 7 + 2 + 1280);
+      assert.deepEqual(Buffer.concat(received), Buffer.concat([Buffer.from("+OK attached\r\n"), frame(...out)]));
+      assert.deepEqual(errors, []);
+    } finally {
+      channel.close();
+      close();
+      poller.close();
+    }
+  });
+
+  test("a frame longer than the largest packet ends the stream, naming it; the packets before it still arrive", async () => {
+    const poller = new Poller();
+    const { fd, peer, close } = await connection();
+    const got: Buffer[] = [];
+    const errors: NodeJS.ErrnoException[] = [];
+    const channel = opened(poller, fd, got, errors);
+    try {
+      peer.write(Buffer.concat([frame(Buffer.from("fine")), Buffer.from([0x06, 0x00]), Buffer.alloc(16)]));
+      await pump(poller, () => errors.length > 0);
+      assert.deepEqual(got.map(String), ["fine"]);
+      assert.equal(errors[0]?.code, "EMSGSIZE");
+      assert.match(errors[0]!.message, /tcp test: a packet of 1536 bytes, over the largest of 1500/);
+    } finally {
+      channel.close();
+      close();
+      poller.close();
+    }
+  });
+
+  test("the peer closing ends the stream (EOF), after the packets it sent", async () => {
+    const poller = new Poller();
+    const { fd, peer } = await connection();
+    const got: Buffer[] = [];
+    const errors: NodeJS.ErrnoException[] = [];
+    const channel = opened(poller, fd, got, errors);
+    try {
+      peer.end(frame(Buffer.from("last words")));
+      await pump(poller, () => errors.length > 0);
+      assert.deepEqual(got.map(String), ["last words"]);
+      assert.equal(errors[0]?.code, "EOF");
+      assert.match(errors[0]!.message, /closed by the peer/);
+    } finally {
+      channel.close();
+      poller.close();
+    }
+  });
+
+  test("a peer that stops reading: at most 256 KB wait, further packets are dropped, and the backlog says how long nothing went", async () => {
+    const poller = new Poller();
+    const { fd, peer, close } = await connection();
+    const channel = opened(poller, fd, [], []);
+    try {
+      peer.pause();
+      const packets = 64;
+      const buf = Buffer.alloc(packets * 1280, 1);
+      const offsets = Uint32Array.from({ length: packets }, (_, i) => i * 1280);
+      const lengths = new Uint32Array(packets).fill(1280);
+      let taken = 0;
+      for (let round = 0; round < 400; round++) taken += channel.sendBatch(buf, offsets, lengths, new Uint32Array(packets), new Uint16Array(packets), packets);
+      const offered = 400 * packets;
+      assert.ok(taken < offered, `${taken} of ${offered} packets taken: the rest dropped`);
+      const first = channel.backlog();
+      assert.ok(first.bytes > 200_000 && first.bytes <= 256 * 1024, `${first.bytes} bytes wait`);
+      await sleep(300);
+      const later = channel.backlog();
+      assert.ok(later.stalledMs >= 250, `no progress for ${later.stalledMs} ms`);
+      peer.resume();
+      await pump(poller, () => channel.backlog().bytes === 0);
+      assert.deepEqual(channel.backlog(), { bytes: 0, stalledMs: 0 }, "a reader again: the backlog drains");
+    } finally {
+      channel.close();
+      close();
+      poller.close();
+    }
   });
 });
 

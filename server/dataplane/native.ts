@@ -80,6 +80,11 @@ interface Addon {
     source: number,
   ): number;
   localAddress(h: Handle): [number, number];
+  streamOpen(fd: number, what: string, input: Uint8Array, output: Uint8Array, maxFrame: number, onBatch: PacketBatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
+  streamSend(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  streamBacklog(h: Handle): [number, number];
+  dupFd(fd: number): number;
+  socketPair(): [number, number];
   close(h: Handle): void;
   pollerOpen(): void;
   pollerNext(timeoutMs: number): number | [number, NodeJS.ErrnoException];
@@ -495,4 +500,74 @@ export class RawSocket41 {
     this.#addon.close(this.#handle);
     this.#slot.release();
   }
+}
+
+/** Options of a stream channel. */
+export interface StreamChannelOptions {
+  /** A connected stream socket (TCP, or one end of socketPair()); the channel owns it from now on. */
+  fd: number;
+  /** Names it in error messages, e.g. "tcp 192.0.2.7:40000" (at most 39 bytes). */
+  what: string;
+  /** Bytes already read from the peer, handled before anything read later. */
+  input?: Uint8Array;
+  /** Bytes to send before any packet (a reply of the protocol that set the connection up). */
+  output?: Uint8Array;
+  /** The largest packet accepted from the peer; a frame announcing more ends the stream (EMSGSIZE). */
+  maxPacket: number;
+  onPackets: PacketBatchHandler;
+  /** The stream failed or its peer closed it (code "EOF"); it is closed when called. */
+  onError: ChannelErrorHandler;
+  poller: Poller;
+}
+
+/**
+ * IPv6 packets over a byte stream, each framed as a 2-byte big-endian length then the packet (as
+ * OpenVPN's TCP mode frames them). Read by a poller in batches cut from 64 KB reads; sent with one
+ * write per batch. What the peer does not read waits in a 256 KB buffer; past it packets are
+ * dropped (sendBatch counts fewer), so a peer that stops reading costs that much and no more.
+ */
+export class StreamChannel {
+  readonly #handle: Handle;
+  readonly #addon = addon();
+  readonly #slot: PollerSlot;
+
+  constructor(opts: StreamChannelOptions) {
+    const { onPackets, onError } = opts;
+    this.#slot = new PollerSlot(opts.poller, {
+      deliver: (b, count, oversized) => onPackets(b.buf, b.offsets, b.lengths, count, oversized),
+      onError,
+    });
+    const empty = new Uint8Array(0);
+    this.#handle = this.#slot.open((index) =>
+      this.#addon.streamOpen(opts.fd, opts.what.slice(0, 39), opts.input ?? empty, opts.output ?? empty, opts.maxPacket, onPackets, onError, index),
+    );
+  }
+
+  /** Frames and sends the packets (addresses and ports are the connection's: unused); returns how many were taken, or SEND_DEFERRED. */
+  sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, _addrs: Uint32Array, _ports: Uint16Array, count: number): number {
+    const queued = this.#slot.queue(buf, offsets, lengths, null, null, 0, count);
+    return queued === SEND_DEFERRED ? queued : this.#addon.streamSend(this.#handle, buf, offsets, lengths, count);
+  }
+
+  /** Bytes waiting for the peer to read them, and for how long (ms) none of them has gone. */
+  backlog(): { bytes: number; stalledMs: number } {
+    const [bytes, stalledMs] = this.#addon.streamBacklog(this.#handle);
+    return { bytes, stalledMs };
+  }
+
+  /** Stops reading and closes the socket. Idempotent. */
+  close(): void {
+    this.#addon.close(this.#handle);
+    this.#slot.release();
+  }
+}
+
+/** A second fd for an open file (a socket Node holds, to hand it to a channel before Node closes its own). */
+export function duplicateFd(fd: number): number {
+  return addon().dupFd(fd);
+}
+
+/** A connected pair of AF_UNIX stream sockets: a TLS connection's plaintext goes through one to a channel on the other. */
+export function socketPair(): [number, number] {
+  return addon().socketPair();
 }
