@@ -51,7 +51,7 @@ test("creating a user with several mistakes shows every one of them at once, nex
   const form = page.getByRole("form", { name: "Create user" });
   await form.getByLabel("User name").fill("Not Valid!");
   await form.getByLabel("Web password (optional)").fill("short");
-  for (const transport of ["proto41", "udp"]) await form.getByRole("group", { name: "Transports" }).getByLabel(transport).uncheck();
+  for (const transport of ["proto41", "udp", "tcp"]) await form.getByRole("group", { name: "Transports" }).getByLabel(transport).uncheck();
   await form.getByRole("button", { name: "Create user" }).click();
   await expect(await fieldError(page, "name")).toHaveText(/^User names are 1–32 characters: .*\.$/);
   await expect(await fieldError(page, "webPassword")).toHaveText("A web password has at least 12 characters.");

@@ -8,10 +8,10 @@ import { numberOption, parseCommandLine, runMain, UsageError } from "./args.ts";
 import { printRecords, printTable } from "./table.ts";
 
 const USAGE = `usage: dtcpctl <command> [options]
-  user add <name> [--admin] [--email addr] [--types t,…] [--transports proto41,udp] [--mtu n] [--pop name] [--tunnel-password-stdin]
+  user add <name> [--admin] [--email addr] [--types t,…] [--transports proto41,udp,tcp] [--mtu n] [--pop name] [--tunnel-password-stdin]
   user list [--search text]
   user show <name>
-  user set <name> [--email addr|""] [--types t,…] [--transports proto41,udp] [--mtu n] [--pop name]
+  user set <name> [--email addr|""] [--types t,…] [--transports proto41,udp,tcp] [--mtu n] [--pop name]
   user disable|enable|remove <name>
   tunnel-password rotate <name> [--tunnel-password-stdin]
   pool add <cidr> --purpose link|delegation [--size len] [--auto] [--pop name]

@@ -4,7 +4,7 @@
 //
 // "in" is client → broker (out of the tunnel, into the TUN); "out" is broker → client.
 
-import { type TrafficCounters } from "../domain/types.ts";
+import { TRANSPORTS, type TrafficCounters, type Transport } from "../domain/types.ts";
 import { uint32ToIpv4 } from "./native.ts";
 import type { DropReason, TunnelStats } from "./types.ts";
 
@@ -40,8 +40,8 @@ export const SESSION_FIELDS = 12;
 
 export type DropField = typeof DROP_SPOOFED_SOURCE | typeof DROP_WRONG_OUTER_SOURCE | typeof DROP_MALFORMED | typeof DROP_NO_BINDING | typeof DROP_SEND_FAILED;
 
-export const TRANSPORTS = ["proto41", "udp"] as const;
-export type TransportName = (typeof TRANSPORTS)[number];
+export { TRANSPORTS } from "../domain/types.ts";
+export type TransportName = Transport;
 
 /**
  * Daemon-wide figures. One block per transport (transportBlock): live sessions, then the

@@ -1,11 +1,11 @@
-import type { TrafficCounters, TunnelType } from "../domain/types.ts";
+import type { TrafficCounters, Transport, TunnelType } from "../domain/types.ts";
 
 /** Everything the data plane needs to carry one session's packets. */
 export interface TunnelSpec {
   sessionId: number;
   userName: string;
   type: TunnelType;
-  transport: "proto41" | "udp";
+  transport: Transport;
   /** The client's IPv4 as the control connection shows it. */
   clientIpv4: string;
   serverIpv4: string;

@@ -5,8 +5,11 @@
 export const TUNNEL_TYPES = ["tunnelonly", "host", "network"] as const;
 export type TunnelType = (typeof TUNNEL_TYPES)[number];
 
-/** How a session's IPv6 packets travel: IPv4 protocol 41, or UDP (this project's DTCP extension). */
-export const TRANSPORTS = ["proto41", "udp"] as const;
+/**
+ * How a session's IPv6 packets travel: IPv4 protocol 41, or this project's DTCP extensions: UDP,
+ * and TCP (a connection of its own, plain or TLS, each packet framed by a 2-byte length).
+ */
+export const TRANSPORTS = ["proto41", "udp", "tcp"] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 export const ROLES = ["admin", "user"] as const;

@@ -21,7 +21,8 @@ const tunnel = (
   type: "tunnelonly" | "host" | "network",
   response: string,
   udp: { clientPort: number | null } | null = null,
-): Command => ({ kind: "tunnel", user: "foo", response, type, udp });
+  tcp = false,
+): Command => ({ kind: "tunnel", user: "foo", response, type, udp, tcp });
 
 const error = (reply: string): Command => ({ kind: "error", reply });
 
@@ -88,6 +89,12 @@ describe("parseCommand: UDP extension", () => {
     assert.deepEqual(parseCommand(`tunnel foo ${HASH} host proto=udp port=1`), tunnel("host", HASH, { clientPort: 1 }));
   });
 
+  it("proto=tcp asks for IPv6 over a TCP connection; attach names the token it was given", () => {
+    assert.deepEqual(parseCommand(`tunnel foo ${HASH} network proto=tcp`), tunnel("network", HASH, null, true));
+    assert.deepEqual(parseCommand(`tunnel foo ${HASH} host PROTO=TCP`), tunnel("host", HASH, null, true));
+    assert.deepEqual(parseCommand(`attach ${"A1".repeat(16)}`), { kind: "attach", token: "a1".repeat(16) });
+  });
+
   it("proto=udp without port= means NAT traversal", () => {
     assert.deepEqual(parseCommand(`tunnel foo ${HASH} tunnelonly proto=udp`), tunnel("tunnelonly", HASH, { clientPort: null }));
   });
@@ -114,7 +121,13 @@ describe("parseCommand: errors", () => {
     [`tunnel foo ${HASH} host udp`, "-ERR unsupported option udp"],
     [`tunnel foo ${HASH} host mtu=1280`, "-ERR unsupported option mtu=1280"],
     [`tunnel foo ${HASH} host =udp`, "-ERR unsupported option =udp"],
-    [`tunnel foo ${HASH} host proto=tcp`, "-ERR unsupported option proto=tcp"],
+    [`tunnel foo ${HASH} host proto=sctp`, "-ERR unsupported option proto=sctp"],
+    [`tunnel foo ${HASH} host proto=tcp port=4028`, "-ERR option port needs proto=udp"],
+    [`tunnel foo ${HASH} host proto=tcp proto=udp`, "-ERR duplicate option proto"],
+    ["attach", "-ERR invalid command"],
+    ["attach 1234", "-ERR invalid command"],
+    [`attach ${"0".repeat(32)} more`, "-ERR invalid command"],
+    [`attach ${"g".repeat(32)}`, "-ERR invalid command"],
     [`tunnel foo ${HASH} host proto=`, "-ERR unsupported option proto="],
     [`tunnel foo ${HASH} host proto=udp port=0`, "-ERR invalid option port=0"],
     [`tunnel foo ${HASH} host proto=udp port=65536`, "-ERR invalid option port=65536"],

@@ -108,4 +108,12 @@ describe("tunnelReply", () => {
       "+OK 192.0.2.10 198.51.100.1 2001:db8:100::/56 udp=4030",
     );
   });
+
+  it("appends the TCP port and the attach token after the positional fields", () => {
+    const token = "0123456789abcdef0123456789abcdef";
+    assert.equal(
+      tunnelReply({ ...base, type: "host", clientIPv6: "2001:db8::2", serverIPv6: "2001:db8::1", serverUdpPort: null, tcp: { port: 443, token } }),
+      `+OK 192.0.2.10 198.51.100.1 2001:db8::2 2001:db8::1 tcp=443 token=${token}`,
+    );
+  });
 });

@@ -26,6 +26,12 @@ export const SERVER_SHUTTING_DOWN = "-ERR server shutting down";
 export const ALREADY_ESTABLISHED = "-ERR already established";
 export const INVALID_COMMAND = "-ERR invalid command";
 export const PORT_NEEDS_UDP = "-ERR option port needs proto=udp";
+/** A data connection's answer to a good `attach <token>`: what follows is framed packets. */
+export const ATTACHED = "+OK attached";
+export const ATTACH_REFUSED = "-ERR unknown or expired token";
+export const ATTACH_NOT_HERE = "-ERR attach only on a TCP tunnel port";
+export const TCP_NOT_ENABLED = "-ERR TCP tunnels are not enabled on this server (dtcps --tcp-tunnels)";
+export const NO_DATA_CONNECTION = "-ERR no tunnel connection attached in time";
 
 export function unsupportedTunnelType(type: string): string {
   return `-ERR unsupported tunnel type ${sanitizeEcho(type)}`;
@@ -57,8 +63,10 @@ function sanitizeEcho(text: string): string {
 export type TunnelReplyFields = {
   clientIPv4: string;
   serverIPv4: string;
-  /** The server's UDP port for IPv6 over UDP; null for IPv6-in-IPv4 (protocol 41). */
+  /** The server's UDP port for IPv6 over UDP; null for IPv6-in-IPv4 (protocol 41) or over TCP. */
   serverUdpPort: number | null;
+  /** IPv6 over TCP: the port to open the data connection to, and the token to attach it with. */
+  tcp?: { port: number; token: string } | null;
 } & (
   | { type: Extract<TunnelType, "tunnelonly"> }
   | { type: Extract<TunnelType, "host">; clientIPv6: string; serverIPv6: string }
@@ -82,6 +90,7 @@ export function tunnelReply(fields: TunnelReplyFields): string {
       break;
   }
   if (fields.serverUdpPort !== null) words.push(`udp=${fields.serverUdpPort}`);
+  if (fields.tcp) words.push(`tcp=${fields.tcp.port}`, `token=${fields.tcp.token}`);
   return words.join(" ");
 }
 

@@ -29,7 +29,11 @@ export const CLIENT_PROGRAMS: Record<ClientProgram, { label: string; transports:
   dtcpclient: { label: "FreeBSD: dtcpclient", transports: ["udp", "proto41"] },
 };
 
-export const TRANSPORT_LABELS: Record<Transport, string> = { udp: "UDP (works through NAT)", proto41: "IPv6-in-IPv4 (protocol 41)" };
+export const TRANSPORT_LABELS: Record<Transport, string> = {
+  udp: "UDP (works through NAT)",
+  proto41: "IPv6-in-IPv4 (protocol 41)",
+  tcp: "TCP or TLS (where only TCP gets through)",
+};
 export const NETWORK_LABELS: Record<NetworkSituation, string> = {
   nat: "Behind a NAT (a home router, a private address)",
   public: "A public IPv4 address on this machine",
