@@ -7,7 +7,10 @@ import type { Paths } from "./config.ts";
 import type { AbuseLimits } from "./control/abuse.ts";
 import { LoginThrottle } from "./security/login-throttle.ts";
 import type { ControlTimeouts } from "./control/connection.ts";
-import { ControlServer } from "./control/server.ts";
+import { ControlServer, type TunnelListeners } from "./control/server.ts";
+import { loadOrCreateTlsIdentity } from "./secrets/certificate.ts";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import type { Db } from "./db/client.ts";
 import { isBusy, type LoginStore } from "./db/login-store.ts";
 import type { DataPlane } from "./dataplane/types.ts";
@@ -33,8 +36,17 @@ export interface DaemonConfig {
   publicIpv4: string | null;
   /** dtcps [prefix]: a link pool for host tunnels that must exist. */
   linkPrefix: string | null;
+  /** Packets (and TCP sessions' data connections) from other addresses than the control connection's are refused. */
+  strictOuterSource: boolean;
+  /**
+   * IPv6 over TCP (dtcps --tcp-tunnels, --tls-tunnels): listeners that speak DTCP and take data
+   * connections, in plain TCP and in TLS; both null: not offered.
+   */
+  tunnels: TunnelOptions;
   timeouts: ControlTimeouts;
   abuse: AbuseLimits;
+  /** How long a TCP session waits for its data connection (default 30 s). */
+  attachTimeoutMs?: number;
   /** How often live sessions' users are checked for removal, disabling or a new DTCP password (default 1 s). */
   revocationCheckMs?: number;
   /** Builds the data plane from every pool's CIDR in the database (each is routed to it). */
@@ -45,6 +57,13 @@ export interface DaemonConfig {
   api: { host: string; port: number; tls?: { certFile: string; keyFile: string } | null } | null;
   /** How often live sessions' counters are written to their rows; default a minute. */
   trafficRecordMs?: number;
+}
+
+/** Where IPv6-over-TCP tunnels are offered. */
+export interface TunnelOptions {
+  tcp: { host: string; port: number } | null;
+  /** Without certificate files, a self-signed certificate is made in the data directory (tls.crt, tls.key) and its fingerprint logged for clients to pin. */
+  tls: { host: string; port: number; certFile: string | null; keyFile: string | null } | null;
 }
 
 export interface PopIdentity {
@@ -111,11 +130,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const throttle = new LoginThrottle(config.abuse);
     const broker = new Broker(storage, store, storage.box, ledger, dataPlane, throttle, log, {
       popId: pop.id,
+      strictOuterSource: config.strictOuterSource,
+      attachTimeoutMs: config.attachTimeoutMs,
       udpEnabled: config.udpEnabled,
       udpBasePort: config.udpBasePort,
       publicIpv4: config.publicIpv4,
     });
-    const server = new ControlServer(broker, config.abuse, log, { host: config.host, port: config.port, timeouts: config.timeouts }, (action, source, after) => {
+    const tunnels = tunnelListeners(config, log);
+    const server = new ControlServer(broker, config.abuse, log, { host: config.host, port: config.port, timeouts: config.timeouts, tunnels }, (action, source, after) => {
       storage.audit.record({ name: "dtcps", source }, { action, after }).catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
     });
     let metrics: MetricsServer | null = null;
@@ -131,6 +153,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       await broker.shutdown();
       await server.close();
     });
+    const { tcp: tcpPort, tls: tlsPort } = server.tunnelPorts;
+    if (tcpPort !== null) log.info(`IPv6 over TCP on ${config.tunnels.tcp!.host}:${tcpPort}`);
+    if (tlsPort !== null) log.info(`IPv6 over TLS on ${config.tunnels.tls!.host}:${tlsPort} (${tunnels.tls!.fingerprint})`);
     let api: ApiServer | null = null;
     if (config.api) {
       const { tls, ...listen } = config.api;
@@ -238,6 +263,22 @@ const CAPABILITY_HINT =
 
 function isMetricsSource(plane: DataPlane): plane is DataPlane & MetricsSource {
   return typeof (plane as Partial<MetricsSource>).collectMetrics === "function";
+}
+
+/** The tunnel listeners' configuration, with the TLS one's certificate read or made. */
+function tunnelListeners(config: DaemonConfig, log: Logger): TunnelListeners & { tls: (NonNullable<TunnelListeners["tls"]> & { fingerprint: string }) | null } {
+  const { tcp, tls } = config.tunnels;
+  if (!tls) return { tcp, tls: null };
+  const own = { certFile: join(config.paths.dataDir, "tls.crt"), keyFile: join(config.paths.dataDir, "tls.key") };
+  const given = tls.certFile !== null && tls.keyFile !== null ? { certFile: tls.certFile, keyFile: tls.keyFile } : null;
+  // The self-signed certificate names what clients connect to, as far as the daemon knows it.
+  const name = config.publicIpv4 ?? (config.host !== "0.0.0.0" ? config.host : hostname());
+  const identity = loadOrCreateTlsIdentity(given, own, name);
+  const fingerprint = identity.selfSigned
+    ? `self-signed certificate ${own.certFile}; clients pin sha256 ${identity.fingerprint}`
+    : `certificate ${given!.certFile}, sha256 ${identity.fingerprint}`;
+  if (identity.selfSigned) log.debug(`TLS tunnels use ${fingerprint}`);
+  return { tcp, tls: { host: tls.host, port: tls.port, cert: identity.cert, key: identity.key, fingerprint } };
 }
 
 /** The pools this POP routes. */

@@ -1,11 +1,28 @@
 import { TRANSPORTS, TUNNEL_TYPES, type EndReason, type Transport, type TunnelType } from "../domain/types.ts";
 import { isBusy, type LoginRecord, type LoginStore, type UserCredential } from "../db/login-store.ts";
-import type { DataPlane, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
+import type { DataPlane, StreamHandover, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
 import type { Logger } from "../log.ts";
+import { randomBytes } from "node:crypto";
 import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command } from "../protocol/command.ts";
-import { AUTH_FAILED, PASSWORD_CHANGED, TOO_MANY_FAILURES, USER_MOVED, USER_REVOKED, SERVER_SHUTTING_DOWN, SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, tunnelReply } from "../protocol/replies.ts";
+import {
+  ATTACH_REFUSED,
+  AUTH_FAILED,
+  NO_DATA_CONNECTION,
+  PASSWORD_CHANGED,
+  SERVER_SHUTTING_DOWN,
+  SESSION_KICKED,
+  SESSION_REPLACED,
+  SOLD_OUT,
+  TCP_NOT_ENABLED,
+  TOO_MANY_FAILURES,
+  tunnelReply,
+  USER_MOVED,
+  USER_REVOKED,
+  wire,
+  ATTACHED,
+} from "../protocol/replies.ts";
 import type { Actor } from "../repositories/audit/repository.ts";
 import { NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
 import type { SessionLedger } from "../repositories/sessions/repository.ts";
@@ -26,6 +43,22 @@ export interface BrokerOptions {
   udpBasePort: number;
   /** The server IPv4 put in replies; by default the address the client connected to. */
   publicIpv4: string | null;
+  /** A TCP session's data connection must come from its control connection's address (else: from anywhere, for pooling NATs). */
+  strictOuterSource: boolean;
+  /** How long a TCP session waits for its data connection; default 30 s. */
+  attachTimeoutMs?: number;
+}
+
+/** How long an IPv6-over-TCP login's token waits for its data connection. */
+const ATTACH_TIMEOUT_MS = 30_000;
+
+/** A data connection presenting its token: where it comes from, and how to take its socket once the token is good. */
+export interface AttachRequest {
+  token: string;
+  clientIpv4: string;
+  clientPort: number;
+  /** Hands the connection's socket over (the control plane stops reading it); only called for a good token. */
+  take(): Omit<StreamHandover, "output" | "peerIpv4" | "peerPort">;
 }
 
 /** Tells a login still waiting its turn that its connection closed (one listener; cheaper than an AbortSignal per connection). */
@@ -67,6 +100,8 @@ export interface LoginRequest {
   clientIpv4: string;
   /** The local address the client connected to. */
   localIpv4: string;
+  /** Where a TCP session's data connection attaches, as this listener offers it; null: IPv6 over TCP is not offered here. */
+  attachPort: number | null;
 }
 
 export type LoginOutcome = { reply: string; session: LiveSession | null };
@@ -82,6 +117,10 @@ function waitUnlessGone(ms: number, gone: GoneSignal | undefined): Promise<boole
       resolve(false);
     });
   });
+}
+
+function transportOf(command: TunnelCommand): Transport {
+  return command.udp ? "udp" : command.tcp ? "tcp" : "proto41";
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
@@ -103,6 +142,8 @@ export class Broker {
   readonly #unchecked = new Set<LiveSession>();
   readonly #userTurns = new Map<string, Promise<unknown>>();
   readonly #udpPorts: UdpPortPool;
+  /** TCP sessions waiting for their data connection, by token (one each, expiring). */
+  readonly #awaitingAttach = new Map<string, { session: LiveSession; timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly storage: Pick<Repositories, "allocations" | "audit">,
@@ -115,6 +156,14 @@ export class Broker {
     private readonly options: BrokerOptions,
   ) {
     this.#udpPorts = new UdpPortPool(options.udpBasePort);
+    dataPlane.onLost((sessionId, reason) => {
+      const session = this.liveSessions.find((s) => s.id === sessionId);
+      if (!session) return;
+      this.log.info(`session ${sessionId} of ${session.userName}: ${reason}; ending it`);
+      void this.#endAndTell(session, "tunnel-lost", `-ERR tunnel connection closed: ${reason}`).catch((err: unknown) =>
+        this.log.warn(`ending session ${sessionId}: ${(err as Error).message}`),
+      );
+    });
   }
 
   get liveSessions(): LiveSession[] {
@@ -156,6 +205,7 @@ export class Broker {
     if (req.command.udp && !this.options.udpEnabled) {
       return { reply: "-ERR UDP tunnels are not enabled on this server (dtcps -U)", session: null };
     }
+    if (req.command.tcp && req.attachPort === null) return { reply: TCP_NOT_ENABLED, session: null };
     if (!isIpv4(req.clientIpv4)) {
       return { reply: "-ERR tunnels need IPv4: connect to the server over IPv4", session: null };
     }
@@ -176,6 +226,11 @@ export class Broker {
       this.log.warn(`data plane could not close session ${session.id}: ${(err as Error).message}`);
     }
     if (session.serverUdpPort !== null) this.#udpPorts.release(session.serverUdpPort);
+    for (const [token, waiting] of this.#awaitingAttach) {
+      if (waiting.session !== session) continue;
+      clearTimeout(waiting.timer);
+      this.#awaitingAttach.delete(token);
+    }
     await this.ledger.end(session.id, reason, counters);
     this.log.info(`session ${session.id} of ${session.userName} ended: ${reason}`);
   }
@@ -227,6 +282,37 @@ export class Broker {
     return stale.length;
   }
 
+  /**
+   * A data connection presents its token: a good one (issued to a live TCP session, not used or
+   * expired, from the session's client address) hands the connection to the data plane, which
+   * answers `+OK attached` and carries the session's packets on it. Returns the reply to send
+   * otherwise.
+   */
+  async attach(req: AttachRequest): Promise<{ ok: true } | { ok: false; reply: string }> {
+    const waiting = this.#awaitingAttach.get(req.token);
+    if (!waiting || waiting.session.ended) {
+      this.log.info(`attach from ${req.clientIpv4}:${req.clientPort} refused: unknown or expired token`);
+      return { ok: false, reply: ATTACH_REFUSED };
+    }
+    const { session } = waiting;
+    if (this.options.strictOuterSource && req.clientIpv4 !== session.clientIpv4) {
+      this.log.info(`attach to session ${session.id} of ${session.userName} from ${req.clientIpv4} refused: the control connection came from ${session.clientIpv4}`);
+      return { ok: false, reply: ATTACH_REFUSED };
+    }
+    clearTimeout(waiting.timer);
+    this.#awaitingAttach.delete(req.token);
+    const taken = req.take();
+    try {
+      await this.dataPlane.attachStream(session.id, { ...taken, output: Buffer.from(wire(ATTACHED), "latin1"), peerIpv4: req.clientIpv4, peerPort: req.clientPort });
+    } catch (err) {
+      this.log.warn(`session ${session.id}: the data connection could not be attached: ${(err as Error).message}`);
+      await this.#endAndTell(session, "setup-failed", "-ERR tunnel set-up failed");
+      return { ok: true };
+    }
+    this.log.info(`session ${session.id} of ${session.userName}: tunnel connection from ${req.clientIpv4}:${req.clientPort}`);
+    return { ok: true };
+  }
+
   /** Ends every live session (daemon stopping) and tells each client why. */
   async shutdown(): Promise<void> {
     await Promise.all(this.liveSessions.map((s) => this.#endAndTell(s, "shutdown", SERVER_SHUTTING_DOWN)));
@@ -268,7 +354,7 @@ export class Broker {
     if (record.disabled) return "user disabled";
     if (record.popId !== this.options.popId) return "served by another POP";
     if (!parseList(record.allowedTypes, TUNNEL_TYPES).includes(req.command.type)) return `type ${req.command.type} not allowed`;
-    const transport: Transport = req.command.udp ? "udp" : "proto41";
+    const transport = transportOf(req.command);
     if (!parseList(record.allowedTransports, TRANSPORTS).includes(transport)) return `transport ${transport} not allowed`;
     return null;
   }
@@ -316,7 +402,7 @@ export class Broker {
       serverUdpPort = this.#udpPorts.take();
       if (serverUdpPort === null) return { reply: SOLD_OUT, session: null };
     }
-    const transport: Transport = command.udp ? "udp" : "proto41";
+    const transport = transportOf(command);
     const spec: Omit<TunnelSpec, "sessionId"> = {
       userName: record.name,
       type: command.type,
@@ -377,18 +463,35 @@ export class Broker {
     this.#live.set(record.name, session);
     this.#credentials.set(id, hex(record.tunnelPassword));
     this.#unchecked.add(session);
+    // IPv6 over TCP: the packets go over a connection the client opens next, which proves it is
+    // this session's with a token nobody else has seen.
+    const tcp = transport === "tcp" ? { port: req.attachPort!, token: this.#awaitAttach(session) } : null;
     this.log.info(
       `session ${id}: ${record.name} ${command.type} over ${transport} from ${req.clientIpv4}` +
-        (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, ${spec.clientUdpPort === null ? "asked for NAT traversal" : `client port ${spec.clientUdpPort}`})` : ""),
+        (serverUdpPort !== null ? ` (server udp ${serverUdpPort}, ${spec.clientUdpPort === null ? "asked for NAT traversal" : `client port ${spec.clientUdpPort}`})` : "") +
+        (tcp ? ` (tunnel connection awaited on port ${tcp.port})` : ""),
     );
     const [prefixAddress, prefixLength] = (prefix ?? "").split("/");
+    const common = { clientIPv4: req.clientIpv4, serverIPv4: serverIpv4, serverUdpPort, tcp };
     const reply =
       command.type === "host"
-        ? tunnelReply({ type: "host", clientIPv4: req.clientIpv4, serverIPv4: serverIpv4, serverUdpPort, clientIPv6: clientIpv6!, serverIPv6: serverIpv6! })
+        ? tunnelReply({ ...common, type: "host", clientIPv6: clientIpv6!, serverIPv6: serverIpv6! })
         : command.type === "network"
-          ? tunnelReply({ type: "network", clientIPv4: req.clientIpv4, serverIPv4: serverIpv4, serverUdpPort, prefix: prefixAddress!, prefixLength: Number(prefixLength) })
-          : tunnelReply({ type: "tunnelonly", clientIPv4: req.clientIpv4, serverIPv4: serverIpv4, serverUdpPort });
+          ? tunnelReply({ ...common, type: "network", prefix: prefixAddress!, prefixLength: Number(prefixLength) })
+          : tunnelReply({ ...common, type: "tunnelonly" });
     return { reply, session };
+  }
+
+  /** A token for the session's data connection; without one within the attach timeout, the session ends. */
+  #awaitAttach(session: LiveSession): string {
+    const token = randomBytes(16).toString("hex");
+    const timer = setTimeout(() => {
+      if (!this.#awaitingAttach.delete(token)) return;
+      this.log.info(`session ${session.id} of ${session.userName}: no tunnel connection within ${(this.options.attachTimeoutMs ?? ATTACH_TIMEOUT_MS) / 1000} s`);
+      void this.#endAndTell(session, "timeout", NO_DATA_CONNECTION).catch((err: unknown) => this.log.warn((err as Error).message));
+    }, this.options.attachTimeoutMs ?? ATTACH_TIMEOUT_MS);
+    this.#awaitingAttach.set(token, { session, timer });
+    return token;
   }
 
   #inTurn<T>(user: string, work: () => Promise<T>): Promise<T> {

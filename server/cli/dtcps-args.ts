@@ -13,7 +13,8 @@ export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-da
              [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--metrics [host:]port] [--api-listen [host:]port]
              [--auth-timeout s] [--idle-timeout s] [--max-unauth n] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s]
-             [--pop name] [--pop-lost-after s] [--api-url url] [--api-tls-cert file --api-tls-key file] [prefix]`;
+             [--pop name] [--pop-lost-after s] [--api-url url] [--api-tls-cert file --api-tls-key file]
+             [--tcp-tunnels [host:]port] [--tls-tunnels [host:]port [--tls-cert file --tls-key file]] [prefix]`;
 
 export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { verbose: boolean } {
   const { values, positionals } = parseCommandLine({
@@ -46,6 +47,10 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "api-url": { type: "string" },
       "api-tls-cert": { type: "string" },
       "api-tls-key": { type: "string" },
+      "tcp-tunnels": { type: "string" },
+      "tls-tunnels": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -76,8 +81,17 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const tlsKey = values["api-tls-key"];
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError("--api-tls-cert and --api-tls-key go together");
   const api = values["api-listen"] === undefined ? null : parseListen("--api-listen", values["api-listen"], "127.0.0.1");
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  if (values["tls-cert"] !== undefined && values["tls-tunnels"] === undefined) throw new UsageError("--tls-cert needs --tls-tunnels");
+  const tcpTunnels = values["tcp-tunnels"] === undefined ? null : parseListen("--tcp-tunnels", values["tcp-tunnels"], host);
+  const tlsTunnels = values["tls-tunnels"] === undefined ? null : parseListen("--tls-tunnels", values["tls-tunnels"], host);
   if (tlsCert !== undefined && api === null) throw new UsageError("--api-tls-cert needs --api-listen");
   return {
+    strictOuterSource,
+    tunnels: {
+      tcp: tcpTunnels,
+      tls: tlsTunnels && { ...tlsTunnels, certFile: values["tls-cert"] ?? null, keyFile: values["tls-key"] ?? null },
+    },
     paths: resolvePaths(env),
     pop: { name: popName, apiUrl, lostAfterMs: seconds("pop-lost-after", values["pop-lost-after"], 30_000, 3) },
     host,

@@ -23,6 +23,9 @@ function fakeBroker(ended: string[], loginMs: number): LoginPort {
     async end(_session, reason) {
       ended.push(reason);
     },
+    async attach() {
+      return { ok: false, reply: "-ERR unknown or expired token" };
+    },
   };
 }
 
@@ -36,7 +39,9 @@ function harness(partialLineMs = 20, loginMs = 0, window = Infinity) {
   const ended: string[] = [];
   const link: ControlLink = {
     clientIpv4: "192.0.2.1",
+    clientPort: 40000,
     localIpv4: "198.51.100.1",
+    attachPort: null,
     write: (text) => {
       written.push(text);
       queued += text.length;

@@ -1,5 +1,5 @@
 import { type EndReason } from "../domain/types.ts";
-import type { GoneSignal, LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
+import type { AttachRequest, GoneSignal, LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
 import type { Logger } from "../log.ts";
 
 import { newChallenge } from "../protocol/challenge.ts";
@@ -7,6 +7,7 @@ import { parseCommand } from "../protocol/command.ts";
 import { LineFramer } from "../protocol/line-framer.ts";
 import {
   ALREADY_ESTABLISHED,
+  ATTACH_NOT_HERE,
   BYE,
   greeting,
   HELP,
@@ -19,7 +20,15 @@ import {
 /** The socket side of a control connection (a net.Socket in the daemon, a fake in tests). */
 export interface ControlLink {
   readonly clientIpv4: string;
+  readonly clientPort: number;
   readonly localIpv4: string;
+  /** Where this listener's TCP sessions attach their data connection; null: IPv6 over TCP not offered here. */
+  readonly attachPort: number | null;
+  /**
+   * On a TCP tunnel listener: hands the socket over to carry packets (after `rest`, the bytes
+   * received after the attach line); the link stops reading and no longer closes it.
+   */
+  takeStream?(rest: Buffer): { fd: number; input: Uint8Array };
   /**
    * Sends a reply. False when replies are queued past the link's limit: the connection answers
    * nothing more until `drained()` is called (and the link closes a peer that never drains).
@@ -35,6 +44,7 @@ export interface ControlLink {
 /** What a connection needs of the broker. */
 export interface LoginPort {
   login(req: LoginRequest, control: SessionControl, gone?: GoneSignal): Promise<LoginOutcome>;
+  attach(req: AttachRequest): Promise<{ ok: true } | { ok: false; reply: string }>;
   end(session: LiveSession, reason: EndReason): Promise<void>;
 }
 
@@ -217,13 +227,17 @@ export class ControlConnection implements SessionControl {
       case "tunnel":
         if (this.#session) return this.#send(ALREADY_ESTABLISHED);
         return this.#login(command);
+      case "attach":
+        if (this.#session) return this.#send(ALREADY_ESTABLISHED);
+        if (!this.link.takeStream) return this.#send(ATTACH_NOT_HERE);
+        return this.#attach(command.token);
     }
   }
 
   async #login(command: TunnelCommand): Promise<void> {
     this.log.debug(`tunnel ${command.type}${command.udp ? " udp" : ""} for ${JSON.stringify(command.user)} from ${this.link.clientIpv4}`);
     const outcome = await this.broker.login(
-      { command, challenge: this.#challenge, clientIpv4: this.link.clientIpv4, localIpv4: this.link.localIpv4 },
+      { command, challenge: this.#challenge, clientIpv4: this.link.clientIpv4, localIpv4: this.link.localIpv4, attachPort: this.link.attachPort },
       this,
       { onGone: (listener) => (this.#onGone = listener) },
     );
@@ -238,6 +252,24 @@ export class ControlConnection implements SessionControl {
       this.#restartDeadline(this.timeouts.idleMs);
     }
     this.#send(outcome.reply);
+  }
+
+  /** A good token makes this connection the session's data connection: it answers no further line. */
+  async #attach(token: string): Promise<void> {
+    let taken = false;
+    const outcome = await this.broker.attach({
+      token,
+      clientIpv4: this.link.clientIpv4,
+      clientPort: this.link.clientPort,
+      take: () => {
+        taken = true;
+        this.#closed = true;
+        this.#clearTimers();
+        this.hooks.authenticated?.();
+        return this.link.takeStream!(this.#framer.takeRest());
+      },
+    });
+    if (!outcome.ok && !taken) this.#close(outcome.reply, "closed");
   }
 
   #timedOut(): void {

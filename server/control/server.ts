@@ -1,5 +1,7 @@
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, Socket, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { duplicateFd, socketPair } from "../dataplane/native.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
@@ -13,7 +15,25 @@ export interface ControlServerOptions {
   host: string;
   port: number;
   timeouts: ControlTimeouts;
+  tunnels: TunnelListeners;
 }
+
+/** Listeners of IPv6 over TCP: DTCP as on the main port, and `attach` for data connections. */
+export interface TunnelListeners {
+  tcp: { host: string; port: number } | null;
+  /** PEM certificate chain and key. */
+  tls: { host: string; port: number; cert: Buffer; key: Buffer } | null;
+}
+
+/** What a connection arrived on. */
+interface Listener {
+  kind: "dtcp" | "tcp" | "tls";
+  /** Where its TCP sessions attach their data connection; null: not offered. */
+  attachPort: number | null;
+}
+
+/** A TLS handshake not done by then is given up. */
+const TLS_HANDSHAKE_MS = 10_000;
 
 /** Reports what the abuse limits refused, for the audit log. */
 export type LimitReporter = (action: string, source: string, detail: Record<string, unknown>) => void;
@@ -30,9 +50,15 @@ export interface ControlServerCounters {
   lingerDestroyed: number;
 }
 
-/** The DTCP listener (TCP 20200): one ControlConnection per client. */
+/**
+ * The DTCP listener (TCP 20200), and those of IPv6 over TCP (plain and TLS), which speak DTCP too
+ * and also take `attach`: one ControlConnection per client connection.
+ */
 export class ControlServer implements MetricsSource {
   readonly #server: Server;
+  readonly #tunnelServers: Server[] = [];
+  /** The ports the tunnel listeners got (an ephemeral 0 resolved). */
+  readonly #tunnelPorts = { tcp: null as number | null, tls: null as number | null };
   readonly #sockets = new Set<Socket>();
   readonly #idle = new Set<Promise<void>>();
   readonly #unauthenticated: UnauthenticatedConnections<Socket>;
@@ -47,17 +73,35 @@ export class ControlServer implements MetricsSource {
     private readonly reportLimit: LimitReporter,
   ) {
     this.#unauthenticated = new UnauthenticatedConnections(limits);
-    this.#server = createServer((socket) => this.#accept(socket));
+    this.#server = createServer((socket) => this.#accept(socket, { kind: "dtcp", attachPort: this.#tunnelPorts.tcp }));
   }
 
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen({ host: this.options.host, port: this.options.port, backlog: 4096 }, () => {
-        this.#server.off("error", reject);
-        resolve(this.#server.address() as AddressInfo);
+  /** Starts the tunnel listeners (if any), then the main one; returns the main one's address. */
+  async listen(): Promise<AddressInfo> {
+    const { tcp, tls } = this.options.tunnels;
+    if (tcp) {
+      const server = createServer((socket) => this.#accept(socket, { kind: "tcp", attachPort: this.#tunnelPorts.tcp }));
+      this.#tunnelPorts.tcp = (await listenOn(server, tcp.host, tcp.port, "--tcp-tunnels")).port;
+      this.#tunnelServers.push(server);
+    }
+    if (tls) {
+      const server = createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: TLS_HANDSHAKE_MS }, (socket) =>
+        this.#accept(socket, { kind: "tls", attachPort: this.#tunnelPorts.tls }),
+      );
+      // A peer that never finishes its handshake is dropped by the timeout; its error is its own.
+      server.on("tlsClientError", (err, socket) => {
+        this.log.debug(`TLS handshake from ${unmapIpv4(socket.remoteAddress ?? "")}: ${err.message}`);
+        socket.destroy();
       });
-    });
+      this.#tunnelPorts.tls = (await listenOn(server, tls.host, tls.port, "--tls-tunnels")).port;
+      this.#tunnelServers.push(server);
+    }
+    return listenOn(this.#server, this.options.host, this.options.port, "-p");
+  }
+
+  /** Where the tunnel listeners listen (null: not offered). */
+  get tunnelPorts(): { tcp: number | null; tls: number | null } {
+    return { ...this.#tunnelPorts };
   }
 
   /** Open control connections, authenticated or not. */
@@ -71,9 +115,9 @@ export class ControlServer implements MetricsSource {
 
   /** Stops accepting and closes every connection (their sessions are ended by the broker first). */
   async close(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const stopped = [this.#server, ...this.#tunnelServers].map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const socket of this.#sockets) socket.destroy();
-    await stopped;
+    await Promise.all(stopped);
     await Promise.all(this.#idle);
   }
 
@@ -101,7 +145,7 @@ export class ControlServer implements MetricsSource {
     this.#reports.sweep();
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, listener: Listener): void {
     const clientIpv4 = unmapIpv4(socket.remoteAddress ?? "");
     socket.on("error", (err) => this.log.debug(`control connection from ${clientIpv4}: ${err.message}`));
     const admission = this.#unauthenticated.admit(clientIpv4, socket);
@@ -131,7 +175,20 @@ export class ControlServer implements MetricsSource {
     const connection = new ControlConnection(
       {
         clientIpv4,
+        clientPort: socket.remotePort ?? 0,
         localIpv4: unmapIpv4(socket.localAddress ?? ""),
+        attachPort: listener.attachPort,
+        ...(listener.kind === "dtcp"
+          ? {}
+          : {
+              takeStream: (rest: Buffer) => {
+                if (drainTimer) clearTimeout(drainTimer);
+                drainTimer = null;
+                this.#sockets.delete(socket);
+                socket.removeAllListeners("data");
+                return listener.kind === "tls" ? handOverTls(socket as TLSSocket, rest) : handOverTcp(socket, rest);
+              },
+            }),
         write: (text) => {
           // The replies of one turn (a pipelined batch) leave in one segment, not one each.
           if (socket.writableCorked === 0) {
@@ -188,4 +245,54 @@ export class ControlServer implements MetricsSource {
     }, this.options.timeouts.lingerMs);
     socket.once("close", () => clearTimeout(timer));
   }
+}
+
+function listenOn(server: Server, host: string, port: number, option: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) => reject(new Error(`${option} ${host}:${port}: ${err.code === "EADDRINUSE" ? "the address is in use" : err.message}`, { cause: err })));
+    server.listen({ host, port, backlog: 4096 }, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+/** Every byte Node has read from the socket and not handed out yet. */
+function unread(socket: Socket, rest: Buffer): Buffer {
+  const chunks = [rest];
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A plain TCP data connection goes to the data plane as it is: a second fd for the socket, then
+ * Node's own is closed (the connection lives on in the other), with what Node had read already.
+ */
+function handOverTcp(socket: Socket, rest: Buffer): { fd: number; input: Uint8Array } {
+  socket.pause();
+  const input = unread(socket, rest);
+  const fd = duplicateFd((socket as unknown as { _handle: { fd: number } })._handle.fd);
+  socket.destroy();
+  return { fd, input };
+}
+
+/**
+ * A TLS data connection stays with Node, which decrypts it: its plaintext goes through a socket
+ * pair, whose other end the data plane reads like a TCP connection. Each direction is piped, so
+ * what waits is bounded by the pipes' high-water marks and the pair's socket buffers; either side
+ * closing closes the other.
+ */
+function handOverTls(tls: TLSSocket, rest: Buffer): { fd: number; input: Uint8Array } {
+  tls.pause();
+  const input = unread(tls, rest);
+  const [ours, theirs] = socketPair();
+  const plain = new Socket({ fd: ours, readable: true, writable: true });
+  const close = () => {
+    tls.destroy();
+    plain.destroy();
+  };
+  plain.on("error", close);
+  tls.on("error", close);
+  plain.on("close", close);
+  tls.on("close", close);
+  tls.pipe(plain);
+  plain.pipe(tls);
+  return { fd: theirs, input };
 }

@@ -3,7 +3,7 @@ import { beforeEach, describe, test } from "node:test";
 import { MALFORMED_UNCHARGED, MULTICAST, NO_ROUTE, tunnelStats } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
 import { ipv4ToUint32, SEND_DEFERRED, uint32ToIpv4 } from "./native.ts";
-import type { UdpSender } from "./session.ts";
+import type { ClientSocket } from "./session.ts";
 import { ipv6Packet, summarize } from "./test-packets.ts";
 import type { DropReason, TunnelSpec } from "./types.ts";
 
@@ -47,7 +47,7 @@ class FakeTun {
 }
 
 /** A UDP socket (addrs, ports, count) or the protocol-41 socket (addrs, count, source). */
-class FakeSender implements UdpSender {
+class FakeSender implements ClientSocket {
   readonly calls: Sent[][] = [];
   /** Protocol 41: the source address of each call. */
   readonly sources: string[] = [];
@@ -382,7 +382,7 @@ describe("Forwarder", () => {
 
     test("a session whose socket failed drops its traffic as sendFailed", () => {
       const { session, stats } = openUdp(spec({ sessionId: 1, clientUdpPort: 5000 }));
-      session.udp = null;
+      session.socket = null;
       toClient("2001:db8:1::1");
       assert.deepEqual(drops(stats().drops), { sendFailed: 1 });
     });

@@ -28,7 +28,7 @@ import {
 import { DESTINATION_OFFSET, isIpv6Packet, SOURCE_OFFSET } from "./packet.ts";
 import { SEND_DEFERRED } from "./native.ts";
 import { RouteTable } from "./route-table.ts";
-import { BATCH_CAPACITY, TunnelSession, type UdpSender } from "./session.ts";
+import { BATCH_CAPACITY, TunnelSession, type ClientSocket } from "./session.ts";
 import type { TunnelSpec } from "./types.ts";
 
 /** Writes packets to the TUN (the addon's TunDevice). Each sender returns how many packets the kernel took, or SEND_DEFERRED. */
@@ -89,7 +89,7 @@ export class Forwarder {
    * Adds a session and its routes. attach() runs once the session is known to fit (id and routes
    * free) and before anything is changed; it returns the UDP socket, and if it throws nothing is added.
    */
-  open(spec: TunnelSpec, attach: (s: TunnelSession) => UdpSender | null): TunnelSession {
+  open(spec: TunnelSpec, attach: (s: TunnelSession) => ClientSocket | null): TunnelSession {
     if (this.#sessions.has(spec.sessionId)) throw new Error(`session ${spec.sessionId} is already open`);
     const reuse = this.#freeSlots.length > 0;
     const slot = reuse ? this.#freeSlots[this.#freeSlots.length - 1]! : this.#bySlot.length;
@@ -98,7 +98,7 @@ export class Forwarder {
       const holder = this.#routes.get(p);
       if (holder >= 0) throw new Error(`session ${spec.sessionId}: its addresses are routed to session ${this.#bySlot[holder]!.id}`);
     }
-    s.udp = attach(s);
+    s.socket = attach(s);
     if (reuse) this.#freeSlots.pop();
     this.#bySlot[slot] = s;
     this.#sessions.set(s.id, s);
@@ -109,6 +109,20 @@ export class Forwarder {
       else this.#proto41ByClient.set(s.clientIpv4, [s]);
     }
     return s;
+  }
+
+  /** The open session of that id, if any. */
+  session(sessionId: number): TunnelSession | undefined {
+    return this.#sessions.get(sessionId);
+  }
+
+  /**
+   * A TCP session's data connection attached, from peer addr:port: its packets flow from now on.
+   * The connection's address passed the outer-source check when it attached.
+   */
+  attachStream(s: TunnelSession, socket: ClientSocket, addr: number, port: number): void {
+    s.socket = socket;
+    s.bind(addr, port);
   }
 
   /** Removes a session and its routes at once; returns its final counters, or null if unknown. */
@@ -187,6 +201,29 @@ export class Forwarder {
       }
       s.counters[LAST_PACKET_AT] = now;
       if (s.natTraversal) s.bind(addr, ports[i]!);
+      if (verdict === KEEPALIVE) this.#totals[KEEPALIVES]!++;
+      else this.#queue(s, buf, off, len, false);
+    }
+    this.#flush(buf, false);
+  }
+
+  /**
+   * Packets from a TCP session's data connection: judged as the session's (the connection's
+   * address is its outer source; an empty frame is a keepalive), never moving its binding.
+   */
+  onStreamPackets(s: TunnelSession, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, oversized = 0): void {
+    s.counters[DROP_MALFORMED]! += oversized;
+    const now = this.#now();
+    const addr = s.bindingAddress;
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i]!;
+      const len = lengths[i]!;
+      const verdict = judge(s, this.#strict, addr, s.sources.classify(buf, off, len));
+      if (verdict >= 0) {
+        s.counters[verdict]!++;
+        continue;
+      }
+      s.counters[LAST_PACKET_AT] = now;
       if (verdict === KEEPALIVE) this.#totals[KEEPALIVES]!++;
       else this.#queue(s, buf, off, len, false);
     }
@@ -296,7 +333,7 @@ export class Forwarder {
     let sent: number;
     if (!toClient) sent = this.#tun.writeBatch(buf, s.offsets, s.lengths, n);
     else if (s.proto41) sent = this.#raw41.sendBatch(buf, s.offsets, s.lengths, s.addrs, n, s.localIpv4);
-    else sent = s.udp ? s.udp.sendBatch(buf, s.offsets, s.lengths, s.addrs, s.ports, n) : 0;
+    else sent = s.socket ? s.socket.sendBatch(buf, s.offsets, s.lengths, s.addrs, s.ports, n) : 0;
     if (sent === SEND_DEFERRED) {
       const k = this.#deferredCount++;
       this.#deferred[k] = s;

@@ -10,8 +10,11 @@ import type { TunnelSpec } from "./types.ts";
 /** The addon reads at most this many packets per wakeup, so a session never queues more per batch. */
 export const BATCH_CAPACITY = 64;
 
-/** Sends UDP datagrams (the addon's UdpSocket). */
-export interface UdpSender {
+/**
+ * The session's own socket toward its client: a UDP socket (the addon's UdpSocket) or, for IPv6
+ * over TCP, its data connection (StreamChannel, which ignores the addresses: they are the connection's).
+ */
+export interface ClientSocket {
   sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, ports: Uint16Array, count: number): number;
 }
 
@@ -31,8 +34,8 @@ export class TunnelSession {
   readonly owned: readonly WordPrefix[];
   readonly sources: SourceFilter;
   readonly counters = newSessionCounters();
-  /** UDP sessions: the session's socket; null for protocol 41 or once the socket failed. */
-  udp: UdpSender | null = null;
+  /** UDP and TCP sessions: their own socket; null for protocol 41, before a TCP session's data connection attaches, or once it failed. */
+  socket: ClientSocket | null = null;
 
   // This batch's packets of this session, sent or written together when the batch ends. The
   // destination arrays hold the binding in every element so that a send needs no per-packet fill.
@@ -58,7 +61,7 @@ export class TunnelSession {
     this.owned = owned;
     this.sources = new SourceFilter(owned);
     if (spec.transport === "proto41") this.bind(this.clientIpv4, -1);
-    else if (spec.clientUdpPort !== null) this.bind(this.clientIpv4, spec.clientUdpPort);
+    else if (spec.transport === "udp" && spec.clientUdpPort !== null) this.bind(this.clientIpv4, spec.clientUdpPort);
   }
 
   get bindingAddress(): number {
@@ -69,7 +72,7 @@ export class TunnelSession {
     return this.counters[BINDING_ADDRESS]! >= 0;
   }
 
-  /** Sends the client's packets to addr (and port, for UDP) from now on. */
+  /** Sends the client's packets to addr (and port, for UDP and TCP) from now on. */
   bind(addr: number, port: number): void {
     const c = this.counters;
     if (c[BINDING_ADDRESS] === addr && c[BINDING_PORT] === port) return;

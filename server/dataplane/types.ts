@@ -1,3 +1,4 @@
+import { Socket } from "node:net";
 import type { TrafficCounters, Transport, TunnelType } from "../domain/types.ts";
 
 /** Everything the data plane needs to carry one session's packets. */
@@ -46,6 +47,19 @@ export interface TunnelStats extends TrafficCounters {
   binding: { address: string; port: number | null } | null;
 }
 
+/** A TCP session's data connection, handed from the control plane to the data plane. */
+export interface StreamHandover {
+  /** A connected stream socket (TCP, or the plaintext end of a TLS connection's socket pair); whoever takes it closes it. */
+  fd: number;
+  /** Bytes already read from the client after `attach` (framed packets). */
+  input: Uint8Array;
+  /** Bytes to send before any packet (the `+OK attached` line). */
+  output: Uint8Array;
+  /** The client's end of the connection: the session's binding. */
+  peerIpv4: string;
+  peerPort: number;
+}
+
 /**
  * The packet side of the broker. The control plane calls open() once a login is accepted and
  * close() the moment the session ends; routes exist exactly between the two.
@@ -57,6 +71,10 @@ export interface DataPlane {
   open(spec: TunnelSpec): Promise<void>;
   /** Every pool's CIDR now: each is routed to the data plane, pools added or removed while it runs included. */
   setPools(cidrs: readonly string[]): Promise<void>;
+  /** A TCP session's data connection: its packets flow from now on. Takes the fd (closed on failure too). */
+  attachStream(sessionId: number, stream: StreamHandover): Promise<void>;
+  /** Whom to tell when a TCP session's data connection ends, fails or stalls: that session must end. */
+  onLost(listener: (sessionId: number, reason: string) => void): void;
   /** Tears the tunnel down and returns its final counters; an unknown id (never opened) gives null. */
   close(sessionId: number): Promise<TrafficCounters | null>;
   /** The latest figures of a live session (at most a second old), null when unknown. */
@@ -66,15 +84,39 @@ export interface DataPlane {
 
 /** Runs the control plane alone: replies stay complete, no packet is carried. */
 export class NoDataPlane implements DataPlane {
-  readonly description = "none (--no-dataplane): DTCP replies are complete but no packets are carried";
+  readonly description: string = "none (--no-dataplane): DTCP replies are complete but no packets are carried";
+  /** TCP sessions' data connections, held open (their packets discarded) until the session or the client ends. */
+  readonly #streams = new Map<number, Socket>();
+  #lost: (sessionId: number, reason: string) => void = () => {};
   async start(): Promise<void> {}
   async open(): Promise<void> {}
   async setPools(_cidrs: readonly string[]): Promise<void> {}
-  async close(): Promise<TrafficCounters | null> {
+  async attachStream(sessionId: number, stream: StreamHandover): Promise<void> {
+    const socket = new Socket({ fd: stream.fd, readable: true, writable: true });
+    this.#streams.set(sessionId, socket);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      if (this.#streams.get(sessionId) !== socket) return;
+      this.#streams.delete(sessionId);
+      this.#lost(sessionId, "the client closed the tunnel connection");
+    });
+    socket.write(stream.output);
+    socket.resume();
+  }
+  onLost(listener: (sessionId: number, reason: string) => void): void {
+    this.#lost = listener;
+  }
+  async close(sessionId: number): Promise<TrafficCounters | null> {
+    const socket = this.#streams.get(sessionId);
+    this.#streams.delete(sessionId);
+    socket?.destroy();
     return null;
   }
-  stats(): TunnelStats | null {
+  stats(_sessionId: number): TunnelStats | null {
     return null;
   }
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    for (const socket of this.#streams.values()) socket.destroy();
+    this.#streams.clear();
+  }
 }

@@ -17,6 +17,7 @@
 // works end to end. Raise it only if every client's tunnel MTU and IPv4 path allow it.
 
 import { type TrafficCounters } from "../domain/types.ts";
+import { closeSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
@@ -30,7 +31,7 @@ import { REPORT_RECORD } from "./forwarder.ts";
 import { IpBatch } from "./ip-batch.ts";
 import { dataPlaneMetrics } from "./metrics.ts";
 import { ipv4ToUint32 } from "./native.ts";
-import type { DataPlane, TunnelSpec, TunnelStats } from "./types.ts";
+import type { DataPlane, StreamHandover, TunnelSpec, TunnelStats } from "./types.ts";
 import { errorFrom, type FromWorker, type Request, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
 export interface UserspaceDataPlaneOptions {
@@ -46,6 +47,8 @@ export interface UserspaceDataPlaneOptions {
   strictOuterSource?: boolean;
   /** How often the worker reports counters, at most 1000 ms; default 1000. */
   statsIntervalMs?: number;
+  /** A TCP session whose client reads nothing of what waits for it for this long ends; default 30 s. */
+  streamStallMs?: number;
   log: Logger;
   /**
    * Called if the packet worker dies after start (a bug, or the TUN deleted under us). Default:
@@ -87,6 +90,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   readonly #calls = new Map<number, Call>();
   readonly #sessions = new Map<number, LiveSession>();
   #totals: Float64Array = new Float64Array(TOTAL_FIELDS);
+  #lost: (sessionId: number, reason: string) => void = () => {};
 
   constructor(opts: UserspaceDataPlaneOptions) {
     const tunName = opts.tunName ?? "dtcp0";
@@ -100,7 +104,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     this.#poolPrefixes = opts.pools.map(parsePrefix6);
     this.#pools = this.#poolPrefixes.map(formatPrefix6);
     const strictOuterSource = opts.strictOuterSource ?? true;
-    this.#config = { tunName, mtu, txQueueLen: 4096, udpListenAddress, strictOuterSource, statsIntervalMs };
+    this.#config = { tunName, mtu, txQueueLen: 4096, udpListenAddress, strictOuterSource, statsIntervalMs, streamStallMs: opts.streamStallMs ?? 30_000 };
     this.#tunName = tunName;
     this.#log = opts.log;
     this.#onFatal =
@@ -167,6 +171,18 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       await this.close(spec.sessionId);
       throw err;
     }
+  }
+
+  async attachStream(sessionId: number, stream: StreamHandover): Promise<void> {
+    if (!this.#worker) {
+      closeSync(stream.fd);
+      throw new Error("data plane not running");
+    }
+    await this.#call({ kind: "attach", sessionId, stream });
+  }
+
+  onLost(listener: (sessionId: number, reason: string) => void): void {
+    this.#lost = listener;
   }
 
   async close(sessionId: number): Promise<TrafficCounters | null> {
@@ -244,6 +260,9 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
             break;
           case "log":
             this.#log[m.level](m.message);
+            break;
+          case "lost":
+            if (this.#sessions.has(m.sessionId)) this.#lost(m.sessionId, m.reason);
             break;
         }
       });

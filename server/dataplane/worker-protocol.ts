@@ -1,6 +1,6 @@
 // Messages between UserspaceDataPlane (main thread) and its packet worker.
 
-import type { TunnelSpec } from "./types.ts";
+import type { StreamHandover, TunnelSpec } from "./types.ts";
 
 export interface WorkerConfig {
   tunName: string;
@@ -9,6 +9,8 @@ export interface WorkerConfig {
   udpListenAddress: string;
   strictOuterSource: boolean;
   statsIntervalMs: number;
+  /** A TCP session whose client has read nothing of what waits for it for this long is ended. */
+  streamStallMs: number;
 }
 
 /** An error as it crosses the thread boundary (a cloned Error loses `code`). */
@@ -18,7 +20,11 @@ export interface ErrorInfo {
 }
 
 /** A request the worker answers with "done" or "failed". */
-export type Request = { kind: "open"; spec: TunnelSpec } | { kind: "close"; sessionId: number };
+export type Request =
+  | { kind: "open"; spec: TunnelSpec }
+  | { kind: "close"; sessionId: number }
+  /** A TCP session's data connection: the worker owns `fd` from now on (and closes it, also on failure). */
+  | { kind: "attach"; sessionId: number; stream: StreamHandover };
 
 export type ToWorker = (Request & { seq: number }) | { kind: "stop" };
 
@@ -30,7 +36,9 @@ export type FromWorker =
   | { kind: "failed"; seq: number; error: ErrorInfo }
   /** sessions: records of REPORT_RECORD fields (id, counters) of changed sessions; totals: TOTAL_FIELDS. */
   | { kind: "report"; sessions: Float64Array; totals: Float64Array }
-  | { kind: "log"; level: "info" | "warn"; message: string };
+  | { kind: "log"; level: "info" | "warn"; message: string }
+  /** A TCP session's data connection ended or failed (closed by the worker): the session must end. */
+  | { kind: "lost"; sessionId: number; reason: string };
 
 export function errorInfo(err: unknown): ErrorInfo {
   const e = err as NodeJS.ErrnoException;

@@ -1,18 +1,27 @@
-// The packet worker: owns the TUN, the protocol-41 socket and one UDP socket per UDP session, and
-// runs the Forwarder over their batches, so that forwarding never stalls the DTCP control
+// The packet worker: owns the TUN, the protocol-41 socket, one UDP socket per UDP session and the
+// data connection of each TCP session, and runs the Forwarder over their batches, so that forwarding never stalls the DTCP control
 // connections on the main thread (and a busy main thread never delays packets).
 // The channels are read in the worker's own wait (Poller) rather than by its event loop; the loop
 // runs between waits, whenever a message from the main thread arrives, and the counters are
 // reported between waits too, at their interval.
 
+import { closeSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { Forwarder } from "./forwarder.ts";
-import { Poller, RawSocket41, TunDevice, UdpSocket } from "./native.ts";
+import { ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, UdpSocket } from "./native.ts";
 import type { TunnelSession } from "./session.ts";
 import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
 const config = workerData as WorkerConfig;
+
+function closeFd(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Closed already (the channel took it before failing).
+  }
+}
 const port = parentPort!;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
@@ -69,13 +78,47 @@ if (channels) {
       poller,
       onError: (err) => {
         // The socket is closed already; the session stays up and counts its packets as sendFailed.
-        s.udp = null;
+        s.socket = null;
         sockets.delete(s.id);
         post({ kind: "log", level: "warn", message: `session ${s.id}: UDP socket failed: ${err.message}` });
       },
     });
     sockets.set(s.id, sock);
     return sock;
+  };
+
+  const streams = new Map<number, StreamChannel>();
+  /** The data connection is gone (closed by us, if not by the peer): the main thread ends the session. */
+  const lose = (s: TunnelSession, reason: string): void => {
+    streams.get(s.id)?.close();
+    streams.delete(s.id);
+    s.socket = null;
+    post({ kind: "lost", sessionId: s.id, reason });
+  };
+  const attachStream = (s: TunnelSession, m: Extract<ToWorker, { kind: "attach" }>): void => {
+    const { stream } = m;
+    const channel = new StreamChannel({
+      fd: stream.fd,
+      what: `tcp ${stream.peerIpv4}:${stream.peerPort}`,
+      input: stream.input,
+      output: stream.output,
+      // The largest packet a client's tunnel may carry; a frame announcing more is not one of ours.
+      maxPacket: Math.max(config.mtu, s.spec.mtu),
+      poller,
+      onPackets: (buf, offsets, lengths, count, oversized) => forwarder.onStreamPackets(s, buf, offsets, lengths, count, oversized),
+      onError: (err) => lose(s, err.code === "EOF" ? "the client closed the tunnel connection" : err.message),
+    });
+    streams.set(s.id, channel);
+    forwarder.attachStream(s, channel, ipv4ToUint32(stream.peerIpv4), stream.peerPort);
+  };
+  /** Ends TCP sessions whose clients have read nothing of what waits for them for too long. */
+  const checkStalls = (): void => {
+    for (const [id, channel] of streams) {
+      const { bytes, stalledMs } = channel.backlog();
+      if (stalledMs < config.streamStallMs) continue;
+      const s = forwarder.session(id);
+      if (s) lose(s, `the client read nothing for ${Math.round(stalledMs / 1000)} s (${bytes} bytes waiting)`);
+    }
   };
 
   let stopped = false;
@@ -89,6 +132,7 @@ if (channels) {
       nextReport = now + config.statsIntervalMs;
       const { sessions, totals } = forwarder.report();
       post({ kind: "report", sessions, totals }, [sessions.buffer as ArrayBuffer, totals.buffer as ArrayBuffer]);
+      checkStalls();
     }
     setImmediate(pump);
   };
@@ -104,16 +148,35 @@ if (channels) {
           post({ kind: "failed", seq: m.seq, error: errorInfo(err) });
         }
         break;
+      case "attach": {
+        const s = forwarder.session(m.sessionId);
+        if (!s || s.spec.transport !== "tcp" || streams.has(m.sessionId)) {
+          closeFd(m.stream.fd);
+          post({ kind: "failed", seq: m.seq, error: { message: `session ${m.sessionId} takes no data connection` } });
+          break;
+        }
+        try {
+          attachStream(s, m);
+          post({ kind: "done", seq: m.seq, counters: null });
+        } catch (err) {
+          // The channel closed the fd when it failed to open.
+          post({ kind: "failed", seq: m.seq, error: errorInfo(err) });
+        }
+        break;
+      }
       case "close": {
         const counters = forwarder.close(m.sessionId);
         sockets.get(m.sessionId)?.close();
         sockets.delete(m.sessionId);
+        streams.get(m.sessionId)?.close();
+        streams.delete(m.sessionId);
         post({ kind: "done", seq: m.seq, counters });
         break;
       }
       case "stop":
         stopped = true;
         for (const sock of sockets.values()) sock.close();
+        for (const channel of streams.values()) channel.close();
         channels.raw41.close();
         channels.tun.close();
         poller.close();

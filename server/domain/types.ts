@@ -16,7 +16,7 @@ export const ROLES = ["admin", "user"] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Why a session ended, as recorded in its row ("restart", in older rows, is what "pop-lost" says now). */
-export const END_REASONS = ["quit", "closed", "timeout", "replaced", "kicked", "revoked", "moved", "shutdown", "pop-lost", "restart", "setup-failed"] as const;
+export const END_REASONS = ["quit", "closed", "timeout", "replaced", "kicked", "revoked", "moved", "tunnel-lost", "shutdown", "pop-lost", "restart", "setup-failed"] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
 /** A session's traffic, named from the broker's side: "in" came from the client. */

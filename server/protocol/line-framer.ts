@@ -97,6 +97,19 @@ export class LineFramer {
     return (joined.at(-1) === CR ? joined.subarray(0, -1) : joined).toString("latin1");
   }
 
+  /**
+   * Every byte received and not handed out, as it came, and the framer done: for a connection that
+   * stops carrying lines (an attached data connection, whose packets may follow its `attach` line).
+   */
+  takeRest(): Buffer {
+    const rest = Buffer.concat([...this.#remainingComplete(), ...this.#pieces]);
+    this.#done = true;
+    this.#complete = null;
+    this.#pieces = [];
+    this.#partialBytes = 0;
+    return rest;
+  }
+
   #remainingComplete(): Buffer[] {
     return this.#complete === null ? [] : [this.#complete.subarray(this.#completeAt)];
   }

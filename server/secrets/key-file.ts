@@ -11,15 +11,25 @@ export class SecretKeyError extends Error {}
 export function loadOrCreateKeyFile(path: string): Buffer {
   const existing = readKeyFile(path);
   if (existing !== null) return existing;
+  writeKeyFile(path, randomBytes(KEY_BYTES));
+  const key = readKeyFile(path);
+  if (key === null) throw new SecretKeyError(`${path} vanished right after it was created`);
+  return key;
+}
+
+/**
+ * Writes a secret file that does not exist yet (mode 0600 unless said otherwise), in full under a
+ * temporary name, then linked into place: a process starting at the same time (the daemon and the
+ * web app) sees no file or the whole of it, never a part, and link() fails rather than replace a
+ * file another process put there meanwhile (which is then kept).
+ */
+export function writeKeyFile(path: string, content: Buffer, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  // Written in full under a temporary name, then linked into place: a process starting at the same
-  // time (the daemon and the web app) sees no file or the whole key, never a partly written one,
-  // and link() fails rather than replace a key another process put there meanwhile.
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  const fd = openSync(temporary, "wx", 0o600);
+  const fd = openSync(temporary, "wx", mode);
   try {
     try {
-      writeSync(fd, randomBytes(KEY_BYTES));
+      writeSync(fd, content);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -30,9 +40,6 @@ export function loadOrCreateKeyFile(path: string): Buffer {
   } finally {
     unlinkSync(temporary);
   }
-  const key = readKeyFile(path);
-  if (key === null) throw new SecretKeyError(`${path} vanished right after it was created`);
-  return key;
 }
 
 /** Reads a key file that must exist (a previous key kept for a rotation). */

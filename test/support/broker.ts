@@ -36,6 +36,9 @@ export interface TestBrokerOptions {
   sharing?: TestBroker;
   trafficRecordMs?: number;
   revocationCheckMs?: number;
+  attachTimeoutMs?: number;
+  /** IPv6 over TCP listeners; default none. */
+  tunnels?: DaemonConfig["tunnels"];
   /** Default: the POP "default", others taken for dead after 30 s of silence. */
   pop?: Partial<PopIdentity>;
 }
@@ -55,6 +58,9 @@ export class TestBroker {
     this.#ownsData = options.sharing === undefined;
     this.config = {
       paths: resolvePaths(this.data.env),
+      strictOuterSource: true,
+      tunnels: options.tunnels ?? { tcp: null, tls: null },
+      attachTimeoutMs: options.attachTimeoutMs,
       pop: { name: DEFAULT_POP, apiUrl: null, lostAfterMs: 30_000, ...options.pop },
       host: "127.0.0.1",
       port: 0,

@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { tunnelResponse } from "../../server/protocol/challenge.ts";
 
 export type Dialect = "kame" | "python";
@@ -10,7 +11,10 @@ export type Dialect = "kame" | "python";
 export class DtcpClient {
   greeting = "";
   challenge = "";
-  #buffer = "";
+  #buffer = Buffer.alloc(0);
+  /** Once attached: what arrived after the `+OK attached` line (framed packets). */
+  #binary = false;
+  readonly received: Buffer[] = [];
   #waiters: ((line: string | null) => void)[] = [];
   #lines: (string | null)[] = [];
   #closed = false;
@@ -20,15 +24,16 @@ export class DtcpClient {
     readonly dialect: Dialect,
   ) {}
 
-  static async connect(port: number, dialect: Dialect = "kame", localAddress = "127.0.0.1"): Promise<DtcpClient> {
-    const socket = connect({ host: "127.0.0.1", port, localAddress });
+  static async connect(port: number, dialect: Dialect = "kame", localAddress = "127.0.0.1", tls = false): Promise<DtcpClient> {
+    // Over TLS the test pins nothing: what it checks is the broker's side.
+    const tcp = connect({ host: "127.0.0.1", port, localAddress });
+    const socket = tls ? connectTls({ socket: tcp, rejectUnauthorized: false }) : tcp;
     await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
+      socket.once(tls ? "secureConnect" : "connect", resolve);
       socket.once("error", reject);
     });
     const client = new DtcpClient(socket, dialect);
-    socket.setEncoding("latin1");
-    socket.on("data", (text: string) => client.#feed(text));
+    socket.on("data", (chunk: Buffer) => client.#feed(chunk));
     socket.on("close", () => client.#end());
     socket.on("error", () => {});
     const greeting = await client.readLine();
@@ -80,11 +85,26 @@ export class DtcpClient {
     this.socket.destroy();
   }
 
-  #feed(text: string): void {
-    this.#buffer += text;
-    for (let i = this.#buffer.indexOf("\n"); i !== -1; i = this.#buffer.indexOf("\n")) {
-      const line = this.#buffer.slice(0, i).replace(/\r$/, "");
-      this.#buffer = this.#buffer.slice(i + 1);
+  /** Sends `attach <token>`: on `+OK attached` what follows is framed packets (in `received`). */
+  attach(token: string): Promise<string | null> {
+    return this.command(`attach ${token}`);
+  }
+
+  #feed(chunk: Buffer): void {
+    if (this.#binary) {
+      this.received.push(chunk);
+      return;
+    }
+    this.#buffer = Buffer.concat([this.#buffer, chunk]);
+    for (let i = this.#buffer.indexOf(0x0a); i !== -1; i = this.#binary ? -1 : this.#buffer.indexOf(0x0a)) {
+      const line = this.#buffer.subarray(0, i).toString("latin1").replace(/\r$/, "");
+      this.#buffer = this.#buffer.subarray(i + 1);
+      if (line === "+OK attached") {
+        // The lines end here: what follows is framed packets.
+        this.#binary = true;
+        if (this.#buffer.length > 0) this.received.push(this.#buffer);
+        this.#buffer = Buffer.alloc(0);
+      }
       this.#deliver(line);
     }
   }

@@ -1,27 +1,25 @@
 import type { TrafficCounters } from "../../server/domain/types.ts";
-import type { DataPlane, TunnelStats } from "../../server/dataplane/types.ts";
+import { NoDataPlane, type TunnelStats } from "../../server/dataplane/types.ts";
 
 /** A data plane whose per-session figures the test sets, as the packet worker's reports would. */
-export class ScriptedDataPlane implements DataPlane {
-  readonly description = "scripted";
+export class ScriptedDataPlane extends NoDataPlane {
+  override readonly description = "scripted";
   readonly figures = new Map<number, TunnelStats>();
-  async start(): Promise<void> {}
-  async open(): Promise<void> {}
   /** What setPools was last told, for tests of the daemon's pool watch. */
   pools: readonly string[] | null = null;
-  async setPools(cidrs: readonly string[]): Promise<void> {
+  override async setPools(cidrs: readonly string[]): Promise<void> {
     this.pools = [...cidrs];
   }
   /** The session's last figures are its final counters, as the real data plane's close() gives. */
-  async close(sessionId: number): Promise<TrafficCounters | null> {
+  override async close(sessionId: number): Promise<TrafficCounters | null> {
+    await super.close(sessionId);
     const last = this.figures.get(sessionId);
     this.figures.delete(sessionId);
     return last ? { bytesIn: last.bytesIn, bytesOut: last.bytesOut, packetsIn: last.packetsIn, packetsOut: last.packetsOut } : null;
   }
-  stats(sessionId: number): TunnelStats | null {
+  override stats(sessionId: number): TunnelStats | null {
     return this.figures.get(sessionId) ?? null;
   }
-  async stop(): Promise<void> {}
 }
 
 /** Figures of a session that has carried `bytes` in and twice that out, in 100 B / 50 B packets. */

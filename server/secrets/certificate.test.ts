@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, createServer, type TLSSocket } from "node:tls";
+import { after, test } from "node:test";
+import { loadOrCreateTlsIdentity, selfSignedCertificate } from "./certificate.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cert-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("a self-signed certificate parses, verifies with its own key, names its address and is pinned by its fingerprint over TLS", async () => {
+  const now = new Date(Date.UTC(2026, 11, 2, 12));
+  const made = selfSignedCertificate("192.0.2.1", 3650, now);
+  const x509 = new X509Certificate(made.cert);
+  assert.equal(x509.subject, "CN=192.0.2.1");
+  assert.equal(x509.issuer, "CN=192.0.2.1");
+  assert.ok(x509.verify(x509.publicKey), "signed by its own key");
+  assert.equal(x509.subjectAltName, "IP Address:192.0.2.1");
+  assert.equal(new Date(x509.validFrom).getTime(), now.getTime() - 3600_000);
+  assert.equal(new Date(x509.validTo).getUTCFullYear(), 2036);
+  assert.equal(x509.fingerprint256, made.fingerprint);
+  assert.equal(new X509Certificate(selfSignedCertificate("tunnel.example.net").cert).subjectAltName, "DNS:tunnel.example.net");
+  assert.ok(new X509Certificate(selfSignedCertificate("x", 36500).cert).validTo.includes("21"), "a GeneralizedTime past 2049");
+
+  const server = createServer({ cert: made.cert, key: made.key }, (socket) => socket.end("hello"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const socket: TLSSocket = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port, rejectUnauthorized: false });
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    assert.equal(socket.getPeerCertificate().fingerprint256, made.fingerprint, "a client pins what the daemon logs");
+    socket.destroy();
+  } finally {
+    server.close();
+  }
+});
+
+test("the daemon's own pair is made once (key 0600) and kept; operator files are used as they are", () => {
+  const own = { certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key") };
+  const first = loadOrCreateTlsIdentity(null, own, "192.0.2.1");
+  assert.equal(statSync(own.keyFile).mode & 0o777, 0o600);
+  assert.equal(first.selfSigned, true);
+  assert.equal(loadOrCreateTlsIdentity(null, own, "192.0.2.1").fingerprint, first.fingerprint, "made once, then read");
+  const operator = selfSignedCertificate("tunnel.example.net");
+  const given = { certFile: join(dir, "op.crt"), keyFile: join(dir, "op.key") };
+  writeFileSync(given.certFile, operator.cert);
+  writeFileSync(given.keyFile, operator.key);
+  const used = loadOrCreateTlsIdentity(given, own, "ignored");
+  assert.deepEqual([used.fingerprint, used.selfSigned], [operator.fingerprint, false]);
+  writeFileSync(given.keyFile, "not a key");
+  assert.throws(() => loadOrCreateTlsIdentity(given, own, "x"));
+});

@@ -1,0 +1,116 @@
+// IPv6 over TCP, the control side: a proto=tcp login gets a port and a token, a second connection
+// presents the token to become the session's data connection, and either connection closing ends
+// both. Over plain TCP and over TLS (the DTCP exchange inside it too). No packets are carried here
+// (no data plane); test/netns-tcp.test.ts carries them.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { TestBroker } from "./support/broker.ts";
+import { DtcpClient } from "./support/dtcp-client.ts";
+
+const TOKEN = /^\+OK 127\.0\.0\.1 127\.0\.0\.1 tcp=(\d+) token=([0-9a-f]{32})$/;
+
+describe("IPv6 over TCP: logins, tokens and data connections", () => {
+  let broker: TestBroker;
+  let plain: TestBroker;
+  let alice: { name: string; password: string };
+  const clients: DtcpClient[] = [];
+  const open = async (port: number, tls = false) => {
+    const client = await DtcpClient.connect(port, "kame", "127.0.0.1", tls);
+    clients.push(client);
+    return client;
+  };
+  const reasons = async (user: string) => (await broker.storage.sessions.list({ userName: user })).map((s) => s.endReason);
+
+  before(async () => {
+    broker = await TestBroker.start({
+      tunnels: { tcp: { host: "127.0.0.1", port: 0 }, tls: { host: "127.0.0.1", port: 0, certFile: null, keyFile: null } },
+    });
+    plain = await TestBroker.start();
+    alice = await broker.user("alice");
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await broker.stop();
+    await plain.stop();
+  });
+
+  const tunnelPorts = () => broker.daemon.control.tunnelPorts;
+
+  test("a daemon without --tcp-tunnels says so; a user not allowed tcp is refused as a wrong password would be", async () => {
+    const bob = await plain.user("bob");
+    const control = await DtcpClient.connect(plain.port);
+    clients.push(control);
+    assert.equal(await control.tunnel(bob.name, bob.password, "tunnelonly", "proto=tcp"), "-ERR TCP tunnels are not enabled on this server (dtcps --tcp-tunnels)");
+    const carol = await broker.user("carol", { allowedTransports: ["udp", "proto41"] });
+    const refused = await open(broker.port);
+    assert.equal(await refused.tunnel(carol.name, carol.password, "tunnelonly", "proto=tcp"), "-ERR authentication failed.");
+  });
+
+  test("a login names the TCP port and a token; the token attaches one data connection; closing it ends the session", async () => {
+    const control = await open(broker.port);
+    const reply = await control.tunnel(alice.name, alice.password, "tunnelonly", "proto=tcp");
+    const [, port, token] = TOKEN.exec(reply ?? "") ?? assert.fail(reply ?? "no reply");
+    assert.equal(Number(port), tunnelPorts().tcp, "the control came on the main port: attach on the TCP tunnel port");
+    const data = await open(Number(port));
+    assert.equal(await data.attach(token!), "+OK attached");
+    const thief = await open(Number(port));
+    assert.equal(await thief.attach(token!), "-ERR unknown or expired token", "a token attaches once");
+    await thief.waitClosed();
+    assert.equal(await control.command("ping"), "+OK hi, happy to hear from you");
+    data.close();
+    assert.equal(await control.readLine(), "-ERR tunnel connection closed: the client closed the tunnel connection");
+    await control.waitClosed();
+    assert.deepEqual(await reasons("alice"), ["tunnel-lost"]);
+  });
+
+  test("closing the control connection closes the data connection", async () => {
+    const control = await open(broker.port);
+    const [, port, token] = TOKEN.exec((await control.tunnel(alice.name, alice.password, "tunnelonly", "proto=tcp")) ?? "")!;
+    const data = await open(Number(port));
+    assert.equal(await data.attach(token!), "+OK attached");
+    control.close();
+    await data.waitClosed();
+    assert.equal((await reasons("alice"))[0], "closed");
+  });
+
+  test("attach is refused on the main port, with a made-up token, and from another address than the login's", async () => {
+    const control = await open(broker.port);
+    const [, port, token] = TOKEN.exec((await control.tunnel(alice.name, alice.password, "tunnelonly", "proto=tcp")) ?? "")!;
+    const main = await open(broker.port);
+    assert.equal(await main.attach(token!), "-ERR attach only on a TCP tunnel port");
+    const made = await open(Number(port));
+    assert.equal(await made.attach("0".repeat(32)), "-ERR unknown or expired token");
+    const elsewhere = await DtcpClient.connect(Number(port), "kame", "127.0.0.2");
+    clients.push(elsewhere);
+    assert.equal(await elsewhere.attach(token!), "-ERR unknown or expired token");
+    const data = await open(Number(port));
+    assert.equal(await data.attach(token!), "+OK attached", "the token is still good for the session's own address");
+    control.close();
+  });
+
+  test("over TLS, login and data connection both inside TLS; the reply names the TLS port", async () => {
+    const control = await open(tunnelPorts().tls!, true);
+    assert.match(control.greeting, /^\+OK [0-9A-F]{32} KAME tunnel server$/);
+    const [, port, token] = TOKEN.exec((await control.tunnel(alice.name, alice.password, "tunnelonly", "proto=tcp")) ?? "") ?? assert.fail("no TLS reply");
+    assert.equal(Number(port), tunnelPorts().tls);
+    const data = await open(Number(port), true);
+    assert.equal(await data.attach(token!), "+OK attached");
+    data.close();
+    assert.match((await control.readLine()) ?? "", /^-ERR tunnel connection closed/);
+  });
+
+  test("a session whose data connection never comes ends after the attach timeout", async () => {
+    const quick = await TestBroker.start({ tunnels: { tcp: { host: "127.0.0.1", port: 0 }, tls: null }, attachTimeoutMs: 300 });
+    try {
+      const dora = await quick.user("dora");
+      const control = await DtcpClient.connect(quick.port);
+      clients.push(control);
+      assert.match((await control.tunnel(dora.name, dora.password, "tunnelonly", "proto=tcp")) ?? "", TOKEN);
+      assert.equal(await control.readLine(2_000), "-ERR no tunnel connection attached in time");
+      await control.waitClosed();
+      assert.deepEqual((await quick.storage.sessions.list({ userName: "dora" })).map((s) => s.endReason), ["timeout"]);
+    } finally {
+      await quick.stop();
+    }
+  });
+});
