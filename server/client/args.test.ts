@@ -12,7 +12,9 @@ test("defaults follow dtcpc(8): tunnelonly, port 20200, MTU 1280, dtcp0, protoco
     port: 20200,
     type: "tunnelonly",
     user: null,
+    transport: "proto41",
     udp: null,
+    tls: { port: 443, pin: null, caFile: null },
     acceptNat: false,
     mtu: 1280,
     loop: false,
@@ -24,6 +26,24 @@ test("defaults follow dtcpc(8): tunnelonly, port 20200, MTU 1280, dtcp0, protoco
     debug: false,
     authFile: null,
   });
+});
+
+test("--tcp, --tls and --transport choose how packets travel; --pin and --ca check a TLS server", () => {
+  assert.equal(parseDtcpcArgs(["--tcp", "b"]).transport, "tcp");
+  const tls = parseDtcpcArgs(["--tls", "--pin", `sha256:${"ab".repeat(32)}`, "b"]);
+  assert.deepEqual([tls.transport, tls.tls], ["tls", { port: 443, pin: Array(32).fill("AB").join(":"), caFile: null }]);
+  assert.equal(parseDtcpcArgs(["--tls", "-p", "8443", "b"]).tls.port, 8443, "-p names the TLS port with --tls");
+  const auto = parseDtcpcArgs(["--transport", "auto", "--ca", "/etc/ca.pem", "--tls-port", "4443", "b"]);
+  assert.deepEqual([auto.transport, auto.tls, auto.udp?.natTraversal, auto.udp?.bindPort], ["auto", { port: 4443, pin: null, caFile: "/etc/ca.pem" }, true, 0]);
+  const wrong: [string[], RegExp][] = [
+    [["-U", "--tcp", "b"], /-U and --tcp each choose the transport/],
+    [["--transport", "carrier-pigeon", "b"], /--transport must be auto, proto41, udp, tcp, tls/],
+    [["--tls", "--pin", "12:34", "b"], /--pin must be a SHA-256 fingerprint/],
+    [["--tls", "--pin", "ab".repeat(32), "--ca", "x", "b"], /--pin and --ca each say how/],
+    [["--tcp", "--pin", "ab".repeat(32), "b"], /apply to --tls and --transport auto/],
+    [["--transport", "auto", "-B", "4028", "b"], /-B needs -U/],
+  ];
+  for (const [argv, message] of wrong) assert.throws(() => parseDtcpcArgs(argv), message, argv.join(" "));
 });
 
 test("short options combine as in dtcpclient(8)", () => {

@@ -6,7 +6,14 @@ import { formatPrefix6, parsePrefix6 } from "../net/prefix.ts";
 
 export const DTCPC_USAGE = `usage: dtcpc [-dlnU] [-t tunnelonly|host|network] [-u user] [-p port] [-b udp-port] [-B nat-port]
              [-m mtu] [-i ifname] [-A address] [-R destination[,…]] [-f pidfile] [-s script]
+             [--tcp | --tls | --transport auto|proto41|udp|tcp|tls] [--pin sha256-fingerprint | --ca file] [--tls-port port]
              [--auth-file path] [--keepalive seconds] server`;
+
+/** How the tunnel's packets travel; "auto" tries UDP, then TCP, then TLS, and keeps what works. */
+export type TransportChoice = "proto41" | "udp" | "tcp" | "tls" | "auto";
+
+/** The TLS port when none is given: what firewalls that let anything through let through. */
+export const DEFAULT_TLS_PORT = 443;
 
 /** The password files searched after --auth-file, as dtcpc(8) and dtcpclient(8) name them. */
 export const DEFAULT_AUTH_FILES = ["/usr/local/etc/dtcpc.auth", "/usr/local/etc/dtcpclient.auth"];
@@ -32,8 +39,11 @@ export interface DtcpcOptions {
   type: TunnelType;
   /** null: taken from the auth file when exactly one entry matches the server. */
   user: string | null;
-  /** null: IPv6-in-IPv4 (IP protocol 41). */
+  transport: TransportChoice;
+  /** The UDP transport's settings (with transport udp or auto); null otherwise. */
   udp: UdpOptions | null;
+  /** TLS (transport tls, and auto's last resort): where, and how the server's certificate is checked. */
+  tls: TlsOptions;
   /** -n: accept that the server sees another IPv4 address than ours. */
   acceptNat: boolean;
   mtu: number;
@@ -49,6 +59,15 @@ export interface DtcpcOptions {
   debug: boolean;
   /** --auth-file: searched first, and must be readable. */
   authFile: string | null;
+}
+
+export interface TlsOptions {
+  /** The DTCP port inside TLS. */
+  port: number;
+  /** SHA-256 fingerprint of the server's certificate (AB:CD:…), for a self-signed one. */
+  pin: string | null;
+  /** PEM certificates to check it against; neither pin nor CA: the system's CAs. */
+  caFile: string | null;
 }
 
 const TYPES: ReadonlyMap<string, TunnelType> = new Map([
@@ -100,6 +119,12 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
       debug: { type: "boolean", short: "d" },
       "auth-file": { type: "string" },
       keepalive: { type: "string" },
+      tcp: { type: "boolean" },
+      tls: { type: "boolean" },
+      transport: { type: "string" },
+      pin: { type: "string" },
+      ca: { type: "string" },
+      "tls-port": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -135,8 +160,23 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
   const routes = values.route === undefined ? null : values.route.split(",").map((r) => ipv6Route(r.trim()));
 
   const acceptNat = values.nat ?? false;
+  const picked = [values.udp && "-U", values.tcp && "--tcp", values.tls && "--tls", values.transport !== undefined && "--transport"].filter((x): x is string => !!x);
+  if (picked.length > 1) throw new UsageError(`${picked.join(" and ")} each choose the transport: give one`);
+  const transport: TransportChoice = values.udp ? "udp" : values.tcp ? "tcp" : values.tls ? "tls" : transportWord(values.transport ?? "proto41");
+  if (values.pin !== undefined && values.ca !== undefined) throw new UsageError("--pin and --ca each say how to check the server's certificate: give one");
+  const pin = values.pin === undefined ? null : fingerprint(values.pin);
+  if ((pin !== null || values.ca !== undefined || values["tls-port"] !== undefined) && transport !== "tls" && transport !== "auto") {
+    throw new UsageError("--pin, --ca and --tls-port apply to --tls and --transport auto");
+  }
+  const tlsPort = integer("--tls-port", values["tls-port"], transport === "tls" && values.port !== undefined ? Number(values.port) : DEFAULT_TLS_PORT, 1, 65535);
   let udp: UdpOptions | null = null;
-  if (values.udp) {
+  if (transport === "auto") {
+    // auto's UDP rung is NAT traversal: it works behind a NAT and in the open alike.
+    for (const [name, value] of [["-b", values["udp-port"]], ["-B", values["nat-port"]]] as const) {
+      if (value !== undefined) throw new UsageError(`${name} needs -U (--transport auto uses NAT traversal)`);
+    }
+    udp = { bindPort: 0, natPort: null, natTraversal: true, keepaliveMs: Math.round(numberOption("--keepalive", values.keepalive, 25, 1, 3600) * 1000) };
+  } else if (transport === "udp") {
     const natPort = values["nat-port"] === undefined ? null : integer("-B", values["nat-port"], 0, 1, 65535);
     const natTraversal = acceptNat && natPort === null;
     if (values.keepalive !== undefined && !natTraversal) {
@@ -157,7 +197,9 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
     port: integer("-p", values.port, 20200, 1, 65535),
     type,
     user: values.user ?? null,
+    transport,
     udp,
+    tls: { port: tlsPort, pin, caFile: values.ca ?? null },
     acceptNat,
     mtu: integer("-m", values.mtu, 1280, 1280, 65535),
     loop: values.loop ?? false,
@@ -169,4 +211,18 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
     debug: values.debug ?? false,
     authFile: values["auth-file"] ?? null,
   };
+}
+
+function transportWord(word: string): TransportChoice {
+  const choices: readonly TransportChoice[] = ["auto", "proto41", "udp", "tcp", "tls"];
+  const lower = word.toLowerCase();
+  if (!(choices as readonly string[]).includes(lower)) throw new UsageError(`--transport must be ${choices.join(", ")}; got "${word}"`);
+  return lower as TransportChoice;
+}
+
+/** A SHA-256 fingerprint as AB:CD:…, from that form, plain hex, or either after "sha256:". */
+function fingerprint(text: string): string {
+  const hex = text.replace(/^sha256:/i, "").replace(/:/g, "");
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError(`--pin must be a SHA-256 fingerprint (64 hex digits, ':' between pairs allowed); got "${text}"`);
+  return hex.toUpperCase().replace(/(..)(?!$)/g, "$1:");
 }

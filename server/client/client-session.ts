@@ -1,20 +1,37 @@
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { Logger } from "../log.ts";
 import { unmapIpv4 } from "../net/ipv4.ts";
 import { LineFramer } from "../protocol/line-framer.ts";
 import { wire } from "../protocol/replies.ts";
 import type { DtcpcOptions } from "./args.ts";
+import { CertificateError, openConnection, openDataConnection, type TlsCheck } from "./connections.ts";
 import { planInterface, type InterfacePlan } from "./netplan.ts";
 import { Relay } from "./relay.ts";
 import type { TunnelReply } from "./reply.ts";
 import { scriptArguments, type ScriptContext } from "./script.ts";
-import { ControlSession, type SessionAction, type SessionEnd } from "./session.ts";
+import { ControlSession, REPLY_TIMEOUT_MS, type SessionAction, type SessionEnd } from "./session.ts";
 import { ip, runScript } from "./system.ts";
 
 export type SessionOutcome = SessionEnd & {
   /** How long the tunnel was up; null when it never came up. */
   upMs: number | null;
+  /** The tunnel carried packets both ways (with a probe: the server was heard from in time). */
+  settled: boolean;
 };
+
+/** A concrete transport for one connection: what --transport auto tries one after another. */
+export type AttemptTransport = "proto41" | "udp" | "tcp" | "tls";
+
+export interface Attempt {
+  transport: AttemptTransport;
+  /** Give up on the transport unless the server is heard through the tunnel this soon after it is up (auto's UDP rung). */
+  probeMs: number | null;
+  /** The transport proved to work both ways (the first time in this session). */
+  onSettled?: () => void;
+}
+
+/** How long the data connection of IPv6 over TCP may take to attach. */
+const ATTACH_TIMEOUT_MS = 15_000;
 
 /**
  * One connection to the server, from connect to teardown: drives a ControlSession over TCP,
@@ -36,33 +53,46 @@ export class ClientSession {
   #upAt: number | null = null;
   #localIpv4 = "";
   #resolve: (outcome: SessionOutcome) => void = () => {};
+  readonly #attempt: Attempt;
+  #settled = false;
+  #probe: NodeJS.Timeout | null = null;
 
-  constructor(options: DtcpcOptions, credentials: { user: string; password: string }, log: Logger) {
+  constructor(options: DtcpcOptions, credentials: { user: string; password: string }, log: Logger, attempt?: Attempt) {
     this.#options = options;
     this.#credentials = credentials;
     this.#log = log;
+    this.#attempt = attempt ?? { transport: options.transport === "auto" ? "udp" : options.transport, probeMs: null };
+  }
+
+  /** The server's certificate is checked so for TLS; null for the other transports. */
+  get #tlsCheck(): TlsCheck | null {
+    return this.#attempt.transport === "tls" ? { pin: this.#options.tls.pin, caFile: this.#options.tls.caFile } : null;
   }
 
   /** Connects and runs the session; resolves once it has ended and everything is torn down. */
   run(): Promise<SessionOutcome> {
     const done = new Promise<SessionOutcome>((resolve) => (this.#resolve = resolve));
-    const { udp } = this.#options;
+    const { transport } = this.#attempt;
+    const udp = transport === "udp" ? this.#options.udp! : null;
     try {
       this.#relay = new Relay(
-        udp ? { kind: "udp", bindPort: udp.bindPort } : { kind: "proto41" },
+        udp ? { kind: "udp", bindPort: udp.bindPort } : transport === "proto41" ? { kind: "proto41" } : { kind: "stream" },
         (err) => this.#apply(this.#machine?.quit({ reason: "lost", message: `tunnel I/O failed: ${err.message}` }) ?? []),
         (source, expected, count) =>
           this.#log.warn(`dropped ${count} tunnel packet(s) from ${source}: the server is ${expected} (a server with several addresses answering from another one?)`),
       );
     } catch (err) {
-      return Promise.resolve({ reason: "refused", message: (err as Error).message, upMs: null });
+      return Promise.resolve({ reason: "refused", message: (err as Error).message, upMs: null, settled: false });
     }
-    const announce = udp === null ? null : { port: udp.natTraversal ? null : (udp.natPort ?? this.#relay.localPort) };
     this.#machine = new ControlSession({
       user: this.#credentials.user,
       password: this.#credentials.password,
       type: this.#options.type,
-      udp: announce,
+      transport: udp
+        ? { kind: "udp", port: udp.natTraversal ? null : (udp.natPort ?? this.#relay.localPort) }
+        : transport === "proto41"
+          ? { kind: "proto41" }
+          : { kind: "tcp" },
       acceptNat: this.#options.acceptNat,
     });
     this.#apply(this.#machine.begin());
@@ -76,16 +106,30 @@ export class ClientSession {
   }
 
   #connect(): void {
-    const { server, port } = this.#options;
-    this.#log.info(`connecting to ${server} port ${port}`);
-    const socket = connect({ host: server, port, family: 4 });
+    const { server } = this.#options;
+    const tls = this.#tlsCheck;
+    const port = tls ? this.#options.tls.port : this.#options.port;
+    this.#log.info(`connecting to ${server} port ${port}${tls ? " (TLS)" : ""}`);
+    openConnection(server, port, tls, REPLY_TIMEOUT_MS).then(
+      (socket) => this.#connected(socket),
+      (err: Error) => {
+        // A certificate that is not the one expected will not become it: no point retrying.
+        if (err instanceof CertificateError) this.#apply(this.#machine!.quit({ reason: "refused", message: err.message }));
+        else this.#apply(this.#machine!.closed(err.message));
+      },
+    );
+  }
+
+  #connected(socket: Socket): void {
     this.#socket = socket;
+    if (this.#machine!.state === "ended") {
+      socket.destroy();
+      return;
+    }
     const framer = new LineFramer();
     let lastError: string | null = null;
-    socket.on("connect", () => {
-      this.#localIpv4 = unmapIpv4(socket.localAddress ?? "");
-      this.#apply(this.#machine!.connected(this.#localIpv4));
-    });
+    this.#localIpv4 = unmapIpv4(socket.localAddress ?? "");
+    this.#apply(this.#machine!.connected(this.#localIpv4));
     socket.on("data", (chunk: Buffer) => {
       for (const event of framer.push(chunk)) {
         if (event.kind === "too-long") {
@@ -127,19 +171,47 @@ export class ClientSession {
 
   async #bringUp(reply: TunnelReply): Promise<void> {
     const o = this.#options;
+    const udp = this.#attempt.transport === "udp" ? o.udp : null;
     try {
-      const ifname = this.#relay!.start(
+      // IPv6 over TCP: the data connection first, to the same server name, inside TLS if the control is.
+      let stream: Socket | null = null;
+      if (reply.tcp) {
+        try {
+          stream = await openDataConnection(o.server, reply.tcp.port, this.#tlsCheck, reply.tcp.token, ATTACH_TIMEOUT_MS);
+        } catch (err) {
+          const refused = err instanceof CertificateError;
+          this.#apply(this.#machine!.quit({ reason: refused ? "refused" : "lost", message: `the tunnel connection to port ${reply.tcp.port} failed: ${(err as Error).message}` }));
+          return;
+        }
+      }
+      if (this.#machine!.state !== "up") {
+        stream?.destroy();
+        return;
+      }
+      const relay = this.#relay!;
+      relay.onHeard = () => this.#heard();
+      const ifname = relay.start(
         { name: o.ifname, mtu: o.mtu },
         {
           serverIpv4: reply.serverIPv4,
           serverUdpPort: reply.serverUdpPort,
-          keepaliveMs: o.udp?.natTraversal ? o.udp.keepaliveMs : null,
+          keepaliveMs: udp?.natTraversal ? udp.keepaliveMs : null,
         },
+        stream,
       );
       this.#upAt = Date.now();
       this.#plan = planInterface(ifname, reply, { address: o.address, routes: o.routes });
       for (const argv of this.#plan.setup) await ip(argv);
       this.#log.info(`tunnel up: ${describe(reply, ifname)}`);
+      const { probeMs } = this.#attempt;
+      // A stream that attached is known to work both ways; UDP only once the server is heard.
+      if (stream !== null) this.#settle();
+      else if (probeMs !== null && !this.#settled) {
+        this.#probe = setTimeout(
+          () => this.#apply(this.#machine!.quit({ reason: "lost", message: `nothing came back over ${this.#attempt.transport === "udp" ? "UDP" : "the tunnel"} within ${probeMs / 1000} s` })),
+          probeMs,
+        );
+      }
       this.#script = { server: o.server, localIpv4: this.#localIpv4, reply, address: o.address, ifname };
       await this.#runScript("up");
     } catch (err) {
@@ -147,8 +219,21 @@ export class ClientSession {
     }
   }
 
+  #heard(): void {
+    if (this.#probe !== null) clearTimeout(this.#probe);
+    this.#probe = null;
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#attempt.onSettled?.();
+  }
+
   async #tearDown(end: SessionEnd): Promise<void> {
     if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#probe !== null) clearTimeout(this.#probe);
     this.#socket?.destroy();
     for (const argv of this.#plan?.teardown ?? []) {
       // Closing the TUN removes what is left; a step that fails here changes nothing.
@@ -160,7 +245,7 @@ export class ClientSession {
       this.#log.debug(`packets: ${c.toServer} to the server, ${c.fromServer} from it, ${c.foreign} from elsewhere dropped, ${c.failed} send failures`);
     }
     await this.#runScript("down");
-    this.#resolve({ ...end, upMs: this.#upAt === null ? null : Date.now() - this.#upAt });
+    this.#resolve({ ...end, upMs: this.#upAt === null ? null : Date.now() - this.#upAt, settled: this.#settled });
   }
 
   async #runScript(state: "up" | "down"): Promise<void> {

@@ -6,7 +6,13 @@ import { consoleLogger, type Logger } from "../log.ts";
 import { DEFAULT_AUTH_FILES, parseDtcpcArgs, type DtcpcOptions } from "./args.ts";
 import { findCredentials, parseAuthFile, type AuthFile } from "./auth-file.ts";
 import { Backoff } from "./backoff.ts";
-import { ClientSession } from "./client-session.ts";
+import { ClientSession, type AttemptTransport } from "./client-session.ts";
+
+/** --transport auto: what is tried, in order; each until one carries packets both ways. */
+export const AUTO_LADDER: readonly AttemptTransport[] = ["udp", "tcp", "tls"];
+/** How soon after the tunnel is up something must come back over UDP (the server answers keepalives). */
+export const UDP_PROBE_MS = 5_000;
+const NAMES: Record<AttemptTransport, string> = { proto41: "protocol 41", udp: "UDP", tcp: "TCP", tls: "TLS" };
 import { askPassword } from "./prompt.ts";
 
 function readAuthFiles(options: DtcpcOptions, log: Logger): AuthFile[] {
@@ -45,7 +51,11 @@ async function credentials(options: DtcpcOptions, log: Logger): Promise<{ user: 
   }
 }
 
-/** Runs sessions until a signal stops us, a session is refused, or (without -l) one ends. */
+/**
+ * Runs sessions until a signal stops us, a session is refused, or (without -l) one ends. With
+ * --transport auto each connection tries UDP, then TCP, then TLS, until one carries packets both
+ * ways, and keeps to that one until it fails.
+ */
 async function supervise(options: DtcpcOptions, creds: { user: string; password: string }, log: Logger): Promise<void> {
   let current: ClientSession | null = null;
   let stopping = false;
@@ -69,10 +79,20 @@ async function supervise(options: DtcpcOptions, creds: { user: string; password:
   process.on("SIGINT", onInt);
   process.on("SIGHUP", hup);
   const backoff = new Backoff();
+  const ladder = options.transport === "auto" ? AUTO_LADDER : [options.transport];
+  const auto = ladder.length > 1;
+  let rung = 0;
+  let settledOn: AttemptTransport | null = null;
   try {
     while (!stopping) {
       reconnectNow = false;
-      current = new ClientSession(options, creds, log);
+      const transport = ladder[rung]!;
+      const onSettled = () => {
+        if (!auto || settledOn === transport) return;
+        settledOn = transport;
+        log.info(`transport: settled on ${NAMES[transport]} (${transport === "udp" ? "the server's answer came back through the tunnel" : "its tunnel connection carried the session"})`);
+      };
+      current = new ClientSession(options, creds, log, { transport, probeMs: auto && transport === "udp" ? UDP_PROBE_MS : null, onSettled });
       const outcome = await current.run();
       current = null;
       if (stopping) break;
@@ -81,7 +101,16 @@ async function supervise(options: DtcpcOptions, creds: { user: string; password:
         continue;
       }
       if (outcome.reason === "quit") break;
-      if (outcome.reason === "refused" || !options.loop) throw new Error(outcome.message);
+      if (outcome.reason === "refused") throw new Error(outcome.message);
+      if (auto && !outcome.settled && outcome.reason === "lost") {
+        // This transport does not get through from here: the next one, at once, unless all failed.
+        const next = (rung + 1) % ladder.length;
+        log.info(`transport: ${NAMES[transport]} did not work (${outcome.message}); ${next === 0 ? "every transport failed" : `trying ${NAMES[ladder[next]!]}`}`);
+        rung = next;
+        if (next !== 0) continue;
+        settledOn = null;
+      }
+      if (!options.loop) throw new Error(outcome.message);
       const delay = backoff.next(outcome.upMs);
       log.info(`${outcome.message}; reconnecting in ${(delay / 1000).toFixed(1)} s`);
       await new Promise<void>((resolve) => {

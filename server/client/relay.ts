@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import {
   ipv4ToUint32,
   RawSocket41,
@@ -18,7 +19,11 @@ export const FOREIGN_REPORT_MS = 10_000;
 /** Says why packets were dropped: where they came from, where they were expected from, how many since the last report. */
 export type ForeignReporter = (source: string, expected: string, count: number) => void;
 
-export type RelayTransport = { kind: "udp"; bindPort: number } | { kind: "proto41" };
+/** UDP and protocol 41 open their socket at once; a stream (IPv6 over TCP or TLS) gets its data connection at start(). */
+export type RelayTransport = { kind: "udp"; bindPort: number } | { kind: "proto41" } | { kind: "stream" };
+
+/** Framed packets waiting for a server that reads slowly; past this, packets from the TUN are dropped. */
+export const STREAM_PENDING_BYTES = 256 * 1024;
 
 export interface RelayPeer {
   serverIpv4: string;
@@ -42,8 +47,14 @@ export interface RelayCounters {
  * The client's data plane: its TUN on one side, the server's IPv4 on the other, over UDP or IP
  * protocol 41. The socket is opened first (its port goes into the tunnel request) and accepts
  * nothing until start() names the server; then packets flow a batch per call with no allocation.
+ * Over TCP (or TLS) each packet is framed by a 2-byte length on the data connection instead.
  */
 export class Relay {
+  /** Called once, when the first packet (or keepalive) from the server arrives: the way back works. */
+  onHeard: (() => void) | null = null;
+  #stream: Socket | null = null;
+  /** The start of a frame from the server whose rest has not arrived. */
+  #partial: Buffer = Buffer.alloc(0);
   readonly counters: RelayCounters = { toServer: 0, fromServer: 0, foreign: 0, failed: 0 };
   readonly #udp: UdpSocket | null = null;
   readonly #raw: RawSocket41 | null = null;
@@ -69,7 +80,7 @@ export class Relay {
     this.#onForeign = onForeign;
     if (transport.kind === "udp") {
       this.#udp = new UdpSocket({ port: transport.bindPort, onDatagrams: this.#fromUdp, onError });
-    } else {
+    } else if (transport.kind === "proto41") {
       this.#raw = new RawSocket41({ onPackets: this.#fromRaw, onError });
     }
   }
@@ -79,13 +90,20 @@ export class Relay {
     return this.#udp?.port ?? null;
   }
 
-  /** Creates the TUN (up, with its MTU) and starts relaying; returns the interface name. */
-  start(tun: { name: string; mtu: number }, peer: RelayPeer): string {
+  /** Creates the TUN (up, with its MTU) and starts relaying (over `stream`, for IPv6 over TCP); returns the interface name. */
+  start(tun: { name: string; mtu: number }, peer: RelayPeer, stream: Socket | null = null): string {
     this.#server = ipv4ToUint32(peer.serverIpv4);
     this.#serverPort = peer.serverUdpPort ?? -1;
     this.#addrs.fill(this.#server);
     this.#ports.fill(Math.max(this.#serverPort, 0));
     this.#tun = new TunDevice({ name: tun.name, mtu: tun.mtu, onPackets: this.#fromTun, onError: this.#onError });
+    if (stream) {
+      this.#stream = stream;
+      stream.on("data", this.#fromStream);
+      stream.once("close", () => this.#onError(Object.assign(new Error("the server closed the tunnel connection"), { code: "EOF" })));
+      stream.on("error", () => {});
+      stream.resume();
+    }
     if (peer.keepaliveMs !== null && this.#udp !== null) {
       // The server can reach us only after our first datagram, and only while the NAT remembers it.
       this.#sendKeepalive();
@@ -101,18 +119,25 @@ export class Relay {
     this.#tun?.close();
     this.#udp?.close();
     this.#raw?.close();
+    this.#stream?.removeAllListeners("close");
+    this.#stream?.destroy();
   }
 
   #grow(count: number): void {
     if (count <= this.#addrs.length) return;
-    this.#addrs = new Uint32Array(count).fill(this.#server);
-    this.#ports = new Uint16Array(count).fill(Math.max(this.#serverPort, 0));
-    this.#inOffsets = new Uint32Array(count);
-    this.#inLengths = new Uint32Array(count);
+    const size = Math.max(count, this.#addrs.length * 2);
+    this.#addrs = new Uint32Array(size).fill(this.#server);
+    this.#ports = new Uint16Array(size).fill(Math.max(this.#serverPort, 0));
+    const [offsets, lengths] = [this.#inOffsets, this.#inLengths];
+    this.#inOffsets = new Uint32Array(size);
+    this.#inLengths = new Uint32Array(size);
+    this.#inOffsets.set(offsets);
+    this.#inLengths.set(lengths);
   }
 
   readonly #fromTun: PacketBatchHandler = (buf, offsets, lengths, count) => {
     this.#grow(count);
+    if (this.#stream) return this.#toStream(buf, offsets, lengths, count);
     const sent = this.#udp
       ? this.#udp.sendBatch(buf, offsets, lengths, this.#addrs, this.#ports, count)
       : this.#raw!.sendBatch(buf, offsets, lengths, this.#addrs, count);
@@ -120,13 +145,64 @@ export class Relay {
     this.counters.failed += count - sent;
   };
 
+  /** One write of the batch's packets, each framed; dropped whole while the server reads too slowly. */
+  #toStream(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+    const stream = this.#stream!;
+    let total = 0;
+    for (let i = 0; i < count; i++) total += 2 + lengths[i]!;
+    if (stream.writableLength + total > STREAM_PENDING_BYTES) {
+      this.counters.failed += count;
+      return;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      out.writeUInt16BE(len, at);
+      buf.copy(out, at + 2, offsets[i]!, offsets[i]! + len);
+      at += 2 + len;
+    }
+    stream.write(out);
+    this.counters.toServer += count;
+  }
+
+  /** Whole frames to the TUN, an empty one (a keepalive) counted as heard; a cut frame waits for its rest. */
+  readonly #fromStream = (chunk: Buffer): void => {
+    const buf = this.#partial.length > 0 ? Buffer.concat([this.#partial, chunk]) : chunk;
+    let at = 0;
+    let n = 0;
+    while (buf.length - at >= 2) {
+      const len = buf.readUInt16BE(at);
+      if (buf.length - at < 2 + len) break;
+      this.#heard();
+      if (len > 0) {
+        this.#grow(n + 1);
+        this.#inOffsets[n] = at + 2;
+        this.#inLengths[n++] = len;
+      }
+      at += 2 + len;
+    }
+    // At most one frame (2 + 65535 bytes) waits: a copy, so that the chunk's memory goes.
+    this.#partial = Buffer.from(buf.subarray(at));
+    this.#toTun(buf, n);
+  };
+
+  #heard(): void {
+    const heard = this.onHeard;
+    this.onHeard = null;
+    heard?.();
+  }
+
   readonly #fromUdp: DatagramBatchHandler = (buf, offsets, lengths, addrs, ports, count) => {
     this.#grow(count);
     let n = 0;
     for (let i = 0; i < count; i++) {
       if (addrs[i] !== this.#server || ports[i] !== this.#serverPort) {
         this.#foreign(addrs[i]!, ports[i]!);
-      } else if (lengths[i]! > 0) {
+        continue;
+      }
+      this.#heard();
+      if (lengths[i]! > 0) {
         this.#inOffsets[n] = offsets[i]!;
         this.#inLengths[n++] = lengths[i]!;
       }
@@ -141,6 +217,7 @@ export class Relay {
       if (addrs[i] !== this.#server) {
         this.#foreign(addrs[i]!, null);
       } else {
+        this.#heard();
         this.#inOffsets[n] = offsets[i]!;
         this.#inLengths[n++] = lengths[i]!;
       }

@@ -12,13 +12,16 @@ export type ReplyParse = { ok: true; reply: TunnelReply } | { ok: false; error: 
 
 const POSITIONAL: Record<TunnelType, number> = { tunnelonly: 2, host: 4, network: 3 };
 
+/** What the tunnel line asked for: the reply must carry its fields (udp=, or tcp= and token=) and no others. */
+export type RequestedTransport = "proto41" | "udp" | "tcp";
+
 /**
  * Parses the server's answer to `tunnel … <type>` (see README, Protocol). Fields are read by
- * position as KAME clients do; after them only ` udp=<port>` (this project's extension) is read
- * and other words are ignored, so later extensions do not break this client. `udp` says whether
- * we asked for IPv6 over UDP: the reply must then carry udp= and otherwise must not.
+ * position as KAME clients do; after them only this project's extensions ` udp=<port>` and
+ * ` tcp=<port> token=<token>` are read and other words are ignored, so later extensions do not
+ * break this client.
  */
-export function parseTunnelReply(line: string, type: TunnelType, udp: boolean): ReplyParse {
+export function parseTunnelReply(line: string, type: TunnelType, requested: RequestedTransport): ReplyParse {
   const words = line.split(/[ \t]+/).filter((w) => w !== "");
   const fail = (error: string): ReplyParse => ({ ok: false, error: `${error}: ${JSON.stringify(line.slice(0, 200))}` });
   if (words[0] !== "+OK") return fail("not a +OK reply");
@@ -28,15 +31,23 @@ export function parseTunnelReply(line: string, type: TunnelType, udp: boolean): 
   if (!isIpv4(clientIPv4) || !isIpv4(serverIPv4)) return fail("expected the client and server IPv4 addresses");
 
   let serverUdpPort: number | null = null;
+  let tcpPort: number | null = null;
+  let token: string | null = null;
   for (const word of words.slice(1 + POSITIONAL[type])) {
-    const m = /^udp=([0-9]{1,5})$/.exec(word);
-    if (m === null) continue;
-    serverUdpPort = Number(m[1]);
-    if (serverUdpPort < 1 || serverUdpPort > 65535) return fail("udp= is not a port");
+    const [name, value] = [word.slice(0, word.indexOf("=") + 1), word.slice(word.indexOf("=") + 1)];
+    if (name === "udp=" || name === "tcp=") {
+      const port = /^[0-9]{1,5}$/.test(value) ? Number(value) : 0;
+      if (port < 1 || port > 65535) return fail(`${name} is not a port`);
+      if (name === "udp=") serverUdpPort = port;
+      else tcpPort = port;
+    } else if (name === "token=") {
+      if (!/^[0-9a-fA-F]{32}$/.test(value)) return fail("token= is not a token");
+      token = value.toLowerCase();
+    }
   }
 
   let reply: TunnelReply;
-  const base = { clientIPv4, serverIPv4, serverUdpPort };
+  const base = { clientIPv4, serverIPv4, serverUdpPort, tcp: tcpPort !== null && token !== null ? { port: tcpPort, token } : null };
   try {
     switch (type) {
       case "tunnelonly":
@@ -55,7 +66,9 @@ export function parseTunnelReply(line: string, type: TunnelType, udp: boolean): 
     if (err instanceof AddressError) return fail(err.message);
     throw err;
   }
-  if (udp && serverUdpPort === null) return fail("no udp=<port> in the reply to proto=udp");
-  if (!udp && serverUdpPort !== null) return fail("udp= in the reply to a protocol-41 request");
+  if (requested === "udp" && serverUdpPort === null) return fail("no udp=<port> in the reply to proto=udp");
+  if (requested !== "udp" && serverUdpPort !== null) return fail(`udp= in the reply to a ${requested === "tcp" ? "proto=tcp" : "protocol-41"} request`);
+  if (requested === "tcp" && base.tcp === null) return fail("no tcp=<port> token=<token> in the reply to proto=tcp");
+  if (requested !== "tcp" && (tcpPort !== null || token !== null)) return fail("tcp= in the reply to a request that was not proto=tcp");
   return { ok: true, reply };
 }

@@ -9,7 +9,7 @@ const LOCAL = "10.0.0.2";
 const HOST_REPLY = `+OK ${LOCAL} 10.0.0.1 2001:db8::2 2001:db8::1`;
 
 function session(extra: Partial<SessionParams> = {}): ControlSession {
-  return new ControlSession({ user: "foo", password: "bar", type: "host", udp: null, acceptNat: false, pingIntervalMs: 60_000, replyTimeoutMs: 30_000, ...extra });
+  return new ControlSession({ user: "foo", password: "bar", type: "host", transport: { kind: "proto41" }, acceptNat: false, pingIntervalMs: 60_000, replyTimeoutMs: 30_000, ...extra });
 }
 
 /** A session that has received the greeting and sent `tunnel`. */
@@ -47,19 +47,20 @@ describe("login", () => {
   });
 
   test("asks for UDP with the server-visible port, or none for NAT traversal", () => {
-    const line = (udp: SessionParams["udp"]) => {
-      const s = session({ type: "tunnelonly", udp });
+    const line = (transport: SessionParams["transport"]) => {
+      const s = session({ type: "tunnelonly", transport });
       s.connected(LOCAL);
       return (s.line(GREETING)[0] as { log: string }).log;
     };
-    assert.equal(line({ port: 4028 }), "tunnel foo <response> tunnelonly proto=udp port=4028");
-    assert.equal(line({ port: null }), "tunnel foo <response> tunnelonly proto=udp");
+    assert.equal(line({ kind: "udp", port: 4028 }), "tunnel foo <response> tunnelonly proto=udp port=4028");
+    assert.equal(line({ kind: "udp", port: null }), "tunnel foo <response> tunnelonly proto=udp");
+    assert.equal(line({ kind: "tcp" }), "tunnel foo <response> tunnelonly proto=tcp");
   });
 
   test("a tunnel reply brings the tunnel up and starts the ping clock", () => {
     const s = awaitingReply();
     assert.deepEqual(s.line(HOST_REPLY), [
-      { kind: "up", reply: { clientIPv4: LOCAL, serverIPv4: "10.0.0.1", serverUdpPort: null, type: "host", clientIPv6: "2001:db8::2", serverIPv6: "2001:db8::1" } },
+      { kind: "up", reply: { clientIPv4: LOCAL, serverIPv4: "10.0.0.1", serverUdpPort: null, tcp: null, type: "host", clientIPv6: "2001:db8::2", serverIPv6: "2001:db8::1" } },
       { kind: "timer", ms: 60_000 },
     ]);
     assert.equal(s.state, "up");
@@ -89,7 +90,7 @@ describe("login", () => {
   });
 
   test("a reply it cannot use is refused after a polite quit", () => {
-    const s = awaitingReply({ udp: { port: 4028 } });
+    const s = awaitingReply({ transport: { kind: "udp", port: 4028 } });
     assert.equal(s.line(HOST_REPLY)[0]?.kind, "send");
     assert.deepEqual(s.closed(), [
       { kind: "end", end: { reason: "refused", message: `no udp=<port> in the reply to proto=udp: ${JSON.stringify(HOST_REPLY)}` } },

@@ -14,8 +14,11 @@ export interface SessionParams {
   user: string;
   password: string;
   type: TunnelType;
-  /** null: protocol 41. Otherwise IPv6 over UDP, telling the server `port` (null: NAT traversal). */
-  udp: { port: number | null } | null;
+  /**
+   * What to ask for: protocol 41; IPv6 over UDP, telling the server `port` (null: NAT traversal);
+   * or IPv6 over TCP (the reply then names where to attach the data connection).
+   */
+  transport: { kind: "proto41" } | { kind: "udp"; port: number | null } | { kind: "tcp" };
   /** -n: accept a client address in the reply that is not ours. */
   acceptNat: boolean;
   pingIntervalMs?: number;
@@ -148,8 +151,8 @@ export class ControlSession {
     if (challenge === undefined || challenge === "") {
       return this.#end({ reason: "lost", message: `unexpected greeting ${JSON.stringify(text.slice(0, 200))}` });
     }
-    const { user, password, type, udp } = this.params;
-    const extension = udp === null ? "" : udp.port === null ? " proto=udp" : ` proto=udp port=${udp.port}`;
+    const { user, password, type, transport } = this.params;
+    const extension = transport.kind === "proto41" ? "" : transport.kind === "tcp" ? " proto=tcp" : transport.port === null ? " proto=udp" : ` proto=udp port=${transport.port}`;
     // Uppercase, as the KAME client sends it: KAME's dtcps compares it exactly with its own uppercase hex.
     const response = tunnelResponse(user, challenge, password).toUpperCase();
     this.#state = "tunnel";
@@ -164,7 +167,7 @@ export class ControlSession {
       const message = `the server refused the tunnel: ${text.slice(0, 200)}`;
       return this.#end({ reason: RETRYABLE_REFUSALS.has(text) ? "lost" : "refused", message });
     }
-    const parsed = parseTunnelReply(text, this.params.type, this.params.udp !== null);
+    const parsed = parseTunnelReply(text, this.params.type, this.params.transport.kind);
     if (!parsed.ok) return this.quit({ reason: "refused", message: parsed.error });
     const { reply } = parsed;
     if (reply.clientIPv4 !== this.#localIpv4 && !this.params.acceptNat) {

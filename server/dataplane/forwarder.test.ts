@@ -53,7 +53,13 @@ class FakeSender implements ClientSocket {
   readonly sources: string[] = [];
   refuseFrom = Infinity;
   defer = false;
+  /** Empty datagrams sent (answers to keepalives), to where. */
+  readonly keepalives: string[] = [];
   sendBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, ports: Uint16Array | number, last: number): number {
+    if (typeof ports !== "number" && last === 1 && lengths[0] === 0) {
+      this.keepalives.push(`${uint32ToIpv4(addrs[0]!)}:${ports[0]}`);
+      return 1;
+    }
     if (typeof ports === "number") this.sources.push(uint32ToIpv4(last));
     const n = Math.min(typeof ports === "number" ? ports : last, this.refuseFrom);
     this.calls.push(
@@ -149,14 +155,25 @@ describe("Forwarder", () => {
       assert.deepEqual(udp.packets.at(-1), { dst: "2001:db8:1::1", addr: CLIENT, port: 40001 });
     });
 
-    test("an empty datagram is a keepalive: binding and time refreshed, nothing written to the TUN", () => {
-      const { session, stats } = openUdp(spec({ sessionId: 1 }));
+    test("an empty datagram is a keepalive: binding and time refreshed, nothing written to the TUN, one answered a second", () => {
+      const { session, udp, stats } = openUdp(spec({ sessionId: 1 }));
       const ka = batch([Buffer.alloc(0)], [{ addr: CLIENT, port: 50000 }]);
       fwd.onDatagrams(session, ka.buf, ka.offsets, ka.lengths, ka.addrs, ka.ports, ka.count);
       assert.equal(tun.calls.length, 0);
       assert.deepEqual(stats().binding, { address: CLIENT, port: 50000 });
       assert.equal(stats().lastPacketAt, now);
       assert.equal(stats().packetsIn, 0n);
+      assert.deepEqual(udp.keepalives, [`${CLIENT}:50000`], "answered, to where it came from");
+      now += 500;
+      fwd.onDatagrams(session, ka.buf, ka.offsets, ka.lengths, ka.addrs, ka.ports, ka.count);
+      assert.equal(udp.keepalives.length, 1, "at most one answer a second");
+      now += 600;
+      fwd.onDatagrams(session, ka.buf, ka.offsets, ka.lengths, ka.addrs, ka.ports, ka.count);
+      assert.equal(udp.keepalives.length, 2);
+      const stranger = batch([Buffer.alloc(0)], [{ addr: STRANGER, port: 666 }]);
+      now += 2000;
+      fwd.onDatagrams(session, stranger.buf, stranger.offsets, stranger.lengths, stranger.addrs, stranger.ports, stranger.count);
+      assert.equal(udp.keepalives.length, 2, "a stranger's keepalive gets no answer");
     });
 
     test("strangers cannot inject or steer: wrong outer source, spoofed and malformed are dropped and counted", () => {

@@ -47,6 +47,9 @@ export interface ForwarderOptions {
   now?: () => number;
 }
 
+const EMPTY_DATAGRAM = new Uint8Array(1);
+const ZERO_OFFSETS = new Uint32Array(1);
+
 /** One changed session in a report: its id, then its SESSION_FIELDS counters. */
 export const REPORT_RECORD = 1 + SESSION_FIELDS;
 
@@ -201,10 +204,24 @@ export class Forwarder {
       }
       s.counters[LAST_PACKET_AT] = now;
       if (s.natTraversal) s.bind(addr, ports[i]!);
-      if (verdict === KEEPALIVE) this.#totals[KEEPALIVES]!++;
-      else this.#queue(s, buf, off, len, false);
+      if (verdict === KEEPALIVE) {
+        this.#totals[KEEPALIVES]!++;
+        this.#answerKeepalive(s, now);
+      } else this.#queue(s, buf, off, len, false);
     }
     this.#flush(buf, false);
+  }
+
+  /**
+   * A UDP keepalive is answered with one (at most one a second per session), so that a client
+   * learns that packets come back through its NAT and firewall before any traffic flows (dtcpc
+   * --transport auto decides so). It goes to the binding the keepalive just set: no reflection
+   * to a third party, and no amplification.
+   */
+  #answerKeepalive(s: TunnelSession, now: number): void {
+    if (s.socket === null || now - s.keepaliveAnsweredAt < 1000) return;
+    s.keepaliveAnsweredAt = now;
+    s.socket.sendBatch(EMPTY_DATAGRAM, ZERO_OFFSETS, ZERO_OFFSETS, s.addrs, s.ports, 1);
   }
 
   /**

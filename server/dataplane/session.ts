@@ -45,6 +45,8 @@ export class TunnelSession {
   readonly ports = new Uint16Array(BATCH_CAPACITY);
   pending = 0;
   queued = false;
+  /** When the last UDP keepalive was answered (epoch ms). */
+  keepaliveAnsweredAt = -Infinity;
 
   constructor(spec: TunnelSpec, slot: number) {
     if (spec.transport === "udp" && spec.serverUdpPort === null) throw new Error(`session ${spec.sessionId}: UDP without a server port`);
