@@ -14,7 +14,7 @@ export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-da
              [--auth-timeout s] [--idle-timeout s] [--max-unauth n] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s]
              [--pop name] [--pop-lost-after s] [--api-url url] [--api-tls-cert file --api-tls-key file]
-             [--tcp-tunnels [host:]port] [--tls-tunnels [host:]port [--tls-cert file --tls-key file]] [prefix]`;
+             [--tcp-tunnels [host:]port] [--tls-tunnels [host:]port [--tls-cert file --tls-key file]] [--tcp-stall-timeout s] [prefix]`;
 
 export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { verbose: boolean } {
   const { values, positionals } = parseCommandLine({
@@ -51,6 +51,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "tls-tunnels": { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
+      "tcp-stall-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -123,6 +124,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
             // UDP sockets on the control address, so replies leave from the address clients talk to.
             udpListenAddress: host,
             strictOuterSource,
+            streamStallMs: seconds("tcp-stall-timeout", values["tcp-stall-timeout"], 30_000, 1),
             log: consoleLogger(verbose),
           }),
     metrics: values.metrics === undefined ? null : parseListen("--metrics", values.metrics, "127.0.0.1"),

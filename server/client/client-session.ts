@@ -9,7 +9,7 @@ import { planInterface, type InterfacePlan } from "./netplan.ts";
 import { Relay } from "./relay.ts";
 import type { TunnelReply } from "./reply.ts";
 import { scriptArguments, type ScriptContext } from "./script.ts";
-import { ControlSession, REPLY_TIMEOUT_MS, type SessionAction, type SessionEnd } from "./session.ts";
+import { ControlSession, type SessionAction, type SessionEnd } from "./session.ts";
 import { ip, runScript } from "./system.ts";
 
 export type SessionOutcome = SessionEnd & {
@@ -30,6 +30,8 @@ export interface Attempt {
   onSettled?: () => void;
 }
 
+/** How long a TCP connection may take: a firewall that drops (rather than refuses) is known soon. */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** How long the data connection of IPv6 over TCP may take to attach. */
 const ATTACH_TIMEOUT_MS = 15_000;
 
@@ -110,7 +112,7 @@ export class ClientSession {
     const tls = this.#tlsCheck;
     const port = tls ? this.#options.tls.port : this.#options.port;
     this.#log.info(`connecting to ${server} port ${port}${tls ? " (TLS)" : ""}`);
-    openConnection(server, port, tls, REPLY_TIMEOUT_MS).then(
+    openConnection(server, port, tls, CONNECT_TIMEOUT_MS).then(
       (socket) => this.#connected(socket),
       (err: Error) => {
         // A certificate that is not the one expected will not become it: no point retrying.
@@ -202,7 +204,7 @@ export class ClientSession {
       this.#upAt = Date.now();
       this.#plan = planInterface(ifname, reply, { address: o.address, routes: o.routes });
       for (const argv of this.#plan.setup) await ip(argv);
-      this.#log.info(`tunnel up: ${describe(reply, ifname)}`);
+      this.#log.info(`tunnel up: ${describe(reply, ifname, this.#attempt.transport)}`);
       const { probeMs } = this.#attempt;
       // A stream that attached is known to work both ways; UDP only once the server is heard.
       if (stream !== null) this.#settle();
@@ -255,13 +257,17 @@ export class ClientSession {
   }
 }
 
-function describe(reply: TunnelReply, ifname: string): string {
+function describe(reply: TunnelReply, ifname: string, transport: AttemptTransport): string {
   const what =
     reply.type === "host"
       ? ` ${reply.clientIPv6} <-> ${reply.serverIPv6}`
       : reply.type === "network"
         ? ` prefix ${reply.prefix}/${reply.prefixLength}`
         : "";
-  const via = reply.serverUdpPort === null ? `protocol 41 to ${reply.serverIPv4}` : `UDP to ${reply.serverIPv4} port ${reply.serverUdpPort}`;
+  const via = reply.tcp
+    ? `${transport === "tls" ? "TLS" : "TCP"} to ${reply.serverIPv4} port ${reply.tcp.port}`
+    : reply.serverUdpPort === null
+      ? `protocol 41 to ${reply.serverIPv4}`
+      : `UDP to ${reply.serverIPv4} port ${reply.serverUdpPort}`;
   return `${reply.type}${what} on ${ifname}, ${via}`;
 }

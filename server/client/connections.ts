@@ -82,6 +82,7 @@ export async function openDataConnection(host: string, port: number, tls: TlsChe
         };
         socket.on("data", onData);
         socket.once("close", onClose);
+        socket.resume();
         if (buffered.indexOf(0x0a) >= 0) onData(Buffer.alloc(0));
       });
     const greeting = await nextLine();

@@ -77,6 +77,10 @@ describe("login", () => {
       { kind: "end", end: { reason: "refused", message: "you are behind a NAT box (the server sees 198.51.100.7, this host is 10.0.0.2); use -n" } },
     ]);
     assert.equal(awaitingReply({ acceptNat: true }).line(natted)[0]?.kind, "up");
+    // Where the server answers what the NAT shows it, the NAT is no reason to refuse.
+    assert.equal(awaitingReply({ transport: { kind: "udp", port: null } }).line(natted.replace(/$/, " udp=4028"))[0]?.kind, "up");
+    assert.equal(awaitingReply({ transport: { kind: "tcp" } }).line(`${natted} tcp=443 token=${"0".repeat(32)}`)[0]?.kind, "up");
+    assert.equal(awaitingReply({ transport: { kind: "udp", port: 4028 } }).line(natted.replace(/$/, " udp=4028"))[0]?.kind, "send", "a port announced through a NAT is not reached");
   });
 
   test("refusals end the session; only a full server or its timeout is worth retrying", () => {

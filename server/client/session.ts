@@ -170,7 +170,10 @@ export class ControlSession {
     const parsed = parseTunnelReply(text, this.params.type, this.params.transport.kind);
     if (!parsed.ok) return this.quit({ reason: "refused", message: parsed.error });
     const { reply } = parsed;
-    if (reply.clientIPv4 !== this.#localIpv4 && !this.params.acceptNat) {
+    const { transport } = this.params;
+    // Over TCP, and over UDP without a port (NAT traversal), the server answers whatever the NAT shows it.
+    const natMatters = transport.kind === "proto41" || (transport.kind === "udp" && transport.port !== null);
+    if (natMatters && reply.clientIPv4 !== this.#localIpv4 && !this.params.acceptNat) {
       // KAME's check: the server would send to an address this host does not have.
       return this.quit({
         reason: "refused",

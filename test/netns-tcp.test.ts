@@ -1,0 +1,192 @@
+// IPv6 where only TCP gets through, end to end in network namespaces made (and removed) here:
+//
+//   ext ── broker ─┬─ nat ── c (the client behind a NAT and its firewall)
+//                  └─ pub (a second client, in the open)
+//
+//   ext fd00:e::2/64, routes 2001:db8::/32 (the pools) to the broker's fd00:e::1
+//   broker 100.66.0.1 to the NAT's outside 100.66.0.2, and 100.66.1.1 to pub 100.66.1.2
+//   nat 10.66.0.1 to c 10.66.0.2 (c's default route)
+//
+// The NAT masquerades; its firewall (nftables, forward chain) drops what the scenario says: UDP
+// and protocol 41, or everything but TCP to port 443. dtcps offers TCP tunnels on 20202 and TLS
+// ones on 443 with its own self-signed certificate.
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { X509Certificate } from "node:crypto";
+import { Namespaces, run, skipUnlessRoot } from "../server/dataplane/test-support.ts";
+import { Child, dtcpctl, nodeIn } from "../server/client/test-support.ts";
+import { tempDataDir } from "./support/broker.ts";
+
+const skip = skipUnlessRoot("needs root (ip netns, TUN, raw sockets, nftables, conntrack)");
+
+const BROKER = "100.66.0.1";
+const BROKER_PUB = "100.66.1.1";
+const EXT = "fd00:e::2";
+const PASSWORDS = { alice: "alice-Tunnel-pw-1", bob: "bob-Tunnel-pw-22", mallory: "mallory-Tunnel-pw" } as const;
+type Firewall = "open" | "tcp-only" | "443-only";
+
+describe("IPv6 over TCP and TLS through a firewall that drops UDP and protocol 41", { skip, timeout: 240_000 }, () => {
+  let data: ReturnType<typeof tempDataDir> | null = null;
+  let authFile = "";
+  const namespaces = new Namespaces();
+  const ns = { ext: "", broker: "", nat: "", c: "", pub: "" };
+  const children: Child[] = [];
+  let broker: Child;
+  let fingerprint = "";
+
+  const sh = (where: string, ...argv: string[]) => namespaces.exec(where, ...argv);
+  const spawnIn = (where: string, args: string[]): Child => {
+    const child = nodeIn(where, args, data!.env);
+    children.push(child);
+    return child;
+  };
+  const dtcpc = (where: string, user: keyof typeof PASSWORDS, ...args: string[]): Child =>
+    spawnIn(where, ["bin/dtcpc.js", "-d", "-l", "-t", "host", "-R", "fd00:e::/64", "-u", user, "--auth-file", authFile, ...args]);
+  const stop = async (child: Child) => {
+    child.kill("SIGTERM");
+    await child.exited;
+  };
+  const firewall = async (rules: Firewall) => {
+    await sh(ns.nat, "nft", "flush", "chain", "inet", "filter", "forward");
+    const drop = (rule: string) => sh(ns.nat, "nft", "add", "rule", "inet", "filter", "forward", "iifname", "l0", ...rule.split(" "), "drop");
+    if (rules !== "open") {
+      await drop("meta l4proto udp");
+      await drop("ip protocol 41");
+    }
+    if (rules === "443-only") await drop("tcp dport != 443");
+    // What the last scenario let through must not linger as established flows.
+    await sh(ns.nat, "conntrack", "-F").catch(() => "");
+  };
+  const ping = async (from: string, to: string, count = 3): Promise<string> =>
+    run("ip", ["netns", "exec", from, "ping", "-6", "-n", "-c", String(count), "-i", "0.2", "-W", "2", to], { timeout: 30_000 }).then(
+      (r) => r.stdout,
+      (err: { stdout?: string }) => err.stdout ?? "",
+    );
+  const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+
+  before(async () => {
+    data = tempDataDir();
+    for (const key of Object.keys(ns) as (keyof typeof ns)[]) ns[key] = await namespaces.add(`t${key}`);
+    for (const name of Object.values(ns)) await sh(name, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0");
+    await namespaces.link(ns.ext, "x0", ns.broker, "e0");
+    await namespaces.link(ns.broker, "b0", ns.nat, "n0");
+    await namespaces.link(ns.broker, "b1", ns.pub, "p0");
+    await namespaces.link(ns.nat, "l0", ns.c, "c0");
+    await sh(ns.ext, "ip", "addr", "add", `${EXT}/64`, "dev", "x0");
+    await sh(ns.ext, "ip", "route", "add", "2001:db8::/32", "via", "fd00:e::1");
+    await sh(ns.broker, "ip", "addr", "add", "fd00:e::1/64", "dev", "e0");
+    await sh(ns.broker, "ip", "addr", "add", `${BROKER}/24`, "dev", "b0");
+    await sh(ns.broker, "ip", "addr", "add", `${BROKER_PUB}/24`, "dev", "b1");
+    await sh(ns.nat, "ip", "addr", "add", "100.66.0.2/24", "dev", "n0");
+    await sh(ns.nat, "ip", "addr", "add", "10.66.0.1/24", "dev", "l0");
+    await sh(ns.nat, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    await sh(ns.c, "ip", "addr", "add", "10.66.0.2/24", "dev", "c0");
+    await sh(ns.c, "ip", "route", "add", "default", "via", "10.66.0.1");
+    await sh(ns.pub, "ip", "addr", "add", "100.66.1.2/24", "dev", "p0");
+    const rules = join(data.dir, "nat.nft");
+    writeFileSync(
+      rules,
+      `table ip nat {
+  chain post {
+    type nat hook postrouting priority 100;
+    oifname "n0" masquerade
+  }
+}
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0;
+  }
+}
+`,
+    );
+    await sh(ns.nat, "nft", "-f", rules);
+
+    dtcpctl(data.env, ["pool", "add", "2001:db8:ff00::/64", "--purpose", "link"]);
+    for (const [user, password] of Object.entries(PASSWORDS)) dtcpctl(data.env, ["user", "add", user, "--tunnel-password-stdin"], `${password}\n`);
+    authFile = join(data.dir, "dtcpc.auth");
+    writeFileSync(authFile, Object.entries(PASSWORDS).flatMap(([u, p]) => [`${BROKER}:${u}:${p}`, `${BROKER_PUB}:${u}:${p}`]).join("\n") + "\n", { mode: 0o600 });
+
+    broker = spawnIn(ns.broker, ["bin/dtcps.js", "-U", "--tcp-tunnels", "20202", "--tls-tunnels", "443", "--tcp-stall-timeout", "4"]);
+    await broker.waitFor(/dtcps listening on/, 30_000);
+    fingerprint = new X509Certificate(readFileSync(join(data.dir, "tls.crt"))).fingerprint256;
+    assert.match(broker.output, new RegExp(`IPv6 over TLS on 0\\.0\\.0\\.0:443 \\(self-signed certificate .*; clients pin sha256 ${fingerprint}\\)`));
+  });
+  after(async () => {
+    for (const c of children) c.kill("SIGKILL");
+    await Promise.all(children.map((c) => c.exited));
+    await namespaces.removeAll();
+    data?.cleanup();
+  });
+
+  test("with UDP and protocol 41 dropped, --tcp carries IPv6 both ways through the NAT", async () => {
+    await firewall("tcp-only");
+    const alice = dtcpc(ns.c, "alice", "--tcp", BROKER);
+    await alice.waitFor(/tunnel up: host \S+ <-> \S+ on dtcp0, TCP to 100\.66\.0\.1 port 20202/, 30_000);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, alice.output);
+    const client6 = /host (\S+) <->/.exec(alice.lines.find((l) => l.includes("tunnel up: "))!)![1]!;
+    assert.match(await ping(ns.ext, client6), /3 packets transmitted, 3 received/, "the external host reaches the client");
+    assert.match(broker.output, /alice host over tcp from 100\.66\.0\.2/);
+    await stop(alice);
+  });
+
+  test("--transport auto settles on TCP by itself when UDP is dropped, and on UDP when it is not", async () => {
+    const started = Date.now();
+    const blocked = dtcpc(ns.c, "alice", "--transport", "auto", "--pin", fingerprint, BROKER);
+    await blocked.waitFor(/transport: settled on TCP/, 15_000);
+    assert.ok(Date.now() - started < 15_000);
+    assert.match(blocked.output, /transport: UDP did not work \(nothing came back over UDP within 5 s\); trying TCP/);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/);
+    await stop(blocked);
+
+    await firewall("open");
+    const open = dtcpc(ns.c, "alice", "--transport", "auto", BROKER);
+    await open.waitFor(/transport: settled on UDP \(the server's answer came back through the tunnel\)/, 15_000);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/);
+    await stop(open);
+  });
+
+  test("with only TCP to port 443 let through, TLS works (auto gets there too), and a wrong pin is refused", async () => {
+    await firewall("443-only");
+    const pinned = dtcpc(ns.c, "alice", "--tls", "--pin", fingerprint, BROKER);
+    await pinned.waitFor(/tunnel up: /, 30_000);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, pinned.output);
+    await stop(pinned);
+
+    const wrong = dtcpc(ns.c, "alice", "--tls", "--pin", "AB:".repeat(31) + "AB", BROKER);
+    assert.notEqual(await wrong.exited, 0);
+    assert.match(wrong.output, /the server's certificate \(sha256 [0-9A-F:]+\) is not the pinned one/);
+
+    const auto = dtcpc(ns.c, "alice", "--transport", "auto", "--pin", fingerprint, BROKER);
+    await auto.waitFor(/transport: settled on TLS/, 60_000);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/);
+    await stop(auto);
+    await firewall("open");
+  });
+
+  test("a client that stops reading its TCP connection costs the broker a bounded amount, and another client's traffic goes on", async () => {
+    const bob = dtcpc(ns.pub, "bob", "--tcp", BROKER_PUB);
+    await bob.waitFor(/tunnel up: /, 30_000);
+    const mallory = spawnIn(ns.c, ["--import", "tsx", "test/support/stalled-tcp-client.ts", BROKER, "20200", "mallory", PASSWORDS.mallory]);
+    const attached = await mallory.waitFor(/^attached /, 30_000);
+    const target = attached.split(" ")[1]!;
+    const before = rssKb(broker.pid!);
+    // 8 s of 1200-byte datagrams to the stalled client's address from the external host.
+    const flood = spawnIn(ns.ext, [
+      "-e",
+      `const s = require("node:dgram").createSocket("udp6"); const b = Buffer.alloc(1200); const end = Date.now() + 8000;
+       const go = () => { for (let i = 0; i < 200; i++) s.send(b, 9, "${target}"); if (Date.now() < end) setImmediate(go); else s.close(); }; go();`,
+    ]);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssKb(broker.pid!))), 100);
+    const during = await ping(ns.pub, EXT, 10);
+    await flood.exited;
+    clearInterval(sampler);
+    assert.match(during, /10 packets transmitted, 10 received/, "bob's traffic is unaffected");
+    assert.ok(peak - before < 64 * 1024, `the broker grew by ${Math.round((peak - before) / 1024)} MB`);
+    await broker.waitFor(/mallory: the client read nothing for \d+ s \(\d+ bytes waiting\); ending it/, 15_000);
+    assert.match(await ping(ns.pub, EXT), /3 packets transmitted, 3 received/);
+    await stop(bob);
+  });
+});
