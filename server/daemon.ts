@@ -155,7 +155,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     const { tcp: tcpPort, tls: tlsPort } = server.tunnelPorts;
     if (tcpPort !== null) log.info(`IPv6 over TCP on ${config.tunnels.tcp!.host}:${tcpPort}`);
-    if (tlsPort !== null) log.info(`IPv6 over TLS on ${config.tunnels.tls!.host}:${tlsPort} (${tunnels.tls!.fingerprint})`);
+    if (tlsPort !== null) log.info(`IPv6 over TLS on ${config.tunnels.tls!.host}:${tlsPort} (${tunnels.tls!.description})`);
+    await storage.pops.announceTunnels(pop.id, { tcpPort, tlsPort, tlsFingerprint: tunnels.tls?.fingerprint ?? null });
     let api: ApiServer | null = null;
     if (config.api) {
       const { tls, ...listen } = config.api;
@@ -266,7 +267,7 @@ function isMetricsSource(plane: DataPlane): plane is DataPlane & MetricsSource {
 }
 
 /** The tunnel listeners' configuration, with the TLS one's certificate read or made. */
-function tunnelListeners(config: DaemonConfig, log: Logger): TunnelListeners & { tls: (NonNullable<TunnelListeners["tls"]> & { fingerprint: string }) | null } {
+function tunnelListeners(config: DaemonConfig, log: Logger): TunnelListeners & { tls: (NonNullable<TunnelListeners["tls"]> & { fingerprint: string; description: string }) | null } {
   const { tcp, tls } = config.tunnels;
   if (!tls) return { tcp, tls: null };
   const own = { certFile: join(config.paths.dataDir, "tls.crt"), keyFile: join(config.paths.dataDir, "tls.key") };
@@ -274,11 +275,11 @@ function tunnelListeners(config: DaemonConfig, log: Logger): TunnelListeners & {
   // The self-signed certificate names what clients connect to, as far as the daemon knows it.
   const name = config.publicIpv4 ?? (config.host !== "0.0.0.0" ? config.host : hostname());
   const identity = loadOrCreateTlsIdentity(given, own, name);
-  const fingerprint = identity.selfSigned
+  const description = identity.selfSigned
     ? `self-signed certificate ${own.certFile}; clients pin sha256 ${identity.fingerprint}`
     : `certificate ${given!.certFile}, sha256 ${identity.fingerprint}`;
-  if (identity.selfSigned) log.debug(`TLS tunnels use ${fingerprint}`);
-  return { tcp, tls: { host: tls.host, port: tls.port, cert: identity.cert, key: identity.key, fingerprint } };
+  log.debug(`TLS tunnels use the ${description}`);
+  return { tcp, tls: { host: tls.host, port: tls.port, cert: identity.cert, key: identity.key, fingerprint: identity.fingerprint, description } };
 }
 
 /** The pools this POP routes. */

@@ -62,7 +62,7 @@ describe("IPv6 over TCP and TLS through a firewall that drops UDP and protocol 4
   const ping = async (from: string, to: string, count = 3): Promise<string> =>
     run("ip", ["netns", "exec", from, "ping", "-6", "-n", "-c", String(count), "-i", "0.2", "-W", "2", to], { timeout: 30_000 }).then(
       (r) => r.stdout,
-      (err: { stdout?: string }) => err.stdout ?? "",
+      (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ""}${err.stderr ?? ""}`,
     );
   const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 
@@ -134,16 +134,18 @@ table inet filter {
   test("--transport auto settles on TCP by itself when UDP is dropped, and on UDP when it is not", async () => {
     const started = Date.now();
     const blocked = dtcpc(ns.c, "alice", "--transport", "auto", "--pin", fingerprint, BROKER);
-    await blocked.waitFor(/transport: settled on TCP/, 15_000);
+    await blocked.waitFor(/transport: settled on TCP/, 15_000).catch(async (err: Error) =>
+      assert.fail(`${err.message}\n${broker.output.split("\n").slice(-15).join("\n")}\n${await sh(ns.nat, "nft", "list", "ruleset")}`),
+    );
     assert.ok(Date.now() - started < 15_000);
     assert.match(blocked.output, /transport: UDP did not work \(nothing came back over UDP within 5 s\); trying TCP/);
-    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, blocked.output);
     await stop(blocked);
 
     await firewall("open");
     const open = dtcpc(ns.c, "alice", "--transport", "auto", BROKER);
     await open.waitFor(/transport: settled on UDP \(the server's answer came back through the tunnel\)/, 15_000);
-    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, open.output);
     await stop(open);
   });
 

@@ -58,6 +58,10 @@ export class ClientSession {
   readonly #attempt: Attempt;
   #settled = false;
   #probe: NodeJS.Timeout | null = null;
+  /** The tunnel's interface is configured (routes included): only then can it be said to work. */
+  #configured = false;
+  /** The server was heard through the tunnel (possibly before the interface was configured). */
+  #heardBack = false;
 
   constructor(options: DtcpcOptions, credentials: { user: string; password: string }, log: Logger, attempt?: Attempt) {
     this.#options = options;
@@ -206,9 +210,10 @@ export class ClientSession {
       for (const argv of this.#plan.setup) await ip(argv);
       this.#log.info(`tunnel up: ${describe(reply, ifname, this.#attempt.transport)}`);
       const { probeMs } = this.#attempt;
+      this.#configured = true;
       // A stream that attached is known to work both ways; UDP only once the server is heard.
-      if (stream !== null) this.#settle();
-      else if (probeMs !== null && !this.#settled) {
+      if (stream !== null || this.#heardBack) this.#settle();
+      else if (probeMs !== null) {
         this.#probe = setTimeout(
           () => this.#apply(this.#machine!.quit({ reason: "lost", message: `nothing came back over ${this.#attempt.transport === "udp" ? "UDP" : "the tunnel"} within ${probeMs / 1000} s` })),
           probeMs,
@@ -222,9 +227,10 @@ export class ClientSession {
   }
 
   #heard(): void {
+    this.#heardBack = true;
     if (this.#probe !== null) clearTimeout(this.#probe);
     this.#probe = null;
-    this.#settle();
+    if (this.#configured) this.#settle();
   }
 
   #settle(): void {

@@ -43,6 +43,6 @@ test("before start: open fails, close and stats know nothing, metrics are zero, 
   assert.equal(await plane.close(1), null);
   assert.equal(plane.stats(1), null);
   const sessions = plane.collectMetrics().find((f) => f.name === "dtcp_dataplane_sessions");
-  assert.deepEqual(sessions?.samples.map((s) => s.value), [0, 0]);
+  assert.deepEqual(sessions?.samples.map((s) => s.value), [0, 0, 0], "a series per transport");
   await plane.stop();
 });

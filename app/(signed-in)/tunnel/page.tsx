@@ -24,7 +24,7 @@ export default async function MyTunnelPage() {
     broker.sessions.overlapping(me.id, since, now),
   ]);
   const server = await dtcpServer(user.pop);
-  const setup = { server: server.host, port: server.port, user: user.name, types: user.allowedTypes, transports: user.allowedTransports };
+  const setup = { server: server.host, port: server.port, user: user.name, types: user.allowedTypes, transports: user.allowedTransports, tunnels: server.tunnels };
   return (
     <>
       <h1>My tunnel</h1>

@@ -16,11 +16,20 @@ export interface PopView {
   apiUrl: string | null;
   /** The daemon's latest sign of life; null until it first starts. */
   heartbeatAt: Date | null;
+  /** IPv6 over TCP as its daemon offers it (null: not offered). */
+  tunnels: PopTunnels;
   users: number;
   pools: number;
   liveSessions: number;
   /** Bytes from and to clients of the sessions live now or ended in the last 24 hours (live ones as last recorded). */
   traffic: { bytesIn: bigint; bytesOut: bigint };
+}
+
+/** How a POP's daemon offers IPv6 over TCP: its ports, and its TLS certificate's SHA-256 fingerprint. */
+export interface PopTunnels {
+  tcpPort: number | null;
+  tlsPort: number | null;
+  tlsFingerprint: string | null;
 }
 
 /** A POP a user or pool belongs to, by id and name. */
@@ -118,6 +127,11 @@ export class PopRepository {
     });
   }
 
+  /** What the POP's daemon offers of IPv6 over TCP, recorded at each start for the portal's command lines. */
+  async announceTunnels(popId: number, tunnels: PopTunnels): Promise<void> {
+    await this.db.pop.update({ where: { id: popId }, data: tunnels });
+  }
+
   /**
    * What a daemon started with `--pop <name>` does: the POP is created if it does not exist yet, and
    * what the daemon knows of itself fills what the administrator left unset.
@@ -141,5 +155,12 @@ export class PopRepository {
 }
 
 function view(pop: Pop): Omit<PopView, "users" | "pools" | "liveSessions" | "traffic"> {
-  return { id: pop.id, name: pop.name, publicHost: pop.publicHost, apiUrl: pop.apiUrl, heartbeatAt: pop.heartbeatAt };
+  return {
+    id: pop.id,
+    name: pop.name,
+    publicHost: pop.publicHost,
+    apiUrl: pop.apiUrl,
+    heartbeatAt: pop.heartbeatAt,
+    tunnels: { tcpPort: pop.tcpPort, tlsPort: pop.tlsPort, tlsFingerprint: pop.tlsFingerprint },
+  };
 }

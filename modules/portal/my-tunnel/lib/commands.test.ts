@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { authFileLine, defaultChoice, options, recommend, settle, type ClientSetup } from "./commands.ts";
 
-const alice: ClientSetup = { server: "broker.example", port: 20200, user: "alice", types: ["tunnelonly", "host", "network"], transports: ["proto41", "udp"] };
+const NO_TCP = { tcpPort: null, tlsPort: null, tlsFingerprint: null };
+const PIN = Array(32).fill("AB").join(":");
+const alice: ClientSetup = { server: "broker.example", port: 20200, user: "alice", types: ["tunnelonly", "host", "network"], transports: ["proto41", "udp"], tunnels: NO_TCP };
+const carol: ClientSetup = { ...alice, user: "carol", transports: ["proto41", "udp", "tcp"], tunnels: { tcpPort: 20202, tlsPort: 443, tlsFingerprint: PIN } };
 const commands = (setup: ClientSetup, choice: Parameters<typeof recommend>[1]) => recommend(setup, choice).steps.flatMap((s) => (s.command ? [s.command] : []));
 
 test("the auth file line is server:user:password and a newline", () => {
@@ -32,6 +35,22 @@ test("each choice gives one command with the flags it needs", () => {
   assert.match(recommend(alice, { client: "kame", type: "host", transport: "proto41", network: "nat" }).notes.join(" "), /forwards protocol 41/);
   assert.equal(last({ client: "linux", type: "host", transport: "udp", network: "public" }), "sudo dtcpc -l -U --auth-file ~/Downloads/dtcpc.auth -t host -u alice broker.example");
   assert.equal(commands({ ...alice, port: 2020 }, defaultChoice(alice)!).at(-1), "sudo dtcpc -l -U -n --auth-file ~/Downloads/dtcpc.auth -t host -u alice -p 2020 broker.example");
+});
+
+test("where the POP offers TCP and the user may use it, the Linux client is told --transport auto, pinning the TLS certificate", () => {
+  const choice = defaultChoice(carol)!;
+  assert.deepEqual(choice, { client: "linux", type: "host", transport: "auto", network: "nat" });
+  assert.equal(commands(carol, choice).at(-1), `sudo dtcpc -l --transport auto --pin ${PIN} --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`);
+  assert.match(recommend(carol, choice).notes.join(" "), /falls back to TCP, then to TLS/);
+  const last = (setup: ClientSetup, transport: "tcp" | "tls" | "auto") => commands(setup, { ...choice, transport }).at(-1);
+  assert.equal(last(carol, "tcp"), "sudo dtcpc -l --tcp --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example", "no -n: TCP needs none");
+  assert.equal(last(carol, "tls"), `sudo dtcpc -l --tls --pin ${PIN} --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`);
+  const elsewhere = { ...carol, tunnels: { tcpPort: 20202, tlsPort: 20443, tlsFingerprint: null } };
+  assert.equal(last(elsewhere, "tls"), "sudo dtcpc -l --tls --auth-file ~/Downloads/dtcpc.auth -t host -u carol -p 20443 broker.example", "a CA-signed certificate needs no pin");
+  assert.equal(last(elsewhere, "auto"), "sudo dtcpc -l --transport auto --tls-port 20443 --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example");
+  assert.deepEqual(options({ ...carol, tunnels: NO_TCP }).transports("linux"), ["udp", "proto41"], "a POP without TCP tunnels offers neither TCP nor auto");
+  assert.deepEqual(options({ ...carol, transports: ["tcp"] }).transports("linux"), ["tcp", "tls"], "auto needs UDP to start from");
+  assert.match(recommend(alice, { client: "dtcpclient", type: "host", transport: "udp", network: "nat" }).notes.join(" "), /-B <that port> instead of -n/);
 });
 
 test("only what the user may use is offered, and a choice is settled onto it", () => {

@@ -11,7 +11,12 @@ export interface ClientSetup {
   user: string;
   types: readonly TunnelType[];
   transports: readonly Transport[];
+  /** IPv6 over TCP as the user's POP offers it: ports (null: not offered) and the TLS certificate's fingerprint. */
+  tunnels: { tcpPort: number | null; tlsPort: number | null; tlsFingerprint: string | null };
 }
+
+/** How packets travel, as the chooser offers it: a transport, TLS (TCP inside TLS), or auto (the Linux client tries UDP, then TCP, then TLS). */
+export type WayOfCarrying = Transport | "tls" | "auto";
 
 export type ClientProgram = "linux" | "kame" | "dtcpclient";
 export type NetworkSituation = "public" | "nat";
@@ -19,20 +24,22 @@ export type NetworkSituation = "public" | "nat";
 export interface Choice {
   client: ClientProgram;
   type: TunnelType;
-  transport: Transport;
+  transport: WayOfCarrying;
   network: NetworkSituation;
 }
 
-export const CLIENT_PROGRAMS: Record<ClientProgram, { label: string; transports: readonly Transport[] }> = {
-  linux: { label: "Linux: dtcpc from this broker", transports: ["udp", "proto41"] },
+export const CLIENT_PROGRAMS: Record<ClientProgram, { label: string; transports: readonly WayOfCarrying[] }> = {
+  linux: { label: "Linux: dtcpc from this broker", transports: ["auto", "udp", "proto41", "tcp", "tls"] },
   kame: { label: "FreeBSD: dtcpc (KAME)", transports: ["proto41"] },
   dtcpclient: { label: "FreeBSD: dtcpclient", transports: ["udp", "proto41"] },
 };
 
-export const TRANSPORT_LABELS: Record<Transport, string> = {
+export const TRANSPORT_LABELS: Record<WayOfCarrying, string> = {
+  auto: "Automatic: UDP, else TCP, else TLS (recommended)",
   udp: "UDP (works through NAT)",
   proto41: "IPv6-in-IPv4 (protocol 41)",
-  tcp: "TCP or TLS (where only TCP gets through)",
+  tcp: "TCP (where UDP is blocked)",
+  tls: "TLS (where only web traffic gets out)",
 };
 export const NETWORK_LABELS: Record<NetworkSituation, string> = {
   nat: "Behind a NAT (a home router, a private address)",
@@ -58,14 +65,30 @@ export function authFileLine(server: string, user: string, password: string): st
   return `${server}:${user}:${password}\n`;
 }
 
-/** What may be chosen for this user: their types, and the transports each client can carry of theirs. */
-export function options(setup: ClientSetup): { clients: ClientProgram[]; types: readonly TunnelType[]; transports: (client: ClientProgram) => Transport[] } {
-  const transports = (client: ClientProgram) => CLIENT_PROGRAMS[client].transports.filter((t) => setup.transports.includes(t));
+/** Whether the user may use it and their POP offers it. */
+function available(setup: ClientSetup, way: WayOfCarrying): boolean {
+  const tcp = setup.transports.includes("tcp");
+  switch (way) {
+    case "tcp":
+      return tcp && setup.tunnels.tcpPort !== null;
+    case "tls":
+      return tcp && setup.tunnels.tlsPort !== null;
+    case "auto":
+      // Its first rung is UDP, and it needs somewhere to fall back to.
+      return setup.transports.includes("udp") && (available(setup, "tcp") || available(setup, "tls"));
+    default:
+      return setup.transports.includes(way);
+  }
+}
+
+/** What may be chosen for this user: their types, and the ways each client can carry their packets. */
+export function options(setup: ClientSetup): { clients: ClientProgram[]; types: readonly TunnelType[]; transports: (client: ClientProgram) => WayOfCarrying[] } {
+  const transports = (client: ClientProgram) => CLIENT_PROGRAMS[client].transports.filter((t) => available(setup, t));
   const clients = (Object.keys(CLIENT_PROGRAMS) as ClientProgram[]).filter((c) => transports(c).length > 0);
   return { clients, types: setup.types, transports };
 }
 
-/** What most people need: our Linux client, a host tunnel where allowed, UDP where allowed, behind a NAT. */
+/** What most people need: our Linux client, a host tunnel where allowed, automatic transport (else UDP) where allowed, behind a NAT. */
 export function defaultChoice(setup: ClientSetup): Choice | null {
   const { clients, types, transports } = options(setup);
   const client = clients[0];
@@ -91,11 +114,27 @@ export function settle(setup: ClientSetup, choice: Choice): Choice | null {
 
 /** The steps from nothing to a running tunnel for one choice. */
 export function recommend(setup: ClientSetup, choice: Choice): Recommendation {
-  const port = setup.port === DEFAULT_DTCP_PORT ? "" : ` -p ${setup.port}`;
-  // -U: IPv6 over UDP; -n: do not insist that the server sees this machine's own address.
-  const flags = [choice.transport === "udp" ? "-U " : "", choice.network === "nat" ? "-n " : ""].join("");
+  const { tlsPort, tlsFingerprint } = setup.tunnels;
+  const tls = choice.transport === "tls";
+  const port = tls ? (tlsPort === 443 ? "" : ` -p ${tlsPort}`) : setup.port === DEFAULT_DTCP_PORT ? "" : ` -p ${setup.port}`;
+  // -U: IPv6 over UDP; -n: do not insist that the server sees this machine's own address (only
+  // where the server would send to it: protocol 41 and UDP to a port; TCP and auto need no -n).
+  const pin = tlsFingerprint !== null && (tls || choice.transport === "auto") ? ` --pin ${tlsFingerprint}` : "";
+  const transportFlags: Record<WayOfCarrying, string> = {
+    proto41: "",
+    udp: "-U ",
+    tcp: "--tcp ",
+    tls: `--tls${pin} `,
+    auto: `--transport auto${pin}${tlsPort !== null && tlsPort !== 443 ? ` --tls-port ${tlsPort}` : ""} `,
+  };
+  const natFlag = choice.network === "nat" && (choice.transport === "udp" || choice.transport === "proto41") ? "-n " : "";
+  const flags = `${transportFlags[choice.transport]}${natFlag}`;
   const target = `-t ${choice.type} -u ${setup.user}${port} ${setup.server}`;
   const notes: string[] = [];
+  if (choice.transport === "auto") notes.push("dtcpc tries UDP first; if nothing comes back within 5 s it falls back to TCP, then to TLS, and says in its log which it settled on.");
+  if (choice.client === "dtcpclient" && choice.transport === "udp") {
+    notes.push("With a UDP port forwarded on your NAT box to this machine, use -B <that port> instead of -n (and -b <local port> if it is not 4028).");
+  }
   if (choice.transport === "proto41" && choice.network === "nat") {
     notes.push("Protocol 41 through a NAT works only when the NAT box forwards protocol 41 to this machine; if it does not, choose UDP.");
   }

@@ -1,11 +1,13 @@
 import { localOnly } from "@/server/net/reachability.ts";
 import { broker } from "../../../core/lib/broker.ts";
 import { requestHostName } from "../../../core/lib/request.ts";
-import { DEFAULT_DTCP_PORT } from "./commands.ts";
+import { DEFAULT_DTCP_PORT, type ClientSetup } from "./commands.ts";
 
 export interface DtcpServer {
   host: string;
   port: number;
+  /** IPv6 over TCP as the POP's daemon offers it. */
+  tunnels: ClientSetup["tunnels"];
   /** Why the name may not work for clients elsewhere; null when nothing says so. */
   warning: string | null;
 }
@@ -19,7 +21,9 @@ export async function dtcpServer(pop: string): Promise<DtcpServer> {
   const portNumber = Number(process.env.BROKER_DTCP_PORT ?? DEFAULT_DTCP_PORT);
   const port = Number.isInteger(portNumber) && portNumber > 0 && portNumber < 65536 ? portNumber : DEFAULT_DTCP_PORT;
   const repositories = await broker();
-  const popHost = (await repositories.pops.list()).find((p) => p.name === pop)?.publicHost;
+  const found = (await repositories.pops.list()).find((p) => p.name === pop);
+  const popHost = found?.publicHost;
+  const tunnels = found?.tunnels ?? { tcpPort: null, tlsPort: null, tlsFingerprint: null };
   const configured = popHost || process.env.BROKER_PUBLIC_HOST || (await repositories.settings.get("publicHost"));
   const host = configured || (await requestHostName());
   const local = localOnly(host);
@@ -29,5 +33,5 @@ export async function dtcpServer(pop: string): Promise<DtcpServer> {
       : configured
         ? null
         : `No server name is set, so this is the name this page was opened with. An administrator sets the name clients use under Settings.`;
-  return { host, port, warning };
+  return { host, port, tunnels, warning };
 }

@@ -1,0 +1,4 @@
+-- AlterTable
+ALTER TABLE "Pop" ADD COLUMN "tcpPort" INTEGER;
+ALTER TABLE "Pop" ADD COLUMN "tlsFingerprint" TEXT;
+ALTER TABLE "Pop" ADD COLUMN "tlsPort" INTEGER;
