@@ -73,10 +73,20 @@ function start(name: string, args: string[], options: SpawnOptions): ChildProces
   return child;
 }
 
+/**
+ * Where `npm start` offers IPv6 over TCP and TLS: unprivileged ports, free of the web app and its
+ * API. Behind firewalls that let only web traffic out, TLS on 443 is what gets through: give
+ * `npm start -- -U --tcp-tunnels 20202 --tls-tunnels 443` where the port is free.
+ */
+const DEFAULT_TCP_TUNNELS = "20202";
+const DEFAULT_TLS_TUNNELS = "20443";
+
 async function main(): Promise<number> {
   const separator = process.argv.indexOf("--");
   const isRoot = process.getuid?.() === 0;
-  const givenArgs = separator >= 0 ? process.argv.slice(separator + 1) : isRoot ? ["-U"] : ["-U", "--no-dataplane"];
+  // Every transport on by default: UDP, and IPv6 over TCP (plain, and TLS with a self-signed certificate).
+  const everyTransport = ["-U", "--tcp-tunnels", DEFAULT_TCP_TUNNELS, "--tls-tunnels", DEFAULT_TLS_TUNNELS];
+  const givenArgs = separator >= 0 ? process.argv.slice(separator + 1) : isRoot ? everyTransport : [...everyTransport, "--no-dataplane"];
   // The live-session API on loopback unless the arguments say otherwise; the web app relays browsers to it.
   const { args: daemonArgs, listen: apiListen } = withApiListen(givenArgs, process.env.BROKER_API_LISTEN ?? DEFAULT_API_LISTEN);
   apiTarget(apiListen); // a bad value stops here, naming the variable, rather than in both children
