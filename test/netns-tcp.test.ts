@@ -1,11 +1,13 @@
 // IPv6 where only TCP gets through, end to end in network namespaces made (and removed) here:
 //
-//   ext ── broker ─┬─ nat ── c (the client behind a NAT and its firewall)
+//   ext ── broker ─┬─ nat ── c (the client behind a NAT and its firewall) ── lan (a host on c's LAN)
 //                  └─ pub (a second client, in the open)
 //
 //   ext fd00:e::2/64, routes 2001:db8::/32 (the pools) to the broker's fd00:e::1
 //   broker 100.66.0.1 to the NAT's outside 100.66.0.2, and 100.66.1.1 to pub 100.66.1.2
 //   nat 10.66.0.1 to c 10.66.0.2 (c's default route)
+//   c's lan0 to lan's h0: numbered by dtcpc -P from c's delegated prefix, h0 configured by the
+//   router advertisements dtcpc has sent there (radvd's, or its own)
 //
 // The NAT masquerades; its firewall (nftables, forward chain) drops what the scenario says: UDP
 // and protocol 41, or everything but TCP to port 443. dtcps offers TCP tunnels on 20202 and TLS
@@ -31,7 +33,7 @@ describe("IPv6 over TCP and TLS through a firewall that drops UDP and protocol 4
   let data: ReturnType<typeof tempDataDir> | null = null;
   let authFile = "";
   const namespaces = new Namespaces();
-  const ns = { ext: "", broker: "", nat: "", c: "", pub: "" };
+  const ns = { ext: "", broker: "", nat: "", c: "", pub: "", lan: "" };
   const children: Child[] = [];
   let broker: Child;
   let fingerprint = "";
@@ -44,6 +46,14 @@ describe("IPv6 over TCP and TLS through a firewall that drops UDP and protocol 4
   };
   const dtcpc = (where: string, user: keyof typeof PASSWORDS, ...args: string[]): Child =>
     spawnIn(where, ["bin/dtcpc.js", "-d", "-l", "-t", "host", "-R", "fd00:e::/64", "-u", user, "--auth-file", authFile, ...args]);
+  /** The LAN host's address from the router advertisements (SLAAC), once it has one. */
+  const lanAddress = async (): Promise<string> => {
+    for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+      const m = /inet6 (2001:db8:\S+)\/64 scope global/.exec(await sh(ns.lan, "ip", "-6", "addr", "show", "dev", "h0"));
+      if (m) return m[1]!;
+    }
+    throw new Error(`no address from router advertisements on the LAN:\n${await sh(ns.lan, "ip", "-6", "addr")}`);
+  };
   const stop = async (child: Child) => {
     child.kill("SIGTERM");
     await child.exited;
@@ -74,6 +84,7 @@ describe("IPv6 over TCP and TLS through a firewall that drops UDP and protocol 4
     await namespaces.link(ns.broker, "b0", ns.nat, "n0");
     await namespaces.link(ns.broker, "b1", ns.pub, "p0");
     await namespaces.link(ns.nat, "l0", ns.c, "c0");
+    await namespaces.link(ns.c, "lan0", ns.lan, "h0");
     await sh(ns.ext, "ip", "addr", "add", `${EXT}/64`, "dev", "x0");
     await sh(ns.ext, "ip", "route", "add", "2001:db8::/32", "via", "fd00:e::1");
     await sh(ns.broker, "ip", "addr", "add", "fd00:e::1/64", "dev", "e0");
@@ -104,6 +115,7 @@ table inet filter {
     await sh(ns.nat, "nft", "-f", rules);
 
     dtcpctl(data.env, ["pool", "add", "2001:db8:ff00::/64", "--purpose", "link"]);
+    dtcpctl(data.env, ["pool", "add", "2001:db8:100::/40", "--purpose", "delegation", "--size", "48", "--auto"]);
     for (const [user, password] of Object.entries(PASSWORDS)) dtcpctl(data.env, ["user", "add", user, "--tunnel-password-stdin"], `${password}\n`);
     authFile = join(data.dir, "dtcpc.auth");
     writeFileSync(authFile, Object.entries(PASSWORDS).flatMap(([u, p]) => [`${BROKER}:${u}:${p}`, `${BROKER_PUB}:${u}:${p}`]).join("\n") + "\n", { mode: 0o600 });
@@ -129,6 +141,31 @@ table inet filter {
     assert.match(await ping(ns.ext, client6), /3 packets transmitted, 3 received/, "the external host reaches the client");
     assert.match(broker.output, /alice host over tcp from 100\.66\.0\.2/);
     await stop(alice);
+  });
+
+  test("behind the firewall, over TCP, the LAN host numbered by -P and configured by router advertisement reaches the external host, and back", async () => {
+    await firewall("tcp-only");
+    const router = spawnIn(ns.c, ["bin/dtcpc.js", "-d", "-l", "--tcp", "-t", "network", "-P", "lan0/1", "-u", "alice", "--auth-file", authFile, BROKER]);
+    await router.waitFor(/router advertisements on lan0 by \S*radvd/, 30_000);
+    const up = await router.waitFor(/tunnel up: network prefix \S+/, 30_000);
+    const prefix = (/prefix (2001:db8:[0-9a-f:]+)::\/48/.exec(up) ?? assert.fail(router.output))[1]!;
+    assert.match(router.output, new RegExp(`LAN lan0: ${prefix}:1::1/64`));
+    const host = await lanAddress();
+    assert.ok(host.startsWith(`${prefix}:1:`), `${host} is in the LAN's /64`);
+    assert.match(await ping(ns.lan, EXT), /3 packets transmitted, 3 received/, router.output);
+    assert.match(await ping(ns.ext, host), /3 packets transmitted, 3 received/, "the external host reaches the LAN host");
+    await stop(router);
+    assert.doesNotMatch(await sh(ns.c, "ip", "-6", "addr", "show", "dev", "lan0"), /scope global/, "the LAN address is gone with the tunnel");
+    await sh(ns.lan, "ip", "-6", "addr", "flush", "dev", "h0", "scope", "global");
+
+    // Without radvd, dtcpc sends the advertisements itself.
+    const own = nodeIn(ns.c, ["bin/dtcpc.js", "-d", "-l", "--tcp", "-t", "network", "-P", "lan0/2", "-u", "alice", "--auth-file", authFile, BROKER], { ...data!.env, DTCPC_RADVD: "" });
+    children.push(own);
+    await own.waitFor(/router advertisements on lan0 sent by dtcpc/, 30_000);
+    const second = await lanAddress();
+    assert.ok(second.startsWith(`${prefix}:2:`), second);
+    assert.match(await ping(ns.lan, EXT), /3 packets transmitted, 3 received/, own.output);
+    await stop(own);
   });
 
   test("--transport auto settles on TCP by itself when UDP is dropped, and on UDP when it is not", async () => {

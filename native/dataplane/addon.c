@@ -15,6 +15,9 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
 #include <sys/epoll.h>
 #include <node_api.h>
 #include <uv.h>
@@ -741,6 +744,65 @@ static napi_value js_socket_pair(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* icmp6Send(ifname, packet): sends one ICMPv6 message (the kernel fills in its checksum) to the
+ * all-nodes group ff02::1 on the interface, with hop limit 255 as neighbour discovery demands: a
+ * client's router advertisements on its LAN when radvd is not installed. */
+static napi_value js_icmp6_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len;
+  napi_value argv[2];
+  char ifname[32];
+  size_t ifname_len;
+  uint8_t *packet;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &ifname_len));
+  if (!get_array(env, argv[1], napi_uint8_array, (void **)&packet, &len, "packet")) return NULL;
+  unsigned ifindex = if_nametoindex(ifname);
+  if (ifindex == 0) {
+    napi_throw(env, errno_error(env, ifname, "if_nametoindex", errno, NULL));
+    return NULL;
+  }
+  int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+  if (fd < 0) {
+    napi_throw(env, errno_error(env, "icmp6", "socket", errno, "CAP_NET_RAW"));
+    return NULL;
+  }
+  int hops = 255;
+  struct sockaddr_in6 to;
+  memset(&to, 0, sizeof to);
+  to.sin6_family = AF_INET6;
+  to.sin6_scope_id = ifindex;
+  inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+  int rc = setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) < 0 ||
+                   setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) < 0
+               ? -1
+               : (int)sendto(fd, packet, len, 0, (struct sockaddr *)&to, sizeof to);
+  int err = errno;
+  close(fd);
+  if (rc < 0) {
+    napi_throw(env, errno_error(env, ifname, "sendto", err, NULL));
+    return NULL;
+  }
+  return NULL;
+}
+
+/* tunPersist(handle): the device stays when its fd closes (TUNSETPERSIST) */
+static napi_value js_tun_persist(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "ioctl(TUNSETPERSIST)"))) return NULL;
+  if (ch->kind != CHAN_TUN) {
+    napi_throw_type_error(env, NULL, "not a TUN device");
+    return NULL;
+  }
+  if (ioctl(ch->fd, TUNSETPERSIST, 1) < 0) {
+    napi_throw(env, errno_error(env, ch->what, "ioctl(TUNSETPERSIST)", errno, "CAP_NET_ADMIN"));
+    return NULL;
+  }
+  return NULL;
+}
+
 /* tunWrite(handle, buf, offsets, lengths, count) -> accepted */
 static napi_value js_tun_write(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -1139,6 +1201,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunWrite", NULL, js_tun_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tunPersist", NULL, js_tun_persist, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"raw41Open", NULL, js_raw41_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1149,6 +1212,7 @@ NAPI_MODULE_INIT() {
       {"streamBacklog", NULL, js_stream_backlog, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dupFd", NULL, js_dup_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketPair", NULL, js_socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"icmp6Send", NULL, js_icmp6_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerOpen", NULL, js_poller_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollerNext", NULL, js_poller_next, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -15,6 +15,12 @@ test("defaults follow dtcpc(8): tunnelonly, port 20200, MTU 1280, dtcp0, protoco
     transport: "proto41",
     udp: null,
     tls: { port: 443, pin: null, caFile: null },
+    delegations: [],
+    advertise: true,
+    routing: "static",
+    background: false,
+    logFile: "/var/log/dtcpc.log",
+    keepInterface: false,
     acceptNat: false,
     mtu: 1280,
     loop: false,
@@ -44,6 +50,14 @@ test("--tcp, --tls and --transport choose how packets travel; --pin and --ca che
     [["--transport", "auto", "-B", "4028", "b"], /-B needs -U/],
   ];
   for (const [argv, message] of wrong) assert.throws(() => parseDtcpcArgs(argv), message, argv.join(" "));
+});
+
+test("dtcpc(8)'s -P, -a, -r, -D, -o and -c", () => {
+  const o = parseDtcpcArgs(["-t", "network", "-P", "lan0/1,wifi0/2/::1/64", "-a", "-r", "solicit", "-D", "-o", "-c", "--log-file", "/var/log/t.log", "b"]);
+  assert.deepEqual(
+    [o.delegations.map((d) => [d.ifname, d.slaId]), o.advertise, o.routing, o.background, o.keepInterface, o.logFile],
+    [[["lan0", 1n], ["wifi0", 2n]], false, "solicit", true, true, "/var/log/t.log"],
+  );
 });
 
 test("short options combine as in dtcpclient(8)", () => {
@@ -94,7 +108,12 @@ test("mistakes are usage errors naming the option", () => {
     [["-R", "nowhere", "s"], /-R: "nowhere" is not an IPv6 address/],
     [["-i", "a-very-long-interface-name", "s"], /-i must be an interface name/],
     [["-u", "al ice", "s"], /-u must be one word/],
-    [["-D", "s"], /Unknown option '-D'/],
+    [["-X", "s"], /Unknown option '-X'/],
+    [["-P", "lan0/1", "s"], /-P numbers LANs from a network tunnel's prefix: it needs -t network/],
+    [["-t", "network", "-P", "lan0/1/2/3/4", "s"], /-P wants interface\/SLA-id/],
+    [["-a", "s"], /-a turns off the router advertisements of -P/],
+    [["-r", "dhcp", "s"], /-r must be static or solicit/],
+    [["--log-file", "/tmp/x", "s"], /--log-file applies to -D/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => parseDtcpcArgs(argv), (e: unknown) => e instanceof UsageError && message.test(e.message) && !e.message.includes("\n"), argv.join(" "));

@@ -3,14 +3,21 @@ import { numberOption, parseCommandLine, UsageError } from "../cli/args.ts";
 import { AddressError } from "../net/errors.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6 } from "../net/prefix.ts";
+import { parseDelegationSpecs, type DelegationSpec } from "./delegation.ts";
 
-export const DTCPC_USAGE = `usage: dtcpc [-dlnU] [-t tunnelonly|host|network] [-u user] [-p port] [-b udp-port] [-B nat-port]
-             [-m mtu] [-i ifname] [-A address] [-R destination[,…]] [-f pidfile] [-s script]
+export const DTCPC_USAGE = `usage: dtcpc [-acdDlnoU] [-t tunnelonly|host|network] [-u user] [-p port] [-b udp-port] [-B nat-port]
+             [-m mtu] [-i ifname] [-A address] [-R destination[,…]] [-P interface/SLA-id[/host-id[/prefixlen]][,…]]
+             [-r static|solicit] [-f pidfile] [-s script] [--log-file path]
              [--tcp | --tls | --transport auto|proto41|udp|tcp|tls] [--pin sha256-fingerprint | --ca file] [--tls-port port]
              [--auth-file path] [--keepalive seconds] server`;
 
 /** How the tunnel's packets travel; "auto" tries UDP, then TCP, then TLS, and keeps what works. */
 export type TransportChoice = "proto41" | "udp" | "tcp" | "tls" | "auto";
+
+/** Where -D writes the log. */
+export const DEFAULT_LOG_FILE = "/var/log/dtcpc.log";
+/** The pidfile of -D without -f. */
+export const DEFAULT_PID_FILE = "/run/dtcpc.pid";
 
 /** The TLS port when none is given: what firewalls that let anything through let through. */
 export const DEFAULT_TLS_PORT = 443;
@@ -56,6 +63,17 @@ export interface DtcpcOptions {
   /** -R: routed destinations (canonical CIDR); null routes ::/0. */
   routes: string[] | null;
   ifname: string;
+  /** -P: LAN interfaces numbered from a network tunnel's delegation. */
+  delegations: DelegationSpec[];
+  /** Router advertisements on those LANs (-a: none). */
+  advertise: boolean;
+  /** -r: static (dtcpc routes ::/0 or -R through the tunnel) or solicit (the default route is left to router advertisements on the tunnel). */
+  routing: "static" | "solicit";
+  /** -D: in the background, logging to logFile, with a pidfile. */
+  background: boolean;
+  logFile: string;
+  /** -o: the TUN (and its addresses and routes) stays when dtcpc exits. */
+  keepInterface: boolean;
   debug: boolean;
   /** --auth-file: searched first, and must be readable. */
   authFile: string | null;
@@ -125,6 +143,13 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
       pin: { type: "string" },
       ca: { type: "string" },
       "tls-port": { type: "string" },
+      "prefix-delegation": { type: "string", short: "P" },
+      "no-advertise": { type: "boolean", short: "a" },
+      routing: { type: "string", short: "r" },
+      background: { type: "boolean", short: "D" },
+      "keep-interface": { type: "boolean", short: "o" },
+      compat: { type: "boolean", short: "c" },
+      "log-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -192,7 +217,27 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
     }
   }
 
+  let delegations: DelegationSpec[] = [];
+  if (values["prefix-delegation"] !== undefined) {
+    if (type !== "network") throw new UsageError("-P numbers LANs from a network tunnel's prefix: it needs -t network");
+    try {
+      delegations = parseDelegationSpecs(values["prefix-delegation"]);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (values["no-advertise"] && delegations.length === 0) throw new UsageError("-a turns off the router advertisements of -P: it needs -P");
+  const routing = values.routing ?? "static";
+  if (routing !== "static" && routing !== "solicit") throw new UsageError(`-r must be static or solicit; got "${routing}"`);
+  if (values["log-file"] !== undefined && !values.background) throw new UsageError("--log-file applies to -D");
+
   return {
+    delegations,
+    advertise: !(values["no-advertise"] ?? false),
+    routing,
+    background: values.background ?? false,
+    logFile: values["log-file"] ?? DEFAULT_LOG_FILE,
+    keepInterface: values["keep-interface"] ?? false,
     server,
     port: integer("-p", values.port, 20200, 1, 65535),
     type,

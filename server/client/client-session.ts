@@ -5,6 +5,10 @@ import { LineFramer } from "../protocol/line-framer.ts";
 import { wire } from "../protocol/replies.ts";
 import type { DtcpcOptions } from "./args.ts";
 import { CertificateError, openConnection, openDataConnection, type TlsCheck } from "./connections.ts";
+import { writeFileSync } from "node:fs";
+import { parsePrefix6 } from "../net/prefix.ts";
+import { numberLans } from "./delegation.ts";
+import { LanRouter } from "./lan-router.ts";
 import { planInterface, type InterfacePlan } from "./netplan.ts";
 import { Relay } from "./relay.ts";
 import type { TunnelReply } from "./reply.ts";
@@ -53,6 +57,9 @@ export class ClientSession {
   #plan: InterfacePlan | null = null;
   #script: ScriptContext | null = null;
   #upAt: number | null = null;
+  #lans: LanRouter | null = null;
+  /** -o at exit: the TUN, its addresses and routes stay. */
+  #keepInterface = false;
   #localIpv4 = "";
   #resolve: (outcome: SessionOutcome) => void = () => {};
   readonly #attempt: Attempt;
@@ -106,8 +113,9 @@ export class ClientSession {
     return done;
   }
 
-  /** Says `quit` and tears down; run() then resolves with reason "quit". */
-  quit(): void {
+  /** Says `quit` and tears down (leaving the TUN configured with `keepInterface`); run() then resolves with reason "quit". */
+  quit(keepInterface = false): void {
+    this.#keepInterface = keepInterface;
     if (this.#machine) this.#apply(this.#machine.quit());
   }
 
@@ -206,8 +214,13 @@ export class ClientSession {
         stream,
       );
       this.#upAt = Date.now();
-      this.#plan = planInterface(ifname, reply, { address: o.address, routes: o.routes });
+      this.#plan = planInterface(ifname, reply, { address: o.address, routes: o.routes, routing: o.routing });
       for (const argv of this.#plan.setup) await ip(argv);
+      if (o.routing === "solicit") writeFileSync(`/proc/sys/net/ipv6/conf/${ifname}/accept_ra`, "2\n");
+      if (reply.type === "network" && o.delegations.length > 0) {
+        const delegated = parsePrefix6(`${reply.prefix}/${reply.prefixLength}`);
+        this.#lans = await LanRouter.start(numberLans(delegated, o.delegations), { advertise: o.advertise, mtu: o.mtu }, this.#log);
+      }
       this.#log.info(`tunnel up: ${describe(reply, ifname, this.#attempt.transport)}`);
       const { probeMs } = this.#attempt;
       this.#configured = true;
@@ -243,9 +256,15 @@ export class ClientSession {
     if (this.#timer !== null) clearTimeout(this.#timer);
     if (this.#probe !== null) clearTimeout(this.#probe);
     this.#socket?.destroy();
-    for (const argv of this.#plan?.teardown ?? []) {
-      // Closing the TUN removes what is left; a step that fails here changes nothing.
-      await ip(argv).catch((err: Error) => this.#log.debug(err.message));
+    await this.#lans?.stop().catch((err: Error) => this.#log.warn(`LAN: ${err.message}`));
+    if (this.#keepInterface && this.#upAt !== null) {
+      this.#relay?.keepInterface();
+      this.#log.info("the tunnel interface stays configured (-o)");
+    } else {
+      for (const argv of this.#plan?.teardown ?? []) {
+        // Closing the TUN removes what is left; a step that fails here changes nothing.
+        await ip(argv).catch((err: Error) => this.#log.debug(err.message));
+      }
     }
     this.#relay?.close();
     if (this.#relay && this.#upAt !== null) {

@@ -1,9 +1,10 @@
 // dtcpc: the Linux DTCP client. Logs in, keeps a TUN-backed tunnel up and, with -l, reconnects.
 
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { runMain, UsageError } from "../cli/args.ts";
 import { consoleLogger, type Logger } from "../log.ts";
-import { DEFAULT_AUTH_FILES, parseDtcpcArgs, type DtcpcOptions } from "./args.ts";
+import { DEFAULT_AUTH_FILES, DEFAULT_PID_FILE, parseDtcpcArgs, type DtcpcOptions } from "./args.ts";
 import { findCredentials, parseAuthFile, type AuthFile } from "./auth-file.ts";
 import { Backoff } from "./backoff.ts";
 import { ClientSession, type AttemptTransport } from "./client-session.ts";
@@ -44,6 +45,7 @@ async function credentials(options: DtcpcOptions, log: Logger): Promise<{ user: 
     case "ambiguous":
       throw new UsageError(`${found.path} lists several users for ${options.server} (${found.users.join(", ")}); choose one with -u`);
     case "missing":
+      if (options.background) throw new UsageError(`-D runs without a terminal to ask for a password: put ${options.server}:<user>:<password> in an auth file (--auth-file)`);
       if (options.user === null) {
         throw new UsageError(`no user: give -u (no auth file lists ${options.server}; searched ${files.map((f) => f.path).join(", ") || "nothing readable"})`);
       }
@@ -64,7 +66,7 @@ async function supervise(options: DtcpcOptions, creds: { user: string; password:
   const stop = (signal: string) => () => {
     log.info(`${signal}: quitting`);
     stopping = true;
-    current?.quit();
+    current?.quit(options.keepInterface);
     wake();
   };
   const hup = () => {
@@ -129,11 +131,31 @@ async function supervise(options: DtcpcOptions, creds: { user: string; password:
   }
 }
 
+/** The environment variable that tells a copy of dtcpc it is the background one of -D. */
+const BACKGROUND = "DTCPC_IN_BACKGROUND";
+
+/**
+ * -D: the same command line again, detached, its output in the log file; this process says where
+ * and exits. Node cannot fork, so the copy is a new process reading the same auth file.
+ */
+function goToBackground(options: DtcpcOptions): void {
+  const log = openSync(options.logFile, "a", 0o640);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: { ...process.env, [BACKGROUND]: "1" },
+  });
+  child.unref();
+  closeSync(log);
+  process.stdout.write(`dtcpc: running in the background as pid ${child.pid}, logging to ${options.logFile}\n`);
+}
+
 runMain("dtcpc", async () => {
   const options = parseDtcpcArgs(process.argv.slice(2));
   const log = consoleLogger(options.debug);
   const creds = await credentials(options, log);
-  const pidFile = options.pidFile;
+  if (options.background && process.env[BACKGROUND] !== "1") return goToBackground(options);
+  const pidFile = options.pidFile ?? (options.background ? DEFAULT_PID_FILE : null);
   if (pidFile !== null) writeFileSync(pidFile, `${process.pid}\n`);
   try {
     await supervise(options, creds, log);

@@ -24,7 +24,7 @@ export interface InterfacePlan {
 export function planInterface(
   ifname: string,
   reply: TunnelReply,
-  options: { address: string | null; routes: string[] | null },
+  options: { address: string | null; routes: string[] | null; routing?: "static" | "solicit" },
 ): InterfacePlan {
   const steps: { add: string[]; del: string[] }[] = [];
   const routed = new Set<string>();
@@ -43,6 +43,7 @@ export function planInterface(
   } else if (options.address !== null) {
     address(options.address);
   }
-  for (const dest of options.routes ?? ["::/0"]) route(dest);
+  // -r solicit: the default route is the router advertisements' business; -R routes are still ours.
+  for (const dest of options.routes ?? (options.routing === "solicit" ? [] : ["::/0"])) route(dest);
   return { setup: steps.map((s) => s.add), teardown: steps.map((s) => s.del).reverse() };
 }

@@ -112,6 +112,11 @@ export class Relay {
     return this.#tun.name;
   }
 
+  /** The TUN outlives this process (dtcpc -o): it stays, configured, when its fd closes. */
+  keepInterface(): void {
+    this.#tun?.persist();
+  }
+
   /** Stops relaying and closes the TUN and the socket. Idempotent. */
   close(): void {
     if (this.#keepalive !== null) clearInterval(this.#keepalive);

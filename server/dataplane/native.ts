@@ -59,6 +59,7 @@ interface Addon {
     pollerIndex: number,
   ): [Handle, string];
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  tunPersist(h: Handle): void;
   udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
   udpSend(
     h: Handle,
@@ -85,6 +86,7 @@ interface Addon {
   streamBacklog(h: Handle): [number, number];
   dupFd(fd: number): number;
   socketPair(): [number, number];
+  icmp6Send(ifname: string, packet: Uint8Array): void;
   close(h: Handle): void;
   pollerOpen(): void;
   pollerNext(timeoutMs: number): number | [number, NodeJS.ErrnoException];
@@ -389,6 +391,11 @@ export class TunDevice {
     return queued === SEND_DEFERRED ? queued : this.#addon.tunWrite(this.#handle, buf, offsets, lengths, count);
   }
 
+  /** Makes the device persistent: it stays, with its addresses and routes, when the fd closes. */
+  persist(): void {
+    this.#addon.tunPersist(this.#handle);
+  }
+
   /** Stops reading and closes the fd; a non-persistent device disappears. Idempotent. */
   close(): void {
     this.#addon.close(this.#handle);
@@ -570,4 +577,9 @@ export function duplicateFd(fd: number): number {
 /** A connected pair of AF_UNIX stream sockets: a TLS connection's plaintext goes through one to a channel on the other. */
 export function socketPair(): [number, number] {
   return addon().socketPair();
+}
+
+/** Sends one ICMPv6 message to ff02::1 on an interface, hop limit 255 (the kernel adds the checksum): a router advertisement. */
+export function sendIcmp6ToAllNodes(ifname: string, packet: Uint8Array): void {
+  addon().icmp6Send(ifname, packet);
 }
