@@ -50,6 +50,7 @@ test("an administrator changes a user's tunnel settings; no transport at all is 
   await form.getByLabel("MTU").fill("1400");
   await form.getByRole("checkbox", { name: "proto41" }).uncheck();
   await form.getByRole("checkbox", { name: "udp" }).uncheck();
+  await form.getByRole("checkbox", { name: "tcp" }).uncheck();
   await form.getByRole("button", { name: "Save settings" }).click();
   await expect(form.locator('[data-field="allowedTransports"]')).toContainText("Allow at least one transport.");
   await expect(form.getByLabel("MTU"), "what was typed stays").toHaveValue("1400");

@@ -2,7 +2,7 @@
  * written the fast way, so that the broker daemon's data plane has a yardstick on the same
  * machine, topology and load generator.
  *
- *   relay --tun NAME --mtu N --prefix P/LEN --client A[:PORT] (--udp LOCAL:PORT | --raw41)
+ *   relay --tun NAME --mtu N --prefix P/LEN --client A[:PORT] (--udp LOCAL:PORT | --raw41 | --tcp LOCAL:PORT)
  *
  *   TUN -> client: epoll wakeup, up to 64 read()s from the TUN (non-blocking, until EAGAIN),
  *                  keep IPv6 packets whose destination is inside the client's prefix, one
@@ -11,6 +11,11 @@
  *   client -> TUN: one recvmmsg(64); keep datagrams from the client's IPv4 address whose inner
  *                  IPv6 source is inside its prefix (BCP 38, as the daemon checks); one write()
  *                  per packet to the TUN (a TUN takes one packet per write).
+ *   --tcp:         one connection from the client (a greeting, one line read, "+OK attached", as
+ *                  the daemon's data connection), each packet framed by a 2-byte length: TUN ->
+ *                  client frames a batch into a buffer and writes it with one write() (what does not
+ *                  fit the socket is dropped: the daemon keeps up to 256 KB, the relay nothing);
+ *                  client -> TUN reads up to 64 KB and writes each whole frame to the TUN.
  *
  * Like the daemon: non-blocking fds polled level-triggered, one batch per wakeup and fd, 4 MB
  * socket buffers, TUN txqueuelen 4096, a full send queue drops the rest of the batch. Unlike it:
@@ -27,6 +32,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,6 +127,32 @@ static int tun_open(const char *name, int mtu, char actual[IFNAMSIZ]) {
   return fd;
 }
 
+/* Accepts the one TCP client and does the daemon's data-connection exchange; returns its fd. */
+static int tcp_accept_client(const struct sockaddr_in *local) {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (lfd < 0) die("socket");
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(lfd, (const struct sockaddr *)local, sizeof *local) < 0) die("bind");
+  if (listen(lfd, 1) < 0) die("listen");
+  printf("listening\n");
+  fflush(stdout);
+  int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd < 0) die("accept");
+  close(lfd);
+  const char greeting[] = "+OK 00000000000000000000000000000000 relay\r\n";
+  if (write(fd, greeting, sizeof greeting - 1) < 0) die("write");
+  char c;
+  do {
+    if (read(fd, &c, 1) != 1) die("read");
+  } while (c != '\n');
+  const char attached[] = "+OK attached\r\n";
+  if (write(fd, attached, sizeof attached - 1) < 0) die("write");
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return fd;
+}
+
 static int sock_open(int raw41, const struct sockaddr_in *local) {
   int fd = socket(AF_INET, (raw41 ? SOCK_RAW : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, raw41 ? IPPROTO_IPV6 : 0);
   if (fd < 0) die("socket");
@@ -131,9 +163,83 @@ static int sock_open(int raw41, const struct sockaddr_in *local) {
   return fd;
 }
 
+/* The --tcp loop: TUN -> framed batch, one write(); 64 KB read -> whole frames -> TUN. */
+static int relay_tcp(int tun, int conn) {
+  static uint8_t out[BATCH * (SLOT + 2)], in[65536 + 2 + SLOT];
+  size_t in_len = 0;
+  unsigned long long to_client = 0, to_tun = 0, drop_out = 0, drop_in = 0, wakeups = 0;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = tun};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, tun, &ev) < 0) die("epoll_ctl");
+  ev.data.fd = conn;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev) < 0) die("epoll_ctl");
+  while (!stopping) {
+    struct epoll_event evs[2];
+    int n = epoll_wait(ep, evs, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("epoll_wait");
+    }
+    wakeups++;
+    for (int e = 0; e < n; e++) {
+      if (evs[e].data.fd == tun) {
+        size_t len = 0;
+        int k = 0;
+        for (; k < BATCH; k++) {
+          ssize_t r = read(tun, out + len + 2, SLOT);
+          if (r < 0) break;
+          if (!is_ipv6(out + len + 2, (size_t)r) || !in_prefix(out + len + 2 + 24)) {
+            drop_out++;
+            continue;
+          }
+          out[len] = (uint8_t)(r >> 8);
+          out[len + 1] = (uint8_t)r;
+          len += 2 + (size_t)r;
+          to_client++;
+        }
+        size_t done = 0;
+        while (done < len) {
+          ssize_t w = write(conn, out + done, len - done);
+          if (w > 0) done += (size_t)w;
+          else if (w < 0 && errno == EINTR) continue;
+          else break; /* EAGAIN: the rest is dropped (the relay keeps no backlog) */
+        }
+        if (done < len) drop_out++;
+      } else {
+        ssize_t r = read(conn, in + in_len, sizeof in - in_len);
+        if (r == 0) stopping = 1;
+        if (r <= 0) continue;
+        in_len += (size_t)r;
+        size_t at = 0;
+        while (in_len - at >= 2) {
+          size_t l = (size_t)in[at] << 8 | in[at + 1];
+          if (in_len - at < 2 + l) break;
+          uint8_t *p = in + at + 2;
+          at += 2 + l;
+          if (l == 0) continue; /* keepalive */
+          if (!is_ipv6(p, l) || !in_prefix(p + 8)) {
+            drop_in++;
+            continue;
+          }
+          ssize_t w;
+          do w = write(tun, p, l);
+          while (w < 0 && errno == EINTR);
+          if (w < 0) drop_in++;
+          else to_tun++;
+        }
+        memmove(in, in + at, in_len - at);
+        in_len -= at;
+      }
+    }
+  }
+  printf("{\"toClient\":%llu,\"toTun\":%llu,\"dropToClient\":%llu,\"dropToTun\":%llu,\"wakeups\":%llu}\n", to_client, to_tun, drop_out,
+         drop_in, wakeups);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *tun_name = NULL;
-  int mtu = 1280, raw41 = 0, have_udp = 0, have_client = 0;
+  int mtu = 1280, raw41 = 0, have_udp = 0, have_client = 0, tcp = 0;
   struct sockaddr_in local, client;
   memset(&local, 0, sizeof local);
   memset(&client, 0, sizeof client);
@@ -146,11 +252,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--mtu")) mtu = atoi(v);
     else if (!strcmp(a, "--prefix")) parse_prefix(v);
     else if (!strcmp(a, "--udp")) { parse_v4(v, 1, &local); have_udp = 1; }
+    else if (!strcmp(a, "--tcp")) { parse_v4(v, 1, &local); tcp = 1; }
     else if (!strcmp(a, "--client")) { parse_v4(v, 0, &client); have_client = 1; }
     else usage();
     i++;
   }
-  if (!tun_name || !have_client || raw41 == have_udp || (!raw41 && client.sin_port == 0)) usage();
+  if (!tun_name || !have_client || raw41 + have_udp + tcp != 1 || (have_udp && client.sin_port == 0)) usage();
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -160,6 +267,11 @@ int main(int argc, char **argv) {
 
   char actual[IFNAMSIZ];
   int tun = tun_open(tun_name, mtu, actual);
+  if (tcp) {
+    printf("ready %s\n", actual);
+    fflush(stdout);
+    return relay_tcp(tun, tcp_accept_client(&local));
+  }
   int sock = sock_open(raw41, &local);
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = tun};
