@@ -55,7 +55,7 @@ export default async function MyTunnelPage() {
               <dt>Tunnel types</dt>
               <dd>{user.allowedTypes.join(", ")}</dd>
               <dt>Transports</dt>
-              <dd>{user.allowedTransports.map((t) => (t === "proto41" ? "IPv6-in-IPv4 (protocol 41)" : "UDP")).join(", ")}</dd>
+              <dd>{user.allowedTransports.map((t) => (t === "proto41" ? "IPv6-in-IPv4 (protocol 41)" : t === "tcp" ? "TCP and TLS" : "UDP")).join(", ")}</dd>
               <dt>MTU</dt>
               <dd>{user.mtu}</dd>
               <dt>Link addresses</dt>

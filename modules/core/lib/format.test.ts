@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatAgo, formatBytes, formatRate } from "./format.ts";
+import { formatAgo, formatBytes, formatRate, transportName } from "./format.ts";
 
 test("one formatting of bytes, rates and ages everywhere", () => {
   assert.equal(formatBytes(0), "0 B");
@@ -18,4 +18,8 @@ test("one formatting of bytes, rates and ages everywhere", () => {
   assert.equal(formatAgo(0, 3 * 3600_000 + 2 * 60_000), "3 h 2 min ago");
   assert.equal(formatAgo(0, 50 * 3600_000), "2 d ago");
   assert.equal(formatAgo(1000, 0), "just now");
+});
+
+test("transports are named in words, TCP included", () => {
+  assert.deepEqual(["proto41", "udp", "tcp"].map(transportName), ["protocol 41", "UDP", "TCP"]);
 });

@@ -62,3 +62,10 @@ export const DIRECTION = {
 export function capitalised(words: string): string {
   return words === "" ? words : words[0]!.toUpperCase() + words.slice(1);
 }
+
+const TRANSPORT_NAMES: Record<string, string> = { proto41: "protocol 41", udp: "UDP", tcp: "TCP" };
+
+/** How a session's packets travel, in words: "protocol 41", "UDP", "TCP". */
+export function transportName(transport: string): string {
+  return TRANSPORT_NAMES[transport] ?? transport;
+}

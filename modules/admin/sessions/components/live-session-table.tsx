@@ -2,7 +2,7 @@
 
 import { useState } from "react";
 import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
-import { capitalised, DIRECTION, formatAgo, formatBytes, formatCount, formatRate, formatUtc } from "../../../core/lib/format.ts";
+import { capitalised, DIRECTION, formatAgo, formatBytes, formatCount, formatRate, formatUtc, transportName } from "../../../core/lib/format.ts";
 import { claimedAddress, seenAddress } from "../../../core/live/lib/rows.ts";
 import { INITIAL_LIVE_STATE, useLiveSessionsOfPops, useNow, type PopLiveRow } from "../../../core/live/use-live-sessions.ts";
 
@@ -106,7 +106,7 @@ function SessionRow({ row, fresh, showPop, now, asking, onAsk, onCancel, onKick 
         {row.prefix ? <div className="hint">{row.prefix}</div> : null}
         {row.clientIpv6 ? <div className="hint">{row.clientIpv6}</div> : null}
       </td>
-      <td className="optional">{row.transport === "udp" ? `UDP${row.serverUdpPort ? ` :${row.serverUdpPort}` : ""}` : "protocol 41"}</td>
+      <td className="optional">{row.transport === "udp" ? `UDP${row.serverUdpPort ? ` :${row.serverUdpPort}` : ""}` : transportName(row.transport)}</td>
       <td className="nowrap">
         <code data-field="address">{seenAddress(row)}</code>
         {row.bindingDiffers ? (

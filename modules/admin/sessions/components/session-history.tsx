@@ -1,7 +1,7 @@
 import { END_REASONS } from "@/server/domain/types.ts";
 import Link from "next/link";
 import { Empty } from "../../../core/components/empty.tsx";
-import { capitalised, DIRECTION, formatBytes, formatCount } from "../../../core/lib/format.ts";
+import { capitalised, DIRECTION, formatBytes, formatCount, transportName } from "../../../core/lib/format.ts";
 import { HISTORY_PATH, type HistoryQuery } from "../lib/history-filter.ts";
 
 export interface HistoryRow {
@@ -105,7 +105,7 @@ export function HistoryTable({ rows, filtered }: { rows: HistoryRow[]; filtered:
               </td>
               <td>
                 {s.type}
-                <div className="hint">{s.transport === "udp" ? "UDP" : "protocol 41"}</div>
+                <div className="hint">{transportName(s.transport)}</div>
               </td>
               <td className="nowrap">
                 <code>{s.clientUdpPort === null ? s.clientIpv4 : `${s.clientIpv4}:${s.clientUdpPort}`}</code>

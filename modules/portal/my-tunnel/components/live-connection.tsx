@@ -1,7 +1,7 @@
 "use client";
 
 import { LiveStatusBadge } from "../../../core/live/components/live-status.tsx";
-import { DIRECTION, formatAgo, formatBytes, formatRate, formatUtc } from "../../../core/lib/format.ts";
+import { DIRECTION, formatAgo, formatBytes, formatRate, formatUtc, transportName } from "../../../core/lib/format.ts";
 import { claimedAddress, seenAddress } from "../../../core/live/lib/rows.ts";
 import { useSharedLiveSessions } from "../../../core/live/live-sessions-context.tsx";
 import { useNow } from "../../../core/live/use-live-sessions.ts";
@@ -23,7 +23,7 @@ export function LiveConnection() {
           rows.map((row) => (
             <div key={row.sessionId} className={state.fresh ? undefined : "stale"} data-connected="yes">
               <p className="live-now">
-                <span className="badge">Connected now</span> {row.type} over {row.transport === "udp" ? "UDP" : "protocol 41"}
+                <span className="badge">Connected now</span> {row.type} over {transportName(row.transport)}
               </p>
               <dl className="facts">
                 <dt>My address, as the broker sees it</dt>

@@ -1,5 +1,5 @@
 import { Empty } from "../../../core/components/empty.tsx";
-import { capitalised, DIRECTION, formatBytes } from "../../../core/lib/format.ts";
+import { capitalised, DIRECTION, formatBytes, transportName } from "../../../core/lib/format.ts";
 import { LiveBytes } from "./live-bytes.tsx";
 
 export interface SessionRow {
@@ -38,7 +38,7 @@ export function SessionTable({ rows }: { rows: SessionRow[] }) {
               <td className="nowrap">{when(s.startedAt)}</td>
               <td className="nowrap">{s.endedAt ? `${when(s.endedAt)} (${s.endReason ?? "ended"})` : <span className="badge">live</span>}</td>
               <td>
-                {s.type}, {s.transport}
+                {s.type}, {transportName(s.transport)}
               </td>
               <td>{s.clientIpv4}</td>
               <td className="num">{s.endedAt ? formatBytes(Number(s.bytesOut)) : <LiveBytes sessionId={s.id} field="bytesOut" stored={Number(s.bytesOut)} />}</td>
