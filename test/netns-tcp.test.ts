@@ -204,6 +204,13 @@ table inet filter {
     await firewall("open");
   });
 
+  test("a frame longer than the tunnel's MTU ends the session, saying why", async () => {
+    const bad = spawnIn(ns.pub, ["--import", "tsx", "test/support/stalled-tcp-client.ts", BROKER_PUB, "20200", "mallory", PASSWORDS.mallory, "oversize"]);
+    const line = await bad.waitFor(/^control: /, 15_000);
+    assert.match(line, /^control: -ERR tunnel connection closed: tcp 100\.66\.1\.2:\d+: a packet of 65535 bytes, over the largest of 1280$/);
+    bad.kill("SIGTERM");
+  });
+
   test("a client that stops reading its TCP connection costs the broker a bounded amount, and another client's traffic goes on", async () => {
     const bob = dtcpc(ns.pub, "bob", "--tcp", BROKER_PUB);
     await bob.waitFor(/tunnel up: /, 30_000);

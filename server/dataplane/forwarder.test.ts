@@ -238,6 +238,27 @@ describe("Forwarder", () => {
     });
   });
 
+  describe("TCP", () => {
+    test("nothing goes to the client before its data connection attaches; then both ways, the inner source checked, an empty frame a keepalive", () => {
+      const session = fwd.open(spec({ sessionId: 1, transport: "tcp", serverUdpPort: null }), () => null);
+      const stats = () => tunnelStats(session.counters);
+      toClient("2001:db8:1::1");
+      assert.deepEqual(drops(stats().drops), { noBinding: 1 }, "no data connection yet");
+      const stream = new FakeSender();
+      fwd.attachStream(session, stream, ipv4ToUint32(CLIENT), 40123);
+      assert.deepEqual(stats().binding, { address: CLIENT, port: 40123 });
+      toClient("2001:db8:1::1");
+      assert.equal(stream.packets.length, 1);
+      const up = batch([ipv6Packet("2001:db8:1::1", EXTERNAL), ipv6Packet("2001:db8:9::9", EXTERNAL), Buffer.alloc(0), Buffer.from("not a packet")]);
+      now += 1000;
+      fwd.onStreamPackets(session, up.buf, up.offsets, up.lengths, up.count);
+      assert.deepEqual(tun.packets, ["2001:db8:1::1"], "only the packet from the session's own address reaches the TUN");
+      assert.deepEqual(drops(stats().drops), { noBinding: 1, spoofedSource: 1, malformed: 1 });
+      assert.equal(stats().lastPacketAt, now);
+      assert.deepEqual(stats().binding, { address: CLIENT, port: 40123 }, "the connection's packets never move the binding");
+    });
+  });
+
   describe("protocol 41", () => {
     test("both ways; several sessions behind one IPv4 are told apart by inner source", () => {
       const a = openRaw(spec({ sessionId: 1 }));

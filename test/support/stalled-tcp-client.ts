@@ -1,10 +1,12 @@
-// A DTCP client over TCP that attaches its data connection and then never reads it: what a
-// broker must survive. Run inside a network namespace: stalled-tcp-client.ts <server> <port> <user> <password>.
-// Prints "attached <client IPv6>" and waits to be killed.
+// A DTCP client over TCP that misbehaves on its data connection, as a broker must survive: "stall"
+// attaches and then never reads it; "oversize" sends a frame longer than any packet. Run inside a
+// network namespace: stalled-tcp-client.ts <server> <port> <user> <password> [stall|oversize].
+// Prints "attached <client IPv6>", then (oversize) "control: <the control connection's next line>",
+// and waits to be killed.
 import { connect, type Socket } from "node:net";
 import { tunnelResponse } from "../../server/protocol/challenge.ts";
 
-const [server, port, user, password] = process.argv.slice(2) as [string, string, string, string];
+const [server, port, user, password, mode = "stall"] = process.argv.slice(2) as [string, string, string, string, string?];
 
 function lines(socket: Socket): () => Promise<string> {
   let buffer = "";
@@ -34,7 +36,12 @@ await nextData();
 data.write(`attach ${m[3]}\r\n`);
 const attached = await nextData();
 if (attached !== "+OK attached") throw new Error(attached);
-// From here on nothing is read: the broker's packets pile up on its side.
-data.pause();
 process.stdout.write(`attached ${m[1]}\n`);
-setInterval(() => control.write("ping\r\n"), 10_000);
+if (mode === "oversize") {
+  data.write(Buffer.from([0xff, 0xff, 0x60, 0, 0, 0]));
+  process.stdout.write(`control: ${await next()}\n`);
+} else {
+  // From here on nothing is read: the broker's packets pile up on its side.
+  data.pause();
+  setInterval(() => control.write("ping\r\n"), 10_000);
+}
