@@ -13,7 +13,7 @@
 // and protocol 41, or everything but TCP to port 443. dtcps offers TCP tunnels on 20202 and TLS
 // ones on 443 with its own self-signed certificate.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { X509Certificate } from "node:crypto";
@@ -235,4 +235,49 @@ table inet filter {
     assert.match(await ping(ns.pub, EXT), /3 packets transmitted, 3 received/);
     await stop(bob);
   });
+
+  test("-D goes to the background with its pidfile and log; -o leaves the TUN configured, and the next dtcpc takes it over", async () => {
+    const pidFile = join(data!.dir, "dtcpc.pid");
+    const logFile = join(data!.dir, "dtcpc.log");
+    const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+    const front = dtcpc(ns.pub, "bob", "--tcp", "-D", "-o", "-f", pidFile, "--log-file", logFile, "-i", "kept0", BROKER_PUB);
+    assert.equal(await front.exited, 0, front.output);
+    const pid = Number(/running in the background as pid (\d+), logging to /.exec(front.output)?.[1]);
+    assert.ok(pid > 0, front.output);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await until(() => /tunnel up: host \S+ <-> \S+ on kept0, TCP/.test(log()), 30_000, () => log());
+      assert.equal(readFileSync(pidFile, "utf8"), `${pid}\n`);
+      assert.match(await ping(ns.pub, EXT), /3 packets transmitted, 3 received/);
+      const client6 = /host (\S+) <->/.exec(log())![1]!;
+      process.kill(pid, "SIGTERM");
+      await until(() => !alive() && !existsSync(pidFile), 15_000, () => log());
+      assert.match(log(), /the tunnel interface stays configured \(-o\)/);
+      assert.match(await sh(ns.pub, "ip", "-6", "addr", "show", "dev", "kept0"), new RegExp(`inet6 ${client6}/128 scope global`));
+      assert.match(await sh(ns.pub, "ip", "-6", "route", "show", "dev", "kept0"), /fd00:e::\/64 metric 50/);
+
+      const again = dtcpc(ns.pub, "bob", "--tcp", "-i", "kept0", BROKER_PUB);
+      await again.waitFor(/tunnel up: host \S+ <-> \S+ on kept0/, 30_000);
+      assert.match(again.output, /kept0 was left configured by an earlier dtcpc -o: its addresses and routes are replaced/);
+      assert.match(await ping(ns.pub, EXT), /3 packets transmitted, 3 received/);
+      await stop(again);
+      assert.doesNotMatch(await sh(ns.pub, "ip", "link", "show"), /kept0/, "without -o the TUN goes at exit");
+    } finally {
+      if (alive()) process.kill(pid, "SIGKILL");
+      await sh(ns.pub, "ip", "link", "del", "kept0").catch(() => "");
+    }
+  });
 });
+
+async function until(done: () => boolean, ms: number, explain: () => string): Promise<void> {
+  for (const end = Date.now() + ms; !done(); await new Promise((r) => setTimeout(r, 100))) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms:\n${explain()}`);
+  }
+}

@@ -785,18 +785,20 @@ static napi_value js_icmp6_send(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* tunPersist(handle): the device stays when its fd closes (TUNSETPERSIST) */
+/* tunPersist(handle, on): whether the device stays when its fd closes (TUNSETPERSIST) */
 static napi_value js_tun_persist(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   chan_t *ch;
+  bool on;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!(ch = get_chan(env, argv[0], "ioctl(TUNSETPERSIST)"))) return NULL;
   if (ch->kind != CHAN_TUN) {
     napi_throw_type_error(env, NULL, "not a TUN device");
     return NULL;
   }
-  if (ioctl(ch->fd, TUNSETPERSIST, 1) < 0) {
+  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &on));
+  if (ioctl(ch->fd, TUNSETPERSIST, on ? 1 : 0) < 0) {
     napi_throw(env, errno_error(env, ch->what, "ioctl(TUNSETPERSIST)", errno, "CAP_NET_ADMIN"));
     return NULL;
   }

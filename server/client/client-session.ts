@@ -204,7 +204,7 @@ export class ClientSession {
       }
       const relay = this.#relay!;
       relay.onHeard = () => this.#heard();
-      const ifname = relay.start(
+      const { ifname, kept } = relay.start(
         { name: o.ifname, mtu: o.mtu },
         {
           serverIpv4: reply.serverIPv4,
@@ -214,6 +214,12 @@ export class ClientSession {
         stream,
       );
       this.#upAt = Date.now();
+      if (kept) {
+        // What the last session configured may not be this one's (another address, another prefix).
+        this.#log.info(`${ifname} was left configured by an earlier dtcpc -o: its addresses and routes are replaced`);
+        await ip(["-6", "addr", "flush", "dev", ifname, "scope", "global"]);
+        await ip(["-6", "route", "flush", "dev", ifname, "proto", "boot"]);
+      }
       this.#plan = planInterface(ifname, reply, { address: o.address, routes: o.routes, routing: o.routing });
       for (const argv of this.#plan.setup) await ip(argv);
       if (o.routing === "solicit") writeFileSync(`/proc/sys/net/ipv6/conf/${ifname}/accept_ra`, "2\n");

@@ -18,7 +18,7 @@ export interface InterfacePlan {
  * The addresses and routes of a tunnel on the TUN `ifname` (which already exists, is up and has
  * its MTU). The server address pair of a host tunnel is configured as our /128 plus a /128 route
  * to the server: nothing is assumed about the size of the link block. Tunnelonly and network
- * tunnels get -A as a /128 when given; the LAN side of a network prefix is left to the -s script.
+ * tunnels get -A as a /128 when given; the LAN side of a network prefix is -P's (lan-router.ts) or the -s script's.
  * Then ::/0, or the -R destinations, through the TUN.
  */
 export function planInterface(

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
 import {
   ipv4ToUint32,
@@ -90,13 +91,21 @@ export class Relay {
     return this.#udp?.port ?? null;
   }
 
-  /** Creates the TUN (up, with its MTU) and starts relaying (over `stream`, for IPv6 over TCP); returns the interface name. */
-  start(tun: { name: string; mtu: number }, peer: RelayPeer, stream: Socket | null = null): string {
+  /**
+   * Creates the TUN (up, with its MTU), or takes over one an earlier dtcpc left with -o, and starts
+   * relaying (over `stream`, for IPv6 over TCP). `kept` says it was such a leftover, still carrying
+   * that session's addresses and routes.
+   */
+  start(tun: { name: string; mtu: number }, peer: RelayPeer, stream: Socket | null = null): { ifname: string; kept: boolean } {
     this.#server = ipv4ToUint32(peer.serverIpv4);
     this.#serverPort = peer.serverUdpPort ?? -1;
     this.#addrs.fill(this.#server);
     this.#ports.fill(Math.max(this.#serverPort, 0));
+    // A name with %d is numbered by the kernel and never meets a leftover.
+    const kept = !tun.name.includes("%") && existsSync(`/sys/class/net/${tun.name}`);
     this.#tun = new TunDevice({ name: tun.name, mtu: tun.mtu, onPackets: this.#fromTun, onError: this.#onError });
+    // Ordinary again: it goes when this process closes it, unless -o keeps it once more.
+    if (kept) this.#tun.persist(false);
     if (stream) {
       this.#stream = stream;
       stream.on("data", this.#fromStream);
@@ -109,12 +118,12 @@ export class Relay {
       this.#sendKeepalive();
       this.#keepalive = setInterval(this.#sendKeepalive, peer.keepaliveMs);
     }
-    return this.#tun.name;
+    return { ifname: this.#tun.name, kept };
   }
 
   /** The TUN outlives this process (dtcpc -o): it stays, configured, when its fd closes. */
   keepInterface(): void {
-    this.#tun?.persist();
+    this.#tun?.persist(true);
   }
 
   /** Stops relaying and closes the TUN and the socket. Idempotent. */

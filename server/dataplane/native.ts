@@ -59,7 +59,7 @@ interface Addon {
     pollerIndex: number,
   ): [Handle, string];
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
-  tunPersist(h: Handle): void;
+  tunPersist(h: Handle, on: boolean): void;
   udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
   udpSend(
     h: Handle,
@@ -391,9 +391,9 @@ export class TunDevice {
     return queued === SEND_DEFERRED ? queued : this.#addon.tunWrite(this.#handle, buf, offsets, lengths, count);
   }
 
-  /** Makes the device persistent: it stays, with its addresses and routes, when the fd closes. */
-  persist(): void {
-    this.#addon.tunPersist(this.#handle);
+  /** Whether the device is persistent: it stays, with its addresses and routes, when the fd closes. */
+  persist(on: boolean): void {
+    this.#addon.tunPersist(this.#handle, on);
   }
 
   /** Stops reading and closes the fd; a non-persistent device disappears. Idempotent. */
