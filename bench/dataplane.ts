@@ -4,7 +4,7 @@
 //   npm run bench:dataplane [-- --quick]          (as root: namespaces, TUN, raw sockets)
 //
 // Topology, built once per forwarder (network namespaces dtcp-bench-<site><role>-<pid> and veth pairs
-// dtcpb-*, made with server/dataplane/test-support.ts and all removed at exit, also on an error or
+// dtcpb-*, made with test/support/namespaces.ts and all removed at exit, also on an error or
 // Ctrl-C, with every process started here; nothing outside them is touched):
 //
 //   client 10.99.0.2  ── veth ──  10.99.0.1 broker fd00:99::1  ── veth ──  fd00:99::2 external
@@ -78,7 +78,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { Namespaces, run, until } from "../server/dataplane/test-support.ts";
+import { Namespaces, run, until } from "../test/support/namespaces.ts";
 import { formatIpv6 } from "../server/net/ipv6.ts";
 import { parsePrefix6 } from "../server/net/prefix.ts";
 import { summarizeProfile, type CpuProfile } from "./cpuprofile.ts";

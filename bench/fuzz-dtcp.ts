@@ -20,7 +20,7 @@ import { resolvePaths } from "../server/config.ts";
 import { PoolRepository } from "../server/repositories/pools/repository.ts";
 import { WebSessionRepository } from "../server/repositories/web-sessions/repository.ts";
 import { hashToken } from "../server/secrets/token.ts";
-import { icmpv6Echo, summarize, ECHO_REPLY } from "../server/dataplane/test-packets.ts";
+import { icmpv6Echo, summarize, ECHO_REPLY } from "../test/support/packets.ts";
 import { startDaemonProcess } from "../test/support/daemon-process.ts";
 import { fuzzInput, random, runInput, sourceAddress, steadyUser, type FuzzStats } from "../test/support/dtcp-fuzz.ts";
 

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { tempDataDir } from "./support/broker.ts";
 import { DtcpClient } from "./support/dtcp-client.ts";
-import { skipUnlessRoot } from "../server/dataplane/test-support.ts";
+import { skipUnlessRoot } from "./support/namespaces.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 

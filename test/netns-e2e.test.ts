@@ -20,8 +20,8 @@ import assert from "node:assert/strict";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Namespaces, run, skipUnlessRoot } from "../server/dataplane/test-support.ts";
-import { Child, dtcpctl, eventually, nodeIn } from "../server/client/test-support.ts";
+import { Namespaces, run, skipUnlessRoot } from "./support/namespaces.ts";
+import { Child, dtcpctl, eventually, nodeIn } from "./support/processes.ts";
 import { tempDataDir } from "./support/broker.ts";
 import { parseExposition, select, total, type Sample } from "./support/prometheus.ts";
 

@@ -15,8 +15,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadOrCreateApiKey } from "../server/api/token.ts";
 import { resolvePaths } from "../server/config.ts";
-import { Namespaces, run, skipUnlessRoot } from "../server/dataplane/test-support.ts";
-import { Child, dtcpctl, nodeIn } from "../server/client/test-support.ts";
+import { Namespaces, run, skipUnlessRoot } from "./support/namespaces.ts";
+import { Child, dtcpctl, nodeIn } from "./support/processes.ts";
 import { tempDataDir } from "./support/broker.ts";
 import { postgresUnavailable, startPostgres, type PostgresServer } from "./support/postgres.ts";
 

@@ -17,8 +17,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { X509Certificate } from "node:crypto";
-import { Namespaces, run, skipUnlessRoot } from "../server/dataplane/test-support.ts";
-import { Child, dtcpctl, nodeIn } from "../server/client/test-support.ts";
+import { Namespaces, run, skipUnlessRoot } from "./support/namespaces.ts";
+import { Child, dtcpctl, nodeIn } from "./support/processes.ts";
 import { tempDataDir } from "./support/broker.ts";
 
 const skip = skipUnlessRoot("needs root (ip netns, TUN, raw sockets, nftables, conntrack)");

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { Namespaces, run, skipUnlessRoot } from "../server/dataplane/test-support.ts";
-import { Child, dtcpctl, nodeIn } from "../server/client/test-support.ts";
+import { Namespaces, run, skipUnlessRoot } from "./support/namespaces.ts";
+import { Child, dtcpctl, nodeIn } from "./support/processes.ts";
 import { tempDataDir } from "./support/broker.ts";
 
 const skip = skipUnlessRoot("needs root (ip netns, TUN)");

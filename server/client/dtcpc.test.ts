@@ -8,12 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { Namespaces, skipUnlessRoot } from "../dataplane/test-support.ts";
-import { Child, dtcpctl as runDtcpctl, eventually, nodeIn } from "./test-support.ts";
+import { Namespaces, skipUnlessRoot } from "../../test/support/namespaces.ts";
+import { Child, dtcpctl as runDtcpctl, eventually, nodeIn } from "../../test/support/processes.ts";
 
 const skip = skipUnlessRoot("needs root (CAP_NET_ADMIN, CAP_NET_RAW, ip netns)");
 
-const PEER = fileURLToPath(new URL("./netns-echo-peer.ts", import.meta.url));
+const PEER = fileURLToPath(new URL("../../test/support/netns-echo-peer.ts", import.meta.url));
 const BROKER = "10.77.0.1";
 const CLIENT = "10.77.0.2";
 const NAT = "10.77.0.3";

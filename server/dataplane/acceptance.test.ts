@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { EMPTY, FOREIGN, FORWARD, judge, KEEPALIVE, LINK_LOCAL, MALFORMED, OWNED, SourceFilter, type SourceClass } from "./acceptance.ts";
 import { DROP_REASONS, DROPS } from "./counters.ts";
 import { addressPrefix, cidrPrefix } from "./packet.ts";
-import { ipv6Packet } from "./test-packets.ts";
+import { ipv6Packet } from "../../test/support/packets.ts";
 
 const CLASS_NAMES = ["owned", "linkLocal", "foreign", "empty", "malformed"] as const;
 

@@ -4,7 +4,7 @@ import { MALFORMED_UNCHARGED, MULTICAST, NO_ROUTE, tunnelStats } from "./counter
 import { Forwarder } from "./forwarder.ts";
 import { ipv4ToUint32, SEND_DEFERRED, uint32ToIpv4 } from "./native.ts";
 import type { ClientSocket } from "./session.ts";
-import { ipv6Packet, summarize } from "./test-packets.ts";
+import { ipv6Packet, summarize } from "../../test/support/packets.ts";
 import type { DropReason, TunnelSpec } from "./types.ts";
 
 const CLIENT = "192.0.2.10";

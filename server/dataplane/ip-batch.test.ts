@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { IpBatch, IpBatchOutput } from "./ip-batch.ts";
-import { Namespaces, skipUnlessRoot } from "./test-support.ts";
+import { Namespaces, skipUnlessRoot } from "../../test/support/namespaces.ts";
 
 describe("IpBatchOutput", () => {
   const fence = (n: number): string => `Object "fence" is unknown, try "ip help".\nCommand failed -:${n}\n`;

@@ -6,10 +6,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { createServer, connect, type Socket } from "node:net";
 import { duplicateFd, Poller, RawSocket41, SEND_DEFERRED, StreamChannel, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
-import { run, skipUnlessRoot, until } from "./test-support.ts";
+import { run, skipUnlessRoot, until } from "../../test/support/namespaces.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const CHILD = fileURLToPath(new URL("./native-netns-child.ts", import.meta.url));
+const CHILD = fileURLToPath(new URL("../../test/support/native-netns-child.ts", import.meta.url));
 const LOOPBACK = ipv4ToUint32("127.0.0.1");
 
 const skip = skipUnlessRoot("needs root (CAP_NET_ADMIN, CAP_NET_RAW, ip netns)");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { addressPrefix, cidrPrefix, isIpv6Packet, isLinkLocalAt, wordAt, wordMask } from "./packet.ts";
-import { ipv6Packet } from "./test-packets.ts";
+import { ipv6Packet } from "../../test/support/packets.ts";
 
 test("isIpv6Packet checks version, header length and announced payload, at any offset", () => {
   const p = ipv6Packet("2001:db8::1", "2001:db8::2", Buffer.from("abcd"));

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { addressPrefix, cidrPrefix, wordMask, type WordPrefix } from "./packet.ts";
 import { RouteTable } from "./route-table.ts";
-import { ipv6Packet } from "./test-packets.ts";
+import { ipv6Packet } from "../../test/support/packets.ts";
 
 const lookup = (t: RouteTable, address: string): number => t.lookup(ipv6Packet("::", address), 24);
 

@@ -9,14 +9,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Agent } from "./netns-agent.ts";
-import { ECHO_REPLY, icmpv6Echo } from "./test-packets.ts";
-import { Namespaces, skipUnlessRoot } from "./test-support.ts";
+import { Agent } from "../../test/support/netns-agent.ts";
+import { ECHO_REPLY, icmpv6Echo } from "../../test/support/packets.ts";
+import { Namespaces, skipUnlessRoot } from "../../test/support/namespaces.ts";
 import type { TunnelSpec } from "./types.ts";
 import { PACKET_THREAD_NICE } from "./worker-protocol.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const AGENTS = new URL("./userspace-netns-agents.ts", import.meta.url);
+const AGENTS = new URL("../../test/support/userspace-netns-agents.ts", import.meta.url);
 const BROKER_V4 = "10.77.0.1";
 const CLIENT_V4 = "10.77.0.2";
 const STRANGER_V4 = "10.77.0.3";

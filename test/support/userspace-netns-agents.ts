@@ -1,16 +1,16 @@
-// Agents of userspace-netns.test.ts, one per namespace role (the last argument):
+// Agents of server/dataplane/userspace-netns.test.ts, one per namespace role (the last argument):
 //   broker — runs a UserspaceDataPlane (started the way bin/dtcps.js runs, with tsx registered
 //            by register(), so the worker must register it itself);
 //   client — a scripted tunnel client: UDP and protocol-41 sockets sending raw IPv6 packets
 //            built by the test, and recording what comes back.
 
 import { readdirSync, readFileSync } from "node:fs";
-import { startMetricsServer } from "../metrics/server.ts";
-import { ipv4ToUint32, RawSocket41, UdpSocket, uint32ToIpv4 } from "./native.ts";
+import { startMetricsServer } from "../../server/metrics/server.ts";
+import { ipv4ToUint32, RawSocket41, UdpSocket, uint32ToIpv4 } from "../../server/dataplane/native.ts";
 import { serveAgent } from "./netns-agent.ts";
-import { summarize, type PacketSummary } from "./test-packets.ts";
-import type { TunnelSpec } from "./types.ts";
-import { UserspaceDataPlane } from "./userspace.ts";
+import { summarize, type PacketSummary } from "./packets.ts";
+import type { TunnelSpec } from "../../server/dataplane/types.ts";
+import { UserspaceDataPlane } from "../../server/dataplane/userspace.ts";
 
 function broker(): void {
   let plane: UserspaceDataPlane | undefined;

@@ -1,4 +1,4 @@
-// Run by native.test.ts inside a throwaway network namespace (`ip netns exec`); prints one JSON
+// Run by server/dataplane/native.test.ts inside a throwaway network namespace (`ip netns exec`); prints one JSON
 // object with what it observed and exits. Modes:
 //   tun     — create a TUN, send UDP over IPv6 into it, answer from the read callback;
 //             then delete a second TUN from outside and report the channel's error.
@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
-import { RawSocket41, TunDevice, UdpSocket } from "./native.ts";
+import { RawSocket41, TunDevice, UdpSocket } from "../../server/dataplane/native.ts";
 
 const TUN_NAME = "dtcpt0";
 const LOCAL = "fd00:d7c9::1";

@@ -1,6 +1,6 @@
 // IPv6 packets built and read by tests: bare headers and ICMPv6 echo with a valid checksum.
 
-import { parseIpv6, formatIpv6 } from "../net/ipv6.ts";
+import { parseIpv6, formatIpv6 } from "../../server/net/ipv6.ts";
 
 const ICMPV6 = 58;
 const NO_NEXT_HEADER = 59;

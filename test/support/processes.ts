@@ -1,6 +1,5 @@
-// Helpers of the tests that run the real binaries (dtcps, dtcpc, dtcpctl) in network namespaces:
-// this file's dtcpc.test.ts and test/netns-e2e.test.ts (the namespaces themselves:
-// ../dataplane/test-support.ts).
+// Helpers of the tests that run the real binaries (dtcps, dtcpc, dtcpctl) in network namespaces
+// (the namespaces themselves: namespaces.ts).
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";

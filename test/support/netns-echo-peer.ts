@@ -1,11 +1,11 @@
-// Run by dtcpc.test.ts inside the broker's namespace, standing in for the server's data
+// Run by server/client/dtcpc.test.ts inside the broker's namespace, standing in for the server's data
 // plane (the daemon runs there with --no-dataplane). Prints one JSON line when ready and one per
 // packet received; answers each ICMPv6 echo request with an echo reply to where it came from.
 //   udp <port> [reply-port]  — IPv6 over UDP on <port>; with reply-port, replies leave from that
 //                              port instead (a client must drop them)
 //   proto41                  — IP protocol 41
 
-import { RawSocket41, UdpSocket, uint32ToIpv4 } from "../dataplane/native.ts";
+import { RawSocket41, UdpSocket, uint32ToIpv4 } from "../../server/dataplane/native.ts";
 
 const ICMPV6 = 58;
 const ECHO_REQUEST = 128;
