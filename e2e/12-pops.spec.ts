@@ -4,7 +4,6 @@
 // table, marks a POP whose daemon stopped, and recovers when it returns.
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "@playwright/test";
@@ -14,19 +13,9 @@ import { DtcpClient } from "../test/support/dtcp-client.ts";
 import { startPostgres, type PostgresServer } from "../test/support/postgres.ts";
 import { selfSignedCertificate, type TestCertificate } from "../test/support/tls.ts";
 import { screenshot } from "./fixtures.ts";
+import { freePort } from "../test/support/ports.ts";
 
 const actor = { name: "e2e" };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** A process whose output goes to artifacts/<log>, with a way to wait for a line of it. */
 function startLogged(args: string[], env: NodeJS.ProcessEnv, log: string): { child: ChildProcess; waitFor(pattern: RegExp, ms: number): Promise<void> } {

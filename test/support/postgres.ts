@@ -3,9 +3,9 @@
 // listening on loopback and a socket in that directory only; stopped and removed afterwards.
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 
 export interface PostgresServer {
   readonly port: number;
@@ -29,17 +29,6 @@ export function postgresUnavailable(): string | null {
   if (!binDir()) return "needs Debian's postgresql package (/usr/lib/postgresql/*/bin/initdb)";
   if (spawnSync("id", ["-u", "postgres"]).status !== 0) return "needs the postgres system user (Debian's postgresql package makes it)";
   return null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 const asPostgres = (command: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", command, ...args], { stdio: "pipe" });
