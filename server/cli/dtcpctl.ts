@@ -230,7 +230,7 @@ const commands: Record<string, Handler> = {
   async delegations({ storage, args }) {
     const { values } = parseCommandLine({ args, options: { user: { type: "string" }, json: { type: "boolean" } }, allowPositionals: false });
     const rows = await storage.allocations.list(values.user);
-    printTable(values.json, rows.map((d) => ({ prefix: d.prefix, user: d.user.name, pool: d.pool.cidr, since: d.createdAt })), ["prefix", "user", "pool", "since"]);
+    printTable(values.json, rows.map((d) => ({ prefix: d.prefix, user: d.userName, pool: d.pool, since: d.createdAt })), ["prefix", "user", "pool", "since"]);
   },
 
   async sessions({ storage, args }) {

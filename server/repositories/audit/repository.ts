@@ -71,13 +71,29 @@ export interface AuditFilter {
   limit?: number;
 }
 
+/** One entry of the audit log. */
+export interface AuditRecord {
+  id: number;
+  at: Date;
+  /** "cli", "dtcps", "web:<user>". */
+  actor: string;
+  action: string;
+  target: string | null;
+  /** The remote address, when the action came over the network. */
+  source: string | null;
+  /** JSON snapshots of what changed; never a password or a hash. */
+  before: string | null;
+  after: string | null;
+}
+
 /** The audit log as listings and the web app's own entries see it. */
 export class AuditLog {
   constructor(private readonly db: Db) {}
 
   /** Newest first. */
-  list(filter: AuditFilter = {}) {
+  list(filter: AuditFilter = {}): Promise<AuditRecord[]> {
     return this.db.auditLog.findMany({
+      select: { id: true, at: true, actor: true, action: true, target: true, source: true, before: true, after: true },
       where: {
         ...(filter.action ? { action: { startsWith: filter.action } } : {}),
         ...(filter.actor ? { actor: { contains: filter.actor } } : {}),

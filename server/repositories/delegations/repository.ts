@@ -1,5 +1,5 @@
 import type { Db } from "../../db/client.ts";
-import type { Delegation, LinkPair, Pool } from "../../db/generated/client.ts";
+import type { Pool } from "../../db/generated/client.ts";
 import { firstFreeSubprefix, linkPair } from "../../net/allocation.ts";
 import { formatIpv6 } from "../../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6 } from "../../net/prefix.ts";
@@ -16,6 +16,21 @@ export interface LinkPairView {
   serverAddress: string;
 }
 const LINK_PAIR_VIEW = { id: true, block: true, clientAddress: true, serverAddress: true } as const;
+
+/** A prefix delegated to a user, routed to them while their network tunnel is up. */
+export interface DelegationView {
+  id: number;
+  prefix: string;
+  userName: string;
+  /** The pool it was cut from (CIDR). */
+  pool: string;
+  createdAt: Date;
+}
+const DELEGATION_VIEW = { id: true, prefix: true, createdAt: true, user: { select: { name: true } }, pool: { select: { cidr: true } } } as const;
+
+function delegationView(row: { id: number; prefix: string; createdAt: Date; user: { name: string }; pool: { cidr: string } }): DelegationView {
+  return { id: row.id, prefix: row.prefix, createdAt: row.createdAt, userName: row.user.name, pool: row.pool.cidr };
+}
 
 /** Every pool that could serve is full: the DTCP reply is "tunnel interface sold out". */
 export class SoldOutError extends DomainError {}
@@ -60,17 +75,17 @@ async function popOf(tx: Tx, userId: number): Promise<number> {
   return user.popId;
 }
 
-async function allocateDelegation(tx: Tx, userId: number, pools: Pool[]): Promise<Delegation | null> {
+async function allocateDelegation(tx: Tx, userId: number, pools: Pool[]): Promise<DelegationView | null> {
   const held = await heldByLiveSessions(tx);
   for (const pool of pools) {
     const taken = await tx.delegation.findMany({ where: { poolId: pool.id }, select: { prefix: true } });
     const prefix = nextFree(pool, [...taken.map((t) => t.prefix), ...held]);
-    if (prefix) return tx.delegation.create({ data: { prefix: formatPrefix6(prefix), poolId: pool.id, userId } });
+    if (prefix) return delegationView(await tx.delegation.create({ data: { prefix: formatPrefix6(prefix), poolId: pool.id, userId }, select: DELEGATION_VIEW }));
   }
   return null;
 }
 
-async function allocateLinkPair(tx: Tx, userId: number, pools: Pool[]): Promise<LinkPair | null> {
+async function allocateLinkPair(tx: Tx, userId: number, pools: Pool[]): Promise<LinkPairView | null> {
   const held = await heldByLiveSessions(tx);
   for (const pool of pools) {
     const taken = await tx.linkPair.findMany({ where: { poolId: pool.id }, select: { block: true } });
@@ -79,6 +94,7 @@ async function allocateLinkPair(tx: Tx, userId: number, pools: Pool[]): Promise<
     const pair = linkPair(block);
     return tx.linkPair.create({
       data: { block: formatPrefix6(block), clientAddress: formatIpv6(pair.client), serverAddress: formatIpv6(pair.server), poolId: pool.id, userId },
+      select: LINK_PAIR_VIEW,
     });
   }
   return null;
@@ -122,7 +138,7 @@ export class AllocationRepository {
   constructor(private readonly db: Db) {}
 
   /** Hands the next free prefix of a delegation pool (the given one, else the first with room) to a user. */
-  async delegate(userName: string, actor: Actor, poolCidr?: string): Promise<Delegation> {
+  async delegate(userName: string, actor: Actor, poolCidr?: string): Promise<DelegationView> {
     const user = await this.requireUser(userName);
     return withRetry(() =>
       audited(this.db, actor, "delegation.create", userName, async (tx) => {
@@ -145,18 +161,16 @@ export class AllocationRepository {
     });
   }
 
-  list(userName?: string) {
-    return this.db.delegation.findMany({
-      where: userName ? { user: { name: userName } } : {},
-      include: { user: { select: { name: true } }, pool: { select: { cidr: true } } },
-      orderBy: { id: "asc" },
-    });
+  /** Every delegation (of one user), oldest first. */
+  async list(userName?: string): Promise<DelegationView[]> {
+    const rows = await this.db.delegation.findMany({ where: userName ? { user: { name: userName } } : {}, select: DELEGATION_VIEW, orderBy: { id: "asc" } });
+    return rows.map(delegationView);
   }
 
   /** The user's routed prefix for a network tunnel: the oldest delegation, else one from an auto-delegate pool. */
-  async delegationForLogin(userId: number, userName: string, actor: Actor): Promise<Delegation> {
-    const existing = await this.db.delegation.findFirst({ where: { userId }, orderBy: { id: "asc" } });
-    if (existing) return existing;
+  async delegationForLogin(userId: number, userName: string, actor: Actor): Promise<DelegationView> {
+    const existing = await this.db.delegation.findFirst({ where: { userId }, select: DELEGATION_VIEW, orderBy: { id: "asc" } });
+    if (existing) return delegationView(existing);
     return withRetry(() =>
       audited(this.db, actor, "delegation.create", userName, async (tx) => {
         const pools = await tx.pool.findMany({ where: { purpose: "delegation", autoDelegate: true, popId: await popOf(tx, userId) }, orderBy: { id: "asc" } });
@@ -180,8 +194,8 @@ export class AllocationRepository {
   }
 
   /** The user's stable address pair for host tunnels, allocated from a link pool on first use. */
-  async linkPairForLogin(userId: number, userName: string, actor: Actor): Promise<LinkPair> {
-    const existing = await this.db.linkPair.findUnique({ where: { userId } });
+  async linkPairForLogin(userId: number, userName: string, actor: Actor): Promise<LinkPairView> {
+    const existing = await this.db.linkPair.findUnique({ where: { userId }, select: LINK_PAIR_VIEW });
     if (existing) return existing;
     return withRetry(() =>
       audited(this.db, actor, "link-pair.create", userName, async (tx) => {

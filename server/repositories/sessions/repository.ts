@@ -107,12 +107,40 @@ export interface SessionFilter {
   limit?: number;
 }
 
+/** A stored session, live (no endedAt) or ended, with the counters last written. */
+export interface SessionRecord {
+  id: number;
+  /** Null once the account is removed; userName stays. */
+  userId: number | null;
+  userName: string;
+  /** The POP that served it; null once that POP was removed. */
+  pop: string | null;
+  /** tunnelonly, host or network. */
+  type: string;
+  /** proto41, udp or tcp. */
+  transport: string;
+  clientIpv4: string;
+  serverIpv4: string;
+  clientUdpPort: number | null;
+  serverUdpPort: number | null;
+  clientIpv6: string | null;
+  serverIpv6: string | null;
+  prefix: string | null;
+  startedAt: Date;
+  endedAt: Date | null;
+  endReason: string | null;
+  bytesIn: bigint;
+  bytesOut: bigint;
+  packetsIn: bigint;
+  packetsOut: bigint;
+}
+
 /** Stored sessions, as listings (CLI, web) and the portal's traffic chart read them. */
 export class SessionHistory {
   constructor(private readonly db: Db) {}
 
   /** Newest first, each with the name of the POP that served it (null once that POP was removed). */
-  async list(filter: SessionFilter = {}) {
+  async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     const rows = await this.db.session.findMany({
       include: { pop: { select: { name: true } } },
       where: {
@@ -127,7 +155,28 @@ export class SessionHistory {
       orderBy: { id: "desc" },
       take: filter.limit ?? 100,
     });
-    return rows.map(({ pop, ...row }) => ({ ...row, pop: pop?.name ?? null }));
+    return rows.map((row) => ({
+      id: row.id,
+      userId: row.userId,
+      userName: row.userName,
+      pop: row.pop?.name ?? null,
+      type: row.type,
+      transport: row.transport,
+      clientIpv4: row.clientIpv4,
+      serverIpv4: row.serverIpv4,
+      clientUdpPort: row.clientUdpPort,
+      serverUdpPort: row.serverUdpPort,
+      clientIpv6: row.clientIpv6,
+      serverIpv6: row.serverIpv6,
+      prefix: row.prefix,
+      startedAt: row.startedAt,
+      endedAt: row.endedAt,
+      endReason: row.endReason,
+      bytesIn: row.bytesIn,
+      bytesOut: row.bytesOut,
+      packetsIn: row.packetsIn,
+      packetsOut: row.packetsOut,
+    }));
   }
 
   /** A user's sessions that were running at some time between from and to, with their counters. */

@@ -19,7 +19,7 @@ export default async function DelegationsPage() {
   return (
     <>
       <h1>Delegations</h1>
-      <DelegationTable rows={delegations.map((d) => ({ id: d.id, prefix: d.prefix, user: d.user.name, pool: d.pool.cidr, since: d.createdAt }))} />
+      <DelegationTable rows={delegations.map((d) => ({ id: d.id, prefix: d.prefix, user: d.userName, pool: d.pool, since: d.createdAt }))} />
       <section className="panel" style={{ marginTop: "1.5rem" }}>
         <h2>Delegate a prefix</h2>
         <DelegateForm users={users.map((u) => u.name)} pools={delegationPools} />
