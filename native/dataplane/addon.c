@@ -279,6 +279,14 @@ static napi_value chan_error(napi_env env, chan_t *ch, const char *syscall, int 
   return errno_error(env, ch->what, syscall, err, NULL);
 }
 
+/* Whole packets left in a stream's buffer wake no epoll: the poller serves it before waiting again. */
+static void stream_mark_ready(chan_t *ch) {
+  if (ch->in_ready || !stream_has_frame(ch->stream)) return;
+  ch->in_ready = 1;
+  ch->next_ready = ch->poller->ready;
+  ch->poller->ready = ch;
+}
+
 /* A stream with output pending is also polled for room to write; without, for reading only. */
 static void stream_arm(chan_t *ch) {
   poller_t *p = ch->poller;
@@ -663,11 +671,7 @@ static napi_value js_stream_open(napi_env env, napi_callback_info info) {
     int err = 0;
     stream_flush(fd, st, &err);
     stream_arm(ch);
-    if (stream_has_frame(st) && !ch->in_ready) {
-      ch->in_ready = 1;
-      ch->next_ready = ch->poller->ready;
-      ch->poller->ready = ch;
-    }
+    stream_mark_ready(ch);
   }
   return external;
 }
@@ -1062,12 +1066,7 @@ static napi_value js_poller_next(napi_env env, napi_callback_info info) {
     int err = 0, n = chan_read(ch, b, &err);
     if (err || b->taken < BATCH_MAX || ++p->rounds >= ROUNDS_MAX) {
       p->cur = NULL;
-      /* Whole packets left in a stream's buffer wake no epoll: it goes on the ready list. */
-      if (!err && ch->kind == CHAN_STREAM && !ch->in_ready && stream_has_frame(ch->stream)) {
-        ch->in_ready = 1;
-        ch->next_ready = p->ready;
-        p->ready = ch;
-      }
+      if (!err && ch->kind == CHAN_STREAM) stream_mark_ready(ch);
     }
     if (err) return poller_failure(env, ch, read_syscall(ch), err);
     if (n > 0 || b->oversized > 0) {
