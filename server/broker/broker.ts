@@ -1,13 +1,14 @@
+import { randomBytes } from "node:crypto";
 import { TRANSPORTS, TUNNEL_TYPES, type EndReason, type Transport, type TunnelType } from "../domain/types.ts";
 import { isBusy, type LoginRecord, type LoginStore, type UserCredential } from "../db/login-store.ts";
 import type { DataPlane, StreamHandover, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
 import type { Logger } from "../log.ts";
-import { randomBytes } from "node:crypto";
 import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command } from "../protocol/command.ts";
 import {
   ATTACH_REFUSED,
+  ATTACHED,
   AUTH_FAILED,
   NO_DATA_CONNECTION,
   PASSWORD_CHANGED,
@@ -21,7 +22,6 @@ import {
   USER_MOVED,
   USER_REVOKED,
   wire,
-  ATTACHED,
 } from "../protocol/replies.ts";
 import type { Actor } from "../repositories/audit/repository.ts";
 import { NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
@@ -144,6 +144,8 @@ export class Broker {
   readonly #udpPorts: UdpPortPool;
   /** TCP sessions waiting for their data connection, by token (one each, expiring). */
   readonly #awaitingAttach = new Map<string, { session: LiveSession; timer: NodeJS.Timeout }>();
+  /** The token each of those sessions waits with, so that ending one finds it at once. */
+  readonly #attachTokens = new Map<LiveSession, string>();
 
   constructor(
     private readonly storage: Pick<Repositories, "allocations" | "audit">,
@@ -226,10 +228,10 @@ export class Broker {
       this.log.warn(`data plane could not close session ${session.id}: ${(err as Error).message}`);
     }
     if (session.serverUdpPort !== null) this.#udpPorts.release(session.serverUdpPort);
-    for (const [token, waiting] of this.#awaitingAttach) {
-      if (waiting.session !== session) continue;
-      clearTimeout(waiting.timer);
-      this.#awaitingAttach.delete(token);
+    const token = this.#attachTokens.get(session);
+    if (token !== undefined) {
+      clearTimeout(this.#awaitingAttach.get(token)?.timer);
+      this.#forgetAttach(token, session);
     }
     await this.ledger.end(session.id, reason, counters);
     this.log.info(`session ${session.id} of ${session.userName} ended: ${reason}`);
@@ -300,7 +302,7 @@ export class Broker {
       return { ok: false, reply: ATTACH_REFUSED };
     }
     clearTimeout(waiting.timer);
-    this.#awaitingAttach.delete(req.token);
+    this.#forgetAttach(req.token, session);
     const taken = req.take();
     try {
       await this.dataPlane.attachStream(session.id, { ...taken, output: Buffer.from(wire(ATTACHED), "latin1"), peerIpv4: req.clientIpv4, peerPort: req.clientPort });
@@ -486,12 +488,19 @@ export class Broker {
   #awaitAttach(session: LiveSession): string {
     const token = randomBytes(16).toString("hex");
     const timer = setTimeout(() => {
-      if (!this.#awaitingAttach.delete(token)) return;
+      if (!this.#awaitingAttach.has(token)) return;
+      this.#forgetAttach(token, session);
       this.log.info(`session ${session.id} of ${session.userName}: no tunnel connection within ${(this.options.attachTimeoutMs ?? ATTACH_TIMEOUT_MS) / 1000} s`);
       void this.#endAndTell(session, "timeout", NO_DATA_CONNECTION).catch((err: unknown) => this.log.warn((err as Error).message));
     }, this.options.attachTimeoutMs ?? ATTACH_TIMEOUT_MS);
     this.#awaitingAttach.set(token, { session, timer });
+    this.#attachTokens.set(session, token);
     return token;
+  }
+
+  #forgetAttach(token: string, session: LiveSession): void {
+    this.#awaitingAttach.delete(token);
+    this.#attachTokens.delete(session);
   }
 
   #inTurn<T>(user: string, work: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 // The packet worker: owns the TUN, the protocol-41 socket, one UDP socket per UDP session and the
-// data connection of each TCP session, and runs the Forwarder over their batches, so that forwarding never stalls the DTCP control
-// connections on the main thread (and a busy main thread never delays packets).
+// data connection of each TCP session, and runs the Forwarder over their batches, so that
+// forwarding never stalls the DTCP control connections on the main thread (and a busy main thread
+// never delays packets).
 // The channels are read in the worker's own wait (Poller) rather than by its event loop; the loop
 // runs between waits, whenever a message from the main thread arrives, and the counters are
 // reported between waits too, at their interval.
@@ -14,6 +15,8 @@ import type { TunnelSession } from "./session.ts";
 import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
 const config = workerData as WorkerConfig;
+const port = parentPort!;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
 function closeFd(fd: number): void {
   try {
@@ -22,8 +25,6 @@ function closeFd(fd: number): void {
     // Closed already (the channel took it before failing).
   }
 }
-const port = parentPort!;
-const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
 function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | null {
   let tun: TunDevice | undefined;
