@@ -3,6 +3,7 @@
 // both. Over plain TCP and over TLS (the DTCP exchange inside it too). No packets are carried here
 // (no data plane); test/netns-tcp.test.ts carries them.
 import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { TestBroker } from "./support/broker.ts";
 import { DtcpClient } from "./support/dtcp-client.ts";
@@ -99,6 +100,38 @@ describe("IPv6 over TCP: logins, tokens and data connections", () => {
     assert.match((await control.readLine()) ?? "", /^-ERR tunnel connection closed/);
   });
 
+  test("connections still in their TLS handshake count against the unauthenticated limits; one done hands its place over", async () => {
+    const tight = await TestBroker.start({
+      tunnels: { tcp: null, tls: { host: "127.0.0.1", port: 0, certFile: null, keyFile: null } },
+      abuse: { maxUnauthenticatedPerAddress: 2 },
+    });
+    const silent: Socket[] = [];
+    try {
+      const port = tight.daemon.control.tunnelPorts.tls!;
+      // Two that never start a handshake take the address's two places.
+      for (let i = 0; i < 2; i++) silent.push(await connected(port));
+      const third = await connected(port);
+      await new Promise((resolve) => third.once("close", resolve));
+      assert.equal(tight.daemon.control.counters.refusedPerAddress, 1, "the third is cut at once");
+      // One place freed: a real client's handshake and greeting get through, and once it is in,
+      // its handshake no longer counts twice.
+      silent.pop()!.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      const client = await DtcpClient.connect(port, "kame", "127.0.0.1", true);
+      clients.push(client);
+      assert.match(client.greeting, /^\+OK [0-9A-F]{32} KAME tunnel server$/);
+      const dora = await tight.user("dora");
+      assert.match((await client.tunnel(dora.name, dora.password, "tunnelonly")) ?? "", /^\+OK /);
+      // Authenticated: the place is free again for the next connection.
+      const next = await DtcpClient.connect(port, "kame", "127.0.0.1", true);
+      clients.push(next);
+      assert.match(next.greeting, /^\+OK /);
+    } finally {
+      for (const s of silent) s.destroy();
+      await tight.stop();
+    }
+  });
+
   test("a session whose data connection never comes ends after the attach timeout", async () => {
     const quick = await TestBroker.start({ tunnels: { tcp: { host: "127.0.0.1", port: 0 }, tls: null }, attachTimeoutMs: 300 });
     try {
@@ -114,3 +147,10 @@ describe("IPv6 over TCP: logins, tokens and data connections", () => {
     }
   });
 });
+
+function connected(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}

@@ -60,6 +60,8 @@ export class ControlServer implements MetricsSource {
   /** The ports the tunnel listeners got (an ephemeral 0 resolved). */
   readonly #tunnelPorts = { tcp: null as number | null, tls: null as number | null };
   readonly #sockets = new Set<Socket>();
+  /** TLS connections still in their handshake, by remote address:port. */
+  readonly #handshaking = new Map<string, Socket>();
   readonly #idle = new Set<Promise<void>>();
   readonly #unauthenticated: UnauthenticatedConnections<Socket>;
   readonly #reports = new RefusalReports();
@@ -85,9 +87,31 @@ export class ControlServer implements MetricsSource {
       this.#tunnelServers.push(server);
     }
     if (tls) {
-      const server = createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: TLS_HANDSHAKE_MS }, (socket) =>
-        this.#accept(socket, { kind: "tls", attachPort: this.#tunnelPorts.tls }),
-      );
+      // A connection in its TLS handshake holds a descriptor as an unauthenticated one does: it
+      // counts against the same limits from its TCP connect on (a refused one is cut at once, with
+      // nothing to say in clear), and is handed over to the DTCP count once the handshake is done.
+      const handshaking = this.#handshaking;
+      const keyOf = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
+      const server = createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: TLS_HANDSHAKE_MS }, (socket) => {
+        const raw = handshaking.get(keyOf(socket));
+        if (raw) {
+          handshaking.delete(keyOf(socket));
+          this.#unauthenticated.release(raw);
+        }
+        this.#accept(socket, { kind: "tls", attachPort: this.#tunnelPorts.tls });
+      });
+      server.on("connection", (raw: Socket) => {
+        const key = keyOf(raw);
+        if (!this.#admit(raw, unmapIpv4(raw.remoteAddress ?? ""))) {
+          raw.destroy();
+          return;
+        }
+        handshaking.set(key, raw);
+        raw.once("close", () => {
+          if (handshaking.get(key) === raw) handshaking.delete(key);
+          this.#unauthenticated.release(raw);
+        });
+      });
       // A peer that never finishes its handshake is dropped by the timeout; its error is its own.
       server.on("tlsClientError", (err, socket) => {
         this.log.debug(`TLS handshake from ${unmapIpv4(socket.remoteAddress ?? "")}: ${err.message}`);
@@ -116,7 +140,7 @@ export class ControlServer implements MetricsSource {
   /** Stops accepting and closes every connection (their sessions are ended by the broker first). */
   async close(): Promise<void> {
     const stopped = [this.#server, ...this.#tunnelServers].map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of [...this.#sockets, ...this.#handshaking.values()]) socket.destroy();
     await Promise.all(stopped);
     await Promise.all(this.#idle);
   }
@@ -145,9 +169,8 @@ export class ControlServer implements MetricsSource {
     this.#reports.sweep();
   }
 
-  #accept(socket: Socket, listener: Listener): void {
-    const clientIpv4 = unmapIpv4(socket.remoteAddress ?? "");
-    socket.on("error", (err) => this.log.debug(`control connection from ${clientIpv4}: ${err.message}`));
+  /** Counts a new connection as unauthenticated; false: its address holds its share already (refused, reported). */
+  #admit(socket: Socket, clientIpv4: string): boolean {
     const admission = this.#unauthenticated.admit(clientIpv4, socket);
     if (!admission.admitted) {
       this.counters.refusedPerAddress++;
@@ -155,9 +178,7 @@ export class ControlServer implements MetricsSource {
         this.log.warn(`refusing connections from ${clientIpv4}: too many unauthenticated connections`);
         this.reportLimit("dtcp.limit.connections", clientIpv4, { limit: this.#unauthenticated.limits.maxUnauthenticatedPerAddress });
       }
-      socket.end(wire("-ERR too many connections from your address"), "latin1");
-      this.#lingerThenDestroy(socket);
-      return;
+      return false;
     }
     if (admission.evicted) {
       this.counters.evicted++;
@@ -165,6 +186,17 @@ export class ControlServer implements MetricsSource {
         this.log.warn(`${this.#unauthenticated.limits.maxUnauthenticated} unauthenticated connections: closing the oldest of the busiest addresses to make room`);
       }
       admission.evicted.destroy();
+    }
+    return true;
+  }
+
+  #accept(socket: Socket, listener: Listener): void {
+    const clientIpv4 = unmapIpv4(socket.remoteAddress ?? "");
+    socket.on("error", (err) => this.log.debug(`control connection from ${clientIpv4}: ${err.message}`));
+    if (!this.#admit(socket, clientIpv4)) {
+      socket.end(wire("-ERR too many connections from your address"), "latin1");
+      this.#lingerThenDestroy(socket);
+      return;
     }
     this.#sockets.add(socket);
     socket.setNoDelay(true);
