@@ -1,9 +1,8 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "./generated/client.ts";
 import { applyMigrations, defaultMigrationsDir } from "./migrate.ts";
+import { makeDatabasePrivate } from "./private-files.ts";
 import { DatabaseUrlError, parseDatabaseUrl } from "../storage/database-url.ts";
 
 export type Db = PrismaClient;
@@ -21,7 +20,7 @@ export function sqliteFile(url: string): string {
  */
 export async function openDatabase(url: string, migrationsDir = defaultMigrationsDir): Promise<Db> {
   const file = sqliteFile(url);
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  for (const what of makeDatabasePrivate(file)) process.stderr.write(`database: ${what}: it was readable by others\n`);
   const raw = new Database(file);
   try {
     // WAL lets the daemon, the CLI and the web app read while one of them writes.
