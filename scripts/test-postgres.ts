@@ -16,6 +16,7 @@ export const POSTGRES_TESTS = [
   "test/control.test.ts",
   "test/keys.test.ts",
   "test/pops.test.ts",
+  "test/retention.test.ts",
   "test/revocation.test.ts",
   "test/traffic.test.ts",
 ];

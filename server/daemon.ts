@@ -21,6 +21,8 @@ import { DomainError, prefixField } from "./domain/errors.ts";
 import { SessionLedger } from "./repositories/sessions/repository.ts";
 import { loadKeyFile, loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
 import { openStorage, type Storage } from "./storage/storage.ts";
+import { DEFAULT_RETENTION, purgeExpired, type Retention } from "./storage/retention.ts";
+import type { LoginRateLimits } from "./security/login-rate.ts";
 import type { PopRef } from "./repositories/pops/repository.ts";
 import { DEFAULT_POP } from "./repositories/pops/schema.ts";
 import { formatPrefix6 } from "./net/prefix.ts";
@@ -57,7 +59,13 @@ export interface DaemonConfig {
   api: { host: string; port: number; tls?: { certFile: string; keyFile: string } | null } | null;
   /** How often live sessions' counters are written to their rows; default a minute. */
   trafficRecordMs?: number;
+  /** How long the audit log and the session history are kept (DEFAULT_RETENTION when absent). */
+  retention?: Retention;
+  /** How often one user may log in (DEFAULT_LOGIN_RATE_LIMITS when absent). */
+  loginRate?: LoginRateLimits;
 }
+
+
 
 /** Where IPv6-over-TCP tunnels are offered. */
 export interface TunnelOptions {
@@ -88,6 +96,9 @@ export interface Daemon {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+const FAILED_LOGIN_FLUSH_MS = 5_000;
+const RETENTION_FIRST_MS = 10_000;
+const RETENTION_INTERVAL_MS = 3_600_000;
 const TRAFFIC_RECORD_MS = 60_000;
 const REVOCATION_CHECK_MS = 1_000;
 /**
@@ -132,6 +143,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       popId: pop.id,
       strictOuterSource: config.strictOuterSource,
       attachTimeoutMs: config.attachTimeoutMs,
+      loginRate: config.loginRate,
       udpEnabled: config.udpEnabled,
       udpBasePort: config.udpBasePort,
       publicIpv4: config.publicIpv4,
@@ -142,7 +154,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     let metrics: MetricsServer | null = null;
     if (config.metrics) {
-      const metricsServer = await startMetricsServer(config.metrics, [server, ...(isMetricsSource(dataPlane) ? [dataPlane] : [])], { pop: pop.name });
+      const metricsServer = await startMetricsServer(config.metrics, [server, broker, ...(isMetricsSource(dataPlane) ? [dataPlane] : [])], { pop: pop.name });
       started.push(() => metricsServer.close());
       metrics = metricsServer;
       log.info(`metrics at http://${config.metrics.host}:${metricsServer.address.port}/metrics`);
@@ -152,6 +164,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     started.push(async () => {
       await broker.shutdown();
       await server.close();
+      await broker.flushFailedLogins(true).catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
     });
     const { tcp: tcpPort, tls: tlsPort } = server.tunnelPorts;
     if (tcpPort !== null) log.info(`IPv6 over TCP on ${config.tunnels.tcp!.host}:${tcpPort}`);
@@ -211,8 +224,34 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const sweeper = setInterval(() => {
       throttle.sweep();
       server.sweep();
+      broker.sweep();
     }, SWEEP_INTERVAL_MS).unref();
     started.push(() => clearInterval(sweeper));
+    // Failed logins beyond the first of an address in a minute reach the audit log as one summary.
+    const summaries = setInterval(() => {
+      broker.flushFailedLogins().catch((err: unknown) => log.warn(`audit log write failed: ${(err as Error).message}`));
+    }, FAILED_LOGIN_FLUSH_MS).unref();
+    started.push(() => clearInterval(summaries));
+    // Old audit entries and ended sessions go, soon after the start and then hourly: what failed
+    // logins and logins in a loop leave behind cannot grow the database for ever.
+    const retention = config.retention ?? DEFAULT_RETENTION;
+    let purging = false;
+    const purge = () => {
+      if (purging) return;
+      purging = true;
+      purgeExpired(storage, retention, new Date())
+        .then((removed) => {
+          if (removed.audit + removed.sessions > 0) log.info(`retention: removed ${removed.audit} audit entries older than ${retention.auditDays} days and ${removed.sessions} sessions ended over ${retention.historyDays} days ago`);
+        })
+        .catch((err: unknown) => log.warn(`retention: purging old rows failed: ${(err as Error).message}`))
+        .finally(() => (purging = false));
+    };
+    const firstPurge = setTimeout(purge, RETENTION_FIRST_MS).unref();
+    const purger = setInterval(purge, RETENTION_INTERVAL_MS).unref();
+    started.push(() => {
+      clearTimeout(firstPurge);
+      clearInterval(purger);
+    });
     // Live sessions' counters reach their rows regularly, not only at the end: the portal's
     // traffic chart then includes them, and a crash loses at most one interval of figures.
     const recorder = setInterval(() => recordLiveTraffic(store, broker, log), config.trafficRecordMs ?? TRAFFIC_RECORD_MS).unref();

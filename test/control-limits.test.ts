@@ -49,8 +49,46 @@ describe("DTCP login throttling under concurrency", () => {
     // Waits of 50, 50+100 and 150+200 ms fit under the 400 ms cap; the fourth would not.
     assert.equal(checked, 3, JSON.stringify(replies));
     assert.equal(refused, 7);
-    const audited = await broker.db.auditLog.count({ where: { action: "dtcp.login.failed", target: "olga" } });
-    assert.equal(audited, 6, "every check made is audited, and only those");
+    // The first failure of the address is an entry of its own; the rest of its minute, one summary.
+    await broker.daemon.broker.flushFailedLogins(true);
+    const audited = await broker.db.auditLog.findMany({ where: { action: "dtcp.login.failed", target: "olga" }, orderBy: { id: "asc" } });
+    assert.equal(audited.length, 2, JSON.stringify(audited));
+    assert.equal(JSON.parse(audited[0]!.after!).reason, "wrong response");
+    const summary = JSON.parse(audited[1]!.after!) as { attempts: number; users: Record<string, number>; reasons: Record<string, number> };
+    assert.equal(1 + summary.attempts, 6, "every check made is audited, and only those");
+    assert.deepEqual(summary.users, { olga: 5 });
+    assert.deepEqual(summary.reasons, { "wrong response": 5 });
+  });
+
+  test("a guesser cycling through long or odd user names costs no row, no log line and no throttle memory", async () => {
+    const rowsBefore = await broker.db.auditLog.count();
+    const c = await DtcpClient.connect(broker.port, "kame", "127.0.5.2");
+    for (let i = 0; i < 200; i++) {
+      // The longest name a DTCP line can carry, and names with characters no user name has.
+      const name = i % 2 === 0 ? `${"x".repeat(900)}${i}` : `Root${i}`;
+      assert.equal(await c.tunnel(name, "whatever", "tunnelonly"), "-ERR authentication failed.");
+    }
+    await broker.daemon.broker.flushFailedLogins(true);
+    assert.equal(await broker.db.auditLog.count(), rowsBefore, "nothing audited for names that cannot exist");
+    assert.equal(broker.daemon.broker.refusals.malformedUser, 200);
+    // Two hundred counted failures would have the address refused unchecked; none were counted.
+    assert.equal(await c.tunnel("olga", "wrong password", "tunnelonly"), "-ERR authentication failed.");
+    c.close();
+  });
+
+  test("failures on many real-looking names from one address make one entry and one summary, the names counted past ten", async () => {
+    const before = await broker.db.auditLog.count({ where: { action: "dtcp.login.failed" } });
+    const c = await DtcpClient.connect(broker.port, "kame", "127.0.5.3");
+    for (let i = 0; i < 4; i++) await c.tunnel(`nobody${i}`, "whatever", "tunnelonly");
+    c.close();
+    const c2 = await DtcpClient.connect(broker.port, "kame", "127.0.5.4");
+    for (let i = 0; i < 3; i++) await c2.tunnel(`someone${i}`, "whatever", "tunnelonly");
+    c2.close();
+    await broker.daemon.broker.flushFailedLogins(true);
+    const rows = await broker.db.auditLog.findMany({ where: { action: "dtcp.login.failed" }, orderBy: { id: "asc" }, skip: before });
+    assert.deepEqual(rows.map((r) => r.source), ["127.0.5.3", "127.0.5.4", "127.0.5.3", "127.0.5.4"]);
+    assert.deepEqual(JSON.parse(rows[2]!.after!).users, { nobody1: 1, nobody2: 1, nobody3: 1 });
+    assert.equal(rows[2]!.target, null, "a summary over several names targets none");
   });
 });
 

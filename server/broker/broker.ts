@@ -18,18 +18,23 @@ import {
   SOLD_OUT,
   TCP_NOT_ENABLED,
   TOO_MANY_FAILURES,
+  tooManyLogins,
   tunnelReply,
   USER_MOVED,
   USER_REVOKED,
   wire,
 } from "../protocol/replies.ts";
-import type { Actor } from "../repositories/audit/repository.ts";
+import type { Actor, AuditEntry } from "../repositories/audit/repository.ts";
 import { NotProvisionedError, SoldOutError } from "../repositories/delegations/repository.ts";
 import type { SessionLedger } from "../repositories/sessions/repository.ts";
-import { parseList } from "../repositories/users/schema.ts";
+import { parseList, USER_NAME } from "../repositories/users/schema.ts";
 import type { SecretBox } from "../secrets/tunnel-password.ts";
 import type { Repositories } from "../storage/storage.ts";
 import type { LoginThrottle } from "../security/login-throttle.ts";
+import { FailedLoginAudit, type FailedLoginLimits, type FailedLoginSummary } from "../security/failed-logins.ts";
+import { LoginRate, type LoginRateLimits } from "../security/login-rate.ts";
+import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
+import { RefusalReports } from "../control/abuse.ts";
 import { UdpPortPool } from "./udp-ports.ts";
 
 export type TunnelCommand = Extract<Command, { kind: "tunnel" }>;
@@ -47,6 +52,18 @@ export interface BrokerOptions {
   strictOuterSource: boolean;
   /** How long a TCP session waits for its data connection; default 30 s. */
   attachTimeoutMs?: number;
+  /** How often one user may log in (successfully); a client in a loop is slowed to it. */
+  loginRate?: LoginRateLimits;
+  /** How failed logins are summarised in the audit log. */
+  failedLogins?: FailedLoginLimits;
+}
+
+/** Logins refused before any password check, for /metrics. */
+export interface LoginRefusalCounters {
+  /** The name cannot be a user name (too long, or characters no user name has): refused unread. */
+  malformedUser: number;
+  /** The user logged in too often in a short time. */
+  tooFrequent: number;
 }
 
 /** How long an IPv6-over-TCP login's token waits for its data connection. */
@@ -129,7 +146,7 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteO
  * The control plane's core: checks logins, provisions addresses, keeps one live session per user,
  * records sessions and drives the data plane.
  */
-export class Broker {
+export class Broker implements MetricsSource {
   readonly #live = new Map<string, LiveSession>();
   /**
    * The sealed DTCP password each live session logged in with, by session id, as hex: a copy, so
@@ -146,6 +163,10 @@ export class Broker {
   readonly #awaitingAttach = new Map<string, { session: LiveSession; timer: NodeJS.Timeout }>();
   /** The token each of those sessions waits with, so that ending one finds it at once. */
   readonly #attachTokens = new Map<LiveSession, string>();
+  readonly #failedLogins: FailedLoginAudit;
+  readonly #loginRate: LoginRate;
+  readonly #reports = new RefusalReports();
+  readonly refusals: LoginRefusalCounters = { malformedUser: 0, tooFrequent: 0 };
 
   constructor(
     private readonly storage: Pick<Repositories, "allocations" | "audit">,
@@ -158,6 +179,8 @@ export class Broker {
     private readonly options: BrokerOptions,
   ) {
     this.#udpPorts = new UdpPortPool(options.udpBasePort);
+    this.#failedLogins = new FailedLoginAudit(options.failedLogins);
+    this.#loginRate = new LoginRate(options.loginRate);
     dataPlane.onLost((sessionId, reason) => {
       const session = this.liveSessions.find((s) => s.id === sessionId);
       if (!session) return;
@@ -180,9 +203,14 @@ export class Broker {
   /** `gone` ends a login still waiting its turn in the throttle (its connection closed). */
   async login(req: LoginRequest, control: SessionControl, gone?: GoneSignal): Promise<LoginOutcome> {
     const { user } = req.command;
+    // No such user can exist: nothing to look up, throttle, audit or log, whatever the name holds.
+    if (!USER_NAME.test(user)) {
+      this.refusals.malformedUser++;
+      return { reply: AUTH_FAILED, session: null };
+    }
     const reservation = this.throttle.reserve(req.clientIpv4, user);
     if (!reservation.ok) {
-      this.log.info(`login of ${JSON.stringify(user)} from ${req.clientIpv4} not checked: too many failures waiting`);
+      if (this.#reports.due(`throttled ${req.clientIpv4}`)) this.log.info(`logins from ${req.clientIpv4} not checked: too many failures waiting (said once a minute)`);
       return { reply: TOO_MANY_FAILURES, session: null };
     }
     const { ticket } = reservation;
@@ -204,6 +232,15 @@ export class Broker {
       return { reply: AUTH_FAILED, session: null };
     }
     ticket.succeeded();
+    const waitMs = this.#loginRate.take(record.name);
+    if (waitMs > 0) {
+      this.refusals.tooFrequent++;
+      if (this.#reports.due(`often ${record.name}`)) {
+        this.log.warn(`${record.name} logs in too often (a client in a loop?): logins refused for now (said once a minute)`);
+        void this.#audit({ ...DTCPS, source: req.clientIpv4 }, { action: "dtcp.limit.logins", target: record.name, after: { burst: this.#loginRate.limits.burst, refillSeconds: this.#loginRate.limits.refillMs / 1000 } });
+      }
+      return { reply: tooManyLogins(Math.ceil(waitMs / 1000)), session: null };
+    }
     if (req.command.udp && !this.options.udpEnabled) {
       return { reply: "-ERR UDP tunnels are not enabled on this server (dtcps -U)", session: null };
     }
@@ -363,9 +400,45 @@ export class Broker {
 
   async #refuse(req: LoginRequest, reason: string, counts: { addressFailures: number; userFailures: number }): Promise<void> {
     const { user } = req.command;
-    this.log.info(`login refused for ${JSON.stringify(user)} from ${req.clientIpv4}: ${reason}`);
-    const actor = { ...DTCPS, source: req.clientIpv4 };
-    const entry = { action: "dtcp.login.failed", target: user, after: { reason, ...counts } };
+    if (this.#failedLogins.record({ source: req.clientIpv4, user, reason }) === "counted") return;
+    this.log.info(`login refused for ${user} from ${req.clientIpv4}: ${reason}`);
+    await this.#audit({ ...DTCPS, source: req.clientIpv4 }, { action: "dtcp.login.failed", target: user, after: { reason, ...counts } });
+  }
+
+  /**
+   * Writes the summaries of failed logins whose window has closed (every one with `everything`):
+   * one entry per address and window, with the attempts by user name and by reason.
+   */
+  async flushFailedLogins(everything = false): Promise<void> {
+    for (const summary of this.#failedLogins.take(everything)) {
+      const names = Object.keys(summary.users);
+      this.log.info(`${summary.attempts} more failed logins from ${summary.source} (${names.length + (summary.otherUsers > 0 ? "+" : "")} user names) between ${summary.firstAt.toISOString()} and ${summary.lastAt.toISOString()}`);
+      const oneUser = names.length === 1 && summary.otherUsers === 0 ? { target: names[0]! } : {};
+      await this.#audit({ ...DTCPS, source: summary.source }, { action: "dtcp.login.failed", ...oneUser, after: summaryJson(summary) });
+    }
+  }
+
+  collectMetrics(): MetricFamily[] {
+    return [
+      {
+        name: "dtcp_logins_refused_unchecked_total",
+        help: "DTCP logins refused before any password check, by reason.",
+        type: "counter",
+        samples: [
+          { labels: { reason: "malformed-user" }, value: this.refusals.malformedUser },
+          { labels: { reason: "too-frequent" }, value: this.refusals.tooFrequent },
+        ],
+      },
+    ];
+  }
+
+  /** Forgets old bookkeeping; called now and then. */
+  sweep(): void {
+    this.#loginRate.sweep();
+    this.#reports.sweep();
+  }
+
+  async #audit(actor: Actor, entry: AuditEntry): Promise<void> {
     try {
       await this.store.audit(actor, entry, new Date());
     } catch (err) {
@@ -513,4 +586,8 @@ export class Broker {
     });
     return mine;
   }
+}
+
+function summaryJson(s: FailedLoginSummary): Record<string, unknown> {
+  return { attempts: s.attempts, users: s.users, otherUsers: s.otherUsers, reasons: s.reasons, firstAt: s.firstAt.toISOString(), lastAt: s.lastAt.toISOString() };
 }

@@ -2,6 +2,8 @@ import { resolvePaths } from "../config.ts";
 import { DEFAULT_ABUSE_LIMITS } from "../control/abuse.ts";
 import { DEFAULT_TIMEOUTS } from "../control/connection.ts";
 import type { DaemonConfig } from "../daemon.ts";
+import { DEFAULT_RETENTION } from "../storage/retention.ts";
+import { DEFAULT_LOGIN_RATE_LIMITS } from "../security/login-rate.ts";
 import { NoDataPlane } from "../dataplane/types.ts";
 import { UserspaceDataPlane } from "../dataplane/userspace.ts";
 import { consoleLogger } from "../log.ts";
@@ -14,7 +16,8 @@ export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-da
              [--auth-timeout s] [--idle-timeout s] [--max-unauth n] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s]
              [--pop name] [--pop-lost-after s] [--api-url url] [--api-tls-cert file --api-tls-key file]
-             [--tcp-tunnels [host:]port] [--tls-tunnels [host:]port [--tls-cert file --tls-key file]] [--tcp-stall-timeout s] [prefix]`;
+             [--tcp-tunnels [host:]port] [--tls-tunnels [host:]port [--tls-cert file --tls-key file]] [--tcp-stall-timeout s]
+             [--login-burst n] [--login-interval s] [--audit-retention days] [--history-retention days] [prefix]`;
 
 export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { verbose: boolean } {
   const { values, positionals } = parseCommandLine({
@@ -52,6 +55,10 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "tcp-stall-timeout": { type: "string" },
+      "login-burst": { type: "string" },
+      "login-interval": { type: "string" },
+      "audit-retention": { type: "string" },
+      "history-retention": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -127,6 +134,14 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
             streamStallMs: seconds("tcp-stall-timeout", values["tcp-stall-timeout"], 30_000, 1),
             log: consoleLogger(verbose),
           }),
+    loginRate: {
+      burst: count("login-burst", values["login-burst"], DEFAULT_LOGIN_RATE_LIMITS.burst, 1),
+      refillMs: seconds("login-interval", values["login-interval"], DEFAULT_LOGIN_RATE_LIMITS.refillMs, 0.001),
+    },
+    retention: {
+      auditDays: Math.floor(numberOption("--audit-retention", values["audit-retention"], DEFAULT_RETENTION.auditDays, 0, 36_500)),
+      historyDays: Math.floor(numberOption("--history-retention", values["history-retention"], DEFAULT_RETENTION.historyDays, 0, 36_500)),
+    },
     metrics: values.metrics === undefined ? null : parseListen("--metrics", values.metrics, "127.0.0.1"),
     api: api && { ...api, tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : null },
     verbose,

@@ -13,6 +13,8 @@ export const BYE = "+OK see you soon.";
 
 export const AUTH_FAILED = "-ERR authentication failed.";
 export const TOO_MANY_FAILURES = "-ERR too many failed logins, try again later";
+/** A user who logs in again and again (a client in a loop) waits this long before the next login. */
+export const tooManyLogins = (waitSeconds: number) => `-ERR too many logins in a short time; try again in ${waitSeconds} s`;
 export const USER_REVOKED = "-ERR account removed or disabled";
 export const PASSWORD_CHANGED = "-ERR tunnel password changed";
 /** The user now belongs to another POP: their client must connect there (the portal shows where). */

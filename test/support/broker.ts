@@ -37,6 +37,7 @@ export interface TestBrokerOptions {
   trafficRecordMs?: number;
   revocationCheckMs?: number;
   attachTimeoutMs?: number;
+  loginRate?: DaemonConfig["loginRate"];
   /** IPv6 over TCP listeners; default none. */
   tunnels?: DaemonConfig["tunnels"];
   /** Default: the POP "default", others taken for dead after 30 s of silence. */
@@ -61,6 +62,7 @@ export class TestBroker {
       strictOuterSource: true,
       tunnels: options.tunnels ?? { tcp: null, tls: null },
       attachTimeoutMs: options.attachTimeoutMs,
+      loginRate: options.loginRate,
       pop: { name: DEFAULT_POP, apiUrl: null, lostAfterMs: 30_000, ...options.pop },
       host: "127.0.0.1",
       port: 0,

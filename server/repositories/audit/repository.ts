@@ -106,8 +106,31 @@ export class AuditLog {
     });
   }
 
+  /** Removes entries older than `cutoff`, `batch` at a time so that no write waits long; returns how many. */
+  async purgeBefore(cutoff: Date, batch = PURGE_BATCH): Promise<number> {
+    return purgeInBatches(batch, async (take) => {
+      const ids = (await this.db.auditLog.findMany({ select: { id: true }, where: { at: { lt: cutoff } }, orderBy: { id: "asc" }, take })).map((r) => r.id);
+      return ids.length === 0 ? 0 : (await this.db.auditLog.deleteMany({ where: { id: { in: ids } } })).count;
+    });
+  }
+
   /** An entry for something that changed nothing, such as a refused password check. */
   async record(actor: Actor, entry: AuditEntry): Promise<void> {
     await writeAudit(this.db, actor, entry);
+  }
+}
+
+/** Rows a retention purge removes per statement. */
+export const PURGE_BATCH = 2_000;
+
+/** Runs `step` (which removes up to `take` rows and says how many) until a step removes fewer. */
+export async function purgeInBatches(take: number, step: (take: number) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const removed = await step(take);
+    total += removed;
+    if (removed < take) return total;
+    // Other writers (logins, the web app) get their turn between batches.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -1,6 +1,7 @@
 import type { Db } from "../../db/client.ts";
 import { isBusy, type LoginStore } from "../../db/login-store.ts";
 import type { EndReason, SessionEnd, SessionStart, TrafficCounters } from "../../domain/types.ts";
+import { PURGE_BATCH, purgeInBatches } from "../audit/repository.ts";
 
 interface Pending<T, R> {
   item: T;
@@ -138,6 +139,14 @@ export interface SessionRecord {
 /** Stored sessions, as listings (CLI, web) and the portal's traffic chart read them. */
 export class SessionHistory {
   constructor(private readonly db: Db) {}
+
+  /** Removes sessions that ended before `cutoff` (live ones stay, however old), in batches; returns how many. */
+  async purgeEndedBefore(cutoff: Date, batch = PURGE_BATCH): Promise<number> {
+    return purgeInBatches(batch, async (take) => {
+      const ids = (await this.db.session.findMany({ select: { id: true }, where: { endedAt: { lt: cutoff } }, orderBy: { id: "asc" }, take })).map((r) => r.id);
+      return ids.length === 0 ? 0 : (await this.db.session.deleteMany({ where: { id: { in: ids } } })).count;
+    });
+  }
 
   /** Newest first, each with the name of the POP that served it (null once that POP was removed). */
   async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {

@@ -3,10 +3,11 @@ import { z } from "zod";
 import { ROLES, TRANSPORTS, TUNNEL_TYPES } from "../../domain/types.ts";
 
 // DTCP splits on spaces and dtcpc.auth on ':', so names and passwords may hold neither.
+export const USER_NAME = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 export const userNameSchema = z
   .string()
   .regex(
-    /^[a-z0-9][a-z0-9._-]{0,31}$/,
+    USER_NAME,
     "user names are 1–32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
   );
 
