@@ -100,7 +100,7 @@ try {
       await daemon.user(name);
       const user = await daemon.db.user.update({ where: { name }, data: { role } });
       const { token: cookie } = await sessions.start(user, "fuzz", "127.0.0.1");
-      const ws = new WebSocket(`ws://127.0.0.1:${daemon.apiPort}/live`, [LIVE_PROTOCOL, mintToken(key, { sub: name, role, sid: hashToken(cookie) })]);
+      const ws = new WebSocket(`ws://127.0.0.1:${daemon.apiPort}/live`, [LIVE_PROTOCOL, mintToken(key, { sub: name, role, sid: hashToken(cookie), pop: "default" })]);
       ws.on("error", () => {});
       await new Promise((r) => ws.once("open", r));
       if (!read) (ws as unknown as { _socket: Socket })._socket.pause();

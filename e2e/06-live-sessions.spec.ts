@@ -159,9 +159,9 @@ test("the live WebSocket: tokens from the token route only for the signed-in, us
     const key = loadOrCreateApiKey(resolvePaths().apiKeyFile);
     expect((await openLive(undefined)).status).toBe(401);
     expect((await openLive(["dtcp-live", "forged.token"])).status).toBe(401);
-    expect((await openLive(["dtcp-live", mintToken(Buffer.alloc(32, 1), { sub: user.name, role: "admin", sid: "0".repeat(64) })])).status).toBe(401);
-    expect((await openLive(["dtcp-live", mintToken(key, { sub: user.name, role: "user", sid: "0".repeat(64) }, 60, nowSeconds() - 600)])).status).toBe(401);
-    const admin = await openLive(["dtcp-live", mintToken(key, { sub: "e2e-admin", role: "admin", sid: "0".repeat(64) })]);
+    expect((await openLive(["dtcp-live", mintToken(Buffer.alloc(32, 1), { sub: user.name, role: "admin", sid: "0".repeat(64), pop: "default" })])).status).toBe(401);
+    expect((await openLive(["dtcp-live", mintToken(key, { sub: user.name, role: "user", sid: "0".repeat(64), pop: "default" }, 60, nowSeconds() - 600)])).status).toBe(401);
+    const admin = await openLive(["dtcp-live", mintToken(key, { sub: "e2e-admin", role: "admin", sid: "0".repeat(64), pop: "default" })]);
     expect(admin.status).toBe(101);
     opened.push(admin.ws!);
     const all = admin.first!.type === "snapshot" ? admin.first!.rows.map((r) => r.user) : [];

@@ -175,6 +175,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       const { tls, ...listen } = config.api;
       const apiServer = await startApiServer({ ...listen, tls: tls && { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } }, {
         broker,
+        pop: pop.name,
         key: loadOrCreateApiKey(paths.apiKeyFile),
         previousKeys: paths.previousApiKeyFile ? [loadKeyFile(paths.previousApiKeyFile)] : [],
         log,

@@ -27,9 +27,9 @@ describe("live-session API over a real WebSocket", () => {
   const startApi = (options: Partial<ApiListen> = {}) =>
     startApiServer(
       { host: "127.0.0.1", port: 0, ...options },
-      { broker: broker.daemon.broker, key, log: silentLogger, standing: (ids) => new WebSessionRepository(broker.db).standing(ids) },
+      { broker: broker.daemon.broker, pop: "default", key, log: silentLogger, standing: (ids) => new WebSessionRepository(broker.db).standing(ids) },
     );
-  const token = async (sub: string, role: "admin" | "user") => mintToken(key, { sub, role, sid: await broker.signedIn(sub, role) });
+  const token = async (sub: string, role: "admin" | "user") => mintToken(key, { sub, role, sid: await broker.signedIn(sub, role), pop: "default" });
   const view = async (sub: string, role: "admin" | "user", port = api.address.port) => {
     const viewer = await LiveClient.connect(port, await token(sub, role));
     viewers.push(viewer);
@@ -65,7 +65,7 @@ describe("live-session API over a real WebSocket", () => {
 
   test("GET /health answers ok with a token, and nothing answers without one", async () => {
     const base = `http://127.0.0.1:${api.address.port}`;
-    const token = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION });
+    const token = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION, pop: "default" });
     const res = await fetch(`${base}/health`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     assert.equal(await res.text(), "ok");
@@ -73,19 +73,19 @@ describe("live-session API over a real WebSocket", () => {
       assert.equal((await fetch(`${base}${path}`)).status, 401, `${path} without a token`);
       assert.equal((await fetch(`${base}${path}`, { headers: { authorization: "Bearer not.a-token" } })).status, 401, `${path} with a bad token`);
     }
-    const expired = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION }, 60, nowSeconds() - 120);
+    const expired = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION, pop: "default" }, 60, nowSeconds() - 120);
     assert.equal((await fetch(`${base}/health`, { headers: { authorization: `Bearer ${expired}` } })).status, 401, "an expired token");
   });
 
   test("connections without a valid token in the subprotocol header are refused with 401", async () => {
     const port = api.address.port;
-    const valid = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION });
+    const valid = mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION, pop: "default" });
     assert.equal(await LiveClient.refusal(port, undefined), 401);
     assert.equal(await LiveClient.refusal(port, ["dtcp-live"]), 401);
     assert.equal(await LiveClient.refusal(port, [valid]), 401, "the API name must come first");
     assert.equal(await LiveClient.refusal(port, ["dtcp-live", "not.a-token"]), 401);
-    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION }, 60, nowSeconds() - 120)]), 401, "expired");
-    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(Buffer.alloc(32, 9), { sub: "root", role: "admin", sid: NO_SESSION })]), 401, "another key");
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(key, { sub: "root", role: "admin", sid: NO_SESSION, pop: "default" }, 60, nowSeconds() - 120)]), 401, "expired");
+    assert.equal(await LiveClient.refusal(port, ["dtcp-live", mintToken(Buffer.alloc(32, 9), { sub: "root", role: "admin", sid: NO_SESSION, pop: "default" })]), 401, "another key");
     assert.equal(await LiveClient.refusal(port, undefined, `/live?token=${valid}`), 401, "never from the URL");
     assert.equal(await LiveClient.refusal(port, ["dtcp-live", valid], "/elsewhere"), 404);
   });
@@ -309,5 +309,100 @@ describe("live-session API over a real WebSocket", () => {
     await other.close();
     assert.equal(await viewer.closed(), 1001);
     assert.ok(Date.now() - started < 1_500);
+  });
+});
+
+describe("live-session API of two POPs' daemons on one database", () => {
+  let east: TestBroker;
+  let west: TestBroker;
+  let eastApi: ApiServer;
+  let westApi: ApiServer;
+  let key: Buffer;
+
+  before(async () => {
+    east = await TestBroker.start();
+    west = await TestBroker.start({ sharing: east, pop: { name: "west" } });
+    key = loadOrCreateApiKey(east.config.paths.apiKeyFile);
+    const deps = (b: TestBroker, pop: string) => ({ broker: b.daemon.broker, pop, key, log: silentLogger, standing: (ids: readonly string[]) => new WebSessionRepository(east.db).standing(ids) });
+    eastApi = await startApiServer({ host: "127.0.0.1", port: 0 }, deps(east, "default"));
+    westApi = await startApiServer({ host: "127.0.0.1", port: 0 }, deps(west, "west"));
+  });
+  after(async () => {
+    await eastApi.close();
+    await westApi.close();
+    await west.stop();
+    await east.stop();
+  });
+
+  test("a token minted for one POP is refused (403) by the other, and taken by its own", async () => {
+    await east.user("root", { role: "admin", pop: "default" });
+    const sid = await east.signedIn("root", "admin");
+    const forWest = mintToken(key, { sub: "root", role: "admin", sid, pop: "west" });
+    assert.equal(await LiveClient.refusal(eastApi.address.port, ["dtcp-live", forWest]), 403, "replayed at another POP");
+    const viewer = await LiveClient.connect(westApi.address.port, forWest);
+    assert.equal((await viewer.next(isSnapshot)).type, "snapshot");
+    viewer.close();
+  });
+
+  test("a token whose sign-in has ended is refused when it connects, not at the next re-check", async () => {
+    await east.user("ann", { role: "admin", pop: "default" });
+    const sid = await east.signedIn("ann", "admin");
+    const token = mintToken(key, { sub: "ann", role: "admin", sid, pop: "default" });
+    await new WebSessionRepository(east.db).endAll("ann", { name: "test" });
+    assert.equal(await LiveClient.refusal(eastApi.address.port, ["dtcp-live", token]), 401);
+    assert.equal(eastApi.viewers, 0);
+  });
+});
+
+describe("live-session API connection limits", () => {
+  test("silent connections and half-done TLS handshakes cost a bounded number, are cut after the handshake timeout, and a viewer still gets in", async () => {
+    const { selfSignedCertificate } = await import("./support/tls.ts");
+    const { connect } = await import("node:net");
+    const pem = selfSignedCertificate();
+    const broker = await TestBroker.start();
+    const key = loadOrCreateApiKey(broker.config.paths.apiKeyFile);
+    const api = await startApiServer(
+      { host: "127.0.0.1", port: 0, tls: { cert: pem.cert, key: pem.key }, limits: { maxUnauthenticatedPerAddress: 4, maxUnauthenticated: 8 }, handshakeTimeoutMs: 1_000 },
+      { broker: broker.daemon.broker, pop: "default", key, log: silentLogger, standing: (ids) => new WebSessionRepository(broker.db).standing(ids) },
+    );
+    const sockets: import("node:net").Socket[] = [];
+    const closed = new Set<number>();
+    const open = (localAddress: string, bytes?: Buffer) => {
+      const i = sockets.length;
+      const s = connect({ host: "127.0.0.1", port: api.address.port, localAddress });
+      s.on("error", () => {});
+      s.on("close", () => closed.add(i));
+      // The first bytes of a TLS ClientHello, and no more: a handshake left half done.
+      if (bytes) s.on("connect", () => s.write(bytes));
+      sockets.push(s);
+    };
+    const waitFor = async (check: () => boolean, what: string) => {
+      for (const until = Date.now() + 10_000; !check(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
+    };
+    try {
+      for (let i = 0; i < 10; i++) open("127.0.7.1", i % 2 === 0 ? Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]) : undefined);
+      await waitFor(() => closed.size >= 6, "one address's connections past its share to be refused");
+      assert.equal(api.pending, 4, "one address holds its share");
+      for (let a = 2; a < 6; a++) for (let i = 0; i < 4; i++) open(`127.0.7.${a}`);
+      await waitFor(() => api.cut.evicted >= 12, "the busiest addresses to make room");
+      assert.ok(api.pending <= 8, `${api.pending} pending in all`);
+      const token = mintToken(key, { sub: "vic", role: "admin", sid: await broker.signedIn("vic", "admin"), pop: "default" });
+      const { default: WebSocket } = await import("ws");
+      const ws = new WebSocket(`wss://127.0.0.1:${api.address.port}/live`, ["dtcp-live", token], { ca: pem.cert, localAddress: "127.0.8.1" });
+      const first = await new Promise<string>((resolve, reject) => {
+        ws.once("message", (data) => resolve(String(data)));
+        ws.once("unexpected-response", (_q, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+        ws.once("error", reject);
+      });
+      assert.equal(JSON.parse(first).type, "snapshot", "a real viewer gets in during the flood");
+      ws.close();
+      await waitFor(() => closed.size === sockets.length, "every silent or half-done connection to be cut by the handshake timeout");
+      await waitFor(() => api.pending === 0, "nothing left pending");
+    } finally {
+      for (const s of sockets) s.destroy();
+      await api.close();
+      await broker.stop();
+      pem.cleanup();
+    }
   });
 });

@@ -101,7 +101,7 @@ describe("hostile input against the daemon under a small heap", () => {
     await daemon.user(name);
     const user = await daemon.db.user.update({ where: { name }, data: { role } });
     const { token: cookie } = await new WebSessionRepository(daemon.db).start(user, "test", "127.0.0.1");
-    return mintToken(key, { sub: name, role, sid: hashToken(cookie) });
+    return mintToken(key, { sub: name, role, sid: hashToken(cookie), pop: "default" });
   };
 
   test("500 random messages on the live WebSocket: every reply is a message of the API, the viewer stays", async () => {

@@ -78,17 +78,17 @@ describe("rotating the sealing key and the API key", () => {
 
   test("a live API checking against the new key and the previous one takes tokens of both; without it, only the new key's", async () => {
     const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
-    const deps = { broker: { liveView: () => [], kick: async () => false }, log: silentLogger, standing: async () => new Map() };
+    const deps = { broker: { liveView: () => [], kick: async () => false }, log: silentLogger, pop: "default", standing: async (ids: readonly string[]) => new Map(ids.map((id) => [id, { name: "root", role: "admin" as const }])) };
     const sid = "0".repeat(64);
     const rotating = await startApiServer({ host: "127.0.0.1", port: 0 }, { ...deps, key: newKey, previousKeys: [oldKey] });
     const rotated = await startApiServer({ host: "127.0.0.1", port: 0 }, { ...deps, key: newKey });
     try {
       for (const key of [oldKey, newKey]) {
-        const viewer = await LiveClient.connect(rotating.address.port, mintToken(key, { sub: "root", role: "admin", sid }));
+        const viewer = await LiveClient.connect(rotating.address.port, mintToken(key, { sub: "root", role: "admin", sid, pop: "default" }));
         assert.equal((await viewer.next((m) => m.type === "snapshot")).type, "snapshot");
         viewer.close();
       }
-      assert.equal(await LiveClient.refusal(rotated.address.port, ["dtcp-live", mintToken(oldKey, { sub: "root", role: "admin", sid })]), 401);
+      assert.equal(await LiveClient.refusal(rotated.address.port, ["dtcp-live", mintToken(oldKey, { sub: "root", role: "admin", sid, pop: "default" })]), 401);
     } finally {
       await rotating.close();
       await rotated.close();

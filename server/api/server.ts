@@ -6,9 +6,11 @@
 // from is checked again every few seconds for as long as the viewer stays. Across hosts the API is
 // served over TLS (certificate and key files).
 
-import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { RefusalReports } from "../control/abuse.ts";
+import { UnauthenticatedConnections, type AdmissionLimits } from "../control/admission.ts";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { Broker } from "../broker/broker.ts";
@@ -34,13 +36,26 @@ export interface ApiListen {
   standingCheckMs?: number;
   /** Serve over TLS with this certificate chain and key (PEM). */
   tls?: { cert: Buffer; key: Buffer } | null;
+  /** Connections not yet an authenticated viewer (in their TLS handshake, or before their request), per address and in all. */
+  limits?: AdmissionLimits;
+  /** A TLS handshake, or a request's headers, not done by then: the connection is closed. */
+  handshakeTimeoutMs?: number;
 }
+
+/**
+ * The API is for the web app, which opens a connection per viewer and upgrades it at once: a few
+ * connections at a time are waiting on their handshake or request, never hundreds.
+ */
+export const DEFAULT_API_LIMITS: AdmissionLimits = { maxUnauthenticatedPerAddress: 32, maxUnauthenticated: 256 };
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Whether the web sign-in behind a viewer still stands, and with which role; null when it does not. */
 export type ViewerStanding = (webSessionIds: readonly string[]) => Promise<Map<string, Viewer>>;
 
 export interface ApiDeps {
   broker: Pick<Broker, "liveView" | "kick">;
+  /** This daemon's POP: tokens minted for another POP are refused. */
+  pop: string;
   /** Re-checks open viewers now and then: signed out, disabled, removed or demoted viewers are dropped. */
   standing: ViewerStanding;
   /** The 32-byte token key (loadOrCreateApiKey). */
@@ -56,6 +71,10 @@ export interface ApiServer {
   readonly address: AddressInfo;
   /** Open live views. */
   readonly viewers: number;
+  /** Connections that are not (yet) a viewer: in their handshake or before their request. */
+  readonly pending: number;
+  /** Connections refused because their address held its share, and closed to make room. */
+  readonly cut: { perAddress: number; evicted: number };
   close(): Promise<void>;
 }
 
@@ -114,7 +133,54 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }
   };
-  const http: Server = listen.tls ? createTlsServer({ cert: listen.tls.cert, key: listen.tls.key }, handler) : createServer(handler);
+  // A request's headers, and a TLS handshake, get a few seconds; Node's checks run every second.
+  const timeoutMs = listen.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const httpOptions: ServerOptions = { headersTimeout: timeoutMs, requestTimeout: timeoutMs, keepAliveTimeout: Math.min(5_000, timeoutMs), connectionsCheckingInterval: Math.min(1_000, timeoutMs) };
+  const http: Server = listen.tls
+    ? createTlsServer({ ...httpOptions, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: timeoutMs }, handler)
+    : createServer(httpOptions, handler);
+
+  // Every connection counts against the admission limits from its TCP connect until it is a
+  // viewer (or closes): silent peers and half-done handshakes cost a bounded number of descriptors.
+  const pending = new UnauthenticatedConnections<Socket>(listen.limits ?? DEFAULT_API_LIMITS);
+  const pendingByPeer = new Map<string, Socket>();
+  const peerKey = (socket: { remoteAddress?: string; remotePort?: number }) => `${socket.remoteAddress}:${socket.remotePort}`;
+  const cut = { perAddress: 0, evicted: 0 };
+  const reports = new RefusalReports();
+  http.on("connection", (raw: Socket) => {
+    const address = unmapIpv4(raw.remoteAddress ?? "");
+    raw.on("error", () => {});
+    const admission = pending.admit(address, raw);
+    if (!admission.admitted) {
+      cut.perAddress++;
+      if (reports.due(address)) log.warn(`live API: refusing connections from ${address}: ${pending.limits.maxUnauthenticatedPerAddress} already waiting on their handshake or request`);
+      raw.destroy();
+      return;
+    }
+    if (admission.evicted) {
+      cut.evicted++;
+      if (reports.due("\u0000evicted")) log.warn(`live API: ${pending.limits.maxUnauthenticated} connections waiting; closing the oldest of the busiest address to make room`);
+      admission.evicted.destroy();
+    }
+    const key = peerKey(raw);
+    pendingByPeer.set(key, raw);
+    raw.once("close", () => {
+      if (pendingByPeer.get(key) === raw) pendingByPeer.delete(key);
+      pending.release(raw);
+    });
+  });
+  // The TLS socket an upgrade arrives on is not the raw one admitted; they share the peer's address and port.
+  const admitted = (socket: Duplex) => {
+    const key = peerKey(socket as Socket);
+    const raw = pendingByPeer.get(key);
+    if (raw === undefined) return;
+    pendingByPeer.delete(key);
+    pending.release(raw);
+  };
+  http.on("tlsClientError", (err: Error, socket: Duplex) => {
+    log.debug(`live API: TLS handshake from ${(socket as Socket).remoteAddress ?? "?"}: ${err.message}`);
+    socket.destroy();
+  });
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -133,9 +199,28 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       log.info(`live API: refused a connection from ${source}: ${check === null ? "no token" : `token ${check.reason}`}`);
       return refuse(socket, 401, "Unauthorized");
     }
+    if (check.claims.pop !== deps.pop) {
+      log.info(`live API: refused a connection from ${source}: its token is for the POP ${check.claims.pop}, not ${deps.pop}`);
+      return refuse(socket, 403, "Forbidden");
+    }
     const viewer: Viewer = { name: check.claims.sub, role: check.claims.role };
     const webSessionId = check.claims.sid;
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, viewer, webSessionId, source));
+    // The sign-in behind the token must stand now, not only at the next re-check.
+    deps.standing([webSessionId]).then(
+      (standing) => {
+        if (socket.destroyed) return;
+        if (!stillStands(standing.get(webSessionId), viewer)) {
+          log.info(`live API: refused a connection from ${source}: the sign-in of ${viewer.name} behind its token has ended`);
+          return refuse(socket, 401, "Unauthorized");
+        }
+        admitted(socket);
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, viewer, webSessionId, source));
+      },
+      (err: unknown) => {
+        log.warn(`live API: checking a viewer's sign-in failed: ${(err as Error).message}`);
+        refuse(socket, 503, "Service Unavailable");
+      },
+    );
   });
 
   function accept(ws: WebSocket, viewer: Viewer, webSessionId: string, source: string): void {
@@ -256,7 +341,7 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       const standing = await deps.standing([...new Set(open.map((c) => c.webSessionId))]);
       for (const c of open) {
         const current = standing.get(c.webSessionId);
-        if (current !== undefined && current.name === c.viewer.name && (current.role === c.viewer.role || c.viewer.role === "user")) continue;
+        if (stillStands(current, c.viewer)) continue;
         if (!connections.has(c)) continue;
         log.info(`live API: ${c.viewer.name} from ${c.source} dropped: ${current === undefined ? "signed out, disabled or removed" : "no longer an administrator"}`);
         drop(c, 4001, "signed out");
@@ -282,6 +367,10 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
     get viewers() {
       return connections.size;
     },
+    get pending() {
+      return pending.size;
+    },
+    cut,
     close: async () => {
       clearInterval(sampling);
       clearInterval(heartbeat);
@@ -311,12 +400,17 @@ function sourceOf(req: IncomingMessage, peer: string): string {
   return loopback && first && /^[0-9A-Fa-f.:]{2,45}$/.test(first) ? first : peer;
 }
 
+/** The sign-in is still the viewer's, with the role the token gave or more (a user's token stays a user's view). */
+function stillStands(current: Viewer | undefined, viewer: Viewer): boolean {
+  return current !== undefined && current.name === viewer.name && (current.role === viewer.role || viewer.role === "user");
+}
+
 function pathOf(req: IncomingMessage): string {
   return (req.url ?? "").split("?")[0] ?? "";
 }
 
 /** The token from "dtcp-live, <token>": the API's name, then the token, nothing else. */
-function tokenOf(header: string | undefined): string | null {
+export function tokenOf(header: string | undefined): string | null {
   const parts = (header ?? "").split(",").map((p) => p.trim());
   return parts.length === 2 && parts[0] === LIVE_PROTOCOL && parts[1] !== "" ? parts[1]! : null;
 }

@@ -34,24 +34,24 @@ describe("live API tokens", () => {
     fc.assert(
       fc.property(userName, role, ttl, now, fc.integer({ min: 0, max: 3600 + CLOCK_SKEW_S }), (sub, r, t, minted, later) => {
         fc.pre(later <= t + CLOCK_SKEW_S);
-        const check = verifyToken(KEY, mintToken(KEY, { sub, role: r, sid: SID }, t, minted), minted + later);
-        assert.deepEqual(check, { ok: true, claims: { sub, role: r, sid: SID, exp: minted + t, scope: "live" } });
+        const check = verifyToken(KEY, mintToken(KEY, { sub, role: r, sid: SID, pop: "default" }, t, minted), minted + later);
+        assert.deepEqual(check, { ok: true, claims: { sub, role: r, sid: SID, pop: "default", exp: minted + t, scope: "live" } });
       }),
     );
   });
 
   it("are compact base64url JSON signed with HMAC-SHA256", () => {
-    const token = mintToken(KEY, { sub: "alice", role: "admin", sid: SID }, 60, NOW);
-    assert.equal(token, signed({ sub: "alice", role: "admin", sid: SID, exp: NOW + 60, scope: "live" }));
+    const token = mintToken(KEY, { sub: "alice", role: "admin", sid: SID, pop: "default" }, 60, NOW);
+    assert.equal(token, signed({ sub: "alice", role: "admin", sid: SID, pop: "default", exp: NOW + 60, scope: "live" }));
   });
 
   it("are refused once expired, with 5 s allowed for clock skew", () => {
-    const token = mintToken(KEY, { sub: "alice", role: "user", sid: SID }, 60, NOW);
+    const token = mintToken(KEY, { sub: "alice", role: "user", sid: SID, pop: "default" }, 60, NOW);
     assert.equal(verifyToken(KEY, token, NOW + 60 + 5).ok, true);
     assert.deepEqual(verifyToken(KEY, token, NOW + 60 + 6), { ok: false, reason: "expired" });
     fc.assert(
       fc.property(ttl, now, fc.integer({ min: CLOCK_SKEW_S + 1, max: 1e9 }), (t, minted, late) => {
-        assert.deepEqual(verifyToken(KEY, mintToken(KEY, { sub: "bob", role: "admin", sid: SID }, t, minted), minted + t + late), { ok: false, reason: "expired" });
+        assert.deepEqual(verifyToken(KEY, mintToken(KEY, { sub: "bob", role: "admin", sid: SID, pop: "default" }, t, minted), minted + t + late), { ok: false, reason: "expired" });
       }),
     );
   });
@@ -59,7 +59,7 @@ describe("live API tokens", () => {
   it("are refused when any character of the payload or the signature changes", () => {
     fc.assert(
       fc.property(userName, role, fc.nat(), fc.nat(), (sub, r, position, pick) => {
-        const token = mintToken(KEY, { sub, role: r, sid: SID }, 60, NOW);
+        const token = mintToken(KEY, { sub, role: r, sid: SID, pop: "default" }, 60, NOW);
         let index = position % token.length;
         if (token[index] === ".") index++;
         assert.deepEqual(verifyToken(KEY, withCharReplaced(token, index, pick), NOW), { ok: false, reason: "bad-signature" });
@@ -68,7 +68,7 @@ describe("live API tokens", () => {
   });
 
   it("cannot be lifted to admin or lengthened without the key", () => {
-    const token = mintToken(KEY, { sub: "mallory", role: "user", sid: SID }, 60, NOW);
+    const token = mintToken(KEY, { sub: "mallory", role: "user", sid: SID, pop: "default" }, 60, NOW);
     const signature = token.split(".")[1]!;
     const forged = Buffer.from(JSON.stringify({ sub: "mallory", role: "admin", sid: SID, exp: NOW + 60, scope: "live" })).toString("base64url");
     assert.deepEqual(verifyToken(KEY, `${forged}.${signature}`, NOW), { ok: false, reason: "bad-signature" });
@@ -78,7 +78,7 @@ describe("live API tokens", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (other) => {
         fc.pre(!Buffer.from(other).equals(KEY));
-        const token = mintToken(Buffer.from(other), { sub: "alice", role: "admin", sid: SID }, 60, NOW);
+        const token = mintToken(Buffer.from(other), { sub: "alice", role: "admin", sid: SID, pop: "default" }, 60, NOW);
         assert.deepEqual(verifyToken(KEY, token, NOW), { ok: false, reason: "bad-signature" });
       }),
     );
@@ -86,7 +86,7 @@ describe("live API tokens", () => {
 
   it("of another scope are refused", () => {
     for (const scope of ["admin", "LIVE", "live ", ""]) {
-      assert.deepEqual(verifyToken(KEY, signed({ sub: "alice", role: "admin", sid: SID, exp: NOW + 60, scope }), NOW), { ok: false, reason: "wrong-scope" });
+      assert.deepEqual(verifyToken(KEY, signed({ sub: "alice", role: "admin", sid: SID, pop: "default", exp: NOW + 60, scope }), NOW), { ok: false, reason: "wrong-scope" });
     }
   });
 
@@ -96,15 +96,15 @@ describe("live API tokens", () => {
       ".",
       "abc",
       "a.b.c",
-      `${mintToken(KEY, { sub: "alice", role: "admin", sid: SID }, 60, NOW)}.`,
-      `.${mintToken(KEY, { sub: "alice", role: "admin", sid: SID }, 60, NOW).split(".")[1]}`,
+      `${mintToken(KEY, { sub: "alice", role: "admin", sid: SID, pop: "default" }, 60, NOW)}.`,
+      `.${mintToken(KEY, { sub: "alice", role: "admin", sid: SID, pop: "default" }, 60, NOW).split(".")[1]}`,
       "eyJ9+.abc/",
       "dtcp-live",
       "x".repeat(2000) + "." + "y".repeat(43),
     ];
     for (const token of cases) assert.deepEqual(verifyToken(KEY, token, NOW), { ok: false, reason: "malformed" }, JSON.stringify(token));
 
-    const claims = { sub: "alice", role: "admin", sid: SID, exp: NOW + 60, scope: "live" };
+    const claims = { sub: "alice", role: "admin", sid: SID, pop: "default", exp: NOW + 60, scope: "live" };
     const notClaims = [
       "not json",
       "[]",
@@ -115,6 +115,8 @@ describe("live API tokens", () => {
       { ...claims, role: "root" },
       { ...claims, exp: "2000000000" },
       { ...claims, exp: NOW + 0.5 },
+      { ...claims, pop: undefined },
+      { ...claims, pop: "Paris" },
       { ...claims, scope: undefined },
     ];
     for (const payload of notClaims) assert.deepEqual(verifyToken(KEY, signed(payload), NOW), { ok: false, reason: "malformed" }, JSON.stringify(payload));
@@ -130,9 +132,9 @@ describe("live API tokens", () => {
   });
 
   it("need a 32-byte key and a lifetime of whole seconds", () => {
-    assert.throws(() => mintToken(Buffer.alloc(16), { sub: "alice", role: "admin", sid: SID }), SecretKeyError);
+    assert.throws(() => mintToken(Buffer.alloc(16), { sub: "alice", role: "admin", sid: SID, pop: "default" }), SecretKeyError);
     assert.throws(() => verifyToken(Buffer.alloc(31), "a.b"), SecretKeyError);
-    assert.throws(() => mintToken(KEY, { sub: "alice", role: "admin", sid: SID }, 0), RangeError);
-    assert.throws(() => mintToken(KEY, { sub: "alice", role: "admin", sid: SID }, 1.5), RangeError);
+    assert.throws(() => mintToken(KEY, { sub: "alice", role: "admin", sid: SID, pop: "default" }, 0), RangeError);
+    assert.throws(() => mintToken(KEY, { sub: "alice", role: "admin", sid: SID, pop: "default" }, 1.5), RangeError);
   });
 });

@@ -2,12 +2,17 @@
 // before it opens the WebSocket; the daemon checks it at connect time only. Both read the same
 // 32-byte key file (Paths.apiKeyFile).
 //
-//   token = base64url(JSON {sub, role, sid, exp, scope}) "." base64url(HMAC-SHA256(key, first part))
+//   token = base64url(JSON {sub, role, sid, pop, exp, scope}) "." base64url(HMAC-SHA256(key, first part))
+//
+// Every POP's daemon shares the key, so a token names the POP it was minted for and only that
+// POP's daemon takes it: one that reaches another POP (or anyone on the path to it) cannot be
+// replayed at the rest.
 
 import { type Role, ROLES } from "../domain/types.ts";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { userNameSchema } from "../repositories/users/schema.ts";
+import { popNameSchema } from "../repositories/pops/schema.ts";
 import { KEY_BYTES, loadOrCreateKeyFile, SecretKeyError } from "../secrets/key-file.ts";
 
 export const LIVE_SCOPE = "live";
@@ -25,6 +30,8 @@ export interface TokenClaims {
   role: Role;
   /** The web sign-in (WebSession id) the token was minted for: the daemon keeps checking it stands. */
   sid: string;
+  /** The POP whose daemon this token opens; the others refuse it. */
+  pop: string;
   /** Epoch seconds after which the token no longer opens a connection. */
   exp: number;
   scope: typeof LIVE_SCOPE;
@@ -37,6 +44,7 @@ const claimsSchema = z.object({
   sub: userNameSchema,
   role: z.enum(ROLES),
   sid: z.string().regex(/^[0-9a-f]{64}$/),
+  pop: popNameSchema,
   exp: z.number().int().nonnegative(),
   scope: z.string(),
 });
@@ -48,10 +56,10 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-export function mintToken(key: Buffer, viewer: { sub: string; role: Role; sid: string }, ttlSeconds = DEFAULT_TOKEN_TTL_S, now = nowSeconds()): string {
+export function mintToken(key: Buffer, viewer: { sub: string; role: Role; sid: string; pop: string }, ttlSeconds = DEFAULT_TOKEN_TTL_S, now = nowSeconds()): string {
   checkKey(key);
   if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) throw new RangeError(`a token lifetime is a positive whole number of seconds; got ${ttlSeconds}`);
-  const claims: TokenClaims = { sub: viewer.sub, role: viewer.role, sid: viewer.sid, exp: now + ttlSeconds, scope: LIVE_SCOPE };
+  const claims: TokenClaims = { sub: viewer.sub, role: viewer.role, sid: viewer.sid, pop: viewer.pop, exp: now + ttlSeconds, scope: LIVE_SCOPE };
   const payload = Buffer.from(JSON.stringify(claims), "utf8").toString("base64url");
   return `${payload}.${sign(key, payload)}`;
 }
@@ -77,10 +85,10 @@ export function verifyToken(key: Buffer, token: string, now = nowSeconds()): Tok
   }
   const parsed = claimsSchema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: "malformed" };
-  const { sub, role, sid, exp, scope } = parsed.data;
+  const { sub, role, sid, pop, exp, scope } = parsed.data;
   if (scope !== LIVE_SCOPE) return { ok: false, reason: "wrong-scope" };
   if (now > exp + CLOCK_SKEW_S) return { ok: false, reason: "expired" };
-  return { ok: true, claims: { sub, role, sid, exp, scope } };
+  return { ok: true, claims: { sub, role, sid, pop, exp, scope } };
 }
 
 function sign(key: Buffer, payload: string): string {

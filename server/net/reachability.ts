@@ -28,6 +28,12 @@ export function localOnly(host: string): string | null {
   return null;
 }
 
+/** Whether a host name or address can only mean this machine (loopback, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const why = localOnly(host.replace(/^\[(.*)\]$/, "$1"));
+  return why === "a loopback address" || why === "a name for this machine only";
+}
+
 /** An IPv4 address of one of this host's interfaces, as os.networkInterfaces() lists them. */
 export interface InterfaceAddress {
   family: string | number;

@@ -34,13 +34,15 @@ export function isLiveUpgrade(req: IncomingMessage): boolean {
  */
 export function proxyLiveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget): void {
   let answered = false;
+  let upgraded = false;
   const upstream: Socket = target.tls
     ? connectTls({ host: target.host, port: target.port, servername: isIpAddress(target.host) ? undefined : target.host, ca: target.tls.ca, ALPNProtocols: ["http/1.1"] })
     : connect({ host: target.host, port: target.port });
   socket.on("error", () => upstream.destroy());
   socket.on("close", () => upstream.destroy());
   upstream.on("error", () => {});
-  upstream.on("close", () => (answered ? socket.destroy() : badGateway(socket)));
+  // Once upgraded, either side closing closes the other; a relayed refusal is let finish.
+  upstream.on("close", () => (!answered ? badGateway(socket) : upgraded ? socket.destroy() : socket.end()));
   upstream.setTimeout(10_000, () => {
     if (!answered) upstream.destroy(new Error("timeout"));
   });
@@ -57,18 +59,35 @@ export function proxyLiveUpgrade(req: IncomingMessage, socket: Duplex, head: Buf
     const source = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim() || req.socket.remoteAddress;
     if (source && /^[0-9A-Fa-f.:]{2,45}$/.test(source)) lines.push(`X-Forwarded-For: ${source}`);
     upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
-    if (head.length > 0) upstream.write(head);
-    socket.pipe(upstream);
-    // Only an HTTP answer is relayed: anything else (a TLS alert from a port that wants TLS) is a bad gateway.
-    upstream.once("data", (first: Buffer) => {
-      if (first.subarray(0, 5).toString("latin1") !== "HTTP/") return void upstream.destroy();
+    // Nothing of the browser's goes on until the daemon has accepted the upgrade: a refused
+    // visitor's bytes never reach it. Only an HTTP answer is relayed: anything else (a TLS alert
+    // from a port that wants TLS) is a bad gateway.
+    let answer = Buffer.alloc(0);
+    const onAnswer = (chunk: Buffer) => {
+      answer = Buffer.concat([answer, chunk]);
+      if (answer.subarray(0, 5).toString("latin1") !== "HTTP/".slice(0, Math.min(5, answer.length))) return void upstream.destroy();
+      const lineEnd = answer.indexOf("\r\n");
+      if (lineEnd < 0) {
+        if (answer.length > MAX_STATUS_LINE) upstream.destroy();
+        return;
+      }
+      upstream.off("data", onAnswer);
       answered = true;
       upstream.setTimeout(0);
-      socket.write(first);
+      socket.write(answer);
       upstream.pipe(socket);
-    });
+      // A refusal is relayed as it is, and the browser's side is not read.
+      upgraded = /^HTTP\/1\.1 101 /.test(answer.subarray(0, lineEnd).toString("latin1"));
+      if (upgraded) {
+        if (head.length > 0) upstream.write(head);
+        socket.pipe(upstream);
+      }
+    };
+    upstream.on("data", onAnswer);
   });
 }
+
+const MAX_STATUS_LINE = 1024;
 
 const isIpAddress = (host: string) => /^[\d.]+$/.test(host) || host.includes(":");
 

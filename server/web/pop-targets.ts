@@ -3,6 +3,7 @@
 // local daemon (BROKER_API_LISTEN).
 import type { IncomingMessage } from "node:http";
 import type { ProxyTarget } from "./live-proxy.ts";
+import { isLoopbackHost } from "../net/reachability.ts";
 
 const DAEMON_PATH = "/live";
 /** POPs are looked up again at most this often: added or changed ones are reached within seconds. */
@@ -16,12 +17,17 @@ export function popOfRequest(req: IncomingMessage): string | null {
   return pop === null || pop === "" ? null : pop;
 }
 
-/** Where the API at `apiUrl` (http(s)://host:port) is; `local` when there is no URL. */
-export function targetOf(apiUrl: string | null, local: ProxyTarget, ca: Buffer | undefined): ProxyTarget {
+/**
+ * Where the API at `apiUrl` (http(s)://host:port) is; `local` when there is no URL. A string says
+ * why it is not reached: a token in clear to another host (an http:// URL stored before such
+ * URLs were refused) could be read and replayed on the way.
+ */
+export function targetOf(apiUrl: string | null, local: ProxyTarget, ca: Buffer | undefined): ProxyTarget | string {
   if (apiUrl === null) return local;
   const url = new URL(apiUrl);
   const tls = url.protocol === "https:";
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (!tls && !isLoopbackHost(host)) return `the API URL ${apiUrl} is plain http:// to another host: give the POP an https:// one`;
   return { host, port: Number(url.port || (tls ? 443 : 80)), path: DAEMON_PATH, tls: tls ? { ca } : null };
 }
 

@@ -9,7 +9,7 @@
 // whose X-Forwarded-* headers count; see forwarded.ts).
 
 import { EventEmitter } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +21,10 @@ import { readFileSync } from "node:fs";
 import { resolvePaths } from "../config.ts";
 import { openStorage, type Storage } from "../storage/storage.ts";
 import { isLiveUpgrade, proxyLiveUpgrade } from "./live-proxy.ts";
-import { PopDirectory, popOfRequest, targetOf } from "./pop-targets.ts";
+import { gateLiveUpgrade } from "./live-gate.ts";
+import { PopDirectory, targetOf } from "./pop-targets.ts";
+import { loadOrCreateApiKey } from "../api/token.ts";
+import { loadKeyFile } from "../secrets/key-file.ts";
 
 // Next's own type declarations are kept out of the server code (they retype process.env), so the
 // little of its API used here is declared by hand.
@@ -71,27 +74,41 @@ const server = createServer((req, res) => {
     res.end();
   });
 });
-// The POPs' API addresses, from the database, opened only once a live view names a POP.
+// The database (the POPs' API addresses, viewers' sign-ins), opened once a live view is asked for.
 let storage: Promise<Storage> | null = null;
-const pops = new PopDirectory(async () => {
+const repositories = () => {
   storage ??= openStorage(resolvePaths().databaseUrl, resolvePaths()).catch((err: unknown) => {
     storage = null;
     throw err;
   });
-  return (await storage).pops.list();
-});
-const NOT_FOUND = "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  return storage;
+};
+const pops = new PopDirectory(async () => (await repositories()).pops.list());
+// The key the web app mints live tokens with (and, during a rotation, the one before it).
+let tokenKeys: Buffer[] | null = null;
+const keys = () => (tokenKeys ??= [loadOrCreateApiKey(resolvePaths().apiKeyFile), ...(resolvePaths().previousApiKeyFile ? [loadKeyFile(resolvePaths().previousApiKeyFile!)] : [])]);
+const refusal = (status: number) => `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
 server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
   socket.on("error", () => {});
   settle(req);
-  if (!isLiveUpgrade(req)) return void socket.end(NOT_FOUND);
-  const pop = popOfRequest(req);
-  if (pop === null) return proxyLiveUpgrade(req, socket, head, target);
-  pops.apiUrl(pop).then(
-    (apiUrl) => (apiUrl === undefined ? socket.end(NOT_FOUND) : proxyLiveUpgrade(req, socket, head, targetOf(apiUrl, target, popCa))),
+  if (!isLiveUpgrade(req)) return void socket.end(refusal(404));
+  gateLiveUpgrade(req, {
+    keys: keys(),
+    standing: async (ids) => (await repositories()).webSessions.standing(ids),
+    target: async (pop) => {
+      const apiUrl = await pops.apiUrl(pop);
+      return apiUrl === undefined ? undefined : targetOf(apiUrl, target, popCa);
+    },
+  }).then(
+    (verdict) => {
+      if (socket.destroyed) return;
+      if (verdict.ok) return proxyLiveUpgrade(req, socket, head, verdict.target);
+      if (verdict.status === 502) process.stderr.write(`web: live view refused: ${verdict.why}\n`);
+      socket.end(refusal(verdict.status));
+    },
     (err: unknown) => {
-      process.stderr.write(`web: looking up the POP ${pop}: ${(err as Error).message}\n`);
-      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      process.stderr.write(`web: checking a live view: ${(err as Error).message}\n`);
+      socket.end(refusal(503));
     },
   );
 });

@@ -31,11 +31,11 @@ interface Feed {
 }
 
 /**
- * One daemon's live sessions (the POP `pop`'s, or the local daemon's when null), kept current over
+ * One POP's live sessions, kept current over
  * its WebSocket: a fresh token for every connection attempt, reconnection with back-off (1 s
  * doubling to 30 s, with jitter).
  */
-function openFeed(pop: string | null, update: Update): Feed {
+function openFeed(pop: string, update: Update): Feed {
   let stopped = false;
   let attempt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -75,7 +75,7 @@ function openFeed(pop: string | null, update: Update): Feed {
     update((s) => ({ ...s, status: s.status === "live" ? "reconnecting" : "connecting", retryAt: null }));
     let token: string;
     try {
-      const response = await fetch(TOKEN_PATH, { cache: "no-store", credentials: "same-origin" });
+      const response = await fetch(`${TOKEN_PATH}?pop=${encodeURIComponent(pop)}`, { cache: "no-store", credentials: "same-origin" });
       if (response.status === 401) {
         update((s) => ({ ...s, status: "signed-out", retryAt: null, fresh: false }));
         return;
@@ -87,8 +87,7 @@ function openFeed(pop: string | null, update: Update): Feed {
       return;
     }
     if (stopped) return;
-    const query = pop === null ? "" : `?pop=${encodeURIComponent(pop)}`;
-    const current = new WebSocket(`${window.location.protocol === "https:" ? "wss:" : "ws:"}//${window.location.host}${LIVE_PATH}${query}`, [PROTOCOL, token]);
+    const current = new WebSocket(`${window.location.protocol === "https:" ? "wss:" : "ws:"}//${window.location.host}${LIVE_PATH}?pop=${encodeURIComponent(pop)}`, [PROTOCOL, token]);
     ws = current;
     current.onmessage = (event) => {
       try {
@@ -126,8 +125,8 @@ function openFeed(pop: string | null, update: Update): Feed {
   };
 }
 
-/** The live sessions the signed-in user may see on one daemon: a POP's, or the local one's. */
-export function useLiveSessions(pop: string | null = null): { state: LiveState; kick: (sessionId: number) => boolean } {
+/** The live sessions the signed-in user may see on one POP's daemon. */
+export function useLiveSessions(pop: string): { state: LiveState; kick: (sessionId: number) => boolean } {
   const [state, setState] = useState<LiveState>(INITIAL_LIVE_STATE);
   const feed = useRef<Feed | null>(null);
   useEffect(() => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { publicHostSchema } from "../settings/schema.ts";
+import { isLoopbackHost } from "../../net/reachability.ts";
 
 /** The POP every database has; a one-box broker's only one. */
 export const DEFAULT_POP = "default";
@@ -23,6 +24,11 @@ export const apiUrlSchema = z
       return false;
     }
   }, "the live-session API is a URL such as https://pop2.example.net:8443 (http or https, no path)")
+  // Tokens and kicks travel on it: in clear only where they never leave the machine.
+  .refine((text) => {
+    const url = new URL(text);
+    return url.protocol === "https:" || isLoopbackHost(url.hostname);
+  }, "plain http:// is for this machine only (127.0.0.1, [::1], localhost); a POP elsewhere is reached over https://")
   .transform((text) => new URL(text).origin);
 
 export const newPopSchema = z.object({
