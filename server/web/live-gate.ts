@@ -17,7 +17,7 @@ export interface LiveGateDeps {
   now?: () => number;
 }
 
-export type GateVerdict = { ok: true; pop: string; target: ProxyTarget } | { ok: false; status: number; why: string };
+export type GateVerdict = { ok: true; pop: string; role: "admin" | "user"; target: ProxyTarget } | { ok: false; status: number; why: string };
 
 export async function gateLiveUpgrade(req: IncomingMessage, deps: LiveGateDeps): Promise<GateVerdict> {
   const token = tokenOf(req.headers["sec-websocket-protocol"]);
@@ -36,5 +36,5 @@ export async function gateLiveUpgrade(req: IncomingMessage, deps: LiveGateDeps):
   const target = await deps.target(pop);
   if (target === undefined) return { ok: false, status: 404, why: `no POP ${pop}` };
   if (typeof target === "string") return { ok: false, status: 502, why: target };
-  return { ok: true, pop, target };
+  return { ok: true, pop, role: claims.role, target };
 }

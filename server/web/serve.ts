@@ -21,10 +21,13 @@ import { readFileSync } from "node:fs";
 import { resolvePaths } from "../config.ts";
 import { openStorage, type Storage } from "../storage/storage.ts";
 import { isLiveUpgrade, proxyLiveUpgrade } from "./live-proxy.ts";
+import { WebGuard, webLimitsFromEnv } from "./http-limits.ts";
 import { gateLiveUpgrade } from "./live-gate.ts";
 import { PopDirectory, targetOf } from "./pop-targets.ts";
 import { loadOrCreateApiKey } from "../api/token.ts";
 import { loadKeyFile } from "../secrets/key-file.ts";
+import { hashToken } from "../secrets/token.ts";
+import type { Socket } from "node:net";
 
 // Next's own type declarations are kept out of the server code (they retype process.env), so the
 // little of its API used here is declared by hand.
@@ -64,11 +67,34 @@ const app = next({ dev: false, dir: appDir, hostname: listen.host, port: listen.
 await quietly(/Running next\.config/, () => app.prepare());
 const handle = app.getRequestHandler();
 
-const server = createServer((req, res) => {
+let limits;
+try {
+  limits = webLimitsFromEnv(process.env);
+} catch (err) {
+  process.stderr.write(`web: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+const SESSION_COOKIE = /(?:^|;\s*)broker_session=([^;]+)/;
+const guard = new WebGuard(limits, {
+  // The reverse proxy in front: its clients are its to limit.
+  uncounted: (address) => address === "127.0.0.1" || address === "::1" || trustedProxies.includes(address),
+  signedInAdmin: async (req) => {
+    const token = SESSION_COOKIE.exec(req.headers.cookie ?? "")?.[1];
+    if (token === undefined) return false;
+    const id = hashToken(decodeURIComponent(token));
+    return (await (await repositories()).webSessions.standing([id])).get(id)?.role === "admin";
+  },
+  log: (message) => process.stderr.write(`web: ${message}\n`),
+});
+setInterval(() => guard.sweep(), 60_000).unref();
+
+const server = createServer(guard.serverOptions, (req, res) => {
+  if (!guard.accept(req, res)) return;
   settle(req);
   for (const [name, value] of Object.entries(FIXED_SECURITY_HEADERS)) res.setHeader(name, value);
   if (req.headers["x-forwarded-proto"] === "https") res.setHeader("Strict-Transport-Security", HSTS);
   handle(req, res).catch((err: unknown) => {
+    if (guard.wasCut(req)) return;
     process.stderr.write(`web: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
     if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
     res.end();
@@ -88,6 +114,7 @@ const pops = new PopDirectory(async () => (await repositories()).pops.list());
 let tokenKeys: Buffer[] | null = null;
 const keys = () => (tokenKeys ??= [loadOrCreateApiKey(resolvePaths().apiKeyFile), ...(resolvePaths().previousApiKeyFile ? [loadKeyFile(resolvePaths().previousApiKeyFile!)] : [])]);
 const refusal = (status: number) => `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+server.on("connection", (socket: Socket) => guard.admit(socket));
 server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
   socket.on("error", () => {});
   settle(req);
@@ -102,7 +129,11 @@ server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
   }).then(
     (verdict) => {
       if (socket.destroyed) return;
-      if (verdict.ok) return proxyLiveUpgrade(req, socket, head, verdict.target);
+      if (verdict.ok) {
+        // An administrator's live view keeps its place during a flood.
+        if (verdict.role === "admin") guard.reserve(socket as Socket);
+        return proxyLiveUpgrade(req, socket, head, verdict.target);
+      }
       if (verdict.status === 502) process.stderr.write(`web: live view refused: ${verdict.why}\n`);
       socket.end(refusal(verdict.status));
     },
