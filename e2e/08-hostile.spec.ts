@@ -122,3 +122,42 @@ test("pages name an icon the app serves, so browsers do not ask for a missing fa
   expect((await page.request.get(href!)).status()).toBe(200);
   expect(missing).toEqual([]);
 });
+
+test("a request body over 1 MiB is refused with 413, declared or streamed, and the web app serves on", async ({ request }) => {
+  const { connect } = await import("node:net");
+  const base = new URL(process.env.E2E_BASE_URL!);
+  const declared = await request.post("/sign-in", { data: Buffer.alloc((1 << 20) + 1, 0x61), headers: { "content-type": "application/octet-stream" }, maxRedirects: 0 });
+  expect(declared.status()).toBe(413);
+
+  // Chunked, no Content-Length: counted as it arrives.
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connect({ host: base.hostname, port: Number(base.port) });
+    let text = "";
+    socket.on("error", () => {});
+    socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+    socket.on("close", () => resolve(text));
+    socket.on("connect", async () => {
+      socket.write(`POST /sign-in HTTP/1.1\r\nHost: ${base.host}\r\nContent-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const chunk = Buffer.alloc(64 << 10, 0x61);
+      for (let i = 0; i < 64 && !socket.destroyed; i++) {
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        socket.write("\r\n");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+  });
+  expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+  expect((await request.get("/sign-in")).status()).toBe(200);
+});
+
+test("a live token is minted for one named POP only", async ({ context, users, request }) => {
+  const admin = await users.create({ role: "admin" });
+  await users.signIn(context, admin);
+  expect((await context.request.get("/api/live-token")).status()).toBe(400);
+  const minted = await context.request.get("/api/live-token?pop=default");
+  expect(minted.status()).toBe(200);
+  const { token } = (await minted.json()) as { token: string };
+  expect(JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString("utf8")).pop).toBe("default");
+  expect((await request.get("/api/live-token?pop=default")).status()).toBe(401);
+});

@@ -11,7 +11,7 @@ const ADMIN_COOKIE = "broker_session=admin-token";
 
 async function start(limits: Partial<WebLimits>): Promise<{ server: Server; guard: WebGuard; port: number; bodies: number[] }> {
   const guard = new WebGuard(
-    { maxBodyBytes: 64 << 10, requestTimeoutMs: 30_000, maxPerAddress: 64, maxConnections: 1024, reserve: 4, ...limits },
+    { maxBodyBytes: 64 << 10, requestTimeoutMs: 30_000, maxPerAddress: 64, maxConnections: 1024, reserve: 4, maxBodyBytesInFlight: 16 << 20, maxBodyBytesInFlightPerAddress: 100 << 10, ...limits },
     { uncounted: (a) => a === "127.0.0.1", signedInAdmin: async (req) => req.headers.cookie === ADMIN_COOKIE, log: () => {} },
   );
   const bodies: number[] = [];
@@ -92,6 +92,36 @@ describe("request bodies", () => {
     assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
     assert.match(answer, /HTTP\/1\.1 413 /);
     assert.deepEqual(web.bodies, [10]);
+  });
+});
+
+describe("bodies arriving at once", () => {
+  let web: Awaited<ReturnType<typeof start>>;
+  before(async () => (web = await start({ maxBodyBytesInFlight: 200 << 10 })));
+  after(() => {
+    web.server.closeAllConnections();
+    web.server.close();
+  });
+
+  test("bodies that stall short of their end hold a bounded number of bytes, per address and in all; past it 503, and a finished body frees its share", async () => {
+    const stalled = (address: string) => {
+      const c = raw(web.port, address);
+      c.socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${60 << 10}\r\n\r\n`);
+      c.socket.write(Buffer.alloc(55 << 10, 0x62));
+      return c;
+    };
+    const first = stalled("127.0.8.1");
+    await waitFor(() => web.guard.bodyBytesInFlight === 55 << 10, "the first body's bytes to count");
+    const second = stalled("127.0.8.1");
+    assert.match(await second.answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/, "the address's share is 100 KiB");
+    const others = [stalled("127.0.8.2"), stalled("127.0.8.3")];
+    await waitFor(() => web.guard.bodyBytesInFlight === 165 << 10, "two more addresses' bodies to count");
+    assert.match(await stalled("127.0.8.4").answer, /^HTTP\/1\.1 503 /, "200 KiB in all");
+    first.socket.write(Buffer.alloc(5 << 10, 0x62));
+    assert.match(await new Promise<string>((resolve) => first.socket.once("data", (d: Buffer) => resolve(d.toString("latin1")))), /^HTTP\/1\.1 200 OK/);
+    await waitFor(() => web.guard.bodyBytesInFlight === 110 << 10, "the finished body to free its share");
+    for (const c of [first, ...others]) c.socket.destroy();
+    await waitFor(() => web.guard.bodyBytesInFlight === 0, "closed connections to free theirs");
   });
 });
 

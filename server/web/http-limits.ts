@@ -26,6 +26,12 @@ export interface WebLimits {
   maxConnections: number;
   /** Connections of signed-in administrators, kept apart. */
   reserve: number;
+  /**
+   * Bytes of request bodies still arriving, in all and per address: what a flood of bodies that
+   * stall short of their end can make the web app hold. Past it a body is refused with 503.
+   */
+  maxBodyBytesInFlight: number;
+  maxBodyBytesInFlightPerAddress: number;
 }
 
 export const DEFAULT_WEB_LIMITS: WebLimits = {
@@ -34,6 +40,8 @@ export const DEFAULT_WEB_LIMITS: WebLimits = {
   maxPerAddress: 64,
   maxConnections: 1024,
   reserve: 64,
+  maxBodyBytesInFlight: 64 << 20,
+  maxBodyBytesInFlightPerAddress: 4 << 20,
 };
 
 export interface WebGuardDeps {
@@ -49,6 +57,8 @@ export interface WebGuardCounters {
   refusedPerAddress: number;
   evicted: number;
   bodyTooLarge: number;
+  /** Bodies refused because too many bytes of bodies were arriving at once. */
+  bodyBusy: number;
   reserved: number;
 }
 
@@ -56,7 +66,9 @@ export interface WebGuardCounters {
 const LINGER_MS = 1_000;
 
 export class WebGuard {
-  readonly counters: WebGuardCounters = { refusedPerAddress: 0, evicted: 0, bodyTooLarge: 0, reserved: 0 };
+  readonly counters: WebGuardCounters = { refusedPerAddress: 0, evicted: 0, bodyTooLarge: 0, bodyBusy: 0, reserved: 0 };
+  #inFlight = 0;
+  readonly #inFlightByAddress = new Map<string, number>();
   readonly #pool: UnauthenticatedConnections<Socket>;
   readonly #reserve = new Set<Socket>();
   readonly #reports = new RefusalReports();
@@ -73,19 +85,65 @@ export class WebGuard {
     const guard = this;
     this.requestClass = class BoundedRequest extends IncomingMessage {
       #received = 0;
+      #charged = 0;
+      #address: string | null = null;
 
       override push(chunk: unknown, encoding?: BufferEncoding): boolean {
-        if (chunk !== null && chunk !== undefined) {
-          this.#received += (chunk as Buffer).length;
-          if (this.#received > guard.limits.maxBodyBytes) {
-            // Dropped, not buffered: whoever reads the body never holds more than the limit.
-            guard.#tooLarge(this);
-            return true;
-          }
+        if (chunk === null || chunk === undefined) {
+          this.#release();
+          return super.push(chunk, encoding);
         }
+        if (guard.#cut.has(this)) return true;
+        const length = (chunk as Buffer).length;
+        this.#received += length;
+        if (this.#received > guard.limits.maxBodyBytes) {
+          // Dropped, not buffered: whoever reads the body never holds more than the limit.
+          this.#release();
+          guard.#refuse(this, 413);
+          return true;
+        }
+        if (this.#charged === 0) {
+          this.#address = plain(this.socket.remoteAddress ?? "");
+          this.once("close", () => this.#release());
+        }
+        if (!guard.#charge(this.#address!, length)) {
+          this.#release();
+          guard.#refuse(this, 503);
+          return true;
+        }
+        this.#charged += length;
         return super.push(chunk, encoding);
       }
+
+      /** The body is whole, refused or gone: its bytes no longer count as arriving. */
+      #release(): void {
+        if (this.#charged === 0) return;
+        guard.#discharge(this.#address!, this.#charged);
+        this.#charged = 0;
+      }
     };
+  }
+
+  /** Bytes of request bodies still arriving. */
+  get bodyBytesInFlight(): number {
+    return this.#inFlight;
+  }
+
+  #charge(address: string, bytes: number): boolean {
+    const counted = !this.deps.uncounted(address);
+    const mine = this.#inFlightByAddress.get(address) ?? 0;
+    if (this.#inFlight + bytes > this.limits.maxBodyBytesInFlight) return false;
+    if (counted && mine + bytes > this.limits.maxBodyBytesInFlightPerAddress) return false;
+    this.#inFlight += bytes;
+    this.#inFlightByAddress.set(address, mine + bytes);
+    return true;
+  }
+
+  #discharge(address: string, bytes: number): void {
+    this.#inFlight -= bytes;
+    const left = (this.#inFlightByAddress.get(address) ?? 0) - bytes;
+    if (left <= 0) this.#inFlightByAddress.delete(address);
+    else this.#inFlightByAddress.set(address, left);
   }
 
   /** Options for http.createServer: the timeouts, checked every second. */
@@ -133,7 +191,7 @@ export class WebGuard {
     this.#responses.set(req, res);
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > this.limits.maxBodyBytes) {
-      this.#tooLarge(req);
+      this.#refuse(req, 413);
       return false;
     }
     const socket = req.socket;
@@ -166,21 +224,24 @@ export class WebGuard {
     return this.#cut.has(req);
   }
 
-  #tooLarge(req: IncomingMessage): void {
+  /** 413: the body is over the limit; 503: too many bodies are arriving at once, try again. */
+  #refuse(req: IncomingMessage, status: 413 | 503): void {
     if (this.#cut.has(req)) return;
     this.#cut.add(req);
-    this.counters.bodyTooLarge++;
+    if (status === 413) this.counters.bodyTooLarge++;
+    else this.counters.bodyBusy++;
     const socket = req.socket;
     const res = this.#responses.get(req);
-    const text = `The request is larger than the ${this.limits.maxBodyBytes} bytes this server takes.\n`;
+    const text =
+      status === 413 ? `The request is larger than the ${this.limits.maxBodyBytes} bytes this server takes.\n` : "The server is receiving too many requests at once; try again in a moment.\n";
     // Without "Connection: close": Node would close at once, and a peer still sending would get a
     // reset before it read the answer. The connection goes after the linger instead.
     if (res !== undefined && !res.headersSent) {
-      res.writeHead(413, { "content-type": "text/plain", "content-length": Buffer.byteLength(text) }).end(text);
+      res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), ...(status === 503 ? { "retry-after": "5" } : {}) }).end(text);
     }
     // The handler's read of the body fails (it never ends), then the connection goes.
     setTimeout(() => {
-      req.destroy(new Error("request body too large"));
+      req.destroy(new Error(status === 413 ? "request body too large" : "too many request bodies at once"));
       socket.destroy();
     }, LINGER_MS).unref();
   }
