@@ -123,19 +123,20 @@ test("a user's portal shows their own tunnel live, and only theirs", async ({ pa
 
 test("the live WebSocket: tokens from the token route only for the signed-in, users see only their own sessions and cannot kick", async ({ page, context, users }) => {
   // Signed out: no token.
-  const signedOut = await page.request.get("/api/live-token");
+  const signedOut = await page.request.get("/api/live-token?pop=default");
   expect(signedOut.status()).toBe(401);
   expect(signedOut.headers()["cache-control"]).toBe("no-store");
 
   const user = await users.create();
   const other = await users.create();
   await users.signIn(context, user);
-  const response = await page.request.get("/api/live-token");
+  const response = await page.request.get("/api/live-token?pop=default");
   expect(response.status()).toBe(200);
   expect(response.headers()["cache-control"]).toBe("no-store");
   const { token } = (await response.json()) as { token: string };
-  const claims = JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as { sub: string; role: string; exp: number };
+  const claims = JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as { sub: string; role: string; pop: string; exp: number };
   expect(claims.sub).toBe(user.name);
+  expect(claims.pop).toBe("default");
   expect(claims.role).toBe("user");
   expect(claims.exp - nowSeconds()).toBeLessThanOrEqual(60);
 
@@ -161,7 +162,9 @@ test("the live WebSocket: tokens from the token route only for the signed-in, us
     expect((await openLive(["dtcp-live", "forged.token"])).status).toBe(401);
     expect((await openLive(["dtcp-live", mintToken(Buffer.alloc(32, 1), { sub: user.name, role: "admin", sid: "0".repeat(64), pop: "default" })])).status).toBe(401);
     expect((await openLive(["dtcp-live", mintToken(key, { sub: user.name, role: "user", sid: "0".repeat(64), pop: "default" }, 60, nowSeconds() - 600)])).status).toBe(401);
-    const admin = await openLive(["dtcp-live", mintToken(key, { sub: "e2e-admin", role: "admin", sid: "0".repeat(64), pop: "default" })]);
+    expect((await openLive(["dtcp-live", mintToken(key, { sub: user.name, role: "user", sid: "0".repeat(64), pop: "default" })])).status, "a sign-in that has ended").toBe(401);
+    const administrator = await users.create({ role: "admin" });
+    const admin = await openLive(["dtcp-live", mintToken(key, { sub: administrator.name, role: "admin", sid: await users.webSession(administrator), pop: "default" })]);
     expect(admin.status).toBe(101);
     opened.push(admin.ws!);
     const all = admin.first!.type === "snapshot" ? admin.first!.rows.map((r) => r.user) : [];
@@ -182,7 +185,7 @@ test("the live page reconnects after the connection drops, with a fresh token, a
   });
   let tokens = 0;
   page.on("request", (request) => {
-    if (request.url().endsWith("/api/live-token")) tokens++;
+    if (request.url().includes("/api/live-token?")) tokens++;
   });
   await page.goto("/admin/sessions");
   const status = page.locator("[data-live-status]");

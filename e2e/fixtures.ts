@@ -10,6 +10,7 @@ import type { UserRepository } from "../server/repositories/users/repository.ts"
 import type { NewUser } from "../server/repositories/users/schema.ts";
 import type { WebSessionRepository } from "../server/repositories/web-sessions/repository.ts";
 import { openStorage, type Storage } from "../server/storage/storage.ts";
+import { hashToken } from "../server/secrets/token.ts";
 
 const actor = { name: "e2e" };
 
@@ -34,6 +35,12 @@ export class UserFactory {
     const webPassword = `pw-${randomBytes(12).toString("hex")}`;
     const { user, tunnelPassword } = await this.repo.create({ name: unique(input.role === "admin" ? "admin" : "user"), ...input }, actor, { webPassword });
     return { id: user.id, name: user.name, role: user.role, webPassword, tunnelPassword };
+  }
+
+  /** A web sign-in of the user, as the WebSession id a live token names. */
+  async webSession(user: TestUser): Promise<string> {
+    const { token } = await this.sessions.start(user, "playwright", "127.0.0.1");
+    return hashToken(token);
   }
 
   /** Signs a browser context in as the user without going through the sign-in form. */
