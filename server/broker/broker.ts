@@ -401,7 +401,7 @@ export class Broker implements MetricsSource {
   async #refuse(req: LoginRequest, reason: string, counts: { addressFailures: number; userFailures: number }): Promise<void> {
     const { user } = req.command;
     if (this.#failedLogins.record({ source: req.clientIpv4, user, reason }) === "counted") return;
-    this.log.info(`login refused for ${user} from ${req.clientIpv4}: ${reason}`);
+    this.log.info(`login refused for ${JSON.stringify(user)} from ${req.clientIpv4}: ${reason}`);
     await this.#audit({ ...DTCPS, source: req.clientIpv4 }, { action: "dtcp.login.failed", target: user, after: { reason, ...counts } });
   }
 
