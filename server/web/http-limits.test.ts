@@ -9,26 +9,31 @@ import { WebGuard, webLimitsFromEnv, type WebLimits } from "./http-limits.ts";
 
 const ADMIN_COOKIE = "broker_session=admin-token";
 
-async function start(limits: Partial<WebLimits>): Promise<{ server: Server; guard: WebGuard; port: number; bodies: number[] }> {
+async function start(limits: Partial<WebLimits>): Promise<{ server: Server; guard: WebGuard; port: number; bodies: number[]; handled: string[] }> {
   const guard = new WebGuard(
-    { maxBodyBytes: 64 << 10, requestTimeoutMs: 30_000, maxPerAddress: 64, maxConnections: 1024, reserve: 4, maxBodyBytesInFlight: 16 << 20, maxBodyBytesInFlightPerAddress: 100 << 10, ...limits },
+    { maxBodyBytes: 64 << 10, requestTimeoutMs: 30_000, maxPerAddress: 64, maxConnections: 1024, reserve: 4, maxBodyBytesHeld: 16 << 20, maxBodyBytesHeldPerAddress: 100 << 10, ...limits },
     { uncounted: (a) => a === "127.0.0.1", signedInAdmin: async (req) => req.headers.cookie === ADMIN_COOKIE, log: () => {} },
   );
   const bodies: number[] = [];
+  const handled: string[] = [];
   const server = createServer(guard.serverOptions, (req, res) => {
-    if (!guard.accept(req, res)) return;
-    // As Next does: the whole body, then the answer.
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("error", () => {});
-    req.on("end", () => {
-      bodies.push(Buffer.concat(chunks).length);
-      if (!res.headersSent) res.end("ok");
+    guard.accept(req, res, () => {
+      handled.push(req.url ?? "");
+      // As Next does: the whole body, then the answer.
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("error", () => {});
+      req.on("end", () => {
+        bodies.push(Buffer.concat(chunks).length);
+        // A page that takes a while to render.
+        if (req.url === "/slow") setTimeout(() => res.end("ok"), 1_500);
+        else if (!res.headersSent) res.end("ok");
+      });
     });
   });
   server.on("connection", (s: Socket) => guard.admit(s));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, guard, port: (server.address() as AddressInfo).port, bodies };
+  return { server, guard, port: (server.address() as AddressInfo).port, bodies, handled };
 }
 
 /** A raw connection from `localAddress`; `answer` resolves with everything it got once it closes. */
@@ -42,9 +47,9 @@ function raw(port: number, localAddress: string): { socket: Socket; answer: Prom
   return { socket, answer, closed: () => done, received: () => text };
 }
 
-function get(port: number, localAddress: string, cookie?: string): Promise<number> {
+function get(port: number, localAddress: string, cookie?: string, path = "/"): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, localAddress, path: "/", headers: cookie ? { cookie } : {}, agent: false }, (res) => {
+    const req = request({ host: "127.0.0.1", port, localAddress, path, headers: cookie ? { cookie } : {}, agent: false }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
@@ -97,7 +102,7 @@ describe("request bodies", () => {
 
 describe("bodies arriving at once", () => {
   let web: Awaited<ReturnType<typeof start>>;
-  before(async () => (web = await start({ maxBodyBytesInFlight: 200 << 10 })));
+  before(async () => (web = await start({ maxBodyBytesHeld: 200 << 10 })));
   after(() => {
     web.server.closeAllConnections();
     web.server.close();
@@ -111,17 +116,17 @@ describe("bodies arriving at once", () => {
       return c;
     };
     const first = stalled("127.0.8.1");
-    await waitFor(() => web.guard.bodyBytesInFlight === 55 << 10, "the first body's bytes to count");
+    await waitFor(() => web.guard.bodyBytesHeld === 55 << 10, "the first body's bytes to count");
     const second = stalled("127.0.8.1");
     assert.match(await second.answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/, "the address's share is 100 KiB");
     const others = [stalled("127.0.8.2"), stalled("127.0.8.3")];
-    await waitFor(() => web.guard.bodyBytesInFlight === 165 << 10, "two more addresses' bodies to count");
+    await waitFor(() => web.guard.bodyBytesHeld === 165 << 10, "two more addresses' bodies to count");
     assert.match(await stalled("127.0.8.4").answer, /^HTTP\/1\.1 503 /, "200 KiB in all");
     first.socket.write(Buffer.alloc(5 << 10, 0x62));
     assert.match(await new Promise<string>((resolve) => first.socket.once("data", (d: Buffer) => resolve(d.toString("latin1")))), /^HTTP\/1\.1 200 OK/);
-    await waitFor(() => web.guard.bodyBytesInFlight === 110 << 10, "the finished body to free its share");
+    await waitFor(() => web.guard.bodyBytesHeld === 110 << 10, "the finished body to free its share");
     for (const c of [first, ...others]) c.socket.destroy();
-    await waitFor(() => web.guard.bodyBytesInFlight === 0, "closed connections to free theirs");
+    await waitFor(() => web.guard.bodyBytesHeld === 0, "closed connections to free theirs");
   });
 });
 
@@ -148,13 +153,14 @@ describe("slow requests and connection caps", () => {
     const held: ReturnType<typeof raw>[] = [];
     const slow = (address: string) => {
       const c = raw(web.port, address);
-      c.socket.on("connect", () => c.socket.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"));
+      c.socket.on("connect", () => c.socket.write("POST /trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"));
       held.push(c);
       return c;
     };
     for (let i = 0; i < 20; i++) slow("127.0.3.1");
+    const rendering = get(web.port, "127.0.6.2", undefined, "/slow");
     await waitFor(() => held.filter((c) => c.closed()).length >= 12, "the address's connections past its share to be refused");
-    assert.equal(web.guard.counted, 8);
+    assert.equal(web.guard.waiting, 8);
 
     // An administrator's connection joins the reserve with its first request.
     const admin = raw(web.port, "127.0.4.1");
@@ -165,8 +171,10 @@ describe("slow requests and connection caps", () => {
     // oldest of them all, would be the first to go.
     for (let a = 0; a < 80; a++) slow(`127.0.5.${a + 1}`);
     await waitFor(() => web.guard.counters.evicted > 0, "room to be made");
-    assert.ok(web.guard.counted <= 40, `${web.guard.counted} connections counted`);
+    assert.ok(web.guard.waiting <= 40, `${web.guard.waiting} connections counted`);
     assert.equal(await get(web.port, "127.0.6.1"), 200, "a visitor with one connection is served during the flood");
+    assert.equal(await rendering, 200, "a request being answered is not pushed out by the flood");
+    assert.ok(!web.handled.includes("/trickle"), "no request still arriving reached the handler");
     admin.socket.write(`GET / HTTP/1.1\r\nHost: x\r\nCookie: ${ADMIN_COOKIE}\r\n\r\n`);
     await waitFor(() => admin.received().split("HTTP/1.1 200 OK").length === 3 || admin.closed(), "the administrator's second answer");
     assert.equal(admin.closed(), false, "the flood did not push the administrator out");

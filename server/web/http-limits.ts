@@ -1,14 +1,19 @@
-// What one visitor of the web app can hold, before Next sees anything: a request body of at most
-// 1 MiB (counted as it arrives, whatever Content-Length says), 30 s to send a whole request, and a
-// share of the connections. Connections count per address and in all, as the DTCP port counts
-// unauthenticated ones: past the total, the oldest connection of the busiest address makes room,
-// so a flood from many addresses costs a bounded number and a visitor with one connection is the
-// last to go. A connection that shows a signed-in administrator's cookie moves to a reserve of its
-// own, which no flood can take, so an administrator still gets in during one.
+// What one visitor of the web app can hold, before Next sees anything:
+// - a request body of at most 1 MiB, counted as it arrives whatever Content-Length says (413);
+// - a share of the bytes of bodies held at once, per address and in all (503, Retry-After);
+// - 30 s to send a whole request;
+// - a share of the connections, per address and in all, as the DTCP port counts unauthenticated
+//   ones: past the total, the oldest waiting connection of the busiest address makes room, so a
+//   flood from many addresses costs a bounded number and a visitor with one connection is the
+//   last to go.
+// A request reaches Next only once it has arrived whole: a slow sender costs a parser and its
+// buffered bytes, never a request in Next. While it is being answered its connection is out of the
+// flood's reach, and a connection that shows a signed-in administrator's cookie moves to a reserve
+// of its own, so an administrator still gets in during a flood.
 //
 // Behind a reverse proxy (on 127.0.0.1 or ::1, or listed in BROKER_TRUSTED_PROXIES) every
 // connection comes from the proxy's address: those are not counted, and the proxy's own limits
-// apply to its clients.
+// apply to its clients. Bodies through it still count in the total.
 
 import { IncomingMessage, type ServerOptions, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -22,16 +27,13 @@ export interface WebLimits {
   requestTimeoutMs: number;
   /** Connections from one address. */
   maxPerAddress: number;
-  /** Connections in all, outside the reserve. */
+  /** Connections waiting on a request, in all (the ones being answered and the reserve apart). */
   maxConnections: number;
   /** Connections of signed-in administrators, kept apart. */
   reserve: number;
-  /**
-   * Bytes of request bodies still arriving, in all and per address: what a flood of bodies that
-   * stall short of their end can make the web app hold. Past it a body is refused with 503.
-   */
-  maxBodyBytesInFlight: number;
-  maxBodyBytesInFlightPerAddress: number;
+  /** Bytes of request bodies held (arriving, or waiting to be answered), in all and per address. */
+  maxBodyBytesHeld: number;
+  maxBodyBytesHeldPerAddress: number;
 }
 
 export const DEFAULT_WEB_LIMITS: WebLimits = {
@@ -40,8 +42,8 @@ export const DEFAULT_WEB_LIMITS: WebLimits = {
   maxPerAddress: 64,
   maxConnections: 1024,
   reserve: 64,
-  maxBodyBytesInFlight: 64 << 20,
-  maxBodyBytesInFlightPerAddress: 4 << 20,
+  maxBodyBytesHeld: 64 << 20,
+  maxBodyBytesHeldPerAddress: 4 << 20,
 };
 
 export interface WebGuardDeps {
@@ -57,143 +59,106 @@ export interface WebGuardCounters {
   refusedPerAddress: number;
   evicted: number;
   bodyTooLarge: number;
-  /** Bodies refused because too many bytes of bodies were arriving at once. */
+  /** Bodies refused because too many bytes of bodies were held at once. */
   bodyBusy: number;
   reserved: number;
 }
 
-/** After a 413 the rest of the body is read and dropped this long, so that the peer sees the answer rather than a reset. */
+/** After a 413 or 503 the rest of the body is read and dropped this long, so that the peer sees the answer rather than a reset. */
 const LINGER_MS = 1_000;
 
 export class WebGuard {
   readonly counters: WebGuardCounters = { refusedPerAddress: 0, evicted: 0, bodyTooLarge: 0, bodyBusy: 0, reserved: 0 };
-  #inFlight = 0;
-  readonly #inFlightByAddress = new Map<string, number>();
-  readonly #pool: UnauthenticatedConnections<Socket>;
+  /** Connections waiting on a request (or idle between requests): the ones a flood can fill. */
+  readonly #waiting: UnauthenticatedConnections<Socket>;
+  /** Counted connections whose request is being answered. */
+  readonly #answering = new Map<Socket, string>();
   readonly #reserve = new Set<Socket>();
+  #held = 0;
+  readonly #heldByAddress = new Map<string, number>();
   readonly #reports = new RefusalReports();
   readonly #responses = new WeakMap<IncomingMessage, ServerResponse>();
   readonly #cut = new WeakSet<IncomingMessage>();
-  /** A class for http.createServer's IncomingMessage option: bodies are counted as they arrive. */
+  readonly #whole = new WeakMap<IncomingMessage, () => void>();
+  /** A class for http.createServer's IncomingMessage option: bodies are counted and held as they arrive. */
   readonly requestClass: typeof IncomingMessage;
 
   constructor(
     readonly limits: WebLimits,
     private readonly deps: WebGuardDeps,
   ) {
-    this.#pool = new UnauthenticatedConnections({ maxUnauthenticated: limits.maxConnections, maxUnauthenticatedPerAddress: limits.maxPerAddress });
+    this.#waiting = new UnauthenticatedConnections({ maxUnauthenticated: limits.maxConnections, maxUnauthenticatedPerAddress: limits.maxPerAddress });
     const guard = this;
     this.requestClass = class BoundedRequest extends IncomingMessage {
       #received = 0;
-      #charged = 0;
-      #address: string | null = null;
 
+      // Always "more, please": the body is held here until it is whole (bounded by the limits
+      // above), rather than letting the socket wait on a reader that only comes once it is whole.
       override push(chunk: unknown, encoding?: BufferEncoding): boolean {
         if (chunk === null || chunk === undefined) {
-          this.#release();
-          return super.push(chunk, encoding);
+          super.push(chunk, encoding);
+          guard.#whole.get(this)?.();
+          guard.#whole.delete(this);
+          return true;
         }
         if (guard.#cut.has(this)) return true;
         const length = (chunk as Buffer).length;
         this.#received += length;
-        if (this.#received > guard.limits.maxBodyBytes) {
-          // Dropped, not buffered: whoever reads the body never holds more than the limit.
-          this.#release();
-          guard.#refuse(this, 413);
-          return true;
-        }
-        if (this.#charged === 0) {
-          this.#address = plain(this.socket.remoteAddress ?? "");
-          this.once("close", () => this.#release());
-        }
-        if (!guard.#charge(this.#address!, length)) {
-          this.#release();
-          guard.#refuse(this, 503);
-          return true;
-        }
-        this.#charged += length;
-        return super.push(chunk, encoding);
-      }
-
-      /** The body is whole, refused or gone: its bytes no longer count as arriving. */
-      #release(): void {
-        if (this.#charged === 0) return;
-        guard.#discharge(this.#address!, this.#charged);
-        this.#charged = 0;
+        if (this.#received > guard.limits.maxBodyBytes) guard.#refuse(this, 413);
+        else if (!guard.#hold(this, length)) guard.#refuse(this, 503);
+        else super.push(chunk, encoding);
+        return true;
       }
     };
   }
 
-  /** Bytes of request bodies still arriving. */
-  get bodyBytesInFlight(): number {
-    return this.#inFlight;
-  }
-
-  #charge(address: string, bytes: number): boolean {
-    const counted = !this.deps.uncounted(address);
-    const mine = this.#inFlightByAddress.get(address) ?? 0;
-    if (this.#inFlight + bytes > this.limits.maxBodyBytesInFlight) return false;
-    if (counted && mine + bytes > this.limits.maxBodyBytesInFlightPerAddress) return false;
-    this.#inFlight += bytes;
-    this.#inFlightByAddress.set(address, mine + bytes);
-    return true;
-  }
-
-  #discharge(address: string, bytes: number): void {
-    this.#inFlight -= bytes;
-    const left = (this.#inFlightByAddress.get(address) ?? 0) - bytes;
-    if (left <= 0) this.#inFlightByAddress.delete(address);
-    else this.#inFlightByAddress.set(address, left);
-  }
-
-  /** Options for http.createServer: the timeouts, checked every second. */
+  /** Options for http.createServer: the request class and the timeouts, checked every second. */
   get serverOptions(): ServerOptions {
     const ms = this.limits.requestTimeoutMs;
     return { IncomingMessage: this.requestClass, requestTimeout: ms, headersTimeout: ms, keepAliveTimeout: Math.min(5_000, ms), connectionsCheckingInterval: Math.min(1_000, ms) };
   }
 
-  /** Open connections that count (outside the reserve). */
-  get counted(): number {
-    return this.#pool.size;
+  /** Counted connections waiting on a request. */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
+  /** Counted connections being answered. */
+  get answering(): number {
+    return this.#answering.size;
   }
 
   get reserved(): number {
     return this.#reserve.size;
   }
 
+  /** Bytes of request bodies held. */
+  get bodyBytesHeld(): number {
+    return this.#held;
+  }
+
   /** For the server's "connection" event: counts the connection, or refuses it. */
   admit(socket: Socket): void {
     const address = plain(socket.remoteAddress ?? "");
     if (this.deps.uncounted(address)) return;
-    const admission = this.#pool.admit(address, socket);
-    if (!admission.admitted) {
-      this.counters.refusedPerAddress++;
-      if (this.#reports.due(address)) this.deps.log(`refusing connections from ${address}: it holds ${this.limits.maxPerAddress} already (said once a minute)`);
-      socket.destroy();
-      return;
-    }
-    if (admission.evicted) {
-      this.counters.evicted++;
-      if (this.#reports.due("\u0000evicted")) this.deps.log(`${this.limits.maxConnections} connections open: closing the oldest of the busiest addresses to make room (said once a minute)`);
-      admission.evicted.destroy();
-    }
+    if (!this.#wait(socket, address)) return void socket.destroy();
     socket.once("close", () => {
-      this.#pool.release(socket);
+      this.#waiting.release(socket);
+      this.#answering.delete(socket);
       this.#reserve.delete(socket);
     });
   }
 
   /**
-   * Before a request goes to Next: false when it was answered here (a declared body over the
-   * limit). A counted connection whose request shows a signed-in administrator joins the reserve.
+   * For the server's "request" event: calls `answer` once the request has arrived whole, or answers
+   * it here (413, 503) and does not. A counted connection whose request shows a signed-in
+   * administrator joins the reserve.
    */
-  accept(req: IncomingMessage, res: ServerResponse): boolean {
+  accept(req: IncomingMessage, res: ServerResponse, answer: () => void): void {
     this.#responses.set(req, res);
+    res.once("close", () => this.#release(req));
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > this.limits.maxBodyBytes) {
-      this.#refuse(req, 413);
-      return false;
-    }
+    if (declared > this.limits.maxBodyBytes) return this.#refuse(req, 413);
     const socket = req.socket;
     if (!this.#reserve.has(socket) && this.#reserve.size < this.limits.reserve && /(?:^|;\s*)broker_session=/.test(req.headers.cookie ?? "")) {
       this.deps.signedInAdmin(req).then(
@@ -203,20 +168,23 @@ export class WebGuard {
         () => {},
       );
     }
-    return true;
+    const go = () => {
+      if (this.#cut.has(req) || socket.destroyed) return;
+      this.#answer(socket, res);
+      answer();
+    };
+    // Not from inside the HTTP parser's callback: Next starts on a turn of its own.
+    if (req.complete) process.nextTick(go);
+    else this.#whole.set(req, () => process.nextTick(go));
   }
 
   /** Moves a signed-in administrator's connection out of the flood's reach, while the reserve has room. */
   reserve(socket: Socket): void {
     if (socket.destroyed || this.#reserve.size >= this.limits.reserve || this.#reserve.has(socket)) return;
-    this.#pool.release(socket);
+    this.#waiting.release(socket);
+    this.#answering.delete(socket);
     this.#reserve.add(socket);
     this.counters.reserved++;
-  }
-
-  /** Forgets old refusal reports; called now and then. */
-  sweep(): void {
-    this.#reports.sweep();
   }
 
   /** Whether this request's body was cut here (its handler's failure to read it is no news). */
@@ -224,10 +192,67 @@ export class WebGuard {
     return this.#cut.has(req);
   }
 
-  /** 413: the body is over the limit; 503: too many bodies are arriving at once, try again. */
+  /** Forgets old refusal reports; called now and then. */
+  sweep(): void {
+    this.#reports.sweep();
+  }
+
+  /** Counts a connection as waiting; false when its address holds its share already. */
+  #wait(socket: Socket, address: string): boolean {
+    const admission = this.#waiting.admit(address, socket);
+    if (!admission.admitted) {
+      this.counters.refusedPerAddress++;
+      if (this.#reports.due(address)) this.deps.log(`refusing connections from ${address}: it holds ${this.limits.maxPerAddress} already (said once a minute)`);
+      return false;
+    }
+    if (admission.evicted) {
+      this.counters.evicted++;
+      if (this.#reports.due("\u0000evicted")) this.deps.log(`${this.limits.maxConnections} connections waiting on requests: closing the oldest of the busiest addresses to make room (said once a minute)`);
+      admission.evicted.destroy();
+    }
+    return true;
+  }
+
+  /** The request arrived whole: its connection is out of the flood's reach until it is answered. */
+  #answer(socket: Socket, res: ServerResponse): void {
+    const address = plain(socket.remoteAddress ?? "");
+    if (this.#reserve.has(socket) || this.deps.uncounted(address) || this.#answering.has(socket)) return;
+    this.#waiting.release(socket);
+    this.#answering.set(socket, address);
+    res.once("finish", () => {
+      if (!this.#answering.delete(socket) || socket.destroyed || this.#reserve.has(socket)) return;
+      // Waiting for its next request, it counts again; with no room for it, it is closed once the answer is out.
+      if (!this.#wait(socket, address)) socket.end();
+    });
+  }
+
+  #hold(req: IncomingMessage, bytes: number): boolean {
+    const address = plain(req.socket.remoteAddress ?? "");
+    const mine = this.#heldByAddress.get(address) ?? 0;
+    if (this.#held + bytes > this.limits.maxBodyBytesHeld) return false;
+    if (!this.deps.uncounted(address) && mine + bytes > this.limits.maxBodyBytesHeldPerAddress) return false;
+    this.#held += bytes;
+    this.#heldByAddress.set(address, mine + bytes);
+    holdings.set(req, { address, bytes: (holdings.get(req)?.bytes ?? 0) + bytes });
+    return true;
+  }
+
+  /** The request was answered, refused or went: its body no longer counts as held. */
+  #release(req: IncomingMessage): void {
+    const holding = holdings.get(req);
+    if (holding === undefined) return;
+    holdings.delete(req);
+    this.#held -= holding.bytes;
+    const left = (this.#heldByAddress.get(holding.address) ?? 0) - holding.bytes;
+    if (left <= 0) this.#heldByAddress.delete(holding.address);
+    else this.#heldByAddress.set(holding.address, left);
+  }
+
+  /** 413: the body is over the limit; 503: too many bytes of bodies are held, try again. */
   #refuse(req: IncomingMessage, status: 413 | 503): void {
     if (this.#cut.has(req)) return;
     this.#cut.add(req);
+    this.#release(req);
     if (status === 413) this.counters.bodyTooLarge++;
     else this.counters.bodyBusy++;
     const socket = req.socket;
@@ -239,13 +264,15 @@ export class WebGuard {
     if (res !== undefined && !res.headersSent) {
       res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), ...(status === 503 ? { "retry-after": "5" } : {}) }).end(text);
     }
-    // The handler's read of the body fails (it never ends), then the connection goes.
     setTimeout(() => {
-      req.destroy(new Error(status === 413 ? "request body too large" : "too many request bodies at once"));
+      req.destroy();
       socket.destroy();
     }, LINGER_MS).unref();
   }
 }
+
+/** What each request's body holds, by request. */
+const holdings = new WeakMap<IncomingMessage, { address: string; bytes: number }>();
 
 /** The address without the IPv4-mapped prefix a dual-stack socket reports. */
 function plain(address: string): string {

@@ -89,16 +89,18 @@ const guard = new WebGuard(limits, {
 setInterval(() => guard.sweep(), 60_000).unref();
 
 const server = createServer(guard.serverOptions, (req, res) => {
-  if (!guard.accept(req, res)) return;
   settle(req);
   for (const [name, value] of Object.entries(FIXED_SECURITY_HEADERS)) res.setHeader(name, value);
   if (req.headers["x-forwarded-proto"] === "https") res.setHeader("Strict-Transport-Security", HSTS);
-  handle(req, res).catch((err: unknown) => {
-    if (guard.wasCut(req)) return;
-    process.stderr.write(`web: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
-    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-    res.end();
-  });
+  // Next gets the request once it has arrived whole, within the limits.
+  guard.accept(req, res, () =>
+    handle(req, res).catch((err: unknown) => {
+      if (guard.wasCut(req)) return;
+      process.stderr.write(`web: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end();
+    }),
+  );
 });
 // The database (the POPs' API addresses, viewers' sign-ins), opened once a live view is asked for.
 let storage: Promise<Storage> | null = null;
