@@ -166,7 +166,9 @@ try {
   console.log(`web app peak RSS                    ${mb(peakRss).padStart(10)}    ≤ ${RSS_BOUND_MB} MB    ${check(peakRss <= RSS_BOUND_MB * 2 ** 20, `peak RSS ${mb(peakRss)}`)}`);
   console.log(`descriptors held (peak)             ${String(peakFds).padStart(10)}    ≤ ${CONNECTION_BOUND + DESCRIPTOR_SLACK}       ${check(peakFds <= CONNECTION_BOUND + DESCRIPTOR_SLACK, `${peakFds} descriptors`)}`);
   console.log(`slow requests open after ${HOLD_S} s      ${String(stillOpen).padStart(10)}    0            ${check(stillOpen === 0, `${stillOpen} slow requests outlived the request timeout`)}`);
-  console.log(`bodies answered 413 or 503          ${String((statuses["413"] ?? 0) + (statuses["503"] ?? 0)).padStart(10)}    ${BODIES * 2}          ${check((statuses["413"] ?? 0) + (statuses["503"] ?? 0) === BODIES * 2, `bodies answered ${JSON.stringify(statuses)}`)}`)
+  // Refused: 413 or 503, or closed at connect ("none": the address held its share of connections).
+  const refusedBodies = (statuses["413"] ?? 0) + (statuses["503"] ?? 0) + (statuses.none ?? 0);
+  console.log(`bodies refused (413, 503, at connect) ${String(refusedBodies).padStart(8)}    ${BODIES * 2}          ${check(refusedBodies === BODIES * 2, `bodies answered ${JSON.stringify(statuses)}`)}`);
   for (const [who, probe] of Object.entries(probes)) {
     console.log(`${`${who}: served, worst (ms)`.padEnd(36)}${`${probe.ok}/${probe.tries}, ${probe.worst.toFixed(0)}`.padStart(10)}    all          ${check(probe.ok === probe.tries && probe.tries > 0, `${who} served ${probe.ok} of ${probe.tries}`)}`);
   }

@@ -154,7 +154,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     let metrics: MetricsServer | null = null;
     if (config.metrics) {
-      const metricsServer = await startMetricsServer(config.metrics, [server, broker, ...(isMetricsSource(dataPlane) ? [dataPlane] : [])], { pop: pop.name });
+      const metricsServer = await startMetricsServer(config.metrics, [server, broker, ...(isMetricsSource(dataPlane) ? [dataPlane] : [])], { pop: pop.name }, (m) => log.warn(m));
       started.push(() => metricsServer.close());
       metrics = metricsServer;
       log.info(`metrics at http://${config.metrics.host}:${metricsServer.address.port}/metrics`);

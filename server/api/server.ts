@@ -6,11 +6,11 @@
 // from is checked again every few seconds for as long as the viewer stays. Across hosts the API is
 // served over TLS (certificate and key files).
 
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { RefusalReports } from "../control/abuse.ts";
-import { UnauthenticatedConnections, type AdmissionLimits } from "../control/admission.ts";
+import type { AdmissionLimits } from "../control/admission.ts";
+import { boundedHttpOptions, limitConnections } from "../net/connection-limits.ts";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { Broker } from "../broker/broker.ts";
@@ -133,54 +133,10 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }
   };
-  // A request's headers, and a TLS handshake, get a few seconds; Node's checks run every second.
-  const timeoutMs = listen.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
-  const httpOptions: ServerOptions = { headersTimeout: timeoutMs, requestTimeout: timeoutMs, keepAliveTimeout: Math.min(5_000, timeoutMs), connectionsCheckingInterval: Math.min(1_000, timeoutMs) };
-  const http: Server = listen.tls
-    ? createTlsServer({ ...httpOptions, cert: listen.tls.cert, key: listen.tls.key, handshakeTimeout: timeoutMs }, handler)
-    : createServer(httpOptions, handler);
+  const bounded = boundedHttpOptions(listen.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+  const http: Server = listen.tls ? createTlsServer({ ...bounded, cert: listen.tls.cert, key: listen.tls.key }, handler) : createServer(bounded, handler);
+  const limits = limitConnections(http, listen.limits ?? DEFAULT_API_LIMITS, "live API", (m) => log.warn(m));
 
-  // Every connection counts against the admission limits from its TCP connect until it is a
-  // viewer (or closes): silent peers and half-done handshakes cost a bounded number of descriptors.
-  const pending = new UnauthenticatedConnections<Socket>(listen.limits ?? DEFAULT_API_LIMITS);
-  const pendingByPeer = new Map<string, Socket>();
-  const peerKey = (socket: { remoteAddress?: string; remotePort?: number }) => `${socket.remoteAddress}:${socket.remotePort}`;
-  const cut = { perAddress: 0, evicted: 0 };
-  const reports = new RefusalReports();
-  http.on("connection", (raw: Socket) => {
-    const address = unmapIpv4(raw.remoteAddress ?? "");
-    raw.on("error", () => {});
-    const admission = pending.admit(address, raw);
-    if (!admission.admitted) {
-      cut.perAddress++;
-      if (reports.due(address)) log.warn(`live API: refusing connections from ${address}: ${pending.limits.maxUnauthenticatedPerAddress} already waiting on their handshake or request`);
-      raw.destroy();
-      return;
-    }
-    if (admission.evicted) {
-      cut.evicted++;
-      if (reports.due("\u0000evicted")) log.warn(`live API: ${pending.limits.maxUnauthenticated} connections waiting; closing the oldest of the busiest address to make room`);
-      admission.evicted.destroy();
-    }
-    const key = peerKey(raw);
-    pendingByPeer.set(key, raw);
-    raw.once("close", () => {
-      if (pendingByPeer.get(key) === raw) pendingByPeer.delete(key);
-      pending.release(raw);
-    });
-  });
-  // The TLS socket an upgrade arrives on is not the raw one admitted; they share the peer's address and port.
-  const admitted = (socket: Duplex) => {
-    const key = peerKey(socket as Socket);
-    const raw = pendingByPeer.get(key);
-    if (raw === undefined) return;
-    pendingByPeer.delete(key);
-    pending.release(raw);
-  };
-  http.on("tlsClientError", (err: Error, socket: Duplex) => {
-    log.debug(`live API: TLS handshake from ${(socket as Socket).remoteAddress ?? "?"}: ${err.message}`);
-    socket.destroy();
-  });
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -213,7 +169,7 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
           log.info(`live API: refused a connection from ${source}: the sign-in of ${viewer.name} behind its token has ended`);
           return refuse(socket, 401, "Unauthorized");
         }
-        admitted(socket);
+        limits.admitted(socket);
         wss.handleUpgrade(req, socket, head, (ws) => accept(ws, viewer, webSessionId, source));
       },
       (err: unknown) => {
@@ -368,9 +324,9 @@ export async function startApiServer(listen: ApiListen, deps: ApiDeps): Promise<
       return connections.size;
     },
     get pending() {
-      return pending.size;
+      return limits.pending;
     },
-    cut,
+    cut: limits.cut,
     close: async () => {
       clearInterval(sampling);
       clearInterval(heartbeat);

@@ -91,3 +91,27 @@ describe("startMetricsServer", () => {
     await assert.rejects(startMetricsServer({ host: "127.0.0.1", port: server.address.port }, []), { code: "EADDRINUSE" });
   });
 });
+
+test("/metrics on a public address gives one address 16 waiting connections, and a scrape still gets through", async () => {
+  const { connect } = await import("node:net");
+  const warnings: string[] = [];
+  const server = await startMetricsServer({ host: "127.0.0.1", port: 0 }, [], {}, (m) => warnings.push(m));
+  const silent = Array.from({ length: 20 }, () => {
+    const s = connect({ host: "127.0.0.1", port: server.address.port, localAddress: "127.0.3.1" });
+    s.on("error", () => {});
+    return s;
+  });
+  const closed = () => silent.filter((s) => s.destroyed || s.readableEnded).length;
+  try {
+    for (const until = Date.now() + 10_000; closed() < 4; await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() > until) assert.fail(`${closed()} of 20 silent connections closed`);
+    }
+    assert.equal(closed(), 4, "past 16 from one address, refused");
+    assert.match(warnings.join("\n"), /metrics: refusing connections from 127\.0\.3\.1/);
+    const res = await fetch(`http://127.0.0.1:${server.address.port}/metrics`);
+    assert.equal(res.status, 200);
+  } finally {
+    for (const s of silent) s.destroy();
+    await server.close();
+  }
+});

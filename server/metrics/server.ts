@@ -3,6 +3,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CONTENT_TYPE, formatExposition, type MetricFamily, type MetricsSource } from "./exposition.ts";
+import { boundedHttpOptions, limitConnections } from "../net/connection-limits.ts";
+
+/** A scraper needs a connection or two; a listener on a public address must not give out more. */
+const METRICS_LIMITS = { maxUnauthenticatedPerAddress: 16, maxUnauthenticated: 128 };
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface MetricsServer {
   readonly address: AddressInfo;
@@ -17,8 +22,9 @@ export async function startMetricsServer(
   listen: { host: string; port: number },
   sources: readonly MetricsSource[],
   labels: Readonly<Record<string, string>> = {},
+  warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`),
 ): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(boundedHttpOptions(REQUEST_TIMEOUT_MS), (req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found: the metrics are at /metrics\n");
@@ -38,6 +44,7 @@ export async function startMetricsServer(
     res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
     res.end(req.method === "HEAD" ? undefined : body);
   });
+  limitConnections(server, METRICS_LIMITS, "metrics", warn);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(listen.port, listen.host, () => {

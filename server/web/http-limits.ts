@@ -64,7 +64,7 @@ export interface WebGuardCounters {
   reserved: number;
 }
 
-/** After a 413 or 503 the rest of the body is read and dropped this long, so that the peer sees the answer rather than a reset. */
+/** After a 413 or 503 the connection stays this long, so that the peer reads the answer before the connection goes. */
 const LINGER_MS = 1_000;
 
 export class WebGuard {
@@ -260,10 +260,13 @@ export class WebGuard {
     const text =
       status === 413 ? `The request is larger than the ${this.limits.maxBodyBytes} bytes this server takes.\n` : "The server is receiving too many requests at once; try again in a moment.\n";
     // Without "Connection: close": Node would close at once, and a peer still sending would get a
-    // reset before it read the answer. The connection goes after the linger instead.
+    // reset before it read the answer. Once the answer is out nothing more is read (the peer's
+    // sending stalls on TCP's window rather than costing parsing), and the connection goes after
+    // the linger.
     if (res !== undefined && !res.headersSent) {
+      res.once("finish", () => setImmediate(() => socket.pause()));
       res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), ...(status === 503 ? { "retry-after": "5" } : {}) }).end(text);
-    }
+    } else socket.pause();
     setTimeout(() => {
       req.destroy();
       socket.destroy();
