@@ -15,3 +15,8 @@ export function consoleLogger(verbose: boolean): Logger {
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, debug: () => {} };
+
+/** A peer's text for a log line: quoted, and cut at `max` characters (how many more there were is said). */
+export function peerText(text: string, max = 64): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
+}

@@ -1,6 +1,6 @@
 import { type EndReason } from "../domain/types.ts";
 import type { AttachRequest, GoneSignal, LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
-import type { Logger } from "../log.ts";
+import { peerText, type Logger } from "../log.ts";
 
 import { newChallenge } from "../protocol/challenge.ts";
 import { parseCommand } from "../protocol/command.ts";
@@ -235,7 +235,7 @@ export class ControlConnection implements SessionControl {
   }
 
   async #login(command: TunnelCommand): Promise<void> {
-    this.log.debug(`tunnel ${command.type}${command.udp ? " udp" : ""} for ${JSON.stringify(command.user)} from ${this.link.clientIpv4}`);
+    this.log.debug(`tunnel ${command.type}${command.udp ? " udp" : ""} for ${peerText(command.user)} from ${this.link.clientIpv4}`);
     const outcome = await this.broker.login(
       { command, challenge: this.#challenge, clientIpv4: this.link.clientIpv4, localIpv4: this.link.localIpv4, attachPort: this.link.attachPort },
       this,

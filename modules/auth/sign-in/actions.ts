@@ -8,6 +8,7 @@ import { formValues, parseForm } from "../../core/lib/form.ts";
 import { clientAddress, userAgent } from "../../core/lib/request.ts";
 import { clearPendingCookie, pendingCookie, setPendingCookie, setSessionCookie } from "../session/lib/context.ts";
 import { throttledCheck, tooManyMessage } from "./lib/throttle.ts";
+import { USER_NAME } from "@/server/repositories/users/schema.ts";
 
 const signInSchema = z.object({
   name: z.string().trim().min(1, "enter your user name").max(64, "no user name is that long"),
@@ -18,6 +19,9 @@ export async function signIn(_prev: FormState, form: FormData): Promise<FormStat
   const parsed = parseForm(signInSchema, form, { name: form.get("name"), password: form.get("password") });
   if (!parsed.ok) return parsed.state;
   const { name, password } = parsed.data;
+  const wrong: FormState = { status: "error", message: "The user name or password is wrong, or the account is disabled.", values: formValues(form) };
+  // No user has such a name: nothing to check, throttle or audit.
+  if (!USER_NAME.test(name)) return wrong;
   const source = await clientAddress();
   const repos = await broker();
   // After a few failures every attempt waits its turn, whether its password is right or not.
@@ -25,7 +29,7 @@ export async function signIn(_prev: FormState, form: FormData): Promise<FormStat
   if (checked.verdict === "too-many") return { status: "error", message: tooManyMessage(checked.retryAfterMs), values: formValues(form) };
   if (checked.verdict === "wrong") {
     await repos.audit.record({ name: "web", source }, { action: "web.sign-in.failed", target: name });
-    return { status: "error", message: "The user name or password is wrong, or the account is disabled.", values: formValues(form) };
+    return wrong;
   }
   const user = checked.value;
   if ((await repos.twoFactor.status(user.id)).enabled) {
