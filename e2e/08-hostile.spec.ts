@@ -92,7 +92,8 @@ test("hostile sign-in input gets a clear refusal every time and breaks nothing",
   expect(dialogs).toEqual([]);
   // A name that can be a user's is a real password check, audited; one that cannot be is refused
   // before the throttle and the audit log.
-  expect(await db.auditLog.count({ where: { action: "web.sign-in.failed", target: "nobody-here" } })).toBe(1);
+  await expect(page.getByText("The user name or password is wrong, or the account is disabled.")).toBeVisible({ timeout: 30_000 });
+  await expect.poll(() => db.auditLog.count({ where: { action: "web.sign-in.failed", target: "nobody-here" } }), { timeout: 30_000 }).toBe(1);
   expect(await db.auditLog.count({ where: { action: "web.sign-in.failed", target: { in: ["admin' OR '1'='1", "../../etc/passwd", "<script>alert(1)</script>"] } } })).toBe(0);
 });
 
