@@ -4,6 +4,9 @@
       "target_name": "dtcp_dataplane",
       "sources": [
         "native/dataplane/addon.c",
+        "native/dataplane/args.c",
+        "native/dataplane/channel.c",
+        "native/dataplane/poller.c",
         "native/dataplane/sock.c",
         "native/dataplane/stream.c",
         "native/dataplane/tun.c"
