@@ -219,9 +219,9 @@ async function controlFigures(): Promise<string> {
   const text = await (await fetch(`http://127.0.0.1:${daemon.metricsPort}/metrics`)).text();
   const value = (pattern: RegExp) => pattern.exec(text)?.[1] ?? "?";
   return (
-    `held ${value(/^dtcp_control_connections (\d+)/m)} (${value(/^dtcp_control_unauthenticated_connections (\d+)/m)} unauthenticated), ` +
-    `evicted ${value(/^dtcp_control_connections_cut_total\{reason="evicted"\} (\d+)/m)}, ` +
-    `refused per address ${value(/^dtcp_control_connections_cut_total\{reason="per-address"\} (\d+)/m)}`
+    `held ${value(/^dtcp_control_connections(?:\{pop="[^"]*"\})? (\d+)/m)} (${value(/^dtcp_control_unauthenticated_connections(?:\{pop="[^"]*"\})? (\d+)/m)} unauthenticated), ` +
+    `evicted ${value(/^dtcp_control_connections_cut_total\{(?:pop="[^"]*",)?reason="evicted"\} (\d+)/m)}, ` +
+    `refused per address ${value(/^dtcp_control_connections_cut_total\{(?:pop="[^"]*",)?reason="per-address"\} (\d+)/m)}`
   );
 }
 
