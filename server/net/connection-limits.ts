@@ -1,6 +1,6 @@
 // Admission limits for the daemon's HTTP listeners (the live-session API, /metrics): every
 // connection counts from its TCP connect until the caller says it is admitted (a viewer) or it
-// closes, per address and in all, as the DTCP port counts unauthenticated connections; and a TLS
+// closes, per address (an IPv6 peer's /64) and in all, as the DTCP port counts unauthenticated connections; and a TLS
 // handshake or a request's headers get a few seconds. Silent peers and half-done handshakes cost a
 // bounded number of descriptors, whoever sends them.
 import type { Server, ServerOptions } from "node:http";
@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { RefusalReports } from "../control/abuse.ts";
 import { UnauthenticatedConnections, type AdmissionLimits } from "../control/admission.ts";
-import { unmapIpv4 } from "./ipv4.ts";
+import { peerNetwork } from "./peer-network.ts";
 
 /** Options for http(s).createServer: headers and whole request within `ms`, checked every second. */
 export function boundedHttpOptions(ms: number): ServerOptions & { handshakeTimeout: number } {
@@ -35,7 +35,7 @@ export function limitConnections(server: Server, limits: AdmissionLimits, name: 
   const sweeper = setInterval(() => reports.sweep(), 60_000).unref();
   server.once("close", () => clearInterval(sweeper));
   server.on("connection", (raw: Socket) => {
-    const address = unmapIpv4(raw.remoteAddress ?? "");
+    const address = peerNetwork(raw.remoteAddress ?? "");
     raw.on("error", () => {});
     const admission = pending.admit(address, raw);
     if (!admission.admitted) {

@@ -188,3 +188,21 @@ test("limits from the environment are checked and named", () => {
   assert.equal(webLimitsFromEnv({ BROKER_WEB_REQUEST_TIMEOUT: "5" }).requestTimeoutMs, 5_000);
   assert.throws(() => webLimitsFromEnv({ BROKER_WEB_MAX_PER_ADDRESS: "0" }), /BROKER_WEB_MAX_PER_ADDRESS must be a number from 1/);
 });
+
+test("IPv6 peers count by their /64: a host cycling through its addresses gets one share", async () => {
+  const { EventEmitter } = await import("node:events");
+  const guard = new WebGuard(
+    { maxBodyBytes: 1024, requestTimeoutMs: 1_000, maxPerAddress: 4, maxConnections: 100, reserve: 0, maxBodyBytesHeld: 1 << 20, maxBodyBytesHeldPerAddress: 1 << 20 },
+    { uncounted: (a) => a === "::1", signedInAdmin: async () => false, log: () => {} },
+  );
+  const peer = (remoteAddress: string) => Object.assign(new EventEmitter(), { remoteAddress, destroyed: false, destroy() { this.destroyed = true; } });
+  const mine = Array.from({ length: 6 }, (_, i) => peer(`2001:db8:1:2::${i + 1}`));
+  for (const s of mine) guard.admit(s as unknown as Socket);
+  assert.deepEqual(mine.map((s) => s.destroyed), [false, false, false, false, true, true]);
+  const neighbour = peer("2001:db8:1:3::1");
+  guard.admit(neighbour as unknown as Socket);
+  assert.equal(neighbour.destroyed, false, "the next /64 has a share of its own");
+  const proxy = Array.from({ length: 6 }, () => peer("::1"));
+  for (const s of proxy) guard.admit(s as unknown as Socket);
+  assert.ok(proxy.every((s) => !s.destroyed), "the reverse proxy's address is not counted");
+});

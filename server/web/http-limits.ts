@@ -5,7 +5,7 @@
 // - a share of the connections, per address and in all, as the DTCP port counts unauthenticated
 //   ones: past the total, the oldest waiting connection of the busiest address makes room, so a
 //   flood from many addresses costs a bounded number and a visitor with one connection is the
-//   last to go.
+//   last to go. An IPv6 "address" is its /64: a host picks addresses in it freely.
 // A request reaches Next only once it has arrived whole: a slow sender costs a parser and its
 // buffered bytes, never a request in Next. While it is being answered its connection is out of the
 // flood's reach, and a connection that shows a signed-in administrator's cookie moves to a reserve
@@ -19,6 +19,8 @@ import { IncomingMessage, type ServerOptions, type ServerResponse } from "node:h
 import type { Socket } from "node:net";
 import { UnauthenticatedConnections } from "../control/admission.ts";
 import { RefusalReports } from "../control/abuse.ts";
+import { unmapIpv4 } from "../net/ipv4.ts";
+import { peerNetwork } from "../net/peer-network.ts";
 
 export interface WebLimits {
   /** The largest request body taken; no form comes near it. */
@@ -139,8 +141,8 @@ export class WebGuard {
 
   /** For the server's "connection" event: counts the connection, or refuses it. */
   admit(socket: Socket): void {
-    const address = plain(socket.remoteAddress ?? "");
-    if (this.deps.uncounted(address)) return;
+    const address = this.#counted(socket);
+    if (address === null) return;
     if (!this.#wait(socket, address)) return void socket.destroy();
     socket.once("close", () => {
       this.#waiting.release(socket);
@@ -215,8 +217,8 @@ export class WebGuard {
 
   /** The request arrived whole: its connection is out of the flood's reach until it is answered. */
   #answer(socket: Socket, res: ServerResponse): void {
-    const address = plain(socket.remoteAddress ?? "");
-    if (this.#reserve.has(socket) || this.deps.uncounted(address) || this.#answering.has(socket)) return;
+    const address = this.#counted(socket);
+    if (address === null || this.#reserve.has(socket) || this.#answering.has(socket)) return;
     this.#waiting.release(socket);
     this.#answering.set(socket, address);
     res.once("finish", () => {
@@ -226,11 +228,18 @@ export class WebGuard {
     });
   }
 
+  /** The key a connection counts under (its IPv4 address or IPv6 /64); null for the reverse proxy's. */
+  #counted(socket: Socket): string | null {
+    const address = unmapIpv4(socket.remoteAddress ?? "");
+    return this.deps.uncounted(address) ? null : peerNetwork(address);
+  }
+
   #hold(req: IncomingMessage, bytes: number): boolean {
-    const address = plain(req.socket.remoteAddress ?? "");
+    const counted = this.#counted(req.socket);
+    const address = counted ?? unmapIpv4(req.socket.remoteAddress ?? "");
     const mine = this.#heldByAddress.get(address) ?? 0;
     if (this.#held + bytes > this.limits.maxBodyBytesHeld) return false;
-    if (!this.deps.uncounted(address) && mine + bytes > this.limits.maxBodyBytesHeldPerAddress) return false;
+    if (counted !== null && mine + bytes > this.limits.maxBodyBytesHeldPerAddress) return false;
     this.#held += bytes;
     this.#heldByAddress.set(address, mine + bytes);
     holdings.set(req, { address, bytes: (holdings.get(req)?.bytes ?? 0) + bytes });
@@ -276,11 +285,6 @@ export class WebGuard {
 
 /** What each request's body holds, by request. */
 const holdings = new WeakMap<IncomingMessage, { address: string; bytes: number }>();
-
-/** The address without the IPv4-mapped prefix a dual-stack socket reports. */
-function plain(address: string): string {
-  return address.startsWith("::ffff:") ? address.slice(7) : address;
-}
 
 /** The limits, with BROKER_WEB_MAX_CONNECTIONS, BROKER_WEB_MAX_PER_ADDRESS and BROKER_WEB_REQUEST_TIMEOUT (seconds) applied. */
 export function webLimitsFromEnv(env: NodeJS.ProcessEnv): WebLimits {

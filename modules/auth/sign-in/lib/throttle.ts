@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_THROTTLE_LIMITS, LoginThrottle } from "@/server/security/login-throttle.ts";
+import { peerNetwork } from "@/server/net/peer-network.ts";
 
 // The web app is one process, so failed password checks are counted in memory, with the daemon's
 // rules: three free failures per address and per user name, then 1 s doubling up to 30 s,
@@ -24,7 +25,8 @@ export type ThrottledCheck<T> = { verdict: "right"; value: T } | { verdict: "wro
  * checks, and counts the verdict. `check` answers null when the secret is wrong.
  */
 export async function throttledCheck<T>(source: string, name: string, check: () => Promise<T | null>): Promise<ThrottledCheck<T>> {
-  const reservation = webThrottle().reserve(source, name);
+  // An IPv6 host picks addresses in its /64 freely: that is what it is counted under.
+  const reservation = webThrottle().reserve(peerNetwork(source), name);
   if (!reservation.ok) return { verdict: "too-many", retryAfterMs: reservation.retryAfterMs };
   const { ticket, waitMs } = reservation;
   let value: T | null;
