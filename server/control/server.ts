@@ -7,8 +7,8 @@ import type { Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
 import { unmapIpv4 } from "../net/ipv4.ts";
 import { wire } from "../protocol/replies.ts";
-import { RefusalReports } from "./abuse.ts";
-import { UnauthenticatedConnections, type AdmissionLimits } from "./admission.ts";
+import type { AdmissionLimits } from "./admission.ts";
+import { CountedConnections } from "./counted-connections.ts";
 import { ControlConnection, type ControlTimeouts } from "./connection.ts";
 
 export interface ControlServerOptions {
@@ -63,9 +63,8 @@ export class ControlServer implements MetricsSource {
   /** TLS connections still in their handshake, by remote address:port. */
   readonly #handshaking = new Map<string, Socket>();
   readonly #idle = new Set<Promise<void>>();
-  readonly #unauthenticated: UnauthenticatedConnections<Socket>;
-  readonly #reports = new RefusalReports();
-  readonly counters: ControlServerCounters = { refusedPerAddress: 0, evicted: 0, unreadClosed: 0, lingerDestroyed: 0 };
+  readonly #unauthenticated: CountedConnections<Socket>;
+  readonly #cut = { unreadClosed: 0, lingerDestroyed: 0 };
 
   constructor(
     private readonly broker: Broker,
@@ -74,7 +73,13 @@ export class ControlServer implements MetricsSource {
     private readonly options: ControlServerOptions,
     private readonly reportLimit: LimitReporter,
   ) {
-    this.#unauthenticated = new UnauthenticatedConnections(limits);
+    this.#unauthenticated = new CountedConnections(limits, {
+      refused: (address) => {
+        this.log.warn(`refusing connections from ${address}: too many unauthenticated connections`);
+        this.reportLimit("dtcp.limit.connections", address, { limit: limits.maxUnauthenticatedPerAddress });
+      },
+      evicting: () => this.log.warn(`${limits.maxUnauthenticated} unauthenticated connections: closing the oldest of the busiest addresses to make room`),
+    });
     this.#server = createServer((socket) => this.#accept(socket, { kind: "dtcp", attachPort: this.#tunnelPorts.tcp }));
   }
 
@@ -102,7 +107,7 @@ export class ControlServer implements MetricsSource {
       });
       server.on("connection", (raw: Socket) => {
         const key = keyOf(raw);
-        if (!this.#admit(raw, unmapIpv4(raw.remoteAddress ?? ""))) {
+        if (!this.#unauthenticated.admit(unmapIpv4(raw.remoteAddress ?? ""), raw)) {
           raw.destroy();
           return;
         }
@@ -164,36 +169,20 @@ export class ControlServer implements MetricsSource {
     ];
   }
 
-  /** Forgets old refusal reports; called now and then. */
-  sweep(): void {
-    this.#reports.sweep();
+  /** What the listener cut short, for /metrics and tests. */
+  get counters(): ControlServerCounters {
+    return { refusedPerAddress: this.#unauthenticated.cut.perAddress, evicted: this.#unauthenticated.cut.evicted, ...this.#cut };
   }
 
-  /** Counts a new connection as unauthenticated; false: its address holds its share already (refused, reported). */
-  #admit(socket: Socket, clientIpv4: string): boolean {
-    const admission = this.#unauthenticated.admit(clientIpv4, socket);
-    if (!admission.admitted) {
-      this.counters.refusedPerAddress++;
-      if (this.#reports.due(clientIpv4)) {
-        this.log.warn(`refusing connections from ${clientIpv4}: too many unauthenticated connections`);
-        this.reportLimit("dtcp.limit.connections", clientIpv4, { limit: this.#unauthenticated.limits.maxUnauthenticatedPerAddress });
-      }
-      return false;
-    }
-    if (admission.evicted) {
-      this.counters.evicted++;
-      if (this.#reports.due("\u0000evicted")) {
-        this.log.warn(`${this.#unauthenticated.limits.maxUnauthenticated} unauthenticated connections: closing the oldest of the busiest addresses to make room`);
-      }
-      admission.evicted.destroy();
-    }
-    return true;
+  /** Forgets old refusal reports; called now and then. */
+  sweep(): void {
+    this.#unauthenticated.sweep();
   }
 
   #accept(socket: Socket, listener: Listener): void {
     const clientIpv4 = unmapIpv4(socket.remoteAddress ?? "");
     socket.on("error", (err) => this.log.debug(`control connection from ${clientIpv4}: ${err.message}`));
-    if (!this.#admit(socket, clientIpv4)) {
+    if (!this.#unauthenticated.admit(clientIpv4, socket)) {
       socket.end(wire("-ERR too many connections from your address"), "latin1");
       this.#lingerThenDestroy(socket);
       return;
@@ -229,7 +218,7 @@ export class ControlServer implements MetricsSource {
           }
           if (socket.write(text, "latin1")) return true;
           drainTimer ??= setTimeout(() => {
-            this.counters.unreadClosed++;
+            this.#cut.unreadClosed++;
             this.log.warn(`closing the control connection from ${clientIpv4}: ${socket.writableLength} bytes of replies unread for ${this.options.timeouts.drainMs / 1000} s`);
             socket.destroy();
           }, this.options.timeouts.drainMs);
@@ -272,7 +261,7 @@ export class ControlServer implements MetricsSource {
   #lingerThenDestroy(socket: Socket): void {
     const timer = setTimeout(() => {
       if (socket.destroyed) return;
-      this.counters.lingerDestroyed++;
+      this.#cut.lingerDestroyed++;
       socket.destroy();
     }, this.options.timeouts.lingerMs);
     socket.once("close", () => clearTimeout(timer));

@@ -6,8 +6,8 @@
 import type { Server, ServerOptions } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { RefusalReports } from "../control/abuse.ts";
-import { UnauthenticatedConnections, type AdmissionLimits } from "../control/admission.ts";
+import type { AdmissionLimits } from "../control/admission.ts";
+import { CountedConnections } from "../control/counted-connections.ts";
 import { peerNetwork } from "./peer-network.ts";
 
 /** Options for http(s).createServer: headers and whole request within `ms`, checked every second. */
@@ -26,29 +26,18 @@ export interface ConnectionLimits {
 
 /** Counts `server`'s connections against `limits`; `name` says which listener in log lines. */
 export function limitConnections(server: Server, limits: AdmissionLimits, name: string, warn: (message: string) => void): ConnectionLimits {
-  const pending = new UnauthenticatedConnections<Socket>(limits);
+  const pending = new CountedConnections<Socket>(limits, {
+    refused: (address) => warn(`${name}: refusing connections from ${address}: ${limits.maxUnauthenticatedPerAddress} already waiting on their handshake or request (said once a minute)`),
+    evicting: () => warn(`${name}: ${limits.maxUnauthenticated} connections waiting; closing the oldest of the busiest address to make room (said once a minute)`),
+  });
   // The TLS socket a request arrives on is not the raw one admitted; they share the peer's address and port.
   const byPeer = new Map<string, Socket>();
   const peerKey = (socket: { remoteAddress?: string; remotePort?: number }) => `${socket.remoteAddress}:${socket.remotePort}`;
-  const cut = { perAddress: 0, evicted: 0 };
-  const reports = new RefusalReports();
-  const sweeper = setInterval(() => reports.sweep(), 60_000).unref();
+  const sweeper = setInterval(() => pending.sweep(), 60_000).unref();
   server.once("close", () => clearInterval(sweeper));
   server.on("connection", (raw: Socket) => {
-    const address = peerNetwork(raw.remoteAddress ?? "");
     raw.on("error", () => {});
-    const admission = pending.admit(address, raw);
-    if (!admission.admitted) {
-      cut.perAddress++;
-      if (reports.due(address)) warn(`${name}: refusing connections from ${address}: ${limits.maxUnauthenticatedPerAddress} already waiting on their handshake or request (said once a minute)`);
-      raw.destroy();
-      return;
-    }
-    if (admission.evicted) {
-      cut.evicted++;
-      if (reports.due("\u0000evicted")) warn(`${name}: ${limits.maxUnauthenticated} connections waiting; closing the oldest of the busiest address to make room (said once a minute)`);
-      admission.evicted.destroy();
-    }
+    if (!pending.admit(peerNetwork(raw.remoteAddress ?? ""), raw)) return void raw.destroy();
     const key = peerKey(raw);
     byPeer.set(key, raw);
     raw.once("close", () => {
@@ -61,7 +50,7 @@ export function limitConnections(server: Server, limits: AdmissionLimits, name: 
     get pending() {
       return pending.size;
     },
-    cut,
+    cut: pending.cut,
     admitted(socket) {
       const key = peerKey(socket as Socket);
       const raw = byPeer.get(key);

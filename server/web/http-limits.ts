@@ -17,8 +17,8 @@
 
 import { IncomingMessage, type ServerOptions, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { UnauthenticatedConnections } from "../control/admission.ts";
-import { RefusalReports } from "../control/abuse.ts";
+import { CountedConnections } from "../control/counted-connections.ts";
+import { boundedHttpOptions } from "../net/connection-limits.ts";
 import { unmapIpv4 } from "../net/ipv4.ts";
 import { peerNetwork } from "../net/peer-network.ts";
 
@@ -70,15 +70,17 @@ export interface WebGuardCounters {
 const LINGER_MS = 1_000;
 
 export class WebGuard {
-  readonly counters: WebGuardCounters = { refusedPerAddress: 0, evicted: 0, bodyTooLarge: 0, bodyBusy: 0, reserved: 0 };
+  readonly #counters = { bodyTooLarge: 0, bodyBusy: 0, reserved: 0 };
   /** Connections waiting on a request (or idle between requests): the ones a flood can fill. */
-  readonly #waiting: UnauthenticatedConnections<Socket>;
+  readonly #waiting: CountedConnections<Socket>;
+  /** The key each counted connection counts under; null for the reverse proxy's. */
+  readonly #keys = new WeakMap<Socket, string | null>();
   /** Counted connections whose request is being answered. */
   readonly #answering = new Map<Socket, string>();
   readonly #reserve = new Set<Socket>();
   #held = 0;
   readonly #heldByAddress = new Map<string, number>();
-  readonly #reports = new RefusalReports();
+  readonly #holdings = new WeakMap<IncomingMessage, { address: string; bytes: number }>();
   readonly #responses = new WeakMap<IncomingMessage, ServerResponse>();
   readonly #cut = new WeakSet<IncomingMessage>();
   readonly #whole = new WeakMap<IncomingMessage, () => void>();
@@ -89,7 +91,13 @@ export class WebGuard {
     readonly limits: WebLimits,
     private readonly deps: WebGuardDeps,
   ) {
-    this.#waiting = new UnauthenticatedConnections({ maxUnauthenticated: limits.maxConnections, maxUnauthenticatedPerAddress: limits.maxPerAddress });
+    this.#waiting = new CountedConnections(
+      { maxUnauthenticated: limits.maxConnections, maxUnauthenticatedPerAddress: limits.maxPerAddress },
+      {
+        refused: (address) => deps.log(`refusing connections from ${address}: it holds ${limits.maxPerAddress} already (said once a minute)`),
+        evicting: () => deps.log(`${limits.maxConnections} connections waiting on requests: closing the oldest of the busiest addresses to make room (said once a minute)`),
+      },
+    );
     const guard = this;
     this.requestClass = class BoundedRequest extends IncomingMessage {
       #received = 0;
@@ -116,8 +124,12 @@ export class WebGuard {
 
   /** Options for http.createServer: the request class and the timeouts, checked every second. */
   get serverOptions(): ServerOptions {
-    const ms = this.limits.requestTimeoutMs;
-    return { IncomingMessage: this.requestClass, requestTimeout: ms, headersTimeout: ms, keepAliveTimeout: Math.min(5_000, ms), connectionsCheckingInterval: Math.min(1_000, ms) };
+    return { ...boundedHttpOptions(this.limits.requestTimeoutMs), IncomingMessage: this.requestClass };
+  }
+
+  /** What the limits cut, for the fuzz script and tests. */
+  get counters(): WebGuardCounters {
+    return { refusedPerAddress: this.#waiting.cut.perAddress, evicted: this.#waiting.cut.evicted, ...this.#counters };
   }
 
   /** Counted connections waiting on a request. */
@@ -143,7 +155,7 @@ export class WebGuard {
   admit(socket: Socket): void {
     const address = this.#counted(socket);
     if (address === null) return;
-    if (!this.#wait(socket, address)) return void socket.destroy();
+    if (!this.#waiting.admit(address, socket)) return void socket.destroy();
     socket.once("close", () => {
       this.#waiting.release(socket);
       this.#answering.delete(socket);
@@ -186,7 +198,7 @@ export class WebGuard {
     this.#waiting.release(socket);
     this.#answering.delete(socket);
     this.#reserve.add(socket);
-    this.counters.reserved++;
+    this.#counters.reserved++;
   }
 
   /** Whether this request's body was cut here (its handler's failure to read it is no news). */
@@ -196,23 +208,7 @@ export class WebGuard {
 
   /** Forgets old refusal reports; called now and then. */
   sweep(): void {
-    this.#reports.sweep();
-  }
-
-  /** Counts a connection as waiting; false when its address holds its share already. */
-  #wait(socket: Socket, address: string): boolean {
-    const admission = this.#waiting.admit(address, socket);
-    if (!admission.admitted) {
-      this.counters.refusedPerAddress++;
-      if (this.#reports.due(address)) this.deps.log(`refusing connections from ${address}: it holds ${this.limits.maxPerAddress} already (said once a minute)`);
-      return false;
-    }
-    if (admission.evicted) {
-      this.counters.evicted++;
-      if (this.#reports.due("\u0000evicted")) this.deps.log(`${this.limits.maxConnections} connections waiting on requests: closing the oldest of the busiest addresses to make room (said once a minute)`);
-      admission.evicted.destroy();
-    }
-    return true;
+    this.#waiting.sweep();
   }
 
   /** The request arrived whole: its connection is out of the flood's reach until it is answered. */
@@ -224,14 +220,19 @@ export class WebGuard {
     res.once("finish", () => {
       if (!this.#answering.delete(socket) || socket.destroyed || this.#reserve.has(socket)) return;
       // Waiting for its next request, it counts again; with no room for it, it is closed once the answer is out.
-      if (!this.#wait(socket, address)) socket.end();
+      if (!this.#waiting.admit(address, socket)) socket.end();
     });
   }
 
   /** The key a connection counts under (its IPv4 address or IPv6 /64); null for the reverse proxy's. */
   #counted(socket: Socket): string | null {
-    const address = unmapIpv4(socket.remoteAddress ?? "");
-    return this.deps.uncounted(address) ? null : peerNetwork(address);
+    let key = this.#keys.get(socket);
+    if (key === undefined) {
+      const address = unmapIpv4(socket.remoteAddress ?? "");
+      key = this.deps.uncounted(address) ? null : peerNetwork(address);
+      this.#keys.set(socket, key);
+    }
+    return key;
   }
 
   #hold(req: IncomingMessage, bytes: number): boolean {
@@ -242,15 +243,15 @@ export class WebGuard {
     if (counted !== null && mine + bytes > this.limits.maxBodyBytesHeldPerAddress) return false;
     this.#held += bytes;
     this.#heldByAddress.set(address, mine + bytes);
-    holdings.set(req, { address, bytes: (holdings.get(req)?.bytes ?? 0) + bytes });
+    this.#holdings.set(req, { address, bytes: (this.#holdings.get(req)?.bytes ?? 0) + bytes });
     return true;
   }
 
   /** The request was answered, refused or went: its body no longer counts as held. */
   #release(req: IncomingMessage): void {
-    const holding = holdings.get(req);
+    const holding = this.#holdings.get(req);
     if (holding === undefined) return;
-    holdings.delete(req);
+    this.#holdings.delete(req);
     this.#held -= holding.bytes;
     const left = (this.#heldByAddress.get(holding.address) ?? 0) - holding.bytes;
     if (left <= 0) this.#heldByAddress.delete(holding.address);
@@ -262,8 +263,8 @@ export class WebGuard {
     if (this.#cut.has(req)) return;
     this.#cut.add(req);
     this.#release(req);
-    if (status === 413) this.counters.bodyTooLarge++;
-    else this.counters.bodyBusy++;
+    if (status === 413) this.#counters.bodyTooLarge++;
+    else this.#counters.bodyBusy++;
     const socket = req.socket;
     const res = this.#responses.get(req);
     const text =
@@ -282,9 +283,6 @@ export class WebGuard {
     }, LINGER_MS).unref();
   }
 }
-
-/** What each request's body holds, by request. */
-const holdings = new WeakMap<IncomingMessage, { address: string; bytes: number }>();
 
 /** The limits, with BROKER_WEB_MAX_CONNECTIONS, BROKER_WEB_MAX_PER_ADDRESS and BROKER_WEB_REQUEST_TIMEOUT (seconds) applied. */
 export function webLimitsFromEnv(env: NodeJS.ProcessEnv): WebLimits {
