@@ -65,8 +65,6 @@ export interface DaemonConfig {
   loginRate?: LoginRateLimits;
 }
 
-
-
 /** Where IPv6-over-TCP tunnels are offered. */
 export interface TunnelOptions {
   tcp: { host: string; port: number } | null;

@@ -80,6 +80,7 @@ export class WebGuard {
   readonly #reserve = new Set<Socket>();
   #held = 0;
   readonly #heldByAddress = new Map<string, number>();
+  readonly #askedAdmin = new WeakSet<Socket>();
   readonly #holdings = new WeakMap<IncomingMessage, { address: string; bytes: number }>();
   readonly #responses = new WeakMap<IncomingMessage, ServerResponse>();
   readonly #cut = new WeakSet<IncomingMessage>();
@@ -174,7 +175,9 @@ export class WebGuard {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > this.limits.maxBodyBytes) return this.#refuse(req, 413);
     const socket = req.socket;
-    if (!this.#reserve.has(socket) && this.#reserve.size < this.limits.reserve && /(?:^|;\s*)broker_session=/.test(req.headers.cookie ?? "")) {
+    // Asked once per connection: a signed-in user who is no administrator costs one look-up, not one a request.
+    if (!this.#askedAdmin.has(socket) && this.#reserve.size < this.limits.reserve && /(?:^|;\s*)broker_session=/.test(req.headers.cookie ?? "")) {
+      this.#askedAdmin.add(socket);
       this.deps.signedInAdmin(req).then(
         (admin) => {
           if (admin) this.reserve(socket);
