@@ -203,3 +203,25 @@ test("a browser's bytes reach the POP only after it accepted the upgrade", async
     pop.close();
   }
 });
+
+test("a POP that answers with an endless status line is a bad gateway once 1 KiB came without a line end", async () => {
+  // It never stops sending, so no inactivity timeout would ever end it: only the bound does.
+  const pop = createTcpServer((s: Socket) => {
+    s.on("error", () => {});
+    s.once("data", () => {
+      s.write("HTTP/1.1 ");
+      const more = setInterval(() => (s.writable ? s.write("9".repeat(256)) : clearInterval(more)), 5);
+      s.on("close", () => clearInterval(more));
+    });
+  });
+  await new Promise<void>((resolve) => pop.listen(0, "127.0.0.1", resolve));
+  const rambling = await relay((pop.address() as AddressInfo).port);
+  try {
+    const token = mintToken(key, { sub: "root", role: "admin", sid: ROOT, pop: "default" });
+    assert.equal(await LiveClient.refusal(port(rambling), ["dtcp-live", token], path), 502);
+  } finally {
+    rambling.closeAllConnections();
+    rambling.close();
+    pop.close();
+  }
+});
