@@ -54,7 +54,7 @@ async function credentials(options: DtcpcOptions, log: Logger): Promise<{ user: 
 }
 
 /**
- * Runs sessions until a signal stops us, a session is refused, or (without -l) one ends. With
+ * Runs sessions until a signal stops us, a session is refused for good, or (without -l) one ends. With
  * --transport auto each connection tries UDP, then TCP, then TLS, until one carries packets both
  * ways, and keeps to that one until it fails.
  */
@@ -112,6 +112,7 @@ async function supervise(options: DtcpcOptions, creds: { user: string; password:
         if (next !== 0) continue;
         settledOn = null;
       }
+      // A deferral is the server's answer, not the transport's: ask again the same way after the back-off.
       if (!options.loop) throw new Error(outcome.message);
       const delay = backoff.next(outcome.upMs);
       log.info(`${outcome.message}; reconnecting in ${(delay / 1000).toFixed(1)} s`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { tunnelResponse } from "../protocol/challenge.ts";
+import * as replies from "../protocol/replies.ts";
 import { ControlSession, QUIT_TIMEOUT_MS, type SessionParams } from "./session.ts";
 
 const CHALLENGE = "0B1517C87D516A5FA65BED722D51A04F";
@@ -83,14 +84,37 @@ describe("login", () => {
     assert.equal(awaitingReply({ transport: { kind: "udp", port: 4028 } }).line(natted.replace(/$/, " udp=4028"))[0]?.kind, "send", "a port announced through a NAT is not reached");
   });
 
-  test("refusals end the session; only a full server or its timeout is worth retrying", () => {
-    const end = (line: string) => awaitingReply().line(line);
-    assert.deepEqual(end("-ERR authentication failed."), [
+  test("refusals that asking again cannot change end dtcpc; the server's own failures and limits are deferred", () => {
+    const reason = (line: string) => (awaitingReply().line(line)[0] as { end: { reason: string } }).end.reason;
+    assert.deepEqual(awaitingReply().line("-ERR authentication failed."), [
       { kind: "end", end: { reason: "refused", message: "the server refused the tunnel: -ERR authentication failed." } },
     ]);
-    assert.equal((end("-ERR unsupported option proto=udp")[0] as { end: { reason: string } }).end.reason, "refused");
-    assert.equal((end("-ERR tunnel interface sold out")[0] as { end: { reason: string } }).end.reason, "lost");
-    assert.equal((end("-ERR connection timed out, disconnecting")[0] as { end: { reason: string } }).end.reason, "lost");
+    const final = [
+      replies.AUTH_FAILED,
+      replies.USER_REVOKED,
+      replies.USER_MOVED,
+      replies.INVALID_COMMAND,
+      replies.PORT_NEEDS_UDP,
+      replies.unsupportedOption("proto=udp"),
+      replies.invalidOption("port=0"),
+      replies.duplicateOption("proto"),
+      replies.unsupportedTunnelType("bogus"),
+    ];
+    for (const line of final) assert.equal(reason(line), "refused", line);
+    const later = [
+      replies.TEMPORARY_FAILURE,
+      replies.SOLD_OUT,
+      replies.TIMED_OUT,
+      replies.TOO_MANY_FAILURES,
+      replies.tooManyLogins(6),
+      replies.SERVER_SHUTTING_DOWN,
+      replies.TCP_NOT_ENABLED,
+      "-ERR internal error",
+      "-ERR tunnel set-up failed",
+      "-ERR no prefix is delegated to alice",
+      "-ERR something this client has never heard of",
+    ];
+    for (const line of later) assert.equal(reason(line), "deferred", line);
   });
 
   test("a reply it cannot use is refused after a polite quit", () => {

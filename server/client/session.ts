@@ -1,6 +1,6 @@
 import type { TunnelType } from "../domain/types.ts";
 import { tunnelResponse } from "../protocol/challenge.ts";
-import { SESSION_KICKED, SESSION_REPLACED, SOLD_OUT, TIMED_OUT } from "../protocol/replies.ts";
+import { isFinalRefusal, SESSION_KICKED, SESSION_REPLACED } from "../protocol/replies.ts";
 import { parseTunnelReply, type TunnelReply } from "./reply.ts";
 
 /** dtcpc(8) pings every 60 s; the server ends a session after 300 s without a line. */
@@ -30,6 +30,8 @@ export type SessionEnd =
   | { reason: "quit" }
   /** The session broke; connecting again may well work. */
   | { reason: "lost"; message: string }
+  /** The server said no for now (its own failure, or one of its limits): ask again after the back-off, the same way. */
+  | { reason: "deferred"; message: string }
   /** The server or this host refused; connecting again would be refused the same way. */
   | { reason: "refused"; message: string };
 
@@ -44,8 +46,6 @@ export type SessionAction =
   | { kind: "end"; end: SessionEnd };
 
 type State = "connecting" | "greeting" | "tunnel" | "up" | "quitting" | "ended";
-
-const RETRYABLE_REFUSALS = new Set([SOLD_OUT, TIMED_OUT]);
 
 /**
  * One control session of the client, as a pure state machine: the driver feeds it what happened
@@ -165,7 +165,7 @@ export class ControlSession {
   #tunnelReply(text: string): SessionAction[] {
     if (text.startsWith("-ERR")) {
       const message = `the server refused the tunnel: ${text.slice(0, 200)}`;
-      return this.#end({ reason: RETRYABLE_REFUSALS.has(text) ? "lost" : "refused", message });
+      return this.#end({ reason: isFinalRefusal(text) ? "refused" : "deferred", message });
     }
     const parsed = parseTunnelReply(text, this.params.type, this.params.transport.kind);
     if (!parsed.ok) return this.quit({ reason: "refused", message: parsed.error });

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import type { LiveSession, LoginRequest, SessionControl } from "../broker/broker.ts";
 import { silentLogger } from "../log.ts";
 import { tunnelResponse } from "../protocol/challenge.ts";
+import { isFinalRefusal, TEMPORARY_FAILURE } from "../protocol/replies.ts";
 import { ControlConnection, DEFAULT_TIMEOUTS, LINES_PER_TURN, type ControlLink, type LoginPort } from "./connection.ts";
 
 const PASSWORD = "correct-horse";
@@ -89,11 +90,12 @@ test("every reply is one CRLF-terminated +OK/-ERR line, whatever bytes arrive", 
   );
 });
 
-test("a failing broker gives -ERR internal error and the connection keeps answering", async () => {
+test("a failing broker tells the client to come back later and the connection keeps answering", async () => {
   const h = harness();
   h.conn.receive(Buffer.from("tunnel boom 00 host\r\nping\r\n"));
   await h.settle();
-  assert.deepEqual(h.written.slice(1), ["-ERR internal error\r\n", "+OK hi, happy to hear from you\r\n"]);
+  assert.deepEqual(h.written.slice(1), [`${TEMPORARY_FAILURE}\r\n`, "+OK hi, happy to hear from you\r\n"]);
+  assert.equal(isFinalRefusal(TEMPORARY_FAILURE), false, "dtcpc -l retries it");
   h.conn.disconnected();
 });
 

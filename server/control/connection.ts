@@ -1,6 +1,6 @@
 import { type EndReason } from "../domain/types.ts";
 import type { AttachRequest, GoneSignal, LiveSession, LoginOutcome, LoginRequest, SessionControl, TunnelCommand } from "../broker/broker.ts";
-import { peerText, type Logger } from "../log.ts";
+import { peerText, ProblemLog, type Logger } from "../log.ts";
 
 import { newChallenge } from "../protocol/challenge.ts";
 import { parseCommand } from "../protocol/command.ts";
@@ -13,6 +13,7 @@ import {
   HELP,
   LINE_TOO_LONG,
   PONG,
+  TEMPORARY_FAILURE,
   TIMED_OUT,
   wire,
 } from "../protocol/replies.ts";
@@ -83,7 +84,8 @@ export interface ConnectionHooks {
  * One DTCP control connection: frames lines, answers commands in order, holds the session
  * and its timeouts. Lines are taken one at a time and only while replies can go out, so a peer
  * that sends without reading fills its own socket buffers, not the daemon's memory. Nothing
- * thrown by a command escapes: the client gets -ERR and the daemon a log line.
+ * thrown by a command escapes: the client is told to come back later (the failure is the server's,
+ * not its own) and the daemon logs the cause.
  */
 export class ControlConnection implements SessionControl {
   readonly #framer = new LineFramer(MAX_LINE_BYTES);
@@ -110,6 +112,8 @@ export class ControlConnection implements SessionControl {
     private readonly timeouts: ControlTimeouts,
     private readonly log: Logger,
     private readonly hooks: ConnectionHooks = {},
+    /** Shared by the server's connections, so that a flood of failures is told once per cause. */
+    private readonly problems: ProblemLog = new ProblemLog(log),
   ) {}
 
   get session(): LiveSession | null {
@@ -207,7 +211,7 @@ export class ControlConnection implements SessionControl {
 
   #failed(err: unknown): void {
     this.#internal(err);
-    this.#send("-ERR internal error");
+    this.#send(TEMPORARY_FAILURE);
   }
 
   #handle(line: string): Promise<void> | void {
@@ -303,6 +307,6 @@ export class ControlConnection implements SessionControl {
   }
 
   #internal(err: unknown): void {
-    this.log.warn(`control connection from ${this.link.clientIpv4}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    this.problems.report("control connection", err);
   }
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { duplicateFd, socketPair } from "../dataplane/native.ts";
 import type { Broker } from "../broker/broker.ts";
-import type { Logger } from "../log.ts";
+import { ProblemLog, type Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
 import { unmapIpv4 } from "../net/ipv4.ts";
 import { wire } from "../protocol/replies.ts";
@@ -65,6 +65,7 @@ export class ControlServer implements MetricsSource {
   readonly #idle = new Set<Promise<void>>();
   readonly #unauthenticated: CountedConnections<Socket>;
   readonly #cut = { unreadClosed: 0, lingerDestroyed: 0 };
+  readonly #problems: ProblemLog;
 
   constructor(
     private readonly broker: Broker,
@@ -73,6 +74,7 @@ export class ControlServer implements MetricsSource {
     private readonly options: ControlServerOptions,
     private readonly reportLimit: LimitReporter,
   ) {
+    this.#problems = new ProblemLog(log);
     this.#unauthenticated = new CountedConnections(limits, {
       refused: (address) => {
         this.log.warn(`refusing connections from ${address}: too many unauthenticated connections`);
@@ -148,6 +150,7 @@ export class ControlServer implements MetricsSource {
     for (const socket of [...this.#sockets, ...this.#handshaking.values()]) socket.destroy();
     await Promise.all(stopped);
     await Promise.all(this.#idle);
+    this.#problems.flush();
   }
 
   collectMetrics(): MetricFamily[] {
@@ -241,6 +244,7 @@ export class ControlServer implements MetricsSource {
           finish();
         },
       },
+      this.#problems,
     );
     socket.on("drain", () => {
       if (drainTimer) clearTimeout(drainTimer);

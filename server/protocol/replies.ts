@@ -25,6 +25,8 @@ export const TIMED_OUT = "-ERR connection timed out, disconnecting";
 export const SESSION_REPLACED = "-ERR session replaced";
 export const SESSION_KICKED = "-ERR session ended by an administrator";
 export const SERVER_SHUTTING_DOWN = "-ERR server shutting down";
+/** The server could not answer for a reason of its own (its database unavailable, its disk full): come back later. */
+export const TEMPORARY_FAILURE = "-ERR temporary failure, try again later";
 export const ALREADY_ESTABLISHED = "-ERR already established";
 export const INVALID_COMMAND = "-ERR invalid command";
 export const PORT_NEEDS_UDP = "-ERR option port needs proto=udp";
@@ -50,6 +52,19 @@ export function invalidOption(token: string): string {
 export function duplicateOption(name: string): string {
   return `-ERR duplicate option ${sanitizeEcho(name)}`;
 }
+
+/**
+ * Refusals that asking again cannot change: the user's credentials or account, or a request this
+ * client will only ever send the same way. A client that reconnects (`dtcpc -l`) stops on these and
+ * retries every other `-ERR` with its back-off: the server's own failures, its limits, a pool the
+ * operator has yet to fill, and replies it does not know.
+ */
+export function isFinalRefusal(reply: string): boolean {
+  return FINAL_REFUSALS.has(reply) || FINAL_REFUSAL_PREFIXES.some((prefix) => reply.startsWith(prefix));
+}
+
+const FINAL_REFUSALS = new Set([AUTH_FAILED, USER_REVOKED, PASSWORD_CHANGED, USER_MOVED, SESSION_REPLACED, SESSION_KICKED, INVALID_COMMAND, PORT_NEEDS_UDP, ALREADY_ESTABLISHED]);
+const FINAL_REFUSAL_PREFIXES = ["-ERR unsupported tunnel type ", "-ERR unsupported option ", "-ERR invalid option ", "-ERR duplicate option "];
 
 const MAX_ECHO_CHARS = 64;
 
