@@ -14,12 +14,13 @@ import { join } from "node:path";
 import type { Db } from "./db/client.ts";
 import { isBusy, type LoginStore } from "./db/login-store.ts";
 import type { DataPlane } from "./dataplane/types.ts";
-import type { Logger } from "./log.ts";
+import { ProblemLog, type Logger } from "./log.ts";
 import type { MetricsSource } from "./metrics/exposition.ts";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.ts";
 import { DomainError, prefixField } from "./domain/errors.ts";
 import { SessionLedger } from "./repositories/sessions/repository.ts";
 import { loadKeyFile, loadOrCreateSecretKey } from "./secrets/tunnel-password.ts";
+import { holdPopLock } from "./storage/pop-lock.ts";
 import { openStorage, type Storage } from "./storage/storage.ts";
 import { DEFAULT_RETENTION, purgeExpired, type Retention } from "./storage/retention.ts";
 import type { LoginRateLimits } from "./security/login-rate.ts";
@@ -59,6 +60,8 @@ export interface DaemonConfig {
   api: { host: string; port: number; tls?: { certFile: string; keyFile: string } | null } | null;
   /** How often live sessions' counters are written to their rows; default a minute. */
   trafficRecordMs?: number;
+  /** How often this POP's open rows are matched against the sessions it holds; default a minute. */
+  reconcileMs?: number;
   /** How long the audit log and the session history are kept (DEFAULT_RETENTION when absent). */
   retention?: Retention;
   /** How often one user may log in (DEFAULT_LOGIN_RATE_LIMITS when absent). */
@@ -98,6 +101,7 @@ const FAILED_LOGIN_FLUSH_MS = 5_000;
 const RETENTION_FIRST_MS = 10_000;
 const RETENTION_INTERVAL_MS = 3_600_000;
 const TRAFFIC_RECORD_MS = 60_000;
+const RECONCILE_MS = 60_000;
 const REVOCATION_CHECK_MS = 1_000;
 /**
  * Every POP beats at this pace whatever its own silence limit, so that POPs with different limits
@@ -108,13 +112,21 @@ const HEARTBEAT_MS = 1_000;
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   // The sealing key is read now, so that a missing or unreadable one stops the start, not a login.
   const { paths } = config;
-  const storage = await openStorage(paths.databaseUrl, {
-    secretKey: loadOrCreateSecretKey(paths.secretKeyFile),
-    previousSecretKeys: paths.previousSecretKeyFile ? [loadKeyFile(paths.previousSecretKeyFile)] : [],
-  });
+  const secretKey = loadOrCreateSecretKey(paths.secretKeyFile);
+  const previousSecretKeys = paths.previousSecretKeyFile ? [loadKeyFile(paths.previousSecretKeyFile)] : [];
+  // Before the database is touched: a second daemon of this POP would end the first one's live
+  // sessions as left over by a crash, while the first went on carrying them.
+  const popLock = await holdPopLock(paths.databaseUrl, config.pop.name, log);
+  let storage: Storage;
+  try {
+    storage = await openStorage(paths.databaseUrl, { secretKey, previousSecretKeys });
+  } catch (err) {
+    await popLock.release();
+    throw err;
+  }
   const { db } = storage;
   // What has been started so far, undone in reverse order if a later step fails and by stop().
-  const started: (() => Promise<void> | void)[] = [() => storage.close()];
+  const started: (() => Promise<void> | void)[] = [() => popLock.release(), () => storage.close()];
   const undo = async () => {
     for (const step of started.splice(0).reverse()) await step();
   };
@@ -122,10 +134,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const pop = await storage.pops.register(config.pop.name, { publicHost: config.publicIpv4, apiUrl: config.pop.apiUrl }, { name: "dtcps" });
     const store = storage.openLoginStore(pop.id);
     started.push(() => store.close());
-    await store.heartbeat();
-    const ledger = new SessionLedger(store);
+    const problems = new ProblemLog(log);
+    started.push(() => problems.flush());
+    const ledger = new SessionLedger(store, problems);
+    // Before this run's first heartbeat: the previous run's sessions end at its last one.
     const stale = await ledger.endAllOpen("pop-lost");
-    if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended (pop-lost)`);
+    if (stale > 0) log.info(`marked ${stale} sessions left open by the previous run as ended at its last heartbeat (pop-lost)`);
+    await store.heartbeat();
     if (config.linkPrefix !== null) await ensureLinkPool(storage, pop, config.linkPrefix, log);
 
     // Read before the pools, so that a pool added meanwhile is routed by the first watch.
@@ -199,8 +214,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       if (watching) return;
       watching = true;
       Promise.all([
-        broker.revokeStale().catch((err: unknown) => log.warn(`checking live sessions' users failed: ${(err as Error).message}`)),
-        watchPools().catch((err: unknown) => log.warn(`routing the pools failed: ${(err as Error).message}`)),
+        broker.revokeStale().catch((err: unknown) => problems.report("checking live sessions' users", err)),
+        watchPools().catch((err: unknown) => problems.report("routing the pools", err)),
       ]).finally(() => (watching = false));
     }, config.revocationCheckMs ?? REVOCATION_CHECK_MS).unref();
     started.push(() => clearInterval(revoker));
@@ -215,7 +230,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
         if (lost > 0) log.warn(`ended ${lost} sessions of POPs silent for over ${config.pop.lostAfterMs / 1000} s (pop-lost)`);
       })()
         .catch((err: unknown) => {
-          if (!isBusy(err)) log.warn(`heartbeat of POP ${pop.name} failed: ${(err as Error).message}`);
+          if (!isBusy(err)) problems.report(`heartbeat of POP ${pop.name}`, err);
         })
         .finally(() => (beating = false));
     }, HEARTBEAT_MS).unref();
@@ -253,8 +268,22 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     });
     // Live sessions' counters reach their rows regularly, not only at the end: the portal's
     // traffic chart then includes them, and a crash loses at most one interval of figures.
-    const recorder = setInterval(() => recordLiveTraffic(store, broker, log), config.trafficRecordMs ?? TRAFFIC_RECORD_MS).unref();
+    const recorder = setInterval(() => recordLiveTraffic(store, broker, problems), config.trafficRecordMs ?? TRAFFIC_RECORD_MS).unref();
     started.push(() => clearInterval(recorder));
+    // The rows this POP owns agree with the sessions it holds: one left open by anything (an end the
+    // ledger lost, a row written by another process) is ended.
+    let reconciling = false;
+    const reconciler = setInterval(() => {
+      if (reconciling) return;
+      reconciling = true;
+      reconcileSessions(store, broker, ledger)
+        .then((ended) => {
+          if (ended > 0) log.warn(`ended ${ended} session rows of this POP that no session of this daemon matched (pop-lost)`);
+        })
+        .catch((err: unknown) => problems.report("reconciling session rows", err))
+        .finally(() => (reconciling = false));
+    }, config.reconcileMs ?? RECONCILE_MS).unref();
+    started.push(() => clearInterval(reconciler));
     log.info(
       `dtcps${pop.name === DEFAULT_POP ? "" : ` (POP ${pop.name})`} listening on ${address.address}:${address.port}` +
         (config.udpEnabled ? `, UDP tunnels from port ${config.udpBasePort}` : ", UDP tunnels off (-U enables them)"),
@@ -269,13 +298,22 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   }
 }
 
-function recordLiveTraffic(store: LoginStore, broker: Broker, log: Logger): void {
+async function reconcileSessions(store: LoginStore, broker: Broker, ledger: SessionLedger): Promise<number> {
+  const open = await store.openSessionIds();
+  const held = broker.heldSessionIds();
+  const pending = ledger.pendingEnds();
+  const strays = open.filter((id) => !held.has(id) && !pending.has(id));
+  await Promise.all(strays.map((id) => ledger.end(id, "pop-lost")));
+  return strays.length;
+}
+
+function recordLiveTraffic(store: LoginStore, broker: Broker, problems: ProblemLog): void {
   const rows = broker.liveView().flatMap(({ id, stats }) =>
     stats ? [{ id, counters: { bytesIn: stats.bytesIn, bytesOut: stats.bytesOut, packetsIn: stats.packetsIn, packetsOut: stats.packetsOut } }] : [],
   );
   store.recordTraffic(rows).catch((err: unknown) => {
     // Another writer holds the lock: the next round writes newer figures anyway.
-    if (!isBusy(err)) log.warn(`recording live sessions' traffic failed: ${(err as Error).message}`);
+    if (!isBusy(err)) problems.report("recording live sessions' traffic", err);
   });
 }
 

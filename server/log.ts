@@ -54,6 +54,11 @@ export class ProblemLog {
     this.#timer ??= setTimeout(() => this.flush(), this.intervalMs).unref();
   }
 
+  /** Says that what failed works again. */
+  recovered(what: string): void {
+    this.log.info(`${what}: working again`);
+  }
+
   /** Says the counts kept so far and starts a new interval. */
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);

@@ -39,7 +39,7 @@ describe("dtcpctl db copy-to", { timeout: 120_000 }, () => {
       [{ userId: alice.id, userName: "alice", type: "host", transport: "udp", clientIpv4: "192.0.2.1", serverIpv4: "192.0.2.2", clientUdpPort: null, serverUdpPort: 4028, clientIpv6: null, serverIpv6: null, prefix: null }],
       new Date(),
     );
-    await store.endSessions([{ id: id!, reason: "quit", counters: { bytesIn: 5_000_000_000n, bytesOut: 7n, packetsIn: 3n, packetsOut: 4n } }], new Date());
+    await store.endSessions([{ id: id!, reason: "quit", counters: { bytesIn: 5_000_000_000n, bytesOut: 7n, packetsIn: 3n, packetsOut: 4n }, at: new Date() }]);
     await store.close();
   });
   after(async () => {

@@ -68,6 +68,8 @@ export interface LoginRefusalCounters {
 
 /** How long an IPv6-over-TCP login's token waits for its data connection. */
 const ATTACH_TIMEOUT_MS = 30_000;
+/** How long a stopping daemon waits for the database to take its sessions' ends. */
+const SHUTDOWN_WRITE_MS = 5_000;
 
 /** A data connection presenting its token: where it comes from, and how to take its socket once the token is good. */
 export interface AttachRequest {
@@ -148,6 +150,8 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteO
  */
 export class Broker implements MetricsSource {
   readonly #live = new Map<string, LiveSession>();
+  /** Sessions whose row exists while their tunnel is being set up. */
+  readonly #opening = new Set<number>();
   /**
    * The sealed DTCP password each live session logged in with, by session id, as hex: a copy, so
    * that no session keeps the database driver's buffer (and the slab it may share) alive.
@@ -189,6 +193,11 @@ export class Broker implements MetricsSource {
         this.log.warn(`ending session ${sessionId}: ${(err as Error).message}`),
       );
     });
+  }
+
+  /** The sessions this daemon really holds: live, or being set up. */
+  heldSessionIds(): Set<number> {
+    return new Set([...this.#opening, ...[...this.#live.values()].map((s) => s.id)]);
   }
 
   get liveSessions(): LiveSession[] {
@@ -355,7 +364,8 @@ export class Broker implements MetricsSource {
   /** Ends every live session (daemon stopping) and tells each client why. */
   async shutdown(): Promise<void> {
     await Promise.all(this.liveSessions.map((s) => this.#endAndTell(s, "shutdown", SERVER_SHUTTING_DOWN)));
-    await this.ledger.drain();
+    const unwritten = await this.ledger.drain(SHUTDOWN_WRITE_MS);
+    if (unwritten > 0) this.log.warn(`${unwritten} session ends could not be written (the database is unavailable): the next start of this POP ends them at its last heartbeat`);
   }
 
   /** Ends a session from outside its connection, then closes the connection with `reply`. */
@@ -528,12 +538,15 @@ export class Broker implements MetricsSource {
       control,
       ended: false,
     };
+    this.#opening.add(id);
     try {
       await this.dataPlane.open({ ...spec, sessionId: id });
     } catch (err) {
       this.log.warn(`tunnel set-up failed for session ${id} of ${record.name}: ${(err as Error).message}`);
       await this.end(session, "setup-failed");
       return { reply: "-ERR tunnel set-up failed", session: null };
+    } finally {
+      this.#opening.delete(id);
     }
     this.#live.set(record.name, session);
     this.#credentials.set(id, hex(record.tunnelPassword));

@@ -1,4 +1,5 @@
 import { startDaemon } from "../daemon.ts";
+import { followLauncher } from "../launch/lifeline.ts";
 import { consoleLogger } from "../log.ts";
 import { runMain } from "./args.ts";
 import { parseDtcpsArgs } from "./dtcps-args.ts";
@@ -17,5 +18,6 @@ runMain("dtcps", async () => {
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    followLauncher();
   });
 }, { stamped: true });

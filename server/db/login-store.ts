@@ -49,11 +49,17 @@ export interface LoginStore {
   poolsStamp(): Promise<string>;
   /** Inserts the rows in one transaction and returns their ids in order. */
   startSessions(starts: readonly SessionStart[], at: Date): Promise<number[]>;
-  endSessions(ends: readonly SessionEnd[], at: Date): Promise<void>;
+  endSessions(ends: readonly SessionEnd[]): Promise<void>;
   /** Writes the counters so far of sessions still open, in one transaction. */
   recordTraffic(rows: readonly { id: number; counters: TrafficCounters }[]): Promise<void>;
-  /** Ends every session of this POP left open; returns how many. */
+  /**
+   * Ends every session of this POP left open (by a crash or a kill) at the POP's last heartbeat,
+   * its last sign of life (`at` if it never beat, a session's start if that is later); returns how
+   * many. Called before this run's first heartbeat.
+   */
   endAllOpen(reason: EndReason, at: Date): Promise<number>;
+  /** The ids of this POP's sessions whose rows are open. */
+  openSessionIds(): Promise<number[]>;
   /** Records that this POP's daemon is alive. */
   heartbeat(): Promise<void>;
   /**
@@ -105,10 +111,14 @@ export function openLoginStore(databaseUrl: string, popId: number): LoginStore {
   const recordCounters = db.prepare(`
     UPDATE "Session" SET bytesIn = @bytesIn, bytesOut = @bytesOut, packetsIn = @packetsIn, packetsOut = @packetsOut
     WHERE id = @id AND endedAt IS NULL`);
-  const endOpen = db.prepare(`UPDATE "Session" SET endedAt = ?, endReason = ? WHERE endedAt IS NULL AND popId = ?`);
+  // Dates are ISO text of one format, so MAX compares them as times.
+  const endOpen = db.prepare(`
+    UPDATE "Session" SET endedAt = MAX(startedAt, COALESCE((SELECT heartbeatAt FROM "Pop" WHERE id = @popId), @at)), endReason = @reason
+    WHERE endedAt IS NULL AND popId = @popId`);
+  const openIds = db.prepare<[number], { id: number }>(`SELECT id FROM "Session" WHERE endedAt IS NULL AND popId = ?`);
   const heartbeat = db.prepare(`UPDATE "Pop" SET heartbeatAt = ? WHERE id = ?`);
   const endLost = db.prepare(`
-    UPDATE "Session" SET endedAt = @at, endReason = 'pop-lost'
+    UPDATE "Session" SET endedAt = MAX(startedAt, COALESCE((SELECT heartbeatAt FROM "Pop" p WHERE p.id = "Session".popId), @at)), endReason = 'pop-lost'
     WHERE endedAt IS NULL AND popId IN (SELECT id FROM "Pop" WHERE id <> @popId AND (heartbeatAt IS NULL OR heartbeatAt < @silentSince))`);
   const insertAudit = db.prepare(`
     INSERT INTO "AuditLog" (at, actor, source, action, target, before, after)
@@ -117,13 +127,13 @@ export function openLoginStore(databaseUrl: string, popId: number): LoginStore {
   const startMany = db.transaction((starts: readonly SessionStart[], at: string) =>
     starts.map((s) => Number(insertSession.run({ ...s, popId, startedAt: at }).lastInsertRowid)),
   );
-  const endMany = db.transaction((ends: readonly SessionEnd[], at: string) => {
+  const endMany = db.transaction((ends: readonly SessionEnd[]) => {
     for (const e of ends) {
       const c = e.counters;
       endSession.run({
         id: e.id,
         reason: e.reason,
-        endedAt: at,
+        endedAt: sqlDate(e.at),
         // No final figures (no data plane): keep what was recorded while it ran.
         bytesIn: c?.bytesIn ?? null,
         bytesOut: c?.bytesOut ?? null,
@@ -164,13 +174,14 @@ export function openLoginStore(databaseUrl: string, popId: number): LoginStore {
       return `${row.n} ${row.latest ?? ""}`;
     },
     startSessions: async (starts, at) => (starts.length === 0 ? [] : startMany.immediate(starts, sqlDate(at))),
-    endSessions: async (ends, at) => {
-      if (ends.length > 0) endMany.immediate(ends, sqlDate(at));
+    endSessions: async (ends) => {
+      if (ends.length > 0) endMany.immediate(ends);
     },
     recordTraffic: async (rows) => {
       if (rows.length > 0) recordMany.immediate(rows);
     },
-    endAllOpen: async (reason, at) => endOpen.run(sqlDate(at), reason, popId).changes,
+    endAllOpen: async (reason, at) => endOpen.run({ at: sqlDate(at), reason, popId }).changes,
+    openSessionIds: async () => openIds.all(popId).map((r) => r.id),
     heartbeat: async () => {
       heartbeat.run(sqlDate(new Date()), popId);
     },

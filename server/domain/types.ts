@@ -47,4 +47,6 @@ export interface SessionEnd {
   id: number;
   reason: EndReason;
   counters: TrafficCounters | null;
+  /** When it ended (written later if the database could not take it then). */
+  at: Date;
 }

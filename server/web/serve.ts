@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { apiTarget, DEFAULT_API_LISTEN } from "../launch/api-listen.ts";
+import { followLauncher } from "../launch/lifeline.ts";
 import { DEFAULT_WEB_LISTEN, parseListen } from "../launch/listen.ts";
 import { FIXED_SECURITY_HEADERS, HSTS } from "./security-headers.ts";
 import { parseTrustedProxies, settleForwardedHeaders } from "./forwarded.ts";
@@ -173,6 +174,7 @@ const stop = () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+followLauncher();
 
 /** Runs work with console lines matching `drop` left out: Next announces at every start how long its config took to load. */
 async function quietly<T>(drop: RegExp, work: () => Promise<T>): Promise<T> {

@@ -35,6 +35,7 @@ export interface TestBrokerOptions {
   /** Another POP's daemon on the same database and keys: the broker whose data it shares. */
   sharing?: TestBroker;
   trafficRecordMs?: number;
+  reconcileMs?: number;
   revocationCheckMs?: number;
   attachTimeoutMs?: number;
   loginRate?: DaemonConfig["loginRate"];
@@ -76,6 +77,7 @@ export class TestBroker {
       metrics: null,
       api: null,
       trafficRecordMs: options.trafficRecordMs,
+      reconcileMs: options.reconcileMs,
       revocationCheckMs: options.revocationCheckMs,
     };
   }

@@ -27,15 +27,22 @@ export interface DaemonProcess {
   alive(): boolean;
   /** Creates a user; returns the DTCP password. */
   user(name: string): Promise<string>;
+  /** Another daemon on the same data directory and options (this one stopped or killed first); its stop() leaves the data. */
+  restart(): Promise<DaemonProcess>;
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
+
+type DaemonOptions = { nodeFlags?: string[]; args?: string[]; api?: boolean; metrics?: boolean; dataPlane?: boolean };
 
 /**
  * Starts `bin/dtcps.js` on 127.0.0.1 over a scratch data directory, with extra node flags and daemon
  * options; without the data plane unless `dataPlane` (which needs root).
  */
-export async function startDaemonProcess(options: { nodeFlags?: string[]; args?: string[]; api?: boolean; metrics?: boolean; dataPlane?: boolean } = {}): Promise<DaemonProcess> {
-  const data = tempDataDir();
+export function startDaemonProcess(options: DaemonOptions = {}): Promise<DaemonProcess> {
+  return spawnDaemon(tempDataDir(), options, true);
+}
+
+async function spawnDaemon(data: ReturnType<typeof tempDataDir>, options: DaemonOptions, ownsData: boolean): Promise<DaemonProcess> {
   const args = [
     ...(options.nodeFlags ?? []),
     "bin/dtcps.js",
@@ -72,7 +79,7 @@ export async function startDaemonProcess(options: { nodeFlags?: string[]; args?:
   }
   if (port === null || exit !== null) {
     child.kill("SIGKILL");
-    data.cleanup();
+    if (ownsData) data.cleanup();
     throw new Error(`dtcps did not start:\n${output}`);
   }
   const storage = await openStorage(data.env.DATABASE_URL!, { secretKeyFile: resolvePaths(data.env).secretKeyFile });
@@ -92,13 +99,14 @@ export async function startDaemonProcess(options: { nodeFlags?: string[]; args?:
     },
     alive: () => exit === null,
     user: async (name) => (await users.create({ name }, { name: "test" })).tunnelPassword,
+    restart: () => spawnDaemon(data, options, false),
     stop: async () => {
       if (exit === null) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       const result = await exited;
       clearTimeout(timer);
       await storage.close();
-      data.cleanup();
+      if (ownsData) data.cleanup();
       return result;
     },
   };

@@ -1,6 +1,7 @@
 import type { Db } from "../../db/client.ts";
 import { isBusy, type LoginStore } from "../../db/login-store.ts";
 import type { EndReason, SessionEnd, SessionStart, TrafficCounters } from "../../domain/types.ts";
+import type { ProblemLog } from "../../log.ts";
 import { PURGE_BATCH, purgeInBatches } from "../audit/repository.ts";
 
 interface Pending<T, R> {
@@ -9,21 +10,30 @@ interface Pending<T, R> {
   reject: (err: unknown) => void;
 }
 
-// Another process holding the write lock (the CLI, the web app) is waited out with growing pauses.
-const RETRY_MS = [5, 10, 20, 50, 100, 200, 500];
+// Another process holding the write lock (the CLI, the web app) is waited out with growing pauses;
+// a database that is down or full, with pauses growing to a few seconds.
+const RETRY_MS = [5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000];
 
 /**
  * Writes session rows for the daemon. Starts and ends queued in one event-loop turn go to the
  * database in one transaction each, so a burst of logins costs a few commits, not one per login.
+ * A start that cannot be written fails its login. An end is kept, with the time it happened, and
+ * written again until the database takes it: a session that ended during an outage does not stay
+ * live in the history.
  */
 export class SessionLedger {
   #starts: Pending<SessionStart, number>[] = [];
   #ends: Pending<SessionEnd, void>[] = [];
+  /** Ends the database did not take yet, by session id. */
+  readonly #unwritten = new Set<number>();
   #timer: NodeJS.Immediate | NodeJS.Timeout | null = null;
-  #busyRetries = 0;
+  #retries = 0;
   #idle: (() => void)[] = [];
 
-  constructor(private readonly store: LoginStore) {}
+  constructor(
+    private readonly store: LoginStore,
+    private readonly problems: ProblemLog | null = null,
+  ) {}
 
   /** Records a session start; resolves to the row id. */
   start(start: SessionStart): Promise<number> {
@@ -33,22 +43,43 @@ export class SessionLedger {
     });
   }
 
+  /**
+   * Records a session's end, as of now. Resolves once written, or once the first attempt failed:
+   * the end is then kept and written later, and the caller need not wait for the database.
+   */
   end(id: number, reason: EndReason, counters: TrafficCounters | null = null): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#ends.push({ item: { id, reason, counters }, resolve, reject });
+    return new Promise((resolve) => {
+      this.#ends.push({ item: { id, reason, counters, at: new Date() }, resolve, reject: () => resolve() });
       this.#schedule();
     });
   }
 
-  /** Marks every session left open (by a crash or a kill) as ended; returns how many. */
+  /** The sessions whose ends are queued or waiting for the database. */
+  pendingEnds(): Set<number> {
+    return new Set([...this.#unwritten, ...this.#ends.map((p) => p.item.id)]);
+  }
+
+  /** Ends written later than they happened, still waiting. */
+  get unwritten(): number {
+    return this.#unwritten.size;
+  }
+
+  /** Marks every session left open (by a crash or a kill) as ended at this POP's last heartbeat; returns how many. */
   endAllOpen(reason: EndReason): Promise<number> {
     return this.store.endAllOpen(reason, new Date());
   }
 
-  /** Resolves once everything queued so far is written. */
-  drain(): Promise<void> {
-    if (this.#timer === null) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
+  /** Resolves once everything queued so far is written, or after `timeoutMs`; returns how many ends are left unwritten. */
+  async drain(timeoutMs = Infinity): Promise<number> {
+    if (this.#timer !== null) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#idle.push(resolve)),
+        ...(Number.isFinite(timeoutMs) ? [new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))] : []),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.#ends.length + this.#unwritten.size;
   }
 
   #schedule(delayMs = 0): void {
@@ -60,32 +91,60 @@ export class SessionLedger {
   async #flush(): Promise<void> {
     const now = new Date();
     // Starts before ends: an end queued in the same turn as its start must find the row.
-    const written = (await this.#write(this.#starts, (items) => this.store.startSessions(items, now))) && (await this.#write(this.#ends, (items) => this.store.endSessions(items, now)));
+    const written = (await this.#writeStarts(now)) && (await this.#writeEnds());
     this.#timer = null;
     if (!written) {
-      this.#schedule(RETRY_MS[Math.min(this.#busyRetries++, RETRY_MS.length - 1)]);
+      this.#schedule(RETRY_MS[Math.min(this.#retries++, RETRY_MS.length - 1)]);
       return;
     }
-    this.#busyRetries = 0;
+    this.#retries = 0;
     if (this.#starts.length > 0 || this.#ends.length > 0) this.#schedule();
     else for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  /** Writes one queue; false (queue kept for a retry) when the database was locked. */
-  async #write<T, R>(queue: Pending<T, R>[], write: (items: T[]) => Promise<R[] | void>): Promise<boolean> {
-    if (queue.length === 0) return true;
-    const batch = queue.splice(0);
+  /** False (queue kept for a retry) when the database was locked; any other failure fails the logins. */
+  async #writeStarts(now: Date): Promise<boolean> {
+    if (this.#starts.length === 0) return true;
+    const batch = this.#starts.splice(0);
     try {
-      const results = await write(batch.map((p) => p.item));
-      batch.forEach((p, i) => p.resolve((results ? results[i] : undefined) as R));
+      const ids = await this.store.startSessions(
+        batch.map((p) => p.item),
+        now,
+      );
+      batch.forEach((p, i) => p.resolve(ids[i]!));
       return true;
     } catch (err) {
       if (isBusy(err)) {
-        queue.unshift(...batch);
+        this.#starts.unshift(...batch);
         return false;
       }
       for (const p of batch) p.reject(err);
       return true;
+    }
+  }
+
+  /** False (queue kept for a retry) when the database did not take them, for whatever reason. */
+  async #writeEnds(): Promise<boolean> {
+    if (this.#ends.length === 0) return true;
+    const batch = this.#ends.splice(0);
+    try {
+      await this.store.endSessions(batch.map((p) => p.item));
+      for (const p of batch) {
+        if (this.#unwritten.delete(p.item.id) && this.#unwritten.size === 0) this.problems?.recovered("writing session ends");
+        p.resolve();
+      }
+      return true;
+    } catch (err) {
+      this.#ends.unshift(...batch);
+      if (!isBusy(err)) {
+        this.problems?.report("writing session ends (kept, written once the database takes them)", err);
+        // The callers go on; the ends stay queued with the times they happened.
+        for (const p of batch) {
+          this.#unwritten.add(p.item.id);
+          p.resolve();
+        }
+      }
+      return false;
     }
   }
 }

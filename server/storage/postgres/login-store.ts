@@ -37,10 +37,10 @@ const Q = {
   },
   endSessions: {
     name: "login-end-sessions",
-    text: `UPDATE "Session" s SET "endedAt" = $2::timestamp(3), "endReason" = u.reason,
+    text: `UPDATE "Session" s SET "endedAt" = u.at, "endReason" = u.reason,
              "bytesIn" = COALESCE(u.bi, s."bytesIn"), "bytesOut" = COALESCE(u.bo, s."bytesOut"),
              "packetsIn" = COALESCE(u.pi, s."packetsIn"), "packetsOut" = COALESCE(u.po, s."packetsOut")
-           FROM unnest($1::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(id, reason, bi, bo, pi, po)
+           FROM unnest($1::int[], $2::timestamp(3)[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(id, at, reason, bi, bo, pi, po)
            WHERE s.id = u.id AND s."endedAt" IS NULL`,
   },
   recordCounters: {
@@ -49,14 +49,20 @@ const Q = {
            FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, bi, bo, pi, po)
            WHERE s.id = u.id AND s."endedAt" IS NULL`,
   },
-  endOpen: { name: "login-end-open", text: `UPDATE "Session" SET "endedAt" = $1::timestamp(3), "endReason" = $2 WHERE "endedAt" IS NULL AND "popId" = $3` },
+  endOpen: {
+    name: "login-end-open",
+    text: `UPDATE "Session" SET "endedAt" = GREATEST("startedAt", COALESCE((SELECT "heartbeatAt" FROM "Pop" WHERE id = $3), $1::timestamp(3))), "endReason" = $2
+           WHERE "endedAt" IS NULL AND "popId" = $3`,
+  },
+  openIds: { name: "login-open-ids", text: `SELECT id FROM "Session" WHERE "endedAt" IS NULL AND "popId" = $1` },
   // The database's clock, not the daemon's: POPs on several hosts then agree on who fell silent.
   heartbeat: { name: "login-heartbeat", text: `UPDATE "Pop" SET "heartbeatAt" = now() AT TIME ZONE 'UTC' WHERE id = $1` },
   endLost: {
     name: "login-end-lost",
-    text: `UPDATE "Session" SET "endedAt" = $1::timestamp(3), "endReason" = 'pop-lost'
-           WHERE "endedAt" IS NULL AND "popId" IN (
-             SELECT id FROM "Pop" WHERE id <> $2 AND ("heartbeatAt" IS NULL OR "heartbeatAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $3::double precision)))`,
+    text: `UPDATE "Session" s SET "endedAt" = GREATEST(s."startedAt", COALESCE(p."heartbeatAt", $1::timestamp(3))), "endReason" = 'pop-lost'
+           FROM "Pop" p
+           WHERE s."endedAt" IS NULL AND s."popId" = p.id AND p.id <> $2
+             AND (p."heartbeatAt" IS NULL OR p."heartbeatAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $3::double precision))`,
   },
   insertAudit: {
     name: "login-insert-audit",
@@ -120,13 +126,13 @@ export function openPostgresLoginStore(connectionString: string, popId: number):
       });
       return ids;
     },
-    async endSessions(ends, at) {
+    async endSessions(ends) {
       if (ends.length === 0) return;
       // No final figures (no data plane): keep what was recorded while it ran.
       const figure = (pick: (c: NonNullable<(typeof ends)[number]["counters"]>) => bigint) => ends.map((e) => (e.counters ? pick(e.counters).toString() : null));
       await pool.query({
         ...Q.endSessions,
-        values: [ends.map((e) => e.id), utc(at), ends.map((e) => e.reason), figure((c) => c.bytesIn), figure((c) => c.bytesOut), figure((c) => c.packetsIn), figure((c) => c.packetsOut)],
+        values: [ends.map((e) => e.id), ends.map((e) => utc(e.at)), ends.map((e) => e.reason), figure((c) => c.bytesIn), figure((c) => c.bytesOut), figure((c) => c.packetsIn), figure((c) => c.packetsOut)],
       });
     },
     async recordTraffic(rows) {
@@ -139,6 +145,9 @@ export function openPostgresLoginStore(connectionString: string, popId: number):
     },
     async endAllOpen(reason, at) {
       return (await pool.query({ ...Q.endOpen, values: [utc(at), reason, popId] })).rowCount ?? 0;
+    },
+    async openSessionIds() {
+      return (await pool.query<{ id: number }>({ ...Q.openIds, values: [popId] })).rows.map((r) => r.id);
     },
     async heartbeat() {
       await pool.query({ ...Q.heartbeat, values: [popId] });
