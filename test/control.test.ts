@@ -269,10 +269,12 @@ describe("abuse limits", () => {
     other.close();
     for (const c of held) c.close();
     await Promise.all(held.map((c) => c.waitClosed()));
-    await new Promise((r) => setTimeout(r, 50));
-    const again = await DtcpClient.connect(broker.port, "kame", "127.0.0.2");
-    assert.match(again.greeting, GREETING);
-    again.close();
+    // The daemon frees the slots when it sees the closes.
+    await waitFor(async () => {
+      const again = await DtcpClient.connect(broker.port, "kame", "127.0.0.2").catch(() => null);
+      again?.close();
+      return again !== null && GREETING.test(again.greeting);
+    }, "the address's slots to be free again");
     const audit = await broker.db.auditLog.findMany({ where: { action: "dtcp.limit.connections" } });
     assert.equal(audit.length, 1);
     assert.equal(audit[0]?.source, "127.0.0.2");
@@ -300,15 +302,17 @@ describe("abuse limits", () => {
       assert.equal(reply, "-ERR authentication failed.");
       attempts.push({ ms, spacing });
     }
-    // freeFailures 2: attempts 1-2 are immediate, then 200, 400, 800 ms before checking.
+    // freeFailures 2: attempts 1-2 are free, then 200, 400, 800 ms before checking. Only lower
+    // bounds here (a slow machine adds time, never removes it); which attempts are free is
+    // login-throttle.test.ts's, on a clock of its own.
     const said = JSON.stringify(attempts);
-    assert.ok(attempts[0]!.ms < 200 && attempts[1]!.ms < 200, `first attempts undelayed: ${said}`);
     assert.ok(attempts[2]!.spacing >= 200 && attempts[3]!.spacing >= 400 && attempts[4]!.spacing >= 800, `growing delays: ${said}`);
     const ok = await timeAttempt(u.password);
     assert.match(ok.reply ?? "", /^\+OK /);
     assert.ok(ok.spacing >= 800, "the correct password waits out the delay too");
+    // Without the reset the next delay (1.6 s) would pass failureDelayMaxMs and be refused unchecked.
     const after = await timeAttempt("wrong-password");
-    assert.ok(after.ms < 200, "a success resets the count");
+    assert.equal(after.reply, "-ERR authentication failed.", "a success resets the count");
   });
 });
 

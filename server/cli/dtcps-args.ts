@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { resolvePaths } from "../config.ts";
 import { DEFAULT_ABUSE_LIMITS } from "../control/abuse.ts";
 import { DEFAULT_TIMEOUTS } from "../control/connection.ts";
@@ -94,13 +95,14 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const tcpTunnels = values["tcp-tunnels"] === undefined ? null : parseListen("--tcp-tunnels", values["tcp-tunnels"], host);
   const tlsTunnels = values["tls-tunnels"] === undefined ? null : parseListen("--tls-tunnels", values["tls-tunnels"], host);
   if (tlsCert !== undefined && api === null) throw new UsageError("--api-tls-cert needs --api-listen");
+  const paths = resolvePaths(env);
   return {
     strictOuterSource,
     tunnels: {
       tcp: tcpTunnels,
       tls: tlsTunnels && { ...tlsTunnels, certFile: values["tls-cert"] ?? null, keyFile: values["tls-key"] ?? null },
     },
-    paths: resolvePaths(env),
+    paths,
     pop: { name: popName, apiUrl, lostAfterMs: seconds("pop-lost-after", values["pop-lost-after"], 30_000, 3) },
     host,
     port: count("p", values.port, 20200, 0),
@@ -132,6 +134,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
             udpListenAddress: host,
             strictOuterSource,
             streamStallMs: seconds("tcp-stall-timeout", values["tcp-stall-timeout"], 30_000, 1),
+            forwardingMarker: join(paths.dataDir, "ipv6-forwarding-was-off"),
             log: consoleLogger(verbose),
           }),
     loginRate: {

@@ -8,6 +8,9 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent } from "../../test/support/netns-agent.ts";
 import { ECHO_REPLY, icmpv6Echo } from "../../test/support/packets.ts";
@@ -248,6 +251,27 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     await assert.rejects(inNs("broker", "ip", "link", "show", "dev", "dtcp0"));
     assert.doesNotMatch(await inNs("broker", "ip", "-6", "route", "show"), /2001:db8/);
     assert.equal((await inNs("broker", "cat", "/proc/sys/net/ipv6/conf/all/forwarding")).trim(), "0");
+  });
+
+  test("forwarding left on by a plane killed with SIGKILL is restored at the next one's stop", async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), "dtcp-fwd-")), "ipv6-forwarding-was-off");
+    const plane = () => {
+      const a = new Agent(["ip", "netns", "exec", ns.broker, process.execPath, "--import", "tsx", fileURLToPath(AGENTS), "broker"], REPO);
+      agents.push(a);
+      return a;
+    };
+    const forwarding = async () => (await inNs("broker", "cat", "/proc/sys/net/ipv6/conf/all/forwarding")).trim();
+    const killed = plane();
+    await killed.call("start", { pools: POOLS, forwardingMarker: marker });
+    assert.equal(await forwarding(), "1");
+    await killed.kill();
+    assert.equal(await forwarding(), "1", "nobody restored it");
+    const next = plane();
+    await next.call("start", { pools: POOLS, forwardingMarker: marker });
+    await next.call("stop");
+    assert.equal(await forwarding(), "0", "it was off before the first plane");
+    assert.equal(existsSync(marker), false);
+    await next.kill();
   });
 
   test("without CAP_NET_ADMIN or CAP_NET_RAW, start() names the missing capability", async () => {

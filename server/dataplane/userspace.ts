@@ -17,8 +17,8 @@
 // works end to end. Raise it only if every client's tunnel MTU and IPv4 path allow it.
 
 import { type TrafficCounters } from "../domain/types.ts";
-import { closeSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { closeSync, existsSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
@@ -50,6 +50,12 @@ export interface UserspaceDataPlaneOptions {
   /** A TCP session whose client reads nothing of what waits for it for this long ends; default 30 s. */
   streamStallMs?: number;
   log: Logger;
+  /**
+   * A file that records, while IPv6 forwarding is on because of us, that it was off before: a
+   * daemon killed before it could restore it leaves the file, and the next one restores it at its
+   * stop. Without it, forwarding left on by a killed daemon stays on.
+   */
+  forwardingMarker?: string;
   /**
    * Called if the packet worker dies after start (a bug, or the TUN deleted under us). Default:
    * throw, so that the daemon exits and its supervisor restarts it rather than run without packets.
@@ -91,6 +97,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   readonly #sessions = new Map<number, LiveSession>();
   #totals: Float64Array = new Float64Array(TOTAL_FIELDS);
   #lost: (sessionId: number, reason: string) => void = () => {};
+  readonly #forwardingMarker: string | null;
 
   constructor(opts: UserspaceDataPlaneOptions) {
     const tunName = opts.tunName ?? "dtcp0";
@@ -107,6 +114,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     this.#config = { tunName, mtu, txQueueLen: 4096, udpListenAddress, strictOuterSource, statsIntervalMs, streamStallMs: opts.streamStallMs ?? 30_000 };
     this.#tunName = tunName;
     this.#log = opts.log;
+    this.#forwardingMarker = opts.forwardingMarker ?? null;
     this.#onFatal =
       opts.onFatal ??
       ((err) => {
@@ -219,7 +227,12 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       if (worker) await this.#ip.run(`route del ${pool} dev ${this.#tunName}`).catch((err: Error) => this.#log.warn(err.message));
     }
     if (this.#enabledForwarding) {
-      await writeFile(FORWARDING, "0\n").catch((err: Error) => this.#log.warn(`cannot restore IPv6 forwarding: ${err.message}`));
+      await writeFile(FORWARDING, "0\n").then(
+        async () => {
+          if (this.#forwardingMarker) await rm(this.#forwardingMarker, { force: true });
+        },
+        (err: Error) => this.#log.warn(`cannot restore IPv6 forwarding: ${err.message}`),
+      );
       this.#enabledForwarding = false;
     }
     if (worker) {
@@ -319,8 +332,16 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   }
 
   async #enableForwarding(): Promise<void> {
-    if ((await readFile(FORWARDING, "utf8")).trim() !== "0") return;
+    const marker = this.#forwardingMarker;
+    if ((await readFile(FORWARDING, "utf8")).trim() !== "0") {
+      if (marker && existsSync(marker)) {
+        this.#enabledForwarding = true;
+        this.#log.info(`IPv6 forwarding was enabled by a run that could not restore it (${marker}): restored at stop`);
+      }
+      return;
+    }
     try {
+      if (marker) await writeFile(marker, "net.ipv6.conf.all.forwarding was 0 before dtcps enabled it\n", { mode: 0o600 });
       await writeFile(FORWARDING, "1\n");
     } catch (err) {
       // E.g. a dedicated user with CAP_NET_ADMIN but no write access to /proc/sys.

@@ -18,7 +18,13 @@ function broker(): void {
   const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(`warning: ${m}`), debug: () => {} };
   serveAgent({
     start: async (args) => {
-      plane = new UserspaceDataPlane({ pools: args.pools as string[], statsIntervalMs: 50, log, onFatal: (e) => logs.push(`fatal: ${e.message}`) });
+      plane = new UserspaceDataPlane({
+        pools: args.pools as string[],
+        statsIntervalMs: 50,
+        log,
+        onFatal: (e) => logs.push(`fatal: ${e.message}`),
+        ...(typeof args.forwardingMarker === "string" ? { forwardingMarker: args.forwardingMarker } : {}),
+      });
       await plane.start();
       return plane.description;
     },
