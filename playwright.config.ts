@@ -12,7 +12,8 @@ export default defineConfig({
   fullyParallel: false,
   timeout: 60_000,
   expect: { timeout: 10_000 },
-  reporter: [["list"]],
+  // The JSON report is read by scripts/skip-report.ts at the end of npm test.
+  reporter: [["list"], ["json", { outputFile: "artifacts/e2e.json" }]],
   outputDir: "artifacts/test-results",
   use: {
     browserName: "chromium",

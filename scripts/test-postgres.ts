@@ -2,7 +2,7 @@
 // throw-away server (test/support/postgres.ts), runs the test files with DTCP_TEST_POSTGRES set
 // (each test then gets a fresh database on it), stops and removes the server.
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startPostgres } from "../test/support/postgres.ts";
@@ -26,10 +26,14 @@ export function postgresTests(): string[] {
     .sort();
 }
 
+// What it says as it goes, and TAP for scripts/skip-report.ts at the end of npm test.
+const REPORTERS = ["--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=tap", `--test-reporter-destination=${join(dirname(fileURLToPath(import.meta.url)), "..", "artifacts", "postgres.tap")}`];
+mkdirSync(join(dirname(fileURLToPath(import.meta.url)), "..", "artifacts"), { recursive: true });
+
 const server = await startPostgres();
 let status = 1;
 try {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...(process.argv.slice(2).length ? process.argv.slice(2) : postgresTests())], {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...REPORTERS, ...(process.argv.slice(2).length ? process.argv.slice(2) : postgresTests())], {
     stdio: "inherit",
     env: { ...process.env, DTCP_TEST_POSTGRES: `postgresql://postgres@127.0.0.1:${server.port}/postgres` },
   });

@@ -18,9 +18,9 @@ import { resolvePaths } from "../server/config.ts";
 import { Namespaces, run, skipUnlessRoot } from "./support/namespaces.ts";
 import { Child, dtcpctl, nodeIn } from "./support/processes.ts";
 import { tempDataDir } from "./support/broker.ts";
-import { postgresUnavailable, startPostgres, type PostgresServer } from "./support/postgres.ts";
+import { skipUnlessPostgres, startPostgres, type PostgresServer } from "./support/postgres.ts";
 
-const skip = skipUnlessRoot("needs root (ip netns, TUN, raw sockets)") || postgresUnavailable() || false;
+const skip = skipUnlessRoot("needs root (ip netns, TUN, raw sockets)") || skipUnlessPostgres();
 const PASSWORDS = { alice: "alice-Tunnel-pw-1", bob: "bob-Tunnel-pw-22", carol: "carol-Tunnel-pw-3" };
 
 interface SessionRow {

@@ -30,7 +30,10 @@ export async function openDatabase(url: string, migrationsDir = defaultMigration
     raw.close();
   }
   const db = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: `file:${file}`, timeout: 10_000 }) });
-  // Durable enough with WAL (a crash loses at most the last transactions, never consistency) and much faster.
-  await db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
+  // What goes through the repositories (users, pools, delegations, settings: what an administrator or
+  // a first login was told is saved) is synced to disk at each commit, so that a power loss cannot take
+  // it back. The daemon's session rows and login audit go through login-store.ts, which stays NORMAL
+  // (with WAL a crash loses nothing there; a power loss at most the last moments of history).
+  await db.$executeRawUnsafe("PRAGMA synchronous = FULL");
   return db;
 }

@@ -3,8 +3,9 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, createServer, type TLSSocket } from "node:tls";
+import { createServer } from "node:tls";
 import { after, test } from "node:test";
+import { CertificateError, openConnection } from "../client/connections.ts";
 import { loadOrCreateTlsIdentity, selfSignedCertificate } from "./certificate.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cert-test-"));
@@ -24,13 +25,24 @@ test("a self-signed certificate parses, verifies with its own key, names its add
   assert.equal(new X509Certificate(selfSignedCertificate("tunnel.example.net").cert).subjectAltName, "DNS:tunnel.example.net");
   assert.ok(new X509Certificate(selfSignedCertificate("x", 36500).cert).validTo.includes("21"), "a GeneralizedTime past 2049");
 
+  // The client's own check (dtcpc --pin, --ca), against what the daemon logs for its certificate.
   const server = createServer({ cert: made.cert, key: made.key }, (socket) => socket.end("hello"));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
   try {
-    const socket: TLSSocket = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port, rejectUnauthorized: false });
-    await new Promise((resolve) => socket.once("secureConnect", resolve));
-    assert.equal(socket.getPeerCertificate().fingerprint256, made.fingerprint, "a client pins what the daemon logs");
-    socket.destroy();
+    const pinned = await openConnection("127.0.0.1", port, { pin: made.fingerprint, caFile: null }, 5_000);
+    pinned.destroy();
+    const other = selfSignedCertificate("192.0.2.1").fingerprint;
+    await assert.rejects(openConnection("127.0.0.1", port, { pin: other, caFile: null }, 5_000), (err: unknown) => {
+      assert.ok(err instanceof CertificateError);
+      assert.match(err.message, new RegExp(`^the server's certificate \\(sha256 ${made.fingerprint}\\) is not the pinned one \\(${other}\\)$`));
+      return true;
+    });
+    // Without a pin, a self-signed certificate must be signed by a CA the client was given.
+    await assert.rejects(openConnection("127.0.0.1", port, { pin: null, caFile: null }, 5_000), CertificateError);
+    const caFile = join(dir, "other-ca.pem");
+    writeFileSync(caFile, selfSignedCertificate("192.0.2.1").cert);
+    await assert.rejects(openConnection("127.0.0.1", port, { pin: null, caFile }, 5_000), CertificateError);
   } finally {
     server.close();
   }

@@ -1,10 +1,12 @@
 // A throw-away PostgreSQL server for tests and benchmarks: Debian's postgresql binaries, a cluster
 // made with initdb in a temporary directory, owned by and run as the unprivileged `postgres` user,
 // listening on loopback and a socket in that directory only; stopped and removed afterwards.
+import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { test } from "node:test";
 import { freePort } from "./ports.ts";
 
 export interface PostgresServer {
@@ -29,6 +31,14 @@ export function postgresUnavailable(): string | null {
   if (!binDir()) return "needs Debian's postgresql package (/usr/lib/postgresql/*/bin/initdb)";
   if (spawnSync("id", ["-u", "postgres"]).status !== 0) return "needs the postgres system user (Debian's postgresql package makes it)";
   return null;
+}
+
+/** A skip reason for node:test when no PostgreSQL server can be run here; under CI, a failing test instead. */
+export function skipUnlessPostgres(): string | false {
+  const why = postgresUnavailable();
+  if (why === null) return false;
+  if (process.env.CI) test(`runs on PostgreSQL (${why})`, () => assert.fail(`${why}: CI must provide PostgreSQL for this file`));
+  return why;
 }
 
 const asPostgres = (command: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", command, ...args], { stdio: "pipe" });

@@ -4,9 +4,14 @@ import { redirect } from "next/navigation";
 import { z } from "zod";
 import { broker } from "../../core/lib/broker.ts";
 import type { FormState } from "../../core/lib/form-state.ts";
-import { parseForm, refusal } from "../../core/lib/form.ts";
+import { formValues, parseForm, refusal } from "../../core/lib/form.ts";
 import { clientAddress } from "../../core/lib/request.ts";
+import { SetupLinkError } from "@/server/repositories/setup/repository.ts";
 import { userNameSchema } from "@/server/repositories/users/schema.ts";
+import { throttledCheck, tooManyMessage } from "../sign-in/lib/throttle.ts";
+
+/** What set-up attempts are counted under in the throttle: no user is called that. */
+const SETUP_LINK = "(set-up link)";
 import { publicHostSchema } from "@/server/repositories/settings/schema.ts";
 import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 
@@ -27,10 +32,28 @@ export async function completeSetup(_prev: FormState, form: FormData): Promise<F
   if (!parsed.ok) return parsed.state;
   const { token, name, webPassword, publicHost } = parsed.data;
   const repos = await broker();
+  const actor = { name: "web:setup", source: await clientAddress() };
+  // The token is a secret as a password is: guesses are throttled per address and audited.
+  let wrongLink: SetupLinkError | null = null;
+  let checked;
   try {
-    await repos.setup.complete(token, { name, password: webPassword, publicHost }, repos.users, { name: "web:setup", source: await clientAddress() });
+    checked = await throttledCheck(actor.source, SETUP_LINK, async () => {
+      try {
+        await repos.setup.complete(token, { name, password: webPassword, publicHost }, repos.users, actor);
+        return true;
+      } catch (err) {
+        if (!(err instanceof SetupLinkError)) throw err;
+        wrongLink = err;
+        return null;
+      }
+    });
   } catch (err) {
     return refusal(err, form);
+  }
+  if (checked.verdict === "too-many") return { status: "error", message: tooManyMessage(checked.retryAfterMs), values: formValues(form) };
+  if (checked.verdict === "wrong") {
+    await repos.audit.record(actor, { action: "web.setup.failed" });
+    return refusal(wrongLink, form);
   }
   redirect(`/sign-in?name=${encodeURIComponent(name)}&created=1`);
 }

@@ -10,6 +10,9 @@ import type { UserRepository } from "../users/repository.ts";
 export const SETUP_TOKEN_TTL_MS = 3600_000;
 
 /** The one-time link that lets the first administrator choose a name and password. */
+/** The token is not (or no longer) a set-up link: the one refusal a guesser can get, so it is throttled. */
+export class SetupLinkError extends DomainError {}
+
 export class SetupRepository {
   constructor(
     private readonly db: Db,
@@ -49,7 +52,7 @@ export class SetupRepository {
         where: { id: hashToken(token), usedAt: null, expiresAt: { gt: now } },
         data: { usedAt: now },
       });
-      if (count !== 1) throw new DomainError("this set-up link is used up or has expired; restart the broker for a new one");
+      if (count !== 1) throw new SetupLinkError("this set-up link is used up or has expired; restart the broker for a new one");
       if ((await tx.user.count({ where: { role: "admin" } })) > 0) throw new DomainError("an administrator exists already");
       if (input.publicHost) await setSettingIn(tx, "publicHost", input.publicHost, actor);
     };
