@@ -39,6 +39,8 @@ export interface Storage extends Repositories {
   readonly db: Db;
   /** The login path's own fast statements, for the daemon of one POP. */
   openLoginStore(popId: number): LoginStore;
+  /** Resolves when the database answers a query; rejects with its error when it does not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,9 @@ export async function openStorage(url: string, options: StorageOptions): Promise
     twoFactor: new TwoFactorRepository(db, box),
     webSessions: new WebSessionRepository(db),
     openLoginStore: (popId) => (target.engine === "sqlite" ? openLoginStore(url, popId) : openPostgresLoginStore(url, popId)),
+    ping: async () => {
+      await db.$queryRawUnsafe("SELECT 1");
+    },
     close: () => db.$disconnect(),
   };
 }

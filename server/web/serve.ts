@@ -23,6 +23,7 @@ import { resolvePaths } from "../config.ts";
 import { openStorage, type Storage } from "../storage/storage.ts";
 import { isLiveUpgrade, proxyLiveUpgrade } from "./live-proxy.ts";
 import { WebGuard, webLimitsFromEnv } from "./http-limits.ts";
+import { DatabaseHealth, isStatic, unavailable } from "./database-health.ts";
 import { gateLiveUpgrade } from "./live-gate.ts";
 import { PopDirectory, targetOf } from "./pop-targets.ts";
 import { loadOrCreateApiKey } from "../api/token.ts";
@@ -93,6 +94,7 @@ const server = createServer(guard.serverOptions, (req, res) => {
   settle(req);
   for (const [name, value] of Object.entries(FIXED_SECURITY_HEADERS)) res.setHeader(name, value);
   if (req.headers["x-forwarded-proto"] === "https") res.setHeader("Strict-Transport-Security", HSTS);
+  if (health.problem !== null && !isStatic(req)) return unavailable(res);
   // Next gets the request once it has arrived whole, within the limits.
   guard.accept(req, res, () =>
     handle(req, res).catch((err: unknown) => {
@@ -113,6 +115,8 @@ const repositories = () => {
   return storage;
 };
 const pops = new PopDirectory(async () => (await repositories()).pops.list());
+const health = new DatabaseHealth(async () => (await repositories()).ping(), (message) => process.stderr.write(`web: ${message}\n`));
+health.start();
 // The key the web app mints live tokens with (and, during a rotation, the one before it).
 let tokenKeys: Buffer[] | null = null;
 const keys = () => (tokenKeys ??= [loadOrCreateApiKey(resolvePaths().apiKeyFile), ...(resolvePaths().previousApiKeyFile ? [loadKeyFile(resolvePaths().previousApiKeyFile!)] : [])]);

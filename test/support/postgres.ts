@@ -15,6 +15,10 @@ export interface PostgresServer {
   database(name: string): Promise<string>;
   /** The same database through the server's Unix socket: reachable from every network namespace of the host. */
   socketUrl(name: string): string;
+  /** Stops the server, keeping its data, as an outage would (clients are cut off). */
+  pause(): void;
+  /** Starts it again after pause(). */
+  resume(): void;
   stop(): void;
 }
 
@@ -61,10 +65,10 @@ export async function startPostgres(): Promise<PostgresServer> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  // fsync off: a test cluster never needs to survive a crash, and commits are much cheaper.
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
   try {
     asPostgres(join(bin, "initdb"), ["-D", data, "--auth=trust", "-U", "postgres", "-E", "UTF8", "--no-instructions"]);
-    // fsync off: a test cluster never needs to survive a crash, and commits are much cheaper.
-    const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
     asPostgres(join(bin, "pg_ctl"), ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "start"]);
   } catch (err) {
     stop();
@@ -82,6 +86,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       return `postgresql://postgres@127.0.0.1:${port}/${name}`;
     },
     socketUrl: (name) => `postgresql://postgres@localhost/${name}?host=${encodeURIComponent(dir)}&port=${port}`,
+    pause: () => asPostgres(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]),
+    resume: () => asPostgres(join(bin, "pg_ctl"), ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "start"]),
     stop,
   };
 }
