@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { TRANSPORTS, TUNNEL_TYPES, type EndReason, type Transport, type TunnelType } from "../domain/types.ts";
 import { isBusy, type LoginRecord, type LoginStore, type UserCredential } from "../db/login-store.ts";
 import type { DataPlane, StreamHandover, TunnelSpec, TunnelStats } from "../dataplane/types.ts";
-import type { Logger } from "../log.ts";
+import { describeError, type Logger } from "../log.ts";
 import { isIpv4 } from "../net/ipv4.ts";
 import { responseMatches, tunnelResponse } from "../protocol/challenge.ts";
 import type { Command } from "../protocol/command.ts";
@@ -246,7 +246,9 @@ export class Broker implements MetricsSource {
       this.refusals.tooFrequent++;
       if (this.#reports.due(`often ${record.name}`)) {
         this.log.warn(`${record.name} logs in too often (a client in a loop?): logins refused for now (said once a minute)`);
-        void this.#audit({ ...DTCPS, source: req.clientIpv4 }, { action: "dtcp.limit.logins", target: record.name, after: { burst: this.#loginRate.limits.burst, refillSeconds: this.#loginRate.limits.refillMs / 1000 } });
+        this.#audit({ ...DTCPS, source: req.clientIpv4 }, { action: "dtcp.limit.logins", target: record.name, after: { burst: this.#loginRate.limits.burst, refillSeconds: this.#loginRate.limits.refillMs / 1000 } }).catch(
+          (err: unknown) => this.log.warn(`audit log write failed: ${describeError(err)}`),
+        );
       }
       return { reply: tooManyLogins(Math.ceil(waitMs / 1000)), session: null };
     }

@@ -1,5 +1,7 @@
 // The one way every process (daemon, dtcpctl, web app, tests, benchmarks) opens the broker's
 // storage: from DATABASE_URL, to the repositories. Which engine serves a URL is decided here.
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { openDatabase, type Db } from "../db/client.ts";
 import { openLoginStore, type LoginStore } from "../db/login-store.ts";
 import { AuditLog } from "../repositories/audit/repository.ts";
@@ -81,7 +83,17 @@ export async function openStorage(url: string, options: StorageOptions): Promise
     openLoginStore: (popId) => (target.engine === "sqlite" ? openLoginStore(url, popId) : openPostgresLoginStore(url, popId)),
     ping: async () => {
       await db.$queryRawUnsafe("SELECT 1");
+      // A full disk leaves SQLite readable and every write failing.
+      if (target.engine === "sqlite") diskHasRoom(target.file);
     },
     close: () => db.$disconnect(),
   };
+}
+
+/** Below this much free space where the database lives, it counts as unavailable: writes are about to fail. */
+const MIN_FREE_BYTES = 1 << 20;
+
+function diskHasRoom(file: string): void {
+  const { bavail, bsize } = statfsSync(dirname(file));
+  if (bavail * bsize < MIN_FREE_BYTES) throw Object.assign(new Error(`the disk holding ${file} is full`), { code: "ENOSPC" });
 }

@@ -106,7 +106,7 @@ describe("the broker under npm start, hurt", { timeout: 20 * 60_000 }, () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test("dtcps killed with SIGKILL is started again; the web app goes on; the lost session ends at the last heartbeat", async () => {
+  test("dtcps killed with SIGKILL is started again; the web app goes on; the lost session ends at the last heartbeat", async (t) => {
     const { client, reply } = await login();
     assert.match(reply ?? "", /^\+OK /);
     const [row] = await storage.sessions.list({ userName: "alice", limit: 1 });
@@ -125,16 +125,19 @@ describe("the broker under npm start, hurt", { timeout: 20 * 60_000 }, () => {
     assert.ok(early >= 0 && early <= 1_500, `ended ${early} ms before the kill; the heartbeat is every second`);
     const again = await login();
     assert.match(again.reply ?? "", /^\+OK /, "logins work again");
+    t.diagnostic(`a login worked again ${Date.now() - killedAt} ms after dtcps was killed`);
     again.client.close();
   });
 
-  test("the web app killed with SIGKILL is started again; dtcps and its sessions go on", async () => {
+  test("the web app killed with SIGKILL is started again; dtcps and its sessions go on", async (t) => {
     const { client, reply } = await login();
     assert.match(reply ?? "", /^\+OK /);
     const { dtcps, web } = childrenOf(broker.child.pid!);
     process.kill(web!, "SIGKILL");
+    const killedAt = Date.now();
     await until("the web app to be started again", () => /the web app was killed by SIGKILL/.test(broker.output()));
     await until("the new web app", async () => childrenOf(broker.child.pid!).web !== web && (await webAnswers()));
+    t.diagnostic(`pages were served again ${Date.now() - killedAt} ms after the web app was killed`);
     assert.equal(childrenOf(broker.child.pid!).dtcps, dtcps);
     assert.equal(await client.command("ping"), "+OK hi, happy to hear from you", "the session lived through it");
     client.close();
@@ -152,14 +155,16 @@ describe("the broker under npm start, hurt", { timeout: 20 * 60_000 }, () => {
     client.close();
   });
 
-  test("the launcher killed with SIGKILL takes its children with it; their sessions end as at a stop; a new broker then starts", async () => {
+  test("the launcher killed with SIGKILL takes its children with it; their sessions end as at a stop; a new broker then starts", async (t) => {
     const { client, reply } = await login();
     assert.match(reply ?? "", /^\+OK /);
     const { dtcps, web } = childrenOf(broker.child.pid!);
     broker.child.kill("SIGKILL");
     await broker.exited;
     assert.equal(await client.readLine(30_000), "-ERR server shutting down", "the client is told, as at a stop");
+    const killedAt = Date.now();
     await until("dtcps and the web app to exit", () => !alive(dtcps!) && !alive(web!));
+    t.diagnostic(`its children were gone ${Date.now() - killedAt} ms after the launcher was killed`);
     const [row] = await storage.sessions.list({ userName: "alice", limit: 1 });
     assert.equal(row!.endReason, "shutdown");
     broker = launch(env, dtcpPort);

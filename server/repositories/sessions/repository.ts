@@ -27,6 +27,8 @@ export class SessionLedger {
   /** Ends the database did not take yet, by session id. */
   readonly #unwritten = new Set<number>();
   #timer: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  /** #timer is a retry's pause, not yet started: a login need not wait it out. */
+  #pausing = false;
   #retries = 0;
   #idle: (() => void)[] = [];
 
@@ -39,6 +41,13 @@ export class SessionLedger {
   start(start: SessionStart): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#starts.push({ item: start, resolve, reject });
+      // A login is answered at once, whether the database is back or not, rather than after the
+      // pause of ends waiting to be written again.
+      if (this.#pausing) {
+        clearTimeout(this.#timer as NodeJS.Timeout);
+        this.#timer = null;
+        this.#pausing = false;
+      }
       this.#schedule();
     });
   }
@@ -84,11 +93,13 @@ export class SessionLedger {
 
   #schedule(delayMs = 0): void {
     if (this.#timer !== null) return;
+    this.#pausing = delayMs > 0;
     this.#timer = delayMs === 0 ? setImmediate(() => void this.#flush()) : setTimeout(() => void this.#flush(), delayMs);
   }
 
   // One flush at a time: #timer stays set while it runs, so what is queued meanwhile waits for the next.
   async #flush(): Promise<void> {
+    this.#pausing = false;
     const now = new Date();
     // Starts before ends: an end queued in the same turn as its start must find the row.
     const written = (await this.#writeStarts(now)) && (await this.#writeEnds());
