@@ -4,7 +4,7 @@ test.beforeEach(async ({ context, users }) => {
   await users.signIn(context, await users.create({ role: "admin" }));
 });
 
-test("an administrator disables, re-enables, resets, rotates and finally removes a user", async ({ page, users, db }) => {
+test("an administrator disables, re-enables, resets, rotates and finally removes a user", async ({ page, browser, users, db }) => {
   const user = await users.create();
   await page.goto(`/admin/users?q=${user.name}`);
   await expect(page.getByRole("row")).toHaveCount(2);
@@ -21,6 +21,18 @@ test("an administrator disables, re-enables, resets, rotates and finally removes
   await form.getByRole("button", { name: "Set web password" }).click();
   const webPassword = await page.locator('[data-secret="Web password"]').textContent();
   expect(webPassword).toHaveLength(20);
+  // The user signs in with it, and not with the old one.
+  const asUser = await browser.newContext({ baseURL: process.env.E2E_BASE_URL });
+  const signIn = await asUser.newPage();
+  for (const [password, lands] of [[user.webPassword, /\/sign-in/], [webPassword!, /\/tunnel$/]] as const) {
+    await signIn.goto("/sign-in");
+    await signIn.getByLabel("User name").fill(user.name);
+    await signIn.getByLabel("Password").fill(password);
+    await signIn.getByRole("button", { name: "Sign in" }).click();
+    if (password === user.webPassword) await expect(signIn.getByText("The user name or password is wrong, or the account is disabled.")).toBeVisible({ timeout: 30_000 });
+    await expect(signIn).toHaveURL(lands, { timeout: 30_000 });
+  }
+  await asUser.close();
 
   await page.getByRole("button", { name: "Rotate DTCP password" }).click();
   await page.getByRole("button", { name: "Yes, rotate" }).click();
@@ -37,7 +49,7 @@ test("an administrator disables, re-enables, resets, rotates and finally removes
   expect(await db.user.count({ where: { name: user.name } })).toBe(0);
 
   const actions = (await db.auditLog.findMany({ where: { target: user.name }, orderBy: { id: "asc" } })).map((a) => a.action);
-  expect(actions).toEqual(["user.create", "user.disable", "user.enable", "user.web-password.set", "user.tunnel-password.rotate", "user.remove"]);
+  expect(actions).toEqual(["user.create", "user.disable", "user.enable", "user.web-password.set", "web.sign-in.failed", "user.tunnel-password.rotate", "user.remove"]);
 });
 
 test("an administrator changes a user's tunnel settings; no transport at all is refused next to its field and changes nothing", async ({ page, users, db }) => {

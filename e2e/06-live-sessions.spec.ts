@@ -154,7 +154,8 @@ test("the live WebSocket: tokens from the token route only for the signed-in, us
 
     viewer.ws!.send(JSON.stringify({ type: "kick", sessionId: rows[0]!.sessionId }));
     expect(await nextMessage(viewer.ws!, (m) => m.type === "error")).toEqual({ type: "error", message: "forbidden" });
-    expect(mine.closed).toBe(false);
+    // Not kicked: its session still answers (a kick would have reached it before this reply).
+    expect(await mine.command("ping")).toBe("+OK hi, happy to hear from you");
 
     // Refused without a token, with a forged or expired one, or with the token in the URL.
     const key = loadOrCreateApiKey(resolvePaths().apiKeyFile);

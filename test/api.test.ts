@@ -90,7 +90,7 @@ describe("live-session API over a real WebSocket", () => {
     assert.equal(await LiveClient.refusal(port, ["dtcp-live", valid], "/elsewhere"), 404);
   });
 
-  test("an admin sees a login within 1 s, with its addresses, and its end within 1 s", async () => {
+  test("an admin sees a login as it happens, with its addresses, and its end", async () => {
     const admin = await view("root", "admin");
     const snapshot = await admin.next(isSnapshot);
     assert.deepEqual(snapshot.rows, []);
@@ -122,7 +122,9 @@ describe("live-session API over a real WebSocket", () => {
     assert.equal(admin.rows.size, 0);
   });
 
-  test("counters, rates and the NAT binding move while traffic flows, within 1 s of each report", async () => {
+  // The figures come from a scripted data plane: what is proved here is that each of its reports
+  // reaches viewers as a diff; that real packets move them is the namespace tests' (netns-e2e).
+  test("each data-plane report of counters, rates and the NAT binding reaches viewers as a diff", async () => {
     const admin = await view("root", "admin");
     await admin.next(isSnapshot);
     const a = await login(alice);

@@ -17,6 +17,7 @@
 // Every client runs with -l (reconnect) and NAT traversal clients with --keepalive 1.
 
 import assert from "node:assert/strict";
+import Database from "better-sqlite3";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -364,6 +365,45 @@ esac
     assert.match(bobUp!, new RegExp(`network prefix ${bobPrefix}/48 `), "the delegation survives the restart");
     await Promise.all([pingsAll(ns.pub, EXT), pingsAll(ns.lan, EXT), pingsAll(ns.c2, EXT)]);
     await Promise.all([pingsAll(ns.ext, aliceAddress), pingsAll(ns.ext, lanAddress), pingsAll(ns.ext, carolAddress)]);
+  });
+
+  test("8. dtcps killed with SIGKILL, and its database refusing new sessions after the restart: -l clients keep retrying, none exits, all come back once it takes them", async (t) => {
+    const marks = { alice: clients.alice.lines.length, bob: clients.bob.lines.length, carol: clients.carol.lines.length };
+    const before = { alice: currentSession("alice"), bob: currentSession("bob"), carol: currentSession("carol") };
+    // The database refuses every new session row, as a full disk would (the daemon cannot tell).
+    const database = new Database(data!.env.DATABASE_URL!.slice("file:".length));
+    database.exec(`CREATE TRIGGER refuse_sessions BEFORE INSERT ON "Session" BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    let dropped = false;
+    const drop = () => {
+      if (!dropped) database.exec("DROP TRIGGER refuse_sessions");
+      dropped = true;
+    };
+    try {
+      const broker = currentBroker();
+      broker.kill("SIGKILL");
+      await broker.exited;
+      const killedAt = Date.now();
+      await startBroker();
+      for (const u of ["alice", "bob", "carol"] as const) {
+        await clients[u].waitFor(/the server refused the tunnel: -ERR temporary failure, try again later; reconnecting in /, 60_000, marks[u]);
+      }
+      assert.deepEqual((["alice", "bob", "carol"] as const).filter((u) => !clients[u].running), [], "no client gave up");
+      drop();
+      const healed = Date.now();
+      await Promise.all((["alice", "bob", "carol"] as const).map((u) => clients[u].waitFor(/tunnel up: /, 90_000, marks[u])));
+      t.diagnostic(`every client back ${Date.now() - healed} ms after the database took sessions again (${healed - killedAt} ms after the kill)`);
+      await Promise.all([pingsAll(ns.pub, EXT), pingsAll(ns.lan, EXT), pingsAll(ns.c2, EXT)]);
+      // The killed daemon's sessions ended at its last heartbeat, not when the next one started.
+      for (const u of ["alice", "bob", "carol"] as const) {
+        const row = database.prepare(`SELECT endedAt, endReason FROM "Session" WHERE id = ?`).get(before[u].id) as { endedAt: string; endReason: string };
+        assert.equal(row.endReason, "pop-lost");
+        const early = killedAt - new Date(row.endedAt).getTime();
+        assert.ok(early >= 0 && early <= 1_500, `${u}'s session ended ${early} ms before the kill`);
+      }
+    } finally {
+      drop();
+      database.close();
+    }
   });
 
   // Last: `conntrack -F` also forgets the NAT's TCP mappings of the control connections, which

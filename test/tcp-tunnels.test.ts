@@ -116,8 +116,13 @@ describe("IPv6 over TCP: logins, tokens and data connections", () => {
       // One place freed: a real client's handshake and greeting get through, and once it is in,
       // its handshake no longer counts twice.
       silent.pop()!.destroy();
-      await new Promise((r) => setTimeout(r, 100));
-      const client = await DtcpClient.connect(port, "kame", "127.0.0.1", true);
+      // Once the daemon has seen that close (not after a guessed pause), a client gets in.
+      let client: DtcpClient | null = null;
+      for (const until = Date.now() + 10_000; client === null && Date.now() < until; ) {
+        client = await DtcpClient.connect(port, "kame", "127.0.0.1", true).catch(() => null);
+        if (client === null) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(client, "a place was freed");
       clients.push(client);
       assert.match(client.greeting, /^\+OK [0-9A-F]{32} KAME tunnel server$/);
       const dora = await tight.user("dora");
@@ -126,6 +131,29 @@ describe("IPv6 over TCP: logins, tokens and data connections", () => {
       const next = await DtcpClient.connect(port, "kame", "127.0.0.1", true);
       clients.push(next);
       assert.match(next.greeting, /^\+OK /);
+    } finally {
+      for (const s of silent) s.destroy();
+      await tight.stop();
+    }
+  });
+
+  test("at the daemon-wide cap, a connection still in its TLS handshake is evicted like the others: the oldest of the busiest address", async () => {
+    const tight = await TestBroker.start({
+      tunnels: { tcp: null, tls: { host: "127.0.0.1", port: 0, certFile: null, keyFile: null } },
+      abuse: { maxUnauthenticated: 3, maxUnauthenticatedPerAddress: 3 },
+    });
+    const silent: Socket[] = [];
+    try {
+      const port = tight.daemon.control.tunnelPorts.tls!;
+      // Three from one address fill the daemon's places, none of them starting its handshake.
+      for (let i = 0; i < 3; i++) silent.push(await connectedFrom(port, "127.0.0.2"));
+      const oldestClosed = new Promise((resolve) => silent[0]!.once("close", resolve));
+      const client = await DtcpClient.connect(port, "kame", "127.0.0.3", true);
+      clients.push(client);
+      assert.match(client.greeting, /^\+OK [0-9A-F]{32} KAME tunnel server$/, "the newcomer from another address is served");
+      await oldestClosed;
+      assert.equal(tight.daemon.control.counters.evicted, 1);
+      assert.equal(silent[1]!.destroyed || silent[1]!.readableEnded, false, "only the oldest went");
     } finally {
       for (const s of silent) s.destroy();
       await tight.stop();
@@ -147,6 +175,13 @@ describe("IPv6 over TCP: logins, tokens and data connections", () => {
     }
   });
 });
+
+function connectedFrom(port: number, localAddress: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: "127.0.0.1", localAddress }, () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
 
 function connected(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
