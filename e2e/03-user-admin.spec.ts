@@ -49,7 +49,7 @@ test("an administrator disables, re-enables, resets, rotates and finally removes
   expect(await db.user.count({ where: { name: user.name } })).toBe(0);
 
   const actions = (await db.auditLog.findMany({ where: { target: user.name }, orderBy: { id: "asc" } })).map((a) => a.action);
-  expect(actions).toEqual(["user.create", "user.disable", "user.enable", "user.web-password.set", "web.sign-in.failed", "user.tunnel-password.rotate", "user.remove"]);
+  expect(actions).toEqual(["user.create", "user.disable", "user.enable", "user.web-password.set", "web.sign-in.failed", "web.sign-in", "user.tunnel-password.rotate", "user.remove"]);
 });
 
 test("an administrator changes a user's tunnel settings; no transport at all is refused next to its field and changes nothing", async ({ page, users, db }) => {

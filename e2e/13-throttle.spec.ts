@@ -121,3 +121,16 @@ test("the two-factor step: wrong codes wait longer and longer", async ({ browser
   expect(spacing(attempts, 4), said(attempts)).toBeGreaterThanOrEqual(DELAYS_MS[0][1]);
   await page.context().close();
 });
+
+test("guesses at a set-up link wait longer and longer", async ({ page }) => {
+  const [address] = addresses();
+  await page.setExtraHTTPHeaders({ "X-Forwarded-For": address! });
+  const attempts: Attempt[] = [];
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const clicked = Date.now();
+    await page.goto(`/setup/guess-${i}-${Date.now()}`, { timeout: 60_000 });
+    await expect(page.getByRole("heading", { name: "Set-up link not valid" })).toBeVisible({ timeout: 60_000 });
+    attempts.push({ clicked, answered: Date.now() });
+  }
+  expectDelays(attempts);
+});

@@ -8,10 +8,7 @@ import { formValues, parseForm, refusal } from "../../core/lib/form.ts";
 import { clientAddress } from "../../core/lib/request.ts";
 import { SetupLinkError } from "@/server/repositories/setup/repository.ts";
 import { userNameSchema } from "@/server/repositories/users/schema.ts";
-import { throttledCheck, tooManyMessage } from "../sign-in/lib/throttle.ts";
-
-/** What set-up attempts are counted under in the throttle: no user is called that. */
-const SETUP_LINK = "(set-up link)";
+import { SETUP_LINK, throttledCheck, tooManyMessage } from "../sign-in/lib/throttle.ts";
 import { publicHostSchema } from "@/server/repositories/settings/schema.ts";
 import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 

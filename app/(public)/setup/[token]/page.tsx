@@ -1,6 +1,7 @@
 import { hostAddresses } from "@/server/net/host-addresses.ts";
 import { broker } from "@/modules/core/lib/broker.ts";
-import { requestHostName } from "@/modules/core/lib/request.ts";
+import { clientAddress, requestHostName } from "@/modules/core/lib/request.ts";
+import { SETUP_LINK, throttledCheck } from "@/modules/auth/sign-in/lib/throttle.ts";
 import { SetupForm } from "@/modules/auth/setup/components/setup-form.tsx";
 import { localOnly, suggestServerName } from "@/server/net/reachability.ts";
 
@@ -8,7 +9,10 @@ export const metadata = { title: "Set up" };
 
 export default async function SetupPage({ params }: { params: Promise<{ token: string }> }) {
   const { token } = await params;
-  if (!(await (await broker()).setup.usable(token))) {
+  const repos = await broker();
+  // Looking a token up is a guess at a secret like a sign-in: throttled per address like one.
+  const checked = await throttledCheck(await clientAddress(), SETUP_LINK, async () => ((await repos.setup.usable(token)) ? true : null));
+  if (checked.verdict !== "right") {
     return (
       <>
         <h1>Set-up link not valid</h1>

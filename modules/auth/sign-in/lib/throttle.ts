@@ -18,6 +18,9 @@ export function webThrottle(): LoginThrottle {
   return holder.webLoginThrottle;
 }
 
+/** What guesses at a set-up link are counted under: no user is called that. */
+export const SETUP_LINK = "(set-up link)";
+
 export type ThrottledCheck<T> = { verdict: "right"; value: T } | { verdict: "wrong" } | { verdict: "too-many"; retryAfterMs: number };
 
 /**
