@@ -14,7 +14,7 @@ export function newChallenge(
 export function tunnelResponse(user: string, challenge: string, password: string): string {
   return crypto
     .createHash("md5")
-    .update(user + challenge + password, "utf8")
+    .update(user + challenge + password) // a string is hashed as UTF-8
     .digest("hex");
 }
 

@@ -54,7 +54,7 @@ function asciiLower(text: string): string {
  * `quit` are ignored, as old clients only look at the `+OK`.
  */
 export function parseCommand(line: string): Command {
-  const [verb, ...args] = line.split(/[ \t]+/).filter((word) => word !== "");
+  const [verb, ...args] = line.split(/[ \t]/).filter((word) => word !== "");
   if (verb === undefined) return { kind: "empty" };
   switch (asciiLower(verb)) {
     case "tunnel":
@@ -73,10 +73,8 @@ export function parseCommand(line: string): Command {
 }
 
 function parseTunnel(args: string[]): Command {
-  const [user, response, typeWord, ...options] = args;
-  if (user === undefined || response === undefined || typeWord === undefined) {
-    return { kind: "error", reply: INVALID_COMMAND };
-  }
+  if (args.length < 3) return { kind: "error", reply: INVALID_COMMAND };
+  const [user, response, typeWord, ...options] = args as [string, string, string, ...string[]];
   const type = TUNNEL_TYPES.get(asciiLower(typeWord));
   if (type === undefined) return { kind: "error", reply: unsupportedTunnelType(typeWord) };
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { loadOrCreateKeyFile } from "./key-file.ts";
+import { loadKeyFile, loadOrCreateKeyFile, writeKeyFile } from "./key-file.ts";
 
 const run = promisify(execFile);
 
@@ -35,6 +35,34 @@ process.stdout.write(loadOrCreateKeyFile(${JSON.stringify(path)}).toString("hex"
     assert.equal(new Set(outputs).size, 1, outputs.join("\n"));
     assert.equal(outputs[0], loadOrCreateKeyFile(path).toString("hex"));
     assert.deepEqual(readdirSync(dir), ["api.key"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a key file that cannot be read is an error, not a missing key; a wrong size is named", () => {
+  const dir = mkdtempSync(join(tmpdir(), "key-"));
+  try {
+    const directory = join(dir, "is-a-directory");
+    mkdirSync(directory);
+    assert.throws(() => loadOrCreateKeyFile(directory), { code: "EISDIR" });
+    const short = join(dir, "short.key");
+    writeFileSync(short, Buffer.alloc(31));
+    assert.throws(() => loadOrCreateKeyFile(short), { message: `${short} holds 31 bytes; a secret key is 32 bytes.` });
+    assert.throws(() => loadKeyFile(join(dir, "missing.key")), { message: `${join(dir, "missing.key")} does not exist` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("writing a key file where another process just put one keeps theirs, and leaves no temporary file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "key-"));
+  try {
+    const path = join(dir, "secret.key");
+    writeKeyFile(path, Buffer.alloc(32, 1));
+    writeKeyFile(path, Buffer.alloc(32, 2));
+    assert.deepEqual(readFileSync(path), Buffer.alloc(32, 1));
+    assert.deepEqual(readdirSync(dir), ["secret.key"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -25,3 +25,11 @@ test("web passwords have 12 to 256 characters; generated ones pass", () => {
   assert.equal(generated.length, 20);
   assert.equal(webPasswordSchema.safeParse(generated).success, true);
 });
+
+test("web passwords are 12 to 256 characters, and the form says which bound was missed", () => {
+  const message = (password: string) => webPasswordSchema.safeParse(password).error?.issues[0]?.message;
+  assert.equal(message("a".repeat(11)), "a web password has at least 12 characters");
+  assert.equal(message("a".repeat(257)), "a web password has at most 256 characters");
+  assert.equal(message("a".repeat(12)), undefined);
+  assert.equal(message("a".repeat(256)), undefined);
+});
