@@ -13,6 +13,7 @@
 // and protocol 41, or everything but TCP to port 443. dtcps offers TCP tunnels on 20202 and TLS
 // ones on 443 with its own self-signed certificate.
 import assert from "node:assert/strict";
+import Database from "better-sqlite3";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -36,6 +37,7 @@ describe("IPv6 over TCP and TLS through a firewall that drops UDP and protocol 4
   const ns = { ext: "", broker: "", nat: "", c: "", pub: "", lan: "" };
   const children: Child[] = [];
   let broker: Child;
+  const DTCPS_ARGS = ["bin/dtcps.js", "-U", "--tcp-tunnels", "20202", "--tls-tunnels", "443", "--tcp-stall-timeout", "4"];
   let fingerprint = "";
 
   const sh = (where: string, ...argv: string[]) => namespaces.exec(where, ...argv);
@@ -120,7 +122,7 @@ table inet filter {
     authFile = join(data.dir, "dtcpc.auth");
     writeFileSync(authFile, Object.entries(PASSWORDS).flatMap(([u, p]) => [`${BROKER}:${u}:${p}`, `${BROKER_PUB}:${u}:${p}`]).join("\n") + "\n", { mode: 0o600 });
 
-    broker = spawnIn(ns.broker, ["bin/dtcps.js", "-U", "--tcp-tunnels", "20202", "--tls-tunnels", "443", "--tcp-stall-timeout", "4"]);
+    broker = spawnIn(ns.broker, DTCPS_ARGS);
     await broker.waitFor(/dtcps listening on/, 30_000);
     fingerprint = new X509Certificate(readFileSync(join(data.dir, "tls.crt"))).fingerprint256;
     assert.match(broker.output, new RegExp(`IPv6 over TLS on 0\\.0\\.0\\.0:443 \\(self-signed certificate .*; clients pin sha256 ${fingerprint}\\)`));
@@ -273,6 +275,33 @@ table inet filter {
       if (alive()) process.kill(pid, "SIGKILL");
       await sh(ns.pub, "ip", "link", "del", "kept0").catch(() => "");
     }
+  });
+
+  // Last: it replaces the daemon.
+  test("dtcps killed with SIGKILL, its database then refusing new sessions: a -l client over TCP keeps retrying, does not exit, and comes back", async () => {
+    await firewall("tcp-only");
+    const alice = dtcpc(ns.c, "alice", "--tcp", BROKER);
+    await alice.waitFor(/tunnel up: host \S+ <-> \S+ on dtcp0, TCP/, 30_000);
+    const mark = alice.lines.length;
+    const database = new Database(data!.env.DATABASE_URL!.slice("file:".length));
+    database.exec(`CREATE TRIGGER refuse_sessions BEFORE INSERT ON "Session" BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    let refusing = true;
+    try {
+      broker.kill("SIGKILL");
+      await broker.exited;
+      broker = spawnIn(ns.broker, DTCPS_ARGS);
+      await broker.waitFor(/dtcps listening on/, 30_000);
+      await alice.waitFor(/the server refused the tunnel: -ERR temporary failure, try again later; reconnecting in /, 60_000, mark);
+      assert.equal(alice.running, true, "it did not give up");
+      database.exec("DROP TRIGGER refuse_sessions");
+      refusing = false;
+      await alice.waitFor(/tunnel up: host \S+ <-> \S+ on dtcp0, TCP/, 90_000, mark);
+      assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, alice.output);
+    } finally {
+      if (refusing) database.exec("DROP TRIGGER refuse_sessions");
+      database.close();
+    }
+    await stop(alice);
   });
 });
 

@@ -70,8 +70,17 @@ async function login(broker: Broker, name: string, password: string) {
   return { client, reply: await client.tunnel(name, password, "tunnelonly") };
 }
 
+type Users = Record<"held" | "leaving" | "newcomer" | "flood", string>;
+
+/** The users both faults log in as: their DTCP passwords by name. */
+async function makeUsers(storage: Storage): Promise<Users> {
+  const users = {} as Users;
+  for (const name of ["held", "leaving", "newcomer", "flood"] as const) users[name] = (await storage.users.create({ name }, { name: "test" })).tunnelPassword;
+  return users;
+}
+
 /** What both faults check while the database is gone and once it is back. */
-async function duringAndAfter(broker: Broker, storage: Storage, users: Record<"held" | "leaving" | "newcomer" | "flood", string>, breakIt: () => void, healIt: () => void) {
+async function duringAndAfter(broker: Broker, storage: Storage, users: Users, breakIt: () => void, healIt: () => void) {
   const held = await login(broker, "held", users.held);
   const leaving = await login(broker, "leaving", users.leaving);
   assert.match(held.reply ?? "", /^\+OK /);
@@ -161,12 +170,7 @@ describe("the database fails under a running broker", { timeout: 30 * 60_000 }, 
     cleanups.push(() => broker.stop());
     const storage = await openStorage(url, { secretKeyFile: join(dataDir, "secret.key") });
     cleanups.push(() => storage.close());
-    const users = {
-      held: (await storage.users.create({ name: "held" }, { name: "test" })).tunnelPassword,
-      leaving: (await storage.users.create({ name: "leaving" }, { name: "test" })).tunnelPassword,
-      newcomer: (await storage.users.create({ name: "newcomer" }, { name: "test" })).tunnelPassword,
-      flood: (await storage.users.create({ name: "flood" }, { name: "test" })).tunnelPassword,
-    };
+    const users = await makeUsers(storage);
     const backMs = await withLog(broker, () => duringAndAfter(broker, storage, users, () => postgres.pause(), () => postgres.resume()));
     t.diagnostic(`logins worked again ${backMs} ms after PostgreSQL was back`);
   });
@@ -185,12 +189,7 @@ describe("the database fails under a running broker", { timeout: 30 * 60_000 }, 
     const file = join(dataDir, "broker.db");
     const storage = await openStorage(`file:${file}`, { secretKeyFile: join(dataDir, "secret.key") });
     cleanups.push(() => storage.close());
-    const users = {
-      held: (await storage.users.create({ name: "held" }, { name: "test" })).tunnelPassword,
-      leaving: (await storage.users.create({ name: "leaving" }, { name: "test" })).tunnelPassword,
-      newcomer: (await storage.users.create({ name: "newcomer" }, { name: "test" })).tunnelPassword,
-      flood: (await storage.users.create({ name: "flood" }, { name: "test" })).tunnelPassword,
-    };
+    const users = await makeUsers(storage);
     const filler = join(dataDir, "filler");
     mkdirSync(filler);
     const fill = () => {

@@ -143,6 +143,29 @@ describe("the broker under npm start, hurt", { timeout: 20 * 60_000 }, () => {
     client.close();
   });
 
+  test("administrators' changes acknowledged while dtcps is killed and restarted are all there afterwards", async () => {
+    const added: string[] = [];
+    const adding = (async () => {
+      for (let i = 0; i < 8; i++) {
+        const name = `acked${i}`;
+        // Acknowledged = dtcpctl exited 0 having said so.
+        const { status } = await new Promise<{ status: number | null }>((resolve) => {
+          const child = spawn(process.execPath, ["bin/dtcpctl.js", "user", "add", name], { cwd: REPO, env: { ...env, DATABASE_URL: `file:${join(dataDir, "broker.db")}` }, stdio: "ignore" });
+          child.once("exit", (code) => resolve({ status: code }));
+        });
+        if (status === 0) added.push(name);
+      }
+    })();
+    await until("a few adds", () => added.length >= 2);
+    const { dtcps } = childrenOf(broker.child.pid!);
+    process.kill(dtcps!, "SIGKILL");
+    await adding;
+    await until("dtcps to be back", () => count(broker.output(), /dtcps listening/g) >= 3);
+    assert.equal(added.length, 8, "dtcpctl does not depend on dtcps");
+    const present = (await storage.db.user.findMany({ where: { name: { in: added } }, select: { name: true } })).map((u) => u.name).sort();
+    assert.deepEqual(present, [...added].sort());
+  });
+
   test("a second broker on the same data directory refuses at once, naming the first one's pid, and touches nothing", async () => {
     const { client, reply } = await login();
     assert.match(reply ?? "", /^\+OK /);

@@ -41,6 +41,8 @@ function openFeed(pop: string, update: Update): Feed {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ws: WebSocket | null = null;
   let kicking: number | null = null;
+  /** The row being kicked, as last seen: the diff that removes it may come before the daemon's answer. */
+  let kickedRow: LiveRow | null = null;
 
   const retry = () => {
     if (stopped) return;
@@ -53,17 +55,20 @@ function openFeed(pop: string, update: Update): Feed {
     if (message.type === "snapshot") attempt = 0;
     if (message.type === "ping") ws?.send(JSON.stringify({ type: "pong" }));
     update((s) => {
+      if (kicking !== null) kickedRow = s.rows.find((r) => r.sessionId === kicking) ?? kickedRow;
       const rows = applyLiveMessage(s.rows, message);
       if (message.type === "snapshot") return { ...s, status: "live", retryAt: null, rows, fresh: true };
       if (message.type === "kicked") {
         kicking = null;
-        const ended = s.rows.find((r) => r.sessionId === message.sessionId);
+        const ended = s.rows.find((r) => r.sessionId === message.sessionId) ?? (kickedRow?.sessionId === message.sessionId ? kickedRow : null);
+        kickedRow = null;
         const whose = ended ? `${ended.user}’s session from ${ended.binding?.address ?? ended.clientIpv4}` : "The session";
         return { ...s, rows, kick: { sessionId: message.sessionId, ok: true, message: `${whose} ended.` } };
       }
       if (message.type === "error") {
         const sessionId = kicking ?? 0;
         kicking = null;
+        kickedRow = null;
         return { ...s, kick: { sessionId, ok: false, message: `The kick was refused: ${message.message}.` } };
       }
       return rows === s.rows ? s : { ...s, rows };
