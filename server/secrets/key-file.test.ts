@@ -40,9 +40,18 @@ process.stdout.write(loadOrCreateKeyFile(${JSON.stringify(path)}).toString("hex"
   }
 });
 
-test("a key file that cannot be read is an error, not a missing key; a wrong size is named", () => {
+/** Runs `work` in a new temporary directory, removed afterwards. */
+function inTempDir(work: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "key-"));
   try {
+    work(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a key file that cannot be read is an error, not a missing key; a wrong size is named", () => {
+  inTempDir((dir) => {
     const directory = join(dir, "is-a-directory");
     mkdirSync(directory);
     assert.throws(() => loadOrCreateKeyFile(directory), { code: "EISDIR" });
@@ -50,20 +59,15 @@ test("a key file that cannot be read is an error, not a missing key; a wrong siz
     writeFileSync(short, Buffer.alloc(31));
     assert.throws(() => loadOrCreateKeyFile(short), { message: `${short} holds 31 bytes; a secret key is 32 bytes.` });
     assert.throws(() => loadKeyFile(join(dir, "missing.key")), { message: `${join(dir, "missing.key")} does not exist` });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("writing a key file where another process just put one keeps theirs, and leaves no temporary file", () => {
-  const dir = mkdtempSync(join(tmpdir(), "key-"));
-  try {
+  inTempDir((dir) => {
     const path = join(dir, "secret.key");
     writeKeyFile(path, Buffer.alloc(32, 1));
     writeKeyFile(path, Buffer.alloc(32, 2));
     assert.deepEqual(readFileSync(path), Buffer.alloc(32, 1));
     assert.deepEqual(readdirSync(dir), ["secret.key"]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

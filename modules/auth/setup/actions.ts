@@ -8,7 +8,7 @@ import { formValues, parseForm, refusal } from "../../core/lib/form.ts";
 import { clientAddress } from "../../core/lib/request.ts";
 import { SetupLinkError } from "@/server/repositories/setup/repository.ts";
 import { userNameSchema } from "@/server/repositories/users/schema.ts";
-import { SETUP_LINK, throttledCheck, tooManyMessage } from "../sign-in/lib/throttle.ts";
+import { setupLinkName, throttledCheck, tooManyMessage } from "../sign-in/lib/throttle.ts";
 import { publicHostSchema } from "@/server/repositories/settings/schema.ts";
 import { webPasswordSchema } from "@/server/secrets/web-password.ts";
 
@@ -34,7 +34,7 @@ export async function completeSetup(_prev: FormState, form: FormData): Promise<F
   let wrongLink: SetupLinkError | null = null;
   let checked;
   try {
-    checked = await throttledCheck(actor.source, SETUP_LINK, async () => {
+    checked = await throttledCheck(actor.source, setupLinkName(actor.source), async () => {
       try {
         await repos.setup.complete(token, { name, password: webPassword, publicHost }, repos.users, actor);
         return true;

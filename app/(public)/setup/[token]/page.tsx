@@ -1,7 +1,7 @@
 import { hostAddresses } from "@/server/net/host-addresses.ts";
 import { broker } from "@/modules/core/lib/broker.ts";
 import { clientAddress, requestHostName } from "@/modules/core/lib/request.ts";
-import { SETUP_LINK, throttledCheck } from "@/modules/auth/sign-in/lib/throttle.ts";
+import { setupLinkName, throttledCheck } from "@/modules/auth/sign-in/lib/throttle.ts";
 import { SetupForm } from "@/modules/auth/setup/components/setup-form.tsx";
 import { localOnly, suggestServerName } from "@/server/net/reachability.ts";
 
@@ -11,7 +11,8 @@ export default async function SetupPage({ params }: { params: Promise<{ token: s
   const { token } = await params;
   const repos = await broker();
   // Looking a token up is a guess at a secret like a sign-in: throttled per address like one.
-  const checked = await throttledCheck(await clientAddress(), SETUP_LINK, async () => ((await repos.setup.usable(token)) ? true : null));
+  const source = await clientAddress();
+  const checked = await throttledCheck(source, setupLinkName(source), async () => ((await repos.setup.usable(token)) ? true : null));
   if (checked.verdict !== "right") {
     return (
       <>

@@ -18,8 +18,12 @@ export function webThrottle(): LoginThrottle {
   return holder.webLoginThrottle;
 }
 
-/** What guesses at a set-up link are counted under: no user is called that. */
-export const SETUP_LINK = "(set-up link)";
+/**
+ * What guesses at a set-up link from `source` are counted under, besides the address: a name no
+ * user has, and one per address, so that a stranger's guesses cannot hold up the administrator's
+ * own first visit (one name shared by everyone would be throttled for everyone).
+ */
+export const setupLinkName = (source: string) => `(set-up link from ${peerNetwork(source)})`;
 
 export type ThrottledCheck<T> = { verdict: "right"; value: T } | { verdict: "wrong" } | { verdict: "too-many"; retryAfterMs: number };
 
