@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ProblemLog, type Logger } from "./log.ts";
+import { LineBudget, printable, ProblemLog, type Logger } from "./log.ts";
 
 function recording(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -35,4 +35,28 @@ test("causes beyond the bound are counted under one", () => {
   assert.equal(warned, 33, "32 causes, then one line for the rest");
   problems.flush();
   assert.match(log.lines.at(-1)!, /^warn x: 967 more in the last 60 s \(other causes\)$/);
+});
+
+test("printable: a peer's control bytes are written as \\xNN, so they can neither rewrite the terminal nor forge a line", () => {
+  assert.equal(printable("-ERR \x1b]0;owned\x07\r2026-12-07 tunnel up: host"), "-ERR \\x1b]0;owned\\x07\\x0d2026-12-07 tunnel up: host");
+  assert.equal(printable("csi \x9b2J, del \x7f, nul \x00"), "csi \\x9b2J, del \\x7f, nul \\x00");
+  assert.equal(printable("plain text\twith a tab, ünïcode"), "plain text\twith a tab, ünïcode");
+});
+
+test("LineBudget: a burst, then a few lines a second; the rest counted and said with the next line", () => {
+  let now = 0;
+  const said: number[] = [];
+  const budget = new LineBudget((n) => said.push(n), 5, 20, () => now);
+  let logged = 0;
+  for (let i = 0; i < 1000; i++) if (budget.take()) logged++;
+  assert.equal(logged, 20, "the burst");
+  assert.deepEqual(said, []);
+  now += 1000;
+  for (let i = 0; i < 1000; i++) if (budget.take()) logged++;
+  assert.equal(logged, 25, "five more after a second");
+  assert.deepEqual(said, [980], "the lines skipped before are said when the next one is logged");
+  budget.flush();
+  assert.deepEqual(said, [980, 995]);
+  budget.flush();
+  assert.deepEqual(said, [980, 995], "nothing more to say");
 });

@@ -8,10 +8,68 @@ export interface Logger {
 export function consoleLogger(verbose: boolean): Logger {
   const stamp = () => new Date().toISOString();
   return {
-    info: (m) => process.stdout.write(`${stamp()} ${m}\n`),
-    warn: (m) => process.stderr.write(`${stamp()} warning: ${m}\n`),
-    debug: verbose ? (m) => process.stdout.write(`${stamp()} debug: ${m}\n`) : () => {},
+    info: (m) => process.stdout.write(`${stamp()} ${printable(m)}\n`),
+    warn: (m) => process.stderr.write(`${stamp()} warning: ${printable(m)}\n`),
+    debug: verbose ? (m) => process.stdout.write(`${stamp()} debug: ${printable(m)}\n`) : () => {},
   };
+}
+
+// C0 controls but tab and newline, DEL, C1 controls (0x9b is a terminal's CSI too).
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+/**
+ * A message as it may reach a terminal or a log file: control bytes a peer sent (ESC sequences, BEL,
+ * a CR that rewinds the line) are written as \xNN, so that they can neither rewrite what was printed
+ * nor pass for a line of ours. Peers' lines never hold a newline (they are split on it).
+ */
+export function printable(message: string): string {
+  return message.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** Lines a peer causes, per second, and how many may come at once. */
+export const PEER_LINES_PER_SECOND = 5;
+export const PEER_LINES_BURST = 20;
+
+/**
+ * A budget for log lines a peer can cause at will: a few a second (a token bucket), the rest only
+ * counted, and the count said with the next line allowed, or at flush().
+ */
+export class LineBudget {
+  #tokens: number;
+  #at: number;
+  #skipped = 0;
+
+  constructor(
+    private readonly reportSkipped: (count: number) => void,
+    private readonly perSecond = PEER_LINES_PER_SECOND,
+    private readonly burst = PEER_LINES_BURST,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#tokens = burst;
+    this.#at = now();
+  }
+
+  /** True when one more line may be logged; false counts it as skipped. */
+  take(): boolean {
+    const now = this.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+    this.#at = now;
+    if (this.#tokens < 1) {
+      this.#skipped++;
+      return false;
+    }
+    this.#tokens -= 1;
+    this.flush();
+    return true;
+  }
+
+  /** Says how many lines were skipped since the last time, if any. */
+  flush(): void {
+    if (this.#skipped === 0) return;
+    const skipped = this.#skipped;
+    this.#skipped = 0;
+    this.reportSkipped(skipped);
+  }
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, debug: () => {} };

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DomainError } from "../domain/errors.ts";
+import { printable } from "../log.ts";
 
 /** Bad command-line input: one line on stderr and exit code 2. */
 export class UsageError extends Error {}
@@ -38,7 +39,8 @@ export function runMain(program: string, main: () => Promise<number | void>, opt
         process.stderr.write(`${stamp()}${program}: ${err.message}\n`);
         process.exitCode = 2;
       } else {
-        process.stderr.write(`${stamp()}${program}: ${err instanceof Error ? err.message : String(err)}\n`);
+        // Messages of this kind may quote a peer (a server's -ERR line).
+        process.stderr.write(`${stamp()}${program}: ${printable(err instanceof Error ? err.message : String(err))}\n`);
         process.exitCode = 1;
       }
     },

@@ -14,7 +14,8 @@ test("defaults follow dtcpc(8): tunnelonly, port 20200, MTU 1280, dtcp0, protoco
     user: null,
     transport: "proto41",
     udp: null,
-    tls: { port: 443, pin: null, caFile: null },
+    tls: { port: 443, control: false, pin: null, caFile: null },
+    tunnelServer: { kind: "reached" },
     delegations: [],
     advertise: true,
     routing: "static",
@@ -37,19 +38,39 @@ test("defaults follow dtcpc(8): tunnelonly, port 20200, MTU 1280, dtcp0, protoco
 test("--tcp, --tls and --transport choose how packets travel; --pin and --ca check a TLS server", () => {
   assert.equal(parseDtcpcArgs(["--tcp", "b"]).transport, "tcp");
   const tls = parseDtcpcArgs(["--tls", "--pin", `sha256:${"ab".repeat(32)}`, "b"]);
-  assert.deepEqual([tls.transport, tls.tls], ["tls", { port: 443, pin: Array(32).fill("AB").join(":"), caFile: null }]);
+  assert.deepEqual([tls.transport, tls.tls], ["tls", { port: 443, control: true, pin: Array(32).fill("AB").join(":"), caFile: null }]);
   assert.equal(parseDtcpcArgs(["--tls", "-p", "8443", "b"]).tls.port, 8443, "-p names the TLS port with --tls");
   const auto = parseDtcpcArgs(["--transport", "auto", "--ca", "/etc/ca.pem", "--tls-port", "4443", "b"]);
-  assert.deepEqual([auto.transport, auto.tls, auto.udp?.natTraversal, auto.udp?.bindPort], ["auto", { port: 4443, pin: null, caFile: "/etc/ca.pem" }, true, 0]);
+  assert.deepEqual([auto.transport, auto.tls, auto.udp?.natTraversal, auto.udp?.bindPort], ["auto", { port: 4443, control: true, pin: null, caFile: "/etc/ca.pem" }, true, 0]);
+  // A certificate to check puts every control connection inside TLS, whatever carries the packets.
+  for (const argv of [["-U", "-n"], ["--tcp"], [], ["--transport", "auto"]]) {
+    assert.equal(parseDtcpcArgs([...argv, "--pin", "ab".repeat(32), "b"]).tls.control, true, argv.join(" "));
+    assert.equal(parseDtcpcArgs([...argv, "b"]).tls.control, false, argv.join(" "));
+  }
   const wrong: [string[], RegExp][] = [
     [["-U", "--tcp", "b"], /-U and --tcp each choose the transport/],
     [["--transport", "carrier-pigeon", "b"], /--transport must be auto, proto41, udp, tcp, tls/],
     [["--tls", "--pin", "12:34", "b"], /--pin must be a SHA-256 fingerprint/],
     [["--tls", "--pin", "ab".repeat(32), "--ca", "x", "b"], /--pin and --ca each say how/],
-    [["--tcp", "--pin", "ab".repeat(32), "b"], /apply to --tls and --transport auto/],
+    [["--tcp", "--tls-port", "443", "b"], /--tls-port applies to --tls, --pin, --ca and --transport auto/],
     [["--transport", "auto", "-B", "4028", "b"], /-B needs -U/],
   ];
   for (const [argv, message] of wrong) assert.throws(() => parseDtcpcArgs(argv), message, argv.join(" "));
+});
+
+test("--tunnel-server: the control connection's address by default, the reply's, or one given, never a special one", () => {
+  assert.deepEqual(parseDtcpcArgs(["b"]).tunnelServer, { kind: "reached" });
+  assert.deepEqual(parseDtcpcArgs(["--tunnel-server", "Reply", "b"]).tunnelServer, { kind: "reply" });
+  assert.deepEqual(parseDtcpcArgs(["--tunnel-server", "198.51.100.7", "b"]).tunnelServer, { kind: "address", address: "198.51.100.7" });
+  for (const [word, message] of [
+    ["somewhere", /must be "reply" or an IPv4 address/],
+    ["224.0.0.1", /multicast/],
+    ["255.255.255.255", /broadcast/],
+    ["127.0.0.1", /loopback/],
+    ["0.0.0.0", /unspecified/],
+  ] as const) {
+    assert.throws(() => parseDtcpcArgs(["--tunnel-server", word, "b"]), message, word);
+  }
 });
 
 test("dtcpc(8)'s -P, -a, -r, -D, -o and -c", () => {

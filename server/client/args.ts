@@ -1,6 +1,8 @@
 import type { TunnelType } from "../domain/types.ts";
 import { numberOption, parseCommandLine, UsageError } from "../cli/args.ts";
 import { AddressError } from "../net/errors.ts";
+import { isIpv4 } from "../net/ipv4.ts";
+import { refusedOuterAddress } from "./host-checks.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { formatPrefix6, parsePrefix6 } from "../net/prefix.ts";
 import { parseDelegationSpecs, type DelegationSpec } from "./delegation.ts";
@@ -9,9 +11,9 @@ export const DTCPC_USAGE = `usage: dtcpc [-acdDlnoU] [-t tunnelonly|host|network
              [-m mtu] [-i ifname] [-A address] [-R destination[,…]] [-P interface/SLA-id[/host-id[/prefixlen]][,…]]
              [-r static|solicit] [-f pidfile] [-s script] [--log-file path]
              [--tcp | --tls | --transport auto|proto41|udp|tcp|tls] [--pin sha256-fingerprint | --ca file] [--tls-port port]
-             [--auth-file path] [--keepalive seconds] server`;
+             [--tunnel-server reply|ipv4-address] [--auth-file path] [--keepalive seconds] server`;
 
-/** How the tunnel's packets travel; "auto" tries UDP, then TCP, then TLS, and keeps what works. */
+/** How the tunnel's packets travel; "auto" tries UDP, then TCP (then TLS), and keeps what works. */
 export type TransportChoice = "proto41" | "udp" | "tcp" | "tls" | "auto";
 
 /** Where -D writes the log. */
@@ -49,8 +51,10 @@ export interface DtcpcOptions {
   transport: TransportChoice;
   /** The UDP transport's settings (with transport udp or auto); null otherwise. */
   udp: UdpOptions | null;
-  /** TLS (transport tls, and auto's last resort): where, and how the server's certificate is checked. */
+  /** TLS (transport tls, auto's last resort, every control connection with --pin or --ca): where, and how the server's certificate is checked. */
   tls: TlsOptions;
+  /** Where the tunnel's own packets go (see TunnelServer). */
+  tunnelServer: TunnelServer;
   /** -n: accept that the server sees another IPv4 address than ours. */
   acceptNat: boolean;
   mtu: number;
@@ -79,9 +83,21 @@ export interface DtcpcOptions {
   authFile: string | null;
 }
 
+/**
+ * Where the tunnel's packets go: by default the address the control connection reached (a reply
+ * cannot send them anywhere else); --tunnel-server reply believes the address the server names;
+ * --tunnel-server <ipv4> sends them to that address.
+ */
+export type TunnelServer = { kind: "reached" } | { kind: "reply" } | { kind: "address"; address: string };
+
 export interface TlsOptions {
   /** The DTCP port inside TLS. */
   port: number;
+  /**
+   * Every control connection runs inside TLS (--tls, --pin, --ca): nothing, not even the login,
+   * goes to a server before it has shown the certificate asked for.
+   */
+  control: boolean;
   /** SHA-256 fingerprint of the server's certificate (AB:CD:…), for a self-signed one. */
   pin: string | null;
   /** PEM certificates to check it against; neither pin nor CA: the system's CAs. */
@@ -143,6 +159,7 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
       pin: { type: "string" },
       ca: { type: "string" },
       "tls-port": { type: "string" },
+      "tunnel-server": { type: "string" },
       "prefix-delegation": { type: "string", short: "P" },
       "no-advertise": { type: "boolean", short: "a" },
       routing: { type: "string", short: "r" },
@@ -190,10 +207,13 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
   const transport: TransportChoice = values.udp ? "udp" : values.tcp ? "tcp" : values.tls ? "tls" : transportWord(values.transport ?? "proto41");
   if (values.pin !== undefined && values.ca !== undefined) throw new UsageError("--pin and --ca each say how to check the server's certificate: give one");
   const pin = values.pin === undefined ? null : fingerprint(values.pin);
-  if ((pin !== null || values.ca !== undefined || values["tls-port"] !== undefined) && transport !== "tls" && transport !== "auto") {
-    throw new UsageError("--pin, --ca and --tls-port apply to --tls and --transport auto");
+  // A certificate to check is a promise that nothing goes out before it is seen: the control connection always runs inside TLS.
+  const tlsControl = transport === "tls" || pin !== null || values.ca !== undefined;
+  if (values["tls-port"] !== undefined && !tlsControl && transport !== "auto") {
+    throw new UsageError("--tls-port applies to --tls, --pin, --ca and --transport auto");
   }
   const tlsPort = integer("--tls-port", values["tls-port"], transport === "tls" && values.port !== undefined ? Number(values.port) : DEFAULT_TLS_PORT, 1, 65535);
+  const tunnelServer = tunnelServerWord(values["tunnel-server"]);
   let udp: UdpOptions | null = null;
   if (transport === "auto") {
     // auto's UDP rung is NAT traversal: it works behind a NAT and in the open alike.
@@ -244,7 +264,8 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
     user: values.user ?? null,
     transport,
     udp,
-    tls: { port: tlsPort, pin, caFile: values.ca ?? null },
+    tls: { port: tlsPort, control: tlsControl, pin, caFile: values.ca ?? null },
+    tunnelServer,
     acceptNat,
     mtu: integer("-m", values.mtu, 1280, 1280, 65535),
     loop: values.loop ?? false,
@@ -256,6 +277,15 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
     debug: values.debug ?? false,
     authFile: values["auth-file"] ?? null,
   };
+}
+
+function tunnelServerWord(word: string | undefined): TunnelServer {
+  if (word === undefined) return { kind: "reached" };
+  if (word.toLowerCase() === "reply") return { kind: "reply" };
+  if (!isIpv4(word)) throw new UsageError(`--tunnel-server must be "reply" or an IPv4 address; got "${word}"`);
+  const refused = refusedOuterAddress(word);
+  if (refused !== null) throw new UsageError(`--tunnel-server ${word}: ${refused}`);
+  return { kind: "address", address: word };
 }
 
 function transportWord(word: string): TransportChoice {

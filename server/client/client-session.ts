@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { Logger } from "../log.ts";
+import { LineBudget, type Logger } from "../log.ts";
 import { unmapIpv4 } from "../net/ipv4.ts";
 import { LineFramer } from "../protocol/line-framer.ts";
 import { wire } from "../protocol/replies.ts";
@@ -14,7 +14,9 @@ import { Relay } from "./relay.ts";
 import type { TunnelReply } from "./reply.ts";
 import { scriptArguments, type ScriptContext } from "./script.ts";
 import { ControlSession, type SessionAction, type SessionEnd } from "./session.ts";
-import { ip, runScript } from "./system.ts";
+import { hostView, ip, runScript } from "./system.ts";
+import { outerDestination, refusedDelegation, refusedLinkAddresses } from "./host-checks.ts";
+import { parseIpv6 } from "../net/ipv6.ts";
 
 export type SessionOutcome = SessionEnd & {
   /** How long the tunnel was up; null when it never came up. */
@@ -23,15 +25,33 @@ export type SessionOutcome = SessionEnd & {
   settled: boolean;
 };
 
-/** A concrete transport for one connection: what --transport auto tries one after another. */
-export type AttemptTransport = "proto41" | "udp" | "tcp" | "tls";
+/** How one connection's packets travel: what --transport auto tries one after another. */
+export type PacketTransport = "proto41" | "udp" | "tcp";
 
 export interface Attempt {
-  transport: AttemptTransport;
+  packets: PacketTransport;
+  /** The control connection (and a TCP data connection) runs inside TLS. */
+  tls: boolean;
   /** Give up on the transport unless the server is heard through the tunnel this soon after it is up (auto's UDP rung). */
   probeMs: number | null;
   /** The transport proved to work both ways (the first time in this session). */
   onSettled?: () => void;
+  /** The challenges of earlier connections, to notice a server that repeats one. */
+  challenges?: ChallengeMemory;
+}
+
+/** The last challenges seen, across connections: a server should never send one twice. */
+export class ChallengeMemory {
+  static readonly SIZE = 1024;
+  readonly #seen = new Set<string>();
+
+  /** Records `challenge`; true when it was seen before. */
+  seen(challenge: string): boolean {
+    if (this.#seen.has(challenge)) return true;
+    this.#seen.add(challenge);
+    if (this.#seen.size > ChallengeMemory.SIZE) this.#seen.delete(this.#seen.values().next().value!);
+    return false;
+  }
 }
 
 /** How long a TCP connection may take: a firewall that drops (rather than refuses) is known soon. */
@@ -61,8 +81,12 @@ export class ClientSession {
   /** -o at exit: the TUN, its addresses and routes stay. */
   #keepInterface = false;
   #localIpv4 = "";
+  /** The server's address as the control connection reached it: where the tunnel's packets go unless the user says otherwise. */
+  #reached = "";
   #resolve: (outcome: SessionOutcome) => void = () => {};
   readonly #attempt: Attempt;
+  /** Lines from the server in the debug log: a few a second, the rest counted. */
+  readonly #peerLines: LineBudget;
   #settled = false;
   #probe: NodeJS.Timeout | null = null;
   /** The tunnel's interface is configured (routes included): only then can it be said to work. */
@@ -74,18 +98,19 @@ export class ClientSession {
     this.#options = options;
     this.#credentials = credentials;
     this.#log = log;
-    this.#attempt = attempt ?? { transport: options.transport === "auto" ? "udp" : options.transport, probeMs: null };
+    this.#attempt = attempt ?? firstAttempt(options);
+    this.#peerLines = new LineBudget((n) => log.debug(`${n} more line(s) from the server not logged`));
   }
 
-  /** The server's certificate is checked so for TLS; null for the other transports. */
+  /** How the server's certificate is checked; null without TLS. */
   get #tlsCheck(): TlsCheck | null {
-    return this.#attempt.transport === "tls" ? { pin: this.#options.tls.pin, caFile: this.#options.tls.caFile } : null;
+    return this.#attempt.tls ? { pin: this.#options.tls.pin, caFile: this.#options.tls.caFile } : null;
   }
 
   /** Connects and runs the session; resolves once it has ended and everything is torn down. */
   run(): Promise<SessionOutcome> {
     const done = new Promise<SessionOutcome>((resolve) => (this.#resolve = resolve));
-    const { transport } = this.#attempt;
+    const transport = this.#attempt.packets;
     const udp = transport === "udp" ? this.#options.udp! : null;
     try {
       this.#relay = new Relay(
@@ -124,7 +149,7 @@ export class ClientSession {
     const tls = this.#tlsCheck;
     const port = tls ? this.#options.tls.port : this.#options.port;
     this.#log.info(`connecting to ${server} port ${port}${tls ? " (TLS)" : ""}`);
-    openConnection(server, port, tls, CONNECT_TIMEOUT_MS).then(
+    openConnection({ host: server, name: server }, port, tls, CONNECT_TIMEOUT_MS).then(
       (socket) => this.#connected(socket),
       (err: Error) => {
         // A certificate that is not the one expected will not become it: no point retrying.
@@ -143,13 +168,14 @@ export class ClientSession {
     const framer = new LineFramer();
     let lastError: string | null = null;
     this.#localIpv4 = unmapIpv4(socket.localAddress ?? "");
+    this.#reached = unmapIpv4(socket.remoteAddress ?? "");
     this.#apply(this.#machine!.connected(this.#localIpv4));
     socket.on("data", (chunk: Buffer) => {
       for (const event of framer.push(chunk)) {
         if (event.kind === "too-long") {
           this.#apply(this.#machine!.closed("the server sent a line of more than 1024 bytes"));
         } else {
-          this.#log.debug(`< ${event.text}`);
+          if (this.#peerLines.take()) this.#log.debug(`< ${event.text}`);
           this.#apply(this.#machine!.line(event.text));
         }
       }
@@ -164,6 +190,11 @@ export class ClientSession {
         case "send":
           this.#log.debug(`> ${action.log}`);
           if (this.#socket?.writable) this.#socket.write(wire(action.line));
+          break;
+        case "challenge":
+          if (this.#attempt.challenges?.seen(action.challenge)) {
+            this.#log.warn(`the server sent challenge ${action.challenge} again: a server that repeats its challenges can look responses up in a table (a hostile server?)`);
+          }
           break;
         case "timer":
           if (this.#timer !== null) clearTimeout(this.#timer);
@@ -183,15 +214,42 @@ export class ClientSession {
     }
   }
 
-  async #bringUp(reply: TunnelReply): Promise<void> {
+  /**
+   * What the reply asks of this host, checked against it before anything is configured: where the
+   * packets go, and that no address or prefix from the server takes over one of the host's own.
+   * Returns the reply as it will be used (its server address the one packets go to), or why not.
+   */
+  async #checked(granted: TunnelReply): Promise<{ ok: true; reply: TunnelReply } | { ok: false; error: string }> {
     const o = this.#options;
-    const udp = this.#attempt.transport === "udp" ? o.udp : null;
+    const host = await hostView([o.ifname, ...o.delegations.map((d) => d.ifname)]);
+    const outer = outerDestination(granted, this.#reached, o.tunnelServer, host.ipv4);
+    if (!outer.ok) return outer;
+    if (outer.note !== null) this.#log.info(outer.note);
+    const reply = { ...granted, serverIPv4: outer.address };
+    const refused =
+      reply.type === "host"
+        ? refusedLinkAddresses(reply, host)
+        : reply.type === "network"
+          ? refusedDelegation({ address: parseIpv6(reply.prefix), length: reply.prefixLength }, host)
+          : null;
+    return refused === null ? { ok: true, reply } : { ok: false, error: refused };
+  }
+
+  async #bringUp(granted: TunnelReply): Promise<void> {
+    const o = this.#options;
+    const udp = this.#attempt.packets === "udp" ? o.udp : null;
     try {
-      // IPv6 over TCP: the data connection first, to the same server name, inside TLS if the control is.
+      const checked = await this.#checked(granted);
+      if (!checked.ok) {
+        this.#apply(this.#machine!.quit({ reason: "refused", message: `refusing the server's reply: ${checked.error}` }));
+        return;
+      }
+      const { reply } = checked;
+      // IPv6 over TCP: the data connection first, to the same server, inside TLS if the control is.
       let stream: Socket | null = null;
       if (reply.tcp) {
         try {
-          stream = await openDataConnection(o.server, reply.tcp.port, this.#tlsCheck, reply.tcp.token, ATTACH_TIMEOUT_MS);
+          stream = await openDataConnection({ host: this.#reached, name: o.server }, reply.tcp.port, this.#tlsCheck, reply.tcp.token, ATTACH_TIMEOUT_MS);
         } catch (err) {
           const refused = err instanceof CertificateError;
           this.#apply(this.#machine!.quit({ reason: refused ? "refused" : "lost", message: `the tunnel connection to port ${reply.tcp.port} failed: ${(err as Error).message}` }));
@@ -227,14 +285,14 @@ export class ClientSession {
         const delegated = parsePrefix6(`${reply.prefix}/${reply.prefixLength}`);
         this.#lans = await LanRouter.start(numberLans(delegated, o.delegations), { advertise: o.advertise, mtu: o.mtu }, this.#log);
       }
-      this.#log.info(`tunnel up: ${describe(reply, ifname, this.#attempt.transport)}`);
+      this.#log.info(`tunnel up: ${describe(reply, ifname, this.#attempt)}`);
       const { probeMs } = this.#attempt;
       this.#configured = true;
       // A stream that attached is known to work both ways; UDP only once the server is heard.
       if (stream !== null || this.#heardBack) this.#settle();
       else if (probeMs !== null) {
         this.#probe = setTimeout(
-          () => this.#apply(this.#machine!.quit({ reason: "lost", message: `nothing came back over ${this.#attempt.transport === "udp" ? "UDP" : "the tunnel"} within ${probeMs / 1000} s` })),
+          () => this.#apply(this.#machine!.quit({ reason: "lost", message: `nothing came back over ${this.#attempt.packets === "udp" ? "UDP" : "the tunnel"} within ${probeMs / 1000} s` })),
           probeMs,
         );
       }
@@ -276,7 +334,9 @@ export class ClientSession {
     if (this.#relay && this.#upAt !== null) {
       const c = this.#relay.counters;
       this.#log.debug(`packets: ${c.toServer} to the server, ${c.fromServer} from it, ${c.foreign} from elsewhere dropped, ${c.failed} send failures`);
+      if (c.oversized > 0) this.#log.warn(`dropped ${c.oversized} packet(s) from the server longer than the tunnel's MTU of ${this.#options.mtu}`);
     }
+    this.#peerLines.flush();
     await this.#runScript("down");
     this.#resolve({ ...end, upMs: this.#upAt === null ? null : Date.now() - this.#upAt, settled: this.#settled });
   }
@@ -288,7 +348,13 @@ export class ClientSession {
   }
 }
 
-function describe(reply: TunnelReply, ifname: string, transport: AttemptTransport): string {
+/** The first (or only) way a session is tried when no ladder says otherwise. */
+function firstAttempt(options: DtcpcOptions): Attempt {
+  const packets: PacketTransport = options.transport === "auto" ? "udp" : options.transport === "tls" ? "tcp" : options.transport;
+  return { packets, tls: options.tls.control, probeMs: null };
+}
+
+function describe(reply: TunnelReply, ifname: string, attempt: Attempt): string {
   const what =
     reply.type === "host"
       ? ` ${reply.clientIPv6} <-> ${reply.serverIPv6}`
@@ -296,9 +362,9 @@ function describe(reply: TunnelReply, ifname: string, transport: AttemptTranspor
         ? ` prefix ${reply.prefix}/${reply.prefixLength}`
         : "";
   const via = reply.tcp
-    ? `${transport === "tls" ? "TLS" : "TCP"} to ${reply.serverIPv4} port ${reply.tcp.port}`
+    ? `${attempt.tls ? "TLS" : "TCP"} to ${reply.serverIPv4} port ${reply.tcp.port}`
     : reply.serverUdpPort === null
       ? `protocol 41 to ${reply.serverIPv4}`
       : `UDP to ${reply.serverIPv4} port ${reply.serverUdpPort}`;
-  return `${reply.type}${what} on ${ifname}, ${via}`;
+  return `${reply.type}${what} on ${ifname}, ${via}${attempt.tls && !reply.tcp ? " (control connection over TLS)" : ""}`;
 }

@@ -3,7 +3,7 @@
 // TCP, the data connection that presents the login's token.
 import { readFileSync } from "node:fs";
 import { connect, isIP, type Socket } from "node:net";
-import { connect as connectTls, type TLSSocket } from "node:tls";
+import { checkServerIdentity, connect as connectTls, type TLSSocket } from "node:tls";
 import { ATTACHED } from "../protocol/replies.ts";
 
 /** How a TLS server's certificate is checked. */
@@ -17,16 +17,25 @@ export interface TlsCheck {
 /** Why a TLS server was not believed: a message for the log, and never worth retrying. */
 export class CertificateError extends Error {}
 
+/** Where to connect: `host` (an address, or a name to resolve), and the `name` the server's certificate must carry. */
+export interface Target {
+  host: string;
+  name: string;
+}
+
 /** A connected socket: plain TCP, or TLS once the server's certificate passed `tls`. */
-export function openConnection(host: string, port: number, tls: TlsCheck | null, timeoutMs: number): Promise<Socket> {
+export function openConnection(target: Target, port: number, tls: TlsCheck | null, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const tcp = connect({ host, port, family: 4 });
+    const tcp = connect({ host: target.host, port, family: 4 });
     const socket: Socket =
       tls === null
         ? tcp
         : connectTls({
             socket: tcp,
-            servername: isIP(host) === 0 ? host : undefined,
+            servername: isIP(target.name) === 0 ? target.name : undefined,
+            // The name the user gave: an IP address is checked against the certificate's IP addresses.
+            // (Over a socket of its own, Node would check "localhost".)
+            checkServerIdentity: (_host, cert) => checkServerIdentity(target.name, cert),
             // With a pin the fingerprint decides, not a CA: a broker's own certificate is self-signed.
             rejectUnauthorized: tls.pin === null,
             ...(tls.caFile !== null ? { ca: readFileSync(tls.caFile) } : {}),
@@ -56,8 +65,8 @@ export function openConnection(host: string, port: number, tls: TlsCheck | null,
  * Opens a TCP session's data connection: reads the greeting, presents the token and returns the
  * socket once the server answers `+OK attached`; what followed that line is put back for the relay.
  */
-export async function openDataConnection(host: string, port: number, tls: TlsCheck | null, token: string, timeoutMs: number): Promise<Socket> {
-  const socket = await openConnection(host, port, tls, timeoutMs);
+export async function openDataConnection(target: Target, port: number, tls: TlsCheck | null, token: string, timeoutMs: number): Promise<Socket> {
+  const socket = await openConnection(target, port, tls, timeoutMs);
   try {
     let buffered = Buffer.alloc(0);
     const nextLine = () =>

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePrefix6 } from "../net/prefix.ts";
-import { numberLans, parseDelegationSpecs, radvdConfig, routerAdvertisement } from "./delegation.ts";
+import { GOODBYE_LIFETIMES, numberLans, parseDelegationSpecs, radvdConfig, routerAdvertisement } from "./delegation.ts";
 
 const delegated = parsePrefix6("2001:db8:100::/48");
 
@@ -37,13 +37,20 @@ test("radvd announces each LAN prefix for SLAAC on its interface", () => {
   const config = radvdConfig(numberLans(delegated, parseDelegationSpecs("lan0/1")));
   assert.match(config, /^interface lan0 \{\n  AdvSendAdvert on;/);
   assert.match(config, /prefix 2001:db8:100:1::\/64 \{\n    AdvOnLink on;\n    AdvAutonomous on;/);
+  // radvd's defaults (router 1800 s, valid 1 day) would outlive a dtcpc that died by hours.
+  assert.match(config, /AdvDefaultLifetime 90;/);
+  assert.match(config, /AdvValidLifetime 900;\n    AdvPreferredLifetime 300;/);
 });
 
 test("a router advertisement carries the prefix for SLAAC, this router as default and the MTU", () => {
   const [lan] = numberLans(delegated, parseDelegationSpecs("lan0/1"));
   const ra = Buffer.from(routerAdvertisement(lan!, 1280));
-  assert.deepEqual([ra[0], ra[1], ra.readUInt16BE(6)], [134, 0, 1800], "type 134, code 0, router lifetime");
+  assert.deepEqual([ra[0], ra[1], ra.readUInt16BE(6)], [134, 0, 90], "type 134, code 0, a short router lifetime");
+  assert.deepEqual([ra.readUInt32BE(28), ra.readUInt32BE(32)], [900, 300], "short valid and preferred lifetimes");
   assert.deepEqual([ra[16], ra[17], ra.readUInt32BE(20)], [5, 1, 1280], "MTU option");
   assert.deepEqual([ra[24], ra[25], ra[26], ra[27]], [3, 4, 64, 0xc0], "prefix information: /64, on-link, autonomous");
   assert.equal(ra.subarray(40, 56).toString("hex"), "20010db8010000010000000000000000");
+  const goodbye = Buffer.from(routerAdvertisement(lan!, 1280, GOODBYE_LIFETIMES));
+  assert.deepEqual([goodbye.readUInt16BE(6), goodbye.readUInt32BE(28), goodbye.readUInt32BE(32)], [0, 0, 0], "the goodbye: no longer a router, the prefix withdrawn");
+  assert.equal(goodbye.subarray(40, 56).toString("hex"), "20010db8010000010000000000000000", "the same prefix");
 });

@@ -78,17 +78,40 @@ export function numberLans(delegated: Prefix6, specs: readonly DelegationSpec[])
   });
 }
 
+/**
+ * What LAN hosts are told to keep, in seconds. Short while running, so that what a dtcpc that died
+ * without a word announced goes soon: advertisements come every 10 s at most.
+ */
+export interface AdvertisedLifetimes {
+  /** As the LAN's default router. */
+  router: number;
+  /** Of the prefix, for addresses made from it (RFC 4862 keeps a valid lifetime of at least 2 hours once it was longer). */
+  valid: number;
+  preferred: number;
+}
+
+export const RUNNING_LIFETIMES: AdvertisedLifetimes = { router: 90, valid: 900, preferred: 300 };
+/**
+ * The last advertisement, at exit and whenever the prefix goes: no longer a router, the prefix
+ * deprecated, its on-link route gone at once, and addresses kept no longer than hosts must.
+ */
+export const GOODBYE_LIFETIMES: AdvertisedLifetimes = { router: 0, valid: 0, preferred: 0 };
+
 /** radvd's configuration announcing each LAN prefix on its interface (hosts configure themselves with SLAAC). */
 export function radvdConfig(lans: readonly LanNumbering[]): string {
+  const { router, valid, preferred } = RUNNING_LIFETIMES;
   return lans
     .map(
       (lan) => `interface ${lan.ifname} {
   AdvSendAdvert on;
   MinRtrAdvInterval 3;
   MaxRtrAdvInterval 10;
+  AdvDefaultLifetime ${router};
   prefix ${lan.prefix} {
     AdvOnLink on;
     AdvAutonomous on;
+    AdvValidLifetime ${valid};
+    AdvPreferredLifetime ${preferred};
   };
 };
 `,
@@ -98,25 +121,25 @@ export function radvdConfig(lans: readonly LanNumbering[]): string {
 
 /**
  * An ICMPv6 router advertisement (RFC 4861) announcing one LAN prefix for SLAAC, this router as
- * the LAN's default router (for 1800 s) and the tunnel's MTU. The checksum is left at zero: a raw
- * ICMPv6 socket has the kernel fill it in.
+ * the LAN's default router and the tunnel's MTU, with the given lifetimes. The checksum is left at
+ * zero: a raw ICMPv6 socket has the kernel fill it in.
  */
-export function routerAdvertisement(lan: LanNumbering, mtu: number): Uint8Array {
+export function routerAdvertisement(lan: LanNumbering, mtu: number, lifetimes: AdvertisedLifetimes = RUNNING_LIFETIMES): Uint8Array {
   const ra = Buffer.alloc(16 + 8 + 32);
   ra[0] = 134; // router advertisement
   ra[4] = 64; // current hop limit
-  ra.writeUInt16BE(1800, 6); // router lifetime (s)
+  ra.writeUInt16BE(lifetimes.router, 6); // router lifetime (s)
   // MTU option
   ra[16] = 5;
   ra[17] = 1;
   ra.writeUInt32BE(mtu, 20);
-  // Prefix information option: on-link and autonomous, valid a day, preferred four hours
+  // Prefix information option: on-link and autonomous
   ra[24] = 3;
   ra[25] = 4;
   ra[26] = lan.prefixLength;
   ra[27] = 0xc0;
-  ra.writeUInt32BE(86_400, 28);
-  ra.writeUInt32BE(14_400, 32);
+  ra.writeUInt32BE(lifetimes.valid, 28);
+  ra.writeUInt32BE(lifetimes.preferred, 32);
   const prefix = parseIpv6(lan.prefix.split("/")[0]!);
   for (let i = 0; i < 16; i++) ra[40 + i] = Number((prefix >> BigInt(8 * (15 - i))) & 0xffn);
   return ra;

@@ -7,14 +7,38 @@ import { consoleLogger, type Logger } from "../log.ts";
 import { DEFAULT_AUTH_FILES, DEFAULT_PID_FILE, parseDtcpcArgs, type DtcpcOptions } from "./args.ts";
 import { findCredentials, parseAuthFile, type AuthFile } from "./auth-file.ts";
 import { Backoff } from "./backoff.ts";
-import { ClientSession, type AttemptTransport } from "./client-session.ts";
+import { ChallengeMemory, ClientSession, type PacketTransport } from "./client-session.ts";
+import { askPassword } from "./prompt.ts";
 
-/** --transport auto: what is tried, in order; each until one carries packets both ways. */
-export const AUTO_LADDER: readonly AttemptTransport[] = ["udp", "tcp", "tls"];
+/** One way of connecting: how the packets travel, and whether the control connection is inside TLS. */
+export interface Rung {
+  packets: PacketTransport;
+  tls: boolean;
+}
+
+/**
+ * What is tried, in order, each until one carries packets both ways. --transport auto: UDP, then
+ * TCP, then TLS. With a certificate to check (--pin, --ca) every control connection is inside TLS,
+ * so no login goes out before the server has shown it: UDP, then TCP, both behind TLS.
+ */
+export function ladder(options: DtcpcOptions): Rung[] {
+  const { control } = options.tls;
+  switch (options.transport) {
+    case "auto":
+      return control
+        ? [{ packets: "udp", tls: true }, { packets: "tcp", tls: true }]
+        : [{ packets: "udp", tls: false }, { packets: "tcp", tls: false }, { packets: "tcp", tls: true }];
+    case "tls":
+      return [{ packets: "tcp", tls: true }];
+    default:
+      return [{ packets: options.transport, tls: control }];
+  }
+}
+
 /** How soon after the tunnel is up something must come back over UDP (the server answers keepalives). */
 export const UDP_PROBE_MS = 5_000;
-const NAMES: Record<AttemptTransport, string> = { proto41: "protocol 41", udp: "UDP", tcp: "TCP", tls: "TLS" };
-import { askPassword } from "./prompt.ts";
+const NAMES: Record<PacketTransport, string> = { proto41: "protocol 41", udp: "UDP", tcp: "TCP" };
+const name = (rung: Rung): string => (rung.packets === "tcp" && rung.tls ? "TLS" : `${NAMES[rung.packets]}${rung.tls ? " (control over TLS)" : ""}`);
 
 function readAuthFiles(options: DtcpcOptions, log: Logger): AuthFile[] {
   const files: AuthFile[] = [];
@@ -81,20 +105,21 @@ async function supervise(options: DtcpcOptions, creds: { user: string; password:
   process.on("SIGINT", onInt);
   process.on("SIGHUP", hup);
   const backoff = new Backoff();
-  const ladder = options.transport === "auto" ? AUTO_LADDER : [options.transport];
-  const auto = ladder.length > 1;
+  const rungs = ladder(options);
+  const auto = rungs.length > 1;
+  const challenges = new ChallengeMemory();
   let rung = 0;
-  let settledOn: AttemptTransport | null = null;
+  let settledOn: Rung | null = null;
   try {
     while (!stopping) {
       reconnectNow = false;
-      const transport = ladder[rung]!;
+      const transport = rungs[rung]!;
       const onSettled = () => {
         if (!auto || settledOn === transport) return;
         settledOn = transport;
-        log.info(`transport: settled on ${NAMES[transport]} (${transport === "udp" ? "the server's answer came back through the tunnel" : "its tunnel connection carried the session"})`);
+        log.info(`transport: settled on ${name(transport)} (${transport.packets === "udp" ? "the server's answer came back through the tunnel" : "its tunnel connection carried the session"})`);
       };
-      current = new ClientSession(options, creds, log, { transport, probeMs: auto && transport === "udp" ? UDP_PROBE_MS : null, onSettled });
+      current = new ClientSession(options, creds, log, { ...transport, probeMs: auto && transport.packets === "udp" ? UDP_PROBE_MS : null, onSettled, challenges });
       const outcome = await current.run();
       current = null;
       if (stopping) break;
@@ -106,8 +131,8 @@ async function supervise(options: DtcpcOptions, creds: { user: string; password:
       if (outcome.reason === "refused") throw new Error(outcome.message);
       if (auto && !outcome.settled && outcome.reason === "lost") {
         // This transport does not get through from here: the next one, at once, unless all failed.
-        const next = (rung + 1) % ladder.length;
-        log.info(`transport: ${NAMES[transport]} did not work (${outcome.message}); ${next === 0 ? "every transport failed" : `trying ${NAMES[ladder[next]!]}`}`);
+        const next = (rung + 1) % rungs.length;
+        log.info(`transport: ${name(transport)} did not work (${outcome.message}); ${next === 0 ? "every transport failed" : `trying ${name(rungs[next]!)}`}`);
         rung = next;
         if (next !== 0) continue;
         settledOn = null;

@@ -1,13 +1,14 @@
 // dtcpc -P on the host: the LAN interfaces numbered from the delegation, IPv6 forwarding on, and
 // router advertisements there so that the LAN's hosts configure themselves: Debian's radvd when it
-// is installed, else advertisements sent from here every few seconds. Everything is undone by stop().
+// is installed, else advertisements sent from here every few seconds. Everything is undone by stop(),
+// which also tells the LAN, with a last advertisement, that this router and its prefix are gone.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { sendIcmp6ToAllNodes } from "../dataplane/native.ts";
 import type { Logger } from "../log.ts";
-import { radvdConfig, routerAdvertisement, type LanNumbering } from "./delegation.ts";
+import { GOODBYE_LIFETIMES, RUNNING_LIFETIMES, radvdConfig, routerAdvertisement, type LanNumbering } from "./delegation.ts";
 import { ip } from "./system.ts";
 
 const FORWARDING = "/proc/sys/net/ipv6/conf/all/forwarding";
@@ -32,6 +33,8 @@ export class LanRouter {
   #radvd: ChildProcess | null = null;
   #radvdDir: string | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** What was advertised, and with what MTU: the goodbye at stop() withdraws it. */
+  #advertised: { lans: readonly LanNumbering[]; mtu: number } | null = null;
 
   private constructor(private readonly log: Logger) {}
 
@@ -64,6 +67,13 @@ export class LanRouter {
       await exited;
     }
     if (this.#radvdDir) rmSync(this.#radvdDir, { recursive: true, force: true });
+    // After radvd's own last word (router lifetime 0, the prefix as it was): the prefix withdrawn too.
+    if (this.#advertised !== null) {
+      const { lans, mtu } = this.#advertised;
+      this.#advertised = null;
+      this.#send(lans, mtu, GOODBYE_LIFETIMES);
+      this.log.info(`router advertisements on ${lans.map((l) => l.ifname).join(", ")}: withdrew ${lans.map((l) => l.prefix).join(", ")} (router lifetime 0, prefix deprecated)`);
+    }
     for (const lan of this.#added.splice(0).reverse()) {
       await ip(["-6", "addr", "del", `${lan.address}/${lan.prefixLength}`, "dev", lan.ifname]).catch((err: Error) => this.log.debug(err.message));
     }
@@ -80,7 +90,18 @@ export class LanRouter {
     this.#enabledForwarding = true;
   }
 
+  #send(lans: readonly LanNumbering[], mtu: number, lifetimes = RUNNING_LIFETIMES): void {
+    for (const lan of lans) {
+      try {
+        sendIcmp6ToAllNodes(lan.ifname, routerAdvertisement(lan, mtu, lifetimes));
+      } catch (err) {
+        this.log.warn(`router advertisement on ${lan.ifname}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   async #advertise(lans: readonly LanNumbering[], mtu: number): Promise<void> {
+    this.#advertised = { lans, mtu };
     const radvd = findRadvd();
     if (radvd !== null) {
       this.#radvdDir = mkdtempSync(join(tmpdir(), "dtcpc-radvd-"));
@@ -105,15 +126,7 @@ export class LanRouter {
       this.#radvd = null;
       this.log.warn(`${radvd} ${failed}; sending router advertisements from dtcpc instead`);
     }
-    const send = () => {
-      for (const lan of lans) {
-        try {
-          sendIcmp6ToAllNodes(lan.ifname, routerAdvertisement(lan, mtu));
-        } catch (err) {
-          this.log.warn(`router advertisement on ${lan.ifname}: ${(err as Error).message}`);
-        }
-      }
-    };
+    const send = () => this.#send(lans, mtu);
     send();
     let sent = 1;
     this.#timer = setInterval(() => {

@@ -42,6 +42,8 @@ export interface RelayCounters {
   foreign: number;
   /** Refused by the kernel (queue full). */
   failed: number;
+  /** From the server but longer than the TUN's MTU: no IPv6 host would send them, and the TUN would refuse them. */
+  oversized: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export class Relay {
   #stream: Socket | null = null;
   /** The start of a frame from the server whose rest has not arrived. */
   #partial: Buffer = Buffer.alloc(0);
-  readonly counters: RelayCounters = { toServer: 0, fromServer: 0, foreign: 0, failed: 0 };
+  readonly counters: RelayCounters = { toServer: 0, fromServer: 0, foreign: 0, failed: 0, oversized: 0 };
   readonly #udp: UdpSocket | null = null;
   readonly #raw: RawSocket41 | null = null;
   readonly #onError: ChannelErrorHandler;
@@ -64,6 +66,7 @@ export class Relay {
   #keepalive: NodeJS.Timeout | null = null;
   #server = -1; // outside the uint32 range: nothing matches before start()
   #serverPort = -1;
+  #mtu = 0;
   // Destinations of a batch to the server (every entry is the server) and the accepted part of
   // a batch from it; reused for every batch.
   #addrs = new Uint32Array(BATCH);
@@ -99,6 +102,7 @@ export class Relay {
   start(tun: { name: string; mtu: number }, peer: RelayPeer, stream: Socket | null = null): { ifname: string; kept: boolean } {
     this.#server = ipv4ToUint32(peer.serverIpv4);
     this.#serverPort = peer.serverUdpPort ?? -1;
+    this.#mtu = tun.mtu;
     this.#addrs.fill(this.#server);
     this.#ports.fill(Math.max(this.#serverPort, 0));
     // A name with %d is numbered by the kernel and never meets a leftover.
@@ -189,7 +193,8 @@ export class Relay {
       const len = buf.readUInt16BE(at);
       if (buf.length - at < 2 + len) break;
       this.#heard();
-      if (len > 0) {
+      if (len > this.#mtu) this.counters.oversized++;
+      else if (len > 0) {
         this.#grow(n + 1);
         this.#inOffsets[n] = at + 2;
         this.#inLengths[n++] = len;
@@ -216,7 +221,8 @@ export class Relay {
         continue;
       }
       this.#heard();
-      if (lengths[i]! > 0) {
+      if (lengths[i]! > this.#mtu) this.counters.oversized++;
+      else if (lengths[i]! > 0) {
         this.#inOffsets[n] = offsets[i]!;
         this.#inLengths[n++] = lengths[i]!;
       }
@@ -232,6 +238,10 @@ export class Relay {
         this.#foreign(addrs[i]!, null);
       } else {
         this.#heard();
+        if (lengths[i]! > this.#mtu) {
+          this.counters.oversized++;
+          continue;
+        }
         this.#inOffsets[n] = offsets[i]!;
         this.#inLengths[n++] = lengths[i]!;
       }

@@ -34,6 +34,7 @@ describe("login", () => {
     assert.deepEqual(s.begin(), [{ kind: "timer", ms: 30_000 }]);
     assert.deepEqual(s.connected(LOCAL), [{ kind: "timer", ms: 30_000 }]);
     assert.deepEqual(s.line(GREETING), [
+      { kind: "challenge", challenge: CHALLENGE },
       { kind: "send", line: "tunnel foo DAC487C8DFBBF9EE5C7F8CDCC37B62A3 host", log: "tunnel foo <response> host" },
       { kind: "timer", ms: 30_000 },
     ]);
@@ -43,15 +44,27 @@ describe("login", () => {
   test("takes the second word of any greeting as the challenge", () => {
     const s = session({ type: "network" });
     s.connected(LOCAL);
-    const [send] = s.line("+OK abc FBDC TunnelBroker (version 0.2) Ready. <870363>:4096");
-    assert.equal((send as { line: string }).line, `tunnel foo ${tunnelResponse("foo", "abc", "bar").toUpperCase()} network`);
+    const challenge = "0123456789abcdef0123456789abcdef";
+    const send = s.line(`+OK ${challenge} FBDC TunnelBroker (version 0.2) Ready. <870363>:4096`).find((a) => a.kind === "send");
+    assert.equal((send as { line: string }).line, `tunnel foo ${tunnelResponse("foo", challenge, "bar").toUpperCase()} network`);
+  });
+
+  test("sends no response to a challenge that is not 32 hex digits: a server must not choose what gets hashed", () => {
+    for (const challenge of ["abc", "0".repeat(31), "0".repeat(33), "0B1517C87D516A5FA65BED722D51A04G", "$(reboot)"]) {
+      const s = session();
+      s.connected(LOCAL);
+      const actions = s.line(`+OK ${challenge} KAME tunnel server`);
+      assert.equal(actions.length, 1, challenge);
+      assert.equal(actions[0]!.kind, "end", challenge);
+      assert.match((actions[0] as { end: { message: string } }).end.message, /challenge is not 32 hex digits/);
+    }
   });
 
   test("asks for UDP with the server-visible port, or none for NAT traversal", () => {
     const line = (transport: SessionParams["transport"]) => {
       const s = session({ type: "tunnelonly", transport });
       s.connected(LOCAL);
-      return (s.line(GREETING)[0] as { log: string }).log;
+      return (s.line(GREETING).find((a) => a.kind === "send") as { log: string }).log;
     };
     assert.equal(line({ kind: "udp", port: 4028 }), "tunnel foo <response> tunnelonly proto=udp port=4028");
     assert.equal(line({ kind: "udp", port: null }), "tunnel foo <response> tunnelonly proto=udp");

@@ -7,6 +7,8 @@ import { parseTunnelReply, type TunnelReply } from "./reply.ts";
 export const PING_INTERVAL_MS = 60_000;
 /** How long the greeting, the tunnel reply and a ping's `+OK` may take. */
 export const REPLY_TIMEOUT_MS = 30_000;
+/** A challenge as KAME's dtcps makes it: 128 bits in hex. */
+const CHALLENGE = /^[0-9A-Fa-f]{32}$/;
 /** How long to wait for the server's goodbye after `quit`. */
 export const QUIT_TIMEOUT_MS = 2_000;
 
@@ -38,6 +40,8 @@ export type SessionEnd =
 export type SessionAction =
   /** Send `line`; `log` is what may be logged of it (the tunnel line carries the response hash). */
   | { kind: "send"; line: string; log: string }
+  /** The server's challenge, before the response to it goes out: a server that repeats one is worth a warning. */
+  | { kind: "challenge"; challenge: string }
   /** (Re)arm the session's one timer; call timer() when it fires. */
   | { kind: "timer"; ms: number }
   /** The tunnel is granted: configure it. */
@@ -151,12 +155,17 @@ export class ControlSession {
     if (challenge === undefined || challenge === "") {
       return this.#end({ reason: "lost", message: `unexpected greeting ${JSON.stringify(text.slice(0, 200))}` });
     }
+    // A challenge the server may choose freely (a short or fixed one) lets it look responses up in a table made in advance.
+    if (!CHALLENGE.test(challenge)) {
+      return this.#end({ reason: "lost", message: `the server's challenge is not 32 hex digits: ${JSON.stringify(challenge.slice(0, 64))}` });
+    }
     const { user, password, type, transport } = this.params;
     const extension = transport.kind === "proto41" ? "" : transport.kind === "tcp" ? " proto=tcp" : transport.port === null ? " proto=udp" : ` proto=udp port=${transport.port}`;
     // Uppercase, as the KAME client sends it: KAME's dtcps compares it exactly with its own uppercase hex.
     const response = tunnelResponse(user, challenge, password).toUpperCase();
     this.#state = "tunnel";
     return [
+      { kind: "challenge", challenge: challenge.toUpperCase() },
       { kind: "send", line: `tunnel ${user} ${response} ${type}${extension}`, log: `tunnel ${user} <response> ${type}${extension}` },
       { kind: "timer", ms: this.#replyTimeoutMs },
     ];

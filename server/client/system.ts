@@ -1,7 +1,10 @@
-// The client's calls out to the system: `ip` and the -s script.
+// The client's calls out to the system: `ip` (to configure, and to read the host's addresses and routes) and the -s script.
 
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
+import { parseIpv6 } from "../net/ipv6.ts";
+import { parsePrefix6, type Prefix6 } from "../net/prefix.ts";
+import type { HostView } from "./host-checks.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -16,6 +19,46 @@ export async function ip(argv: readonly string[]): Promise<void> {
     const e = err as Error & { stderr?: string };
     throw new Error(`ip ${argv.join(" ")}: ${(e.stderr ?? "").trim() || e.message}`);
   }
+}
+
+/**
+ * This host's addresses and IPv6 routes as `ip -j` shows them, leaving out the interfaces named in
+ * `exclude` (those dtcpc itself configures: a TUN kept by -o, -P's LANs).
+ */
+export async function hostView(exclude: readonly string[]): Promise<HostView> {
+  const json = async (argv: string[]): Promise<unknown[]> => {
+    try {
+      const { stdout } = await execFileAsync("ip", ["-j", ...argv], { timeout: 10_000, maxBuffer: 64 << 20 });
+      return JSON.parse(stdout || "[]") as unknown[];
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      throw new Error(`ip -j ${argv.join(" ")}: ${(e.stderr ?? "").trim() || e.message}`);
+    }
+  };
+  const view: HostView = { ipv4: [], ipv6Addresses: [], ipv6Routes: [] };
+  type Link = { ifname?: string; addr_info?: { family?: string; local?: string }[] };
+  for (const link of (await json(["addr", "show"])) as Link[]) {
+    for (const a of link.addr_info ?? []) {
+      if (a.local === undefined) continue;
+      if (a.family === "inet") view.ipv4.push(a.local);
+      else if (a.family === "inet6" && !exclude.includes(link.ifname ?? "")) view.ipv6Addresses.push({ ifname: link.ifname ?? "?", address: parseIpv6(a.local.split("%")[0]!) });
+    }
+  }
+  type Route = { dst?: string; dev?: string; gateway?: string; nexthops?: { gateway?: string; dev?: string }[] };
+  for (const route of (await json(["-6", "route", "show", "table", "main"])) as Route[]) {
+    const ifname = route.dev ?? route.nexthops?.[0]?.dev ?? "?";
+    if (exclude.includes(ifname) || route.dst === undefined) continue;
+    let prefix: Prefix6;
+    try {
+      prefix = route.dst === "default" ? { address: 0n, length: 0 } : route.dst.includes("/") ? parsePrefix6(route.dst) : { address: parseIpv6(route.dst), length: 128 };
+    } catch {
+      continue; // not a destination (ip's words for special routes): nothing a reply could take over
+    }
+    const gateways = [route.gateway, ...(route.nexthops ?? []).map((h) => h.gateway)].filter((g): g is string => g !== undefined);
+    if (gateways.length === 0) view.ipv6Routes.push({ ifname, prefix, gateway: null });
+    for (const g of gateways) view.ipv6Routes.push({ ifname, prefix, gateway: parseIpv6(g) });
+  }
+  return view;
 }
 
 /** Runs the -s script with its output on ours; resolves with a description of a failure, or null. */

@@ -6,9 +6,11 @@ import { join } from "node:path";
 import { createServer } from "node:tls";
 import { after, test } from "node:test";
 import { CertificateError, openConnection } from "../client/connections.ts";
+import { selfSignedCertificate as testCertificate } from "../../test/support/tls.ts";
 import { loadOrCreateTlsIdentity, selfSignedCertificate } from "./certificate.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cert-test-"));
+const LOCAL = { host: "127.0.0.1", name: "127.0.0.1" };
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("a self-signed certificate parses, verifies with its own key, names its address and is pinned by its fingerprint over TLS", async () => {
@@ -30,21 +32,48 @@ test("a self-signed certificate parses, verifies with its own key, names its add
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   try {
-    const pinned = await openConnection("127.0.0.1", port, { pin: made.fingerprint, caFile: null }, 5_000);
+    const pinned = await openConnection(LOCAL, port, { pin: made.fingerprint, caFile: null }, 5_000);
     pinned.destroy();
     const other = selfSignedCertificate("192.0.2.1").fingerprint;
-    await assert.rejects(openConnection("127.0.0.1", port, { pin: other, caFile: null }, 5_000), (err: unknown) => {
+    await assert.rejects(openConnection(LOCAL, port, { pin: other, caFile: null }, 5_000), (err: unknown) => {
       assert.ok(err instanceof CertificateError);
       assert.match(err.message, new RegExp(`^the server's certificate \\(sha256 ${made.fingerprint}\\) is not the pinned one \\(${other}\\)$`));
       return true;
     });
     // Without a pin, a self-signed certificate must be signed by a CA the client was given.
-    await assert.rejects(openConnection("127.0.0.1", port, { pin: null, caFile: null }, 5_000), CertificateError);
+    await assert.rejects(openConnection(LOCAL, port, { pin: null, caFile: null }, 5_000), CertificateError);
     const caFile = join(dir, "other-ca.pem");
     writeFileSync(caFile, selfSignedCertificate("192.0.2.1").cert);
-    await assert.rejects(openConnection("127.0.0.1", port, { pin: null, caFile }, 5_000), CertificateError);
+    await assert.rejects(openConnection(LOCAL, port, { pin: null, caFile }, 5_000), CertificateError);
   } finally {
     server.close();
+  }
+});
+
+test("--ca checks a server given by IP address against the certificate's IP addresses, not the name localhost", async () => {
+  const serve = async (san: string) => {
+    const made = testCertificate("dtcp test CA", san);
+    const server = createServer({ cert: made.cert, key: made.key }, (socket) => socket.end("hello"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { made, server, port: (server.address() as { port: number }).port };
+  };
+  const byAddress = await serve("IP:127.0.0.1");
+  const byName = await serve("DNS:localhost");
+  try {
+    const good = await openConnection(LOCAL, byAddress.port, { pin: null, caFile: byAddress.made.certFile }, 5_000);
+    good.destroy();
+    await assert.rejects(openConnection(LOCAL, byName.port, { pin: null, caFile: byName.made.certFile }, 5_000), (err: unknown) => {
+      assert.ok(err instanceof CertificateError, String(err));
+      assert.match(err.message, /IP: 127\.0\.0\.1 is not in the cert's list/);
+      return true;
+    });
+    const named = await openConnection({ host: "127.0.0.1", name: "localhost" }, byName.port, { pin: null, caFile: byName.made.certFile }, 5_000);
+    named.destroy();
+  } finally {
+    for (const s of [byAddress, byName]) {
+      s.server.close();
+      s.made.cleanup();
+    }
   }
 });
 

@@ -13,14 +13,14 @@ export interface TestCertificate {
   cleanup(): void;
 }
 
-export function selfSignedCertificate(commonName = "localhost"): TestCertificate {
+export function selfSignedCertificate(commonName = "localhost", subjectAltName = `DNS:${commonName},IP:127.0.0.1`): TestCertificate {
   const dir = mkdtempSync(join(tmpdir(), "dtcp-tls-"));
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
   execFileSync(
     "openssl",
     ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", `/CN=${commonName}`,
-      "-addext", `subjectAltName=DNS:${commonName},IP:127.0.0.1`, "-keyout", keyFile, "-out", certFile],
+      "-addext", `subjectAltName=${subjectAltName}`, "-keyout", keyFile, "-out", certFile],
     { stdio: "pipe" },
   );
   return { cert: readFileSync(certFile), key: readFileSync(keyFile), certFile, keyFile, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
