@@ -5,11 +5,11 @@
 export default {
   testRunner: "tap",
   tap: {
-    testFiles: ["server/protocol/*.test.ts", "server/net/*.test.ts", "server/secrets/*.test.ts", "server/client/session.test.ts", "server/client/reply.test.ts"],
+    testFiles: ["server/protocol/*.test.ts", "server/net/*.test.ts", "server/secrets/*.test.ts", "server/client/session.test.ts", "server/client/reply.test.ts", "server/client/host-checks.test.ts"],
     nodeArgs: ["--test-reporter=tap", "--import", "tsx", "-r", "{{hookFile}}", "{{testFile}}"],
     forceBail: true,
   },
-  mutate: ["server/protocol/**/*.ts", "server/net/**/*.ts", "server/secrets/**/*.ts", "server/client/session.ts", "server/client/reply.ts", "!**/*.test.ts"],
+  mutate: ["server/protocol/**/*.ts", "server/net/**/*.ts", "server/secrets/**/*.ts", "server/client/session.ts", "server/client/reply.ts", "server/client/host-checks.ts", "!**/*.test.ts"],
   coverageAnalysis: "perTest",
   concurrency: 2,
   timeoutMS: 20_000,

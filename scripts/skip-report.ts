@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const ARTIFACTS = join(import.meta.dirname, "..", "artifacts");
-export const REPORTS = { unit: "unit.tap", postgres: "postgres.tap", e2e: "e2e.json", faults: "faults.tap" } as const;
+export const REPORTS = { unit: "unit.tap", postgres: "postgres.tap", e2e: "e2e.json", faults: "faults.tap", "hostile-server": "hostile-server.tap" } as const;
 
 export interface Skipped {
   suite: string;

@@ -172,7 +172,7 @@ table inet filter {
 
   test("--transport auto settles on TCP by itself when UDP is dropped, and on UDP when it is not", async () => {
     const started = Date.now();
-    const blocked = dtcpc(ns.c, "alice", "--transport", "auto", "--pin", fingerprint, BROKER);
+    const blocked = dtcpc(ns.c, "alice", "--transport", "auto", BROKER);
     await blocked.waitFor(/transport: settled on TCP/, 15_000).catch(async (err: Error) =>
       assert.fail(`${err.message}\n${broker.output.split("\n").slice(-15).join("\n")}\n${await sh(ns.nat, "nft", "list", "ruleset")}`),
     );
@@ -181,11 +181,26 @@ table inet filter {
     assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, blocked.output);
     await stop(blocked);
 
+    // With a pin, the login itself goes inside TLS every time; the packets still take what gets through.
+    const pinnedBlocked = dtcpc(ns.c, "alice", "--transport", "auto", "--pin", fingerprint, BROKER);
+    await pinnedBlocked.waitFor(/transport: settled on TLS/, 15_000);
+    assert.match(pinnedBlocked.output, /transport: UDP \(control over TLS\) did not work \(nothing came back over UDP within 5 s\); trying TLS/);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, pinnedBlocked.output);
+    await stop(pinnedBlocked);
+
     await firewall("open");
     const open = dtcpc(ns.c, "alice", "--transport", "auto", BROKER);
     await open.waitFor(/transport: settled on UDP \(the server's answer came back through the tunnel\)/, 15_000);
     assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, open.output);
     await stop(open);
+
+    const pinnedOpen = dtcpc(ns.c, "alice", "--transport", "auto", "--pin", fingerprint, BROKER);
+    await pinnedOpen.waitFor(/transport: settled on UDP \(control over TLS\)/, 15_000);
+    assert.match(pinnedOpen.output, /connecting to 100\.66\.0\.1 port 443 \(TLS\)/);
+    assert.doesNotMatch(pinnedOpen.output, /port 20200/, "nothing goes to the plain DTCP port");
+    assert.match(pinnedOpen.output, /tunnel up: host \S+ <-> \S+ on dtcp0, UDP to 100\.66\.0\.1 port \d+ \(control connection over TLS\)/);
+    assert.match(await ping(ns.c, EXT), /3 packets transmitted, 3 received/, pinnedOpen.output);
+    await stop(pinnedOpen);
   });
 
   test("with only TCP to port 443 let through, TLS works (auto gets there too), and a wrong pin is refused", async () => {

@@ -41,9 +41,16 @@ test("where the POP offers TCP and the user may use it, the Linux client is told
   const choice = defaultChoice(carol)!;
   assert.deepEqual(choice, { client: "linux", type: "host", transport: "auto", network: "nat" });
   assert.equal(commands(carol, choice).at(-1), `sudo dtcpc -l --transport auto --pin ${PIN} --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`);
-  assert.match(recommend(carol, choice).notes.join(" "), /falls back to TCP, then to TLS/);
-  const last = (setup: ClientSetup, transport: "tcp" | "tls" | "auto") => commands(setup, { ...choice, transport }).at(-1);
-  assert.equal(last(carol, "tcp"), "sudo dtcpc -l --tcp --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example", "no -n: TCP needs none");
+  assert.match(recommend(carol, choice).notes.join(" "), /falls back to TLS/);
+  assert.match(recommend(carol, choice).notes.join(" "), /logs in only inside TLS \(port 443\)/);
+  const last = (setup: ClientSetup, transport: "proto41" | "udp" | "tcp" | "tls" | "auto") => commands(setup, { ...choice, transport }).at(-1);
+  // With a pin every login goes inside TLS, whatever carries the packets.
+  assert.equal(last(carol, "tcp"), `sudo dtcpc -l --tcp --pin ${PIN} --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`, "no -n: TCP needs none");
+  assert.equal(last(carol, "udp"), `sudo dtcpc -l -U --pin ${PIN} -n --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`);
+  assert.equal(last(carol, "proto41"), `sudo dtcpc -l --pin ${PIN} -n --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`);
+  const pinnedElsewhere = { ...carol, tunnels: { tcpPort: 20202, tlsPort: 20443, tlsFingerprint: PIN } };
+  assert.equal(last(pinnedElsewhere, "udp"), `sudo dtcpc -l -U --pin ${PIN} --tls-port 20443 -n --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`);
+  assert.equal(commands(carol, { client: "kame", type: "host", transport: "proto41", network: "public" }).at(-1), "dtcpc -l -t host -u carol broker.example", "KAME's dtcpc knows no TLS");
   assert.equal(last(carol, "tls"), `sudo dtcpc -l --tls --pin ${PIN} --auth-file ~/Downloads/dtcpc.auth -t host -u carol broker.example`);
   const elsewhere = { ...carol, tunnels: { tcpPort: 20202, tlsPort: 20443, tlsFingerprint: null } };
   assert.equal(last(elsewhere, "tls"), "sudo dtcpc -l --tls --auth-file ~/Downloads/dtcpc.auth -t host -u carol -p 20443 broker.example", "a CA-signed certificate needs no pin");

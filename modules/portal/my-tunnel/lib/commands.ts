@@ -119,19 +119,30 @@ export function recommend(setup: ClientSetup, choice: Choice): Recommendation {
   const port = tls ? (tlsPort === 443 ? "" : ` -p ${tlsPort}`) : setup.port === DEFAULT_DTCP_PORT ? "" : ` -p ${setup.port}`;
   // -U: IPv6 over UDP; -n: do not insist that the server sees this machine's own address (only
   // where the server would send to it: protocol 41 and UDP to a port; TCP and auto need no -n).
-  const pin = tlsFingerprint !== null && (tls || choice.transport === "auto") ? ` --pin ${tlsFingerprint}` : "";
+  // Our client with a pin logs in inside TLS whatever carries the packets: nobody on the path can
+  // answer in the broker's name or see the response to the challenge.
+  const pinned = choice.client === "linux" && tlsPort !== null && tlsFingerprint !== null;
+  const pin = pinned ? ` --pin ${tlsFingerprint}` : "";
+  const tlsPortFlag = tlsPort !== null && tlsPort !== 443 && (pinned || choice.transport === "auto") ? ` --tls-port ${tlsPort}` : "";
   const transportFlags: Record<WayOfCarrying, string> = {
-    proto41: "",
-    udp: "-U ",
-    tcp: "--tcp ",
+    proto41: pinned ? `${pin.slice(1)}${tlsPortFlag} ` : "",
+    udp: `-U${pin}${tlsPortFlag} `,
+    tcp: `--tcp${pin}${tlsPortFlag} `,
     tls: `--tls${pin} `,
-    auto: `--transport auto${pin}${tlsPort !== null && tlsPort !== 443 ? ` --tls-port ${tlsPort}` : ""} `,
+    auto: `--transport auto${pin}${tlsPortFlag} `,
   };
   const natFlag = choice.network === "nat" && (choice.transport === "udp" || choice.transport === "proto41") ? "-n " : "";
   const flags = `${transportFlags[choice.transport]}${natFlag}`;
   const target = `-t ${choice.type} -u ${setup.user}${port} ${setup.server}`;
   const notes: string[] = [];
-  if (choice.transport === "auto") notes.push("dtcpc tries UDP first; if nothing comes back within 5 s it falls back to TCP, then to TLS, and says in its log which it settled on.");
+  if (choice.transport === "auto") {
+    notes.push(
+      pinned
+        ? "dtcpc tries UDP first; if nothing comes back within 5 s it falls back to TLS, and says in its log which it settled on."
+        : "dtcpc tries UDP first; if nothing comes back within 5 s it falls back to TCP, then to TLS, and says in its log which it settled on.",
+    );
+  }
+  if (pinned) notes.push(`--pin: dtcpc logs in only inside TLS (port ${tlsPort}), once the broker has shown this certificate; nobody on the way can answer in its name or see your login.`);
   if (choice.client === "dtcpclient" && choice.transport === "udp") {
     notes.push("With a UDP port forwarded on your NAT box to this machine, use -B <that port> instead of -n (and -b <local port> if it is not 4028).");
   }
