@@ -7,7 +7,7 @@
 //                                           └─ ht (a third host 10.99.0.3, counting)
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
@@ -131,6 +131,64 @@ describe("dtcpc against a hostile server", { skip, timeout: 600_000 }, () => {
   const assertNothingConfigured = async (output: string) => {
     assert.equal(await clientState(), baseline, `nothing configured, nothing left:\n${output}`);
   };
+
+  test("what held must stay held: replies that would reach a shell or are malformed are refused with nothing configured", async () => {
+    const marker = join(dir, "pwned");
+    for (const [reply, args] of [
+      [`+OK {client} ${SERVER} $(touch${"${IFS}"}${marker}) ${HER6}`, ["-t", "host"]],
+      [`+OK {client} ${SERVER} \`touch ${marker}\` ${HER6}`, ["-t", "host"]],
+      [`+OK {client} ${SERVER} -f`, ["-t", "network"]],
+      [`+OK {client} ${SERVER} ${ME6}%c0 ${HER6}`, ["-t", "host"]],
+      [`+OK {client} ${SERVER} 2001:db8:500::/129`, ["-t", "network"]],
+      [`+OK {client} ${SERVER} udp=0`, ["-U"]],
+      [`+OK {client} ${SERVER} udp=99999`, ["-U"]],
+      [`+OK {client} ${SERVER} udp=abc`, ["-U"]],
+    ] as const) {
+      const { code, output, server } = await refusedBy({ plainPort: 20200, reply }, [...args, "-s", "/bin/true"]);
+      assert.equal(code, 1, `${reply}\n${output}`);
+      assert.doesNotMatch(output, /tunnel up/);
+      await assertNothingConfigured(output);
+      server.kill("SIGTERM");
+      await server.exited;
+    }
+    assert.ok(!existsSync(marker), "no shell ran the reply");
+  });
+
+  test("what held must stay held: an endless line is cut at 1,024 bytes; empty and garbage frames over --tcp are survived", async () => {
+    const { code, output, server } = await refusedBy({ plainPort: 20200, endlessGreetingBytes: 8 << 20, reply: HOST_REPLY }, ["-t", "host"]);
+    assert.equal(code, 1, output);
+    assert.match(output, /the server sent a line of more than 1024 bytes/);
+    server.kill("SIGTERM");
+    await server.exited;
+
+    await hostile({ plainPort: 20200, reply: `${HOST_REPLY} tcp=20202 token=${"0".repeat(32)}`, data: { port: 20202, frames: [0, 0, 40, 0], raw: "0005ffffffffff0000" } });
+    const client = dtcpc(["-t", "host", "--tcp"]);
+    await client.waitFor(/tunnel up: host .* TCP to 10\.99\.0\.1 port 20202/, 20_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.ok(client.running, client.output);
+    assert.equal(await stop(client), 0, client.output);
+  });
+
+  test("what held must stay held: twenty reconnects with -P and radvd leak no descriptor, TUN or radvd", async () => {
+    await hostile({ plainPort: 20200, reply: `+OK {client} ${SERVER} 2001:db8:5{n}::/48` });
+    const client = dtcpc(["-l", "-t", "network", "-P", "lan0/1"], { DTCPC_RADVD: "/usr/sbin/radvd" });
+    await client.waitFor(/router advertisements on lan0 by/, 20_000);
+    const descriptors = () => readdirSync(`/proc/${client.pid}/fd`).length;
+    const first = descriptors();
+    for (let i = 2; i <= 21; i++) {
+      const from = client.lines.length;
+      process.kill(client.pid!, "SIGHUP");
+      await client.waitFor(new RegExp(`tunnel up: network prefix 2001:db8:5${i}::/48`), 20_000, from);
+      await client.waitFor(/router advertisements on lan0 by/, 20_000, from);
+    }
+    assert.ok(descriptors() <= first + 2, `descriptors: ${first} at first, ${descriptors()} after 20 reconnects`);
+    const links = await sh(ns.c, "ip", "-br", "link", "show");
+    assert.equal(links.split("\n").filter((l) => l.startsWith("dtcp")).length, 1, links);
+    const radvds = (await run("pgrep", ["-P", String(client.pid), "-x", "radvd"]).then((r) => r.stdout, () => "")).split("\n").filter((l) => l !== "");
+    assert.equal(radvds.length, 1, "one radvd, this session's");
+    assert.equal(await stop(client), 0, client.output);
+    assert.ok(!existsSync(`/proc/${radvds[0]}`), "and it is gone with dtcpc");
+  });
 
   test("--transport auto --pin: nothing goes out before the server has shown the pinned certificate", async () => {
     // An impostor answers plain DTCP and shows its own certificate.

@@ -14,6 +14,8 @@ export interface HostileScript {
   tls?: { port: number; certFile: string; keyFile: string };
   /** The whole greeting; "{challenge}" becomes a fresh challenge. Default: KAME's. */
   greeting?: string;
+  /** Instead of a greeting, a line of this many bytes that never ends. */
+  endlessGreetingBytes?: number;
   /** The answer to `tunnel`; "{client}" becomes the client's IPv4 address as seen here, "{n}" the connection's number (from 1). */
   reply: string;
   /** Lines sent right after the reply. */
@@ -22,8 +24,8 @@ export interface HostileScript {
   endAfterMs?: number;
   /** Then this line, `count` times, as fast as the client takes them. */
   flood?: { line: string; count: number };
-  /** IPv6 over TCP: a data listener; after `attach`, frames of these lengths (0x60 then zeros), then silence. */
-  data?: { port: number; frames: number[] };
+  /** IPv6 over TCP: a data listener; after `attach`, frames of these lengths (0x60 then zeros), then these raw bytes (hex), then silence. */
+  data?: { port: number; frames: number[]; raw?: string };
 }
 
 const script = JSON.parse(process.argv[2]!) as HostileScript;
@@ -39,7 +41,7 @@ function lines(socket: Socket, onLine: (text: string) => void): void {
   });
 }
 
-function write(socket: Socket, text: string): Promise<void> {
+function write(socket: Socket, text: string | Buffer): Promise<void> {
   return new Promise((resolve) => (socket.write(text) ? resolve() : socket.once("drain", resolve)));
 }
 
@@ -53,7 +55,15 @@ function control(listener: string) {
     socket.on("error", () => {});
     socket.on("close", () => emit({ event: "closed", listener }));
     const challenge = randomBytes(16).toString("hex").toUpperCase();
-    socket.write(`${(script.greeting ?? "+OK {challenge} KAME tunnel server").replace("{challenge}", challenge)}\r\n`);
+    if (script.endlessGreetingBytes !== undefined) {
+      void (async () => {
+        const chunk = Buffer.alloc(64 * 1024, 0x41);
+        for (let sent = 0; sent < script.endlessGreetingBytes! && !socket.destroyed; sent += chunk.length) await write(socket, chunk);
+        emit({ event: "flooded" });
+      })();
+    } else {
+      socket.write(`${(script.greeting ?? "+OK {challenge} KAME tunnel server").replace("{challenge}", challenge)}\r\n`);
+    }
     lines(socket, (text) => {
       emit({ event: "line", listener, text: text.replace(/^(tunnel \S+) \S+/, "$1 <response>") });
       const word = text.split(" ")[0]!.toLowerCase();
@@ -89,6 +99,7 @@ function data(socket: Socket): void {
       if (length > 0) frame[2] = 0x60;
       socket.write(frame);
     }
+    if (script.data!.raw) socket.write(Buffer.from(script.data!.raw, "hex"));
     emit({ event: "frames sent" });
   });
 }
