@@ -221,8 +221,8 @@ export class ClientSession {
    */
   async #checked(granted: TunnelReply): Promise<{ ok: true; reply: TunnelReply } | { ok: false; error: string }> {
     const o = this.#options;
-    const host = await hostView([o.ifname, ...o.delegations.map((d) => d.ifname)]);
-    const outer = outerDestination(granted, this.#reached, o.tunnelServer, host.ipv4);
+    const host = await hostView(o.ifname);
+    const outer = outerDestination(granted, this.#reached, o.tunnelServer, host.ipv4.map((a) => a.address));
     if (!outer.ok) return outer;
     if (outer.note !== null) this.#log.info(outer.note);
     const reply = { ...granted, serverIPv4: outer.address };
@@ -230,7 +230,7 @@ export class ClientSession {
       reply.type === "host"
         ? refusedLinkAddresses(reply, host)
         : reply.type === "network"
-          ? refusedDelegation({ address: parseIpv6(reply.prefix), length: reply.prefixLength }, host)
+          ? refusedDelegation({ address: parseIpv6(reply.prefix), length: reply.prefixLength }, host, this.#localIpv4)
           : null;
     return refused === null ? { ok: true, reply } : { ok: false, error: refused };
   }

@@ -7,20 +7,26 @@ import type { TunnelReply } from "./reply.ts";
 
 // A client on 192.0.2.10 with an IPv6 uplink 2001:db8:1::/64 (gateway 2001:db8:1::1) and a static route.
 const HOST: HostView = {
-  ipv4: ["127.0.0.1", "192.0.2.10"],
+  ipv4: [
+    { ifname: "lo", address: "127.0.0.1" },
+    { ifname: "eth0", address: "192.0.2.10" },
+  ],
   ipv6Addresses: [
     { ifname: "lo", address: parseIpv6("::1") },
     { ifname: "eth0", address: parseIpv6("2001:db8:1::10") },
     { ifname: "eth0", address: parseIpv6("fe80::10") },
+    { ifname: "eth2", address: parseIpv6("2001:db8:900:1::1") },
   ],
   ipv6Routes: [
     { ifname: "eth0", prefix: parsePrefix6("2001:db8:1::/64"), gateway: null },
     { ifname: "eth0", prefix: parsePrefix6("fe80::/64"), gateway: null },
     { ifname: "eth1", prefix: parsePrefix6("2001:db8:77::/56"), gateway: parseIpv6("fe80::77") },
+    { ifname: "eth2", prefix: parsePrefix6("2001:db8:900:1::/64"), gateway: null },
     { ifname: "eth0", prefix: parsePrefix6("::/0"), gateway: parseIpv6("2001:db8:1::1") },
   ],
 };
 
+const IPV4 = HOST.ipv4.map((a) => a.address);
 const tunnelonly = (serverIPv4: string): TunnelReply => ({ type: "tunnelonly", clientIPv4: "192.0.2.10", serverIPv4, serverUdpPort: null, tcp: null });
 const host = (clientIPv6: string, serverIPv6: string) => ({ ...tunnelonly("198.51.100.1"), type: "host" as const, clientIPv6, serverIPv6 });
 const prefix = (text: string) => parsePrefix6(text);
@@ -28,7 +34,7 @@ const prefix = (text: string) => parsePrefix6(text);
 describe("where the tunnel's packets go", () => {
   test("by default where the control connection reached, whatever the reply names", () => {
     for (const named of ["198.51.100.1", "10.99.0.3", "224.0.0.1", "127.0.0.1", "192.0.2.10"]) {
-      const chosen = outerDestination(tunnelonly(named), "198.51.100.1", { kind: "reached" }, HOST.ipv4);
+      const chosen = outerDestination(tunnelonly(named), "198.51.100.1", { kind: "reached" }, IPV4);
       assert.ok(chosen.ok, named);
       assert.equal(chosen.address, "198.51.100.1", named);
       assert.equal(chosen.note === null, named === "198.51.100.1", `a differing address is said: ${named}`);
@@ -36,7 +42,7 @@ describe("where the tunnel's packets go", () => {
   });
 
   test("--tunnel-server reply follows the reply, except to special addresses and this host's own", () => {
-    const follow = (named: string) => outerDestination(tunnelonly(named), "198.51.100.1", { kind: "reply" }, HOST.ipv4);
+    const follow = (named: string) => outerDestination(tunnelonly(named), "198.51.100.1", { kind: "reply" }, IPV4);
     assert.deepEqual(follow("203.0.113.9"), { ok: true, address: "203.0.113.9", note: null });
     const refused: [string, RegExp][] = [
       ["224.0.0.1", /multicast/],
@@ -56,7 +62,7 @@ describe("where the tunnel's packets go", () => {
   });
 
   test("an address the user gives is used as given", () => {
-    assert.deepEqual(outerDestination(tunnelonly("10.99.0.3"), "198.51.100.1", { kind: "address", address: "203.0.113.5" }, HOST.ipv4), { ok: true, address: "203.0.113.5", note: null });
+    assert.deepEqual(outerDestination(tunnelonly("10.99.0.3"), "198.51.100.1", { kind: "address", address: "203.0.113.5" }, IPV4), { ok: true, address: "203.0.113.5", note: null });
   });
 
   test("special IPv4 addresses are named", () => {
@@ -69,8 +75,18 @@ describe("where the tunnel's packets go", () => {
 describe("a network tunnel's prefix", () => {
   test("global unicast, /64 or shorter, overlapping nothing of the host's, is taken", () => {
     for (const p of ["2001:db8:100::/48", "2001:db8:200::/56", "2001:db8:300::/64", "fd00:7700::/48", "2001:db8:77:100::/56"]) {
-      assert.equal(refusedDelegation(prefix(p), HOST), null, p);
+      assert.equal(refusedDelegation(prefix(p), HOST, "192.0.2.10"), null, p);
     }
+  });
+
+  test("a LAN already numbered or routed from within the prefix is the user's own use of it, not a capture", () => {
+    // eth2 carries 2001:db8:900:1::1/64 (numbered by hand from the delegation); eth1 routes a /56 of it to a downstream router.
+    assert.equal(refusedDelegation(prefix("2001:db8:900::/48"), HOST, "192.0.2.10"), null);
+    assert.equal(refusedDelegation(prefix("2001:db8:900:1::/64"), HOST, "192.0.2.10"), null);
+    assert.equal(refusedDelegation(prefix("2001:db8:77::/48"), HOST, "192.0.2.10"), null);
+    // The same on the interface the control connection leaves by is the uplink: refused.
+    const viaEth2 = { ...HOST, ipv4: [...HOST.ipv4, { ifname: "eth2", address: "198.51.100.20" }] };
+    assert.match(refusedDelegation(prefix("2001:db8:900::/48"), viaEth2, "198.51.100.20") ?? "(taken)", /covers 2001:db8:900:1::1, an address of this host on eth2/);
   });
 
   test("special blocks, long prefixes and what overlaps the host's addresses or routes are refused, saying why", () => {
@@ -86,15 +102,19 @@ describe("a network tunnel's prefix", () => {
       ["2001:db8:100::1/128", /longer than a \/64/],
       ["2001:db8:1::/48", /covers 2001:db8:1::10, an address of this host on eth0/],
       ["2001:db8:1::/64", /covers 2001:db8:1::10/],
-      ["2001:db8::/32", /covers 2001:db8:1::10/],
       ["2001:db8:77:1::/64", /overlaps 2001:db8:77::\/56, which this host routes on eth1/],
-      ["2001:db8:77::/48", /overlaps 2001:db8:77::\/56/],
+      ["2001:db8::/32", /covers 2001:db8:1::10/],
     ];
-    for (const [p, why] of cases) assert.match(refusedDelegation(prefix(p), HOST) ?? "(taken)", why, p);
+    for (const [p, why] of cases) assert.match(refusedDelegation(prefix(p), HOST, "192.0.2.10") ?? "(taken)", why, p);
+  });
+
+  test("a prefix covering the host's gateway is refused even where no route shows the gateway's network", () => {
+    const bare: HostView = { ipv4: HOST.ipv4, ipv6Addresses: [], ipv6Routes: [{ ifname: "eth0", prefix: prefix("::/0"), gateway: parseIpv6("2001:db8:cc::1") }] };
+    assert.match(refusedDelegation(prefix("2001:db8:cc::/48"), bare, "192.0.2.10") ?? "(taken)", /covers 2001:db8:cc::1, this host's gateway on eth0/);
   });
 
   test("the default route overlaps everything and is not counted", () => {
-    assert.equal(refusedDelegation(prefix("2001:db8:900::/48"), { ...HOST, ipv6Addresses: [], ipv6Routes: [{ ifname: "eth0", prefix: prefix("::/0"), gateway: null }] }), null);
+    assert.equal(refusedDelegation(prefix("2001:db8:900::/48"), { ...HOST, ipv6Addresses: [], ipv6Routes: [{ ifname: "eth0", prefix: prefix("::/0"), gateway: null }] }, "192.0.2.10"), null);
   });
 });
 

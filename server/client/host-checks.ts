@@ -9,10 +9,10 @@ import { addressInPrefix, formatPrefix6, parsePrefix6, prefixesOverlap, type Pre
 import type { TunnelServer } from "./args.ts";
 import type { TunnelReply } from "./reply.ts";
 
-/** This host as `ip` shows it, without the interfaces dtcpc itself configures (the TUN, -P's LANs). */
+/** This host as `ip` shows it, without the tunnel's own TUN. */
 export interface HostView {
   /** Every IPv4 address of the host, loopback included. */
-  ipv4: string[];
+  ipv4: { ifname: string; address: string }[];
   ipv6Addresses: { ifname: string; address: bigint }[];
   /** The main table's IPv6 routes; a default route has length 0. */
   ipv6Routes: { ifname: string; prefix: Prefix6; gateway: bigint | null }[];
@@ -73,16 +73,33 @@ const REFUSED_BLOCKS = IPV6_REFUSED.map(([block, what]) => ({ prefix: parsePrefi
 export const LONGEST_DELEGATION = 64;
 
 /**
+ * The interfaces this host reaches the world by: those with an IPv6 default route, and the one
+ * holding `localIpv4` (the control connection's own address).
+ */
+export function uplinks(host: HostView, localIpv4: string): Set<string> {
+  const found = new Set(host.ipv6Routes.filter((r) => r.prefix.length === 0).map((r) => r.ifname));
+  for (const a of host.ipv4) if (a.address === localIpv4) found.add(a.ifname);
+  return found;
+}
+
+/**
  * Why a network tunnel's prefix must be refused, or null: it must be unicast with a global scope,
  * /64 or shorter, and overlap none of this host's addresses and routes (the default route aside).
+ * One exception: a LAN (an interface that is not an uplink) already numbered or routed from within
+ * the prefix is the user's own use of this delegation, as dtcpc(8) users configure it by hand.
  */
-export function refusedDelegation(prefix: Prefix6, host: HostView): string | null {
+export function refusedDelegation(prefix: Prefix6, host: HostView, localIpv4: string): string | null {
   const text = formatPrefix6(prefix);
   for (const block of REFUSED_BLOCKS) {
     if (prefixesOverlap(prefix, block.prefix)) return `the delegated prefix ${text} overlaps ${block.what}`;
   }
   if (prefix.length > LONGEST_DELEGATION) return `the delegated prefix ${text} is longer than a /${LONGEST_DELEGATION}`;
-  return overlapWithHost(prefix, host, `the delegated prefix ${text}`);
+  const up = uplinks(host, localIpv4);
+  const lanOwn = (ifname: string, inner: Prefix6) => !up.has(ifname) && inner.length >= prefix.length;
+  const overlap = overlapWithHost(prefix, host, `the delegated prefix ${text}`, lanOwn);
+  if (overlap !== null) return overlap;
+  const gateway = host.ipv6Routes.find((r) => r.gateway !== null && addressInPrefix(r.gateway, prefix));
+  return gateway ? `the delegated prefix ${text} covers ${formatIpv6(gateway.gateway!)}, this host's gateway on ${gateway.ifname}` : null;
 }
 
 /**
@@ -106,10 +123,11 @@ export function refusedLinkAddresses(reply: TunnelReply & { type: "host" }, host
   return null;
 }
 
-function overlapWithHost(prefix: Prefix6, host: HostView, what: string): string | null {
-  const own = host.ipv6Addresses.find((a) => addressInPrefix(a.address, prefix));
+/** The first address or route of the host that `prefix` overlaps, unless `allowed` lets it (an interface, and what lies inside the prefix). */
+function overlapWithHost(prefix: Prefix6, host: HostView, what: string, allowed: (ifname: string, inner: Prefix6) => boolean = () => false): string | null {
+  const own = host.ipv6Addresses.find((a) => addressInPrefix(a.address, prefix) && !allowed(a.ifname, { address: a.address, length: 128 }));
   if (own) return `${what} covers ${formatIpv6(own.address)}, an address of this host on ${own.ifname}`;
-  const route = host.ipv6Routes.find((r) => r.prefix.length > 0 && prefixesOverlap(r.prefix, prefix));
+  const route = host.ipv6Routes.find((r) => r.prefix.length > 0 && prefixesOverlap(r.prefix, prefix) && !allowed(r.ifname, r.prefix));
   if (route) return `${what} overlaps ${formatPrefix6(route.prefix)}, which this host routes on ${route.ifname}`;
   return null;
 }

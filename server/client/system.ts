@@ -22,10 +22,10 @@ export async function ip(argv: readonly string[]): Promise<void> {
 }
 
 /**
- * This host's addresses and IPv6 routes as `ip -j` shows them, leaving out the interfaces named in
- * `exclude` (those dtcpc itself configures: a TUN kept by -o, -P's LANs).
+ * This host's addresses and IPv6 routes as `ip -j` shows them, leaving out the tunnel's own TUN
+ * `tun` (one kept by an earlier dtcpc -o still carries that session's addresses and routes).
  */
-export async function hostView(exclude: readonly string[]): Promise<HostView> {
+export async function hostView(tun: string): Promise<HostView> {
   const json = async (argv: string[]): Promise<unknown[]> => {
     try {
       const { stdout } = await execFileAsync("ip", ["-j", ...argv], { timeout: 10_000, maxBuffer: 64 << 20 });
@@ -40,14 +40,14 @@ export async function hostView(exclude: readonly string[]): Promise<HostView> {
   for (const link of (await json(["addr", "show"])) as Link[]) {
     for (const a of link.addr_info ?? []) {
       if (a.local === undefined) continue;
-      if (a.family === "inet") view.ipv4.push(a.local);
-      else if (a.family === "inet6" && !exclude.includes(link.ifname ?? "")) view.ipv6Addresses.push({ ifname: link.ifname ?? "?", address: parseIpv6(a.local.split("%")[0]!) });
+      if (a.family === "inet") view.ipv4.push({ ifname: link.ifname ?? "?", address: a.local });
+      else if (a.family === "inet6" && link.ifname !== tun) view.ipv6Addresses.push({ ifname: link.ifname ?? "?", address: parseIpv6(a.local.split("%")[0]!) });
     }
   }
   type Route = { dst?: string; dev?: string; gateway?: string; nexthops?: { gateway?: string; dev?: string }[] };
   for (const route of (await json(["-6", "route", "show", "table", "main"])) as Route[]) {
     const ifname = route.dev ?? route.nexthops?.[0]?.dev ?? "?";
-    if (exclude.includes(ifname) || route.dst === undefined) continue;
+    if (ifname === tun || route.dst === undefined) continue;
     let prefix: Prefix6;
     try {
       prefix = route.dst === "default" ? { address: 0n, length: 0 } : route.dst.includes("/") ? parsePrefix6(route.dst) : { address: parseIpv6(route.dst), length: 128 };

@@ -271,6 +271,18 @@ describe("dtcpc against a hostile server", { skip, timeout: 600_000 }, () => {
     });
   }
 
+  test("a LAN numbered by hand from the delegated prefix is the user's own, not a capture", async () => {
+    await sh(ns.c, "ip", "-6", "addr", "add", "2001:db8:600:1::1/64", "dev", "lan0", "nodad");
+    try {
+      await hostile({ plainPort: 20200, reply: `+OK {client} ${SERVER} 2001:db8:600::/48` });
+      const client = dtcpc(["-t", "network"]);
+      await client.waitFor(/tunnel up: network prefix 2001:db8:600::\/48/, 20_000);
+      assert.equal(await stop(client), 0, client.output);
+    } finally {
+      await sh(ns.c, "ip", "-6", "addr", "del", "2001:db8:600:1::1/64", "dev", "lan0");
+    }
+  });
+
   for (const radvd of ["", "/usr/sbin/radvd"]) {
     test(`-P (${radvd === "" ? "dtcpc's own advertisements" : "radvd"}): short lifetimes while running; at exit and on every change of prefix the LAN is told the router and the prefix are gone`, async () => {
       // Each login hands out another prefix, and the server ends each session after 3 s.
