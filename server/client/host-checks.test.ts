@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseIpv6 } from "../net/ipv6.ts";
 import { parsePrefix6 } from "../net/prefix.ts";
-import { outerDestination, refusedDelegation, refusedLinkAddresses, refusedOuterAddress, type HostView } from "./host-checks.ts";
+import { outerDestination, refusedDelegation, refusedLinkAddresses, refusedOuterAddress, uplinks, type HostView } from "./host-checks.ts";
 import type { TunnelReply } from "./reply.ts";
 
 // A client on 192.0.2.10 with an IPv6 uplink 2001:db8:1::/64 (gateway 2001:db8:1::1) and a static route.
@@ -39,6 +39,11 @@ describe("where the tunnel's packets go", () => {
       assert.equal(chosen.address, "198.51.100.1", named);
       assert.equal(chosen.note === null, named === "198.51.100.1", `a differing address is said: ${named}`);
     }
+    assert.equal(
+      (outerDestination(tunnelonly("10.99.0.3"), "198.51.100.1", { kind: "reached" }, IPV4) as { note: string }).note,
+      "the server names 10.99.0.3 as its tunnel address; packets go to 198.51.100.1, where the control connection reached it (--tunnel-server reply follows the server)",
+    );
+    assert.deepEqual(outerDestination(tunnelonly("198.51.100.1"), "198.51.100.1", { kind: "reply" }, IPV4), { ok: true, address: "198.51.100.1", note: null }, "the reply agrees");
   });
 
   test("--tunnel-server reply follows the reply, except to special addresses and this host's own", () => {
@@ -113,6 +118,18 @@ describe("a network tunnel's prefix", () => {
     assert.match(refusedDelegation(prefix("2001:db8:cc::/48"), bare, "192.0.2.10") ?? "(taken)", /covers 2001:db8:cc::1, this host's gateway on eth0/);
   });
 
+  test("uplinks: interfaces with a default route, and the one holding the control connection's address", () => {
+    assert.deepEqual([...uplinks(HOST, "192.0.2.10")].sort(), ["eth0"]);
+    const lanWithIpv4 = { ...HOST, ipv4: [...HOST.ipv4, { ifname: "eth2", address: "192.168.1.1" }] };
+    assert.deepEqual([...uplinks(lanWithIpv4, "192.0.2.10")].sort(), ["eth0"], "a LAN's IPv4 address does not make it an uplink");
+    const noV6Default = { ...HOST, ipv6Routes: HOST.ipv6Routes.filter((r) => r.prefix.length > 0) };
+    assert.deepEqual([...uplinks(noV6Default, "192.0.2.10")], ["eth0"], "by the control connection's address alone");
+    assert.deepEqual([...uplinks(noV6Default, "203.0.113.1")], [], "nothing holds that address");
+    const twoDefaults = { ...HOST, ipv6Routes: [...HOST.ipv6Routes, { ifname: "eth2", prefix: prefix("::/0"), gateway: null }] };
+    assert.deepEqual([...uplinks(twoDefaults, "203.0.113.1")].sort(), ["eth0", "eth2"]);
+    assert.equal(refusedDelegation(prefix("2001:db8:900::/48"), twoDefaults, "192.0.2.10"), "the delegated prefix 2001:db8:900::/48 covers 2001:db8:900:1::1, an address of this host on eth2");
+  });
+
   test("the default route overlaps everything and is not counted", () => {
     assert.equal(refusedDelegation(prefix("2001:db8:900::/48"), { ...HOST, ipv6Addresses: [], ipv6Routes: [{ ifname: "eth0", prefix: prefix("::/0"), gateway: null }] }, "192.0.2.10"), null);
   });
@@ -130,7 +147,7 @@ describe("a host tunnel's address pair", () => {
       ["2001:db8:1::10", "2001:db8:ff::1", /our tunnel address 2001:db8:1::10 covers 2001:db8:1::10, an address of this host/],
       ["2001:db8:ff::2", "2001:db8:1::99", /2001:db8:1::99 overlaps 2001:db8:1::\/64, which this host routes on eth0/],
       ["2001:db8:ff::2", "2001:db8:77::5", /overlaps 2001:db8:77::\/56/],
-      ["::1", "2001:db8:ff::1", /::1 is in ::\/96/],
+      ["::1", "2001:db8:ff::1", /^our tunnel address ::1 is in ::\/96 \(the unspecified, loopback and IPv4-compatible addresses\)$/],
       ["2001:db8:ff::2", "::", /is in ::\/96/],
       ["fe80::2", "fe80::1", /link-local/],
       ["2001:db8:ff::2", "ff02::1", /multicast/],
