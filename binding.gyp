@@ -9,7 +9,8 @@
         "native/dataplane/poller.c",
         "native/dataplane/sock.c",
         "native/dataplane/stream.c",
-        "native/dataplane/tun.c"
+        "native/dataplane/tun.c",
+        "native/dataplane/udp-raw.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"]

@@ -45,6 +45,12 @@ typedef struct {
   chan_t *ready;     /* streams with whole packets buffered but no event to wake them: served before waiting */
   chan_t **chans;    /* open channels by index: the outbox names them so */
   int32_t nchans;
+  /* Sends the UDP datagrams of several sessions in one call (udp-raw.c); -1 when it could not be
+   * opened (no CAP_NET_RAW): each session's socket sends its own. */
+  int udp_raw_fd;
+  udp_raw_t *udp_raw;
+  udp_datagram_t dgram[BATCH_MAX];
+  uint8_t dgram_ok[BATCH_MAX];
 } poller_t;
 
 /* Slots of the poller's state array. SEGMENTS: sends JS queued in the outbox; the next pollerNext
@@ -90,6 +96,8 @@ struct chan {
   napi_async_cleanup_hook_handle hook;
   poller_t *poller;        /* NULL: polled by the event loop */
   int32_t index;           /* the poller's name for it, chosen by JS */
+  uint32_t local_addr;     /* CHAN_UDP: where the socket is bound (host order; 0: the wildcard) */
+  uint16_t local_port;
   chan_t *next_dead;
   stream_t *stream;        /* CHAN_STREAM: its buffers */
   int out_armed;           /* CHAN_STREAM: the poller also waits for room to write */

@@ -34,6 +34,8 @@ napi_value errno_error(napi_env env, const char *what, const char *syscall, int 
 void poller_unref(poller_t *p) {
   if (--p->refs > 0) return;
   if (p->epfd >= 0) close(p->epfd);
+  if (p->udp_raw_fd >= 0) close(p->udp_raw_fd);
+  free(p->udp_raw);
   free(p->chans);
   free(p);
 }
@@ -233,6 +235,14 @@ napi_value chan_new(napi_env env, int fd, enum chan_kind kind, const char *what,
   }
   ch->env = env;
   ch->kind = kind;
+  if (kind == CHAN_UDP) {
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof sin;
+    if (getsockname(fd, (struct sockaddr *)&sin, &sl) == 0) {
+      ch->local_addr = ntohl(sin.sin_addr.s_addr);
+      ch->local_port = ntohs(sin.sin_port);
+    }
+  }
   snprintf(ch->what, sizeof ch->what, "%s", what);
   ch->fd = fd;
   ch->poll.data = ch;

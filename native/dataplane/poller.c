@@ -21,6 +21,13 @@ napi_value js_poller_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   p->refs = 1;
+  const char *where;
+  p->udp_raw_fd = udp_raw_open(&where);
+  if (p->udp_raw_fd >= 0 && !(p->udp_raw = calloc(1, sizeof *p->udp_raw))) {
+    close(p->udp_raw_fd);
+    p->udp_raw_fd = -1;
+  }
+  if (p->udp_raw_fd < 0) p->udp_raw_fd = -1;
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   /* The loop's own epoll fd is readable whenever the loop has an event to handle. */
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -49,21 +56,72 @@ static void stamp_clock(shared_t *sh) {
   sh->clock_data[0] = (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* The channel of queued send k if the send is valid (its channel open, every slice inside the
+ * shared buffer), else NULL. */
+static chan_t *segment_chan(shared_t *sh, poller_t *p, uint32_t k, uint32_t *start, uint32_t *count) {
+  outbox_t *o = &sh->out;
+  size_t buflen = (size_t)BATCH_MAX * sh->b.stride;
+  int32_t index = o->seg[k * SEGMENT_FIELDS];
+  *start = (uint32_t)o->seg[k * SEGMENT_FIELDS + 1];
+  *count = (uint32_t)o->seg[k * SEGMENT_FIELDS + 2];
+  chan_t *ch = index >= 0 && index < p->nchans ? p->chans[index] : NULL;
+  bool valid = ch && ch->fd >= 0 && *start <= BATCH_MAX && *count <= BATCH_MAX - *start;
+  for (uint32_t i = *start; valid && i < *start + *count; i++)
+    valid = (size_t)o->off[i] + o->len[i] <= buflen;
+  return valid ? ch : NULL;
+}
+
+/* A UDP send the raw socket can make: its socket bound to an address (the wildcard would leave the
+ * source, and so the checksum, to the route). */
+static bool coalescible(const chan_t *ch) {
+  return ch && ch->kind == CHAN_UDP && ch->local_addr != 0;
+}
+
+/* The queued UDP sends of several sessions as one sendmmsg on the raw socket; returns a mask of
+ * the segments it made (the others are left to their own sockets). */
+static uint64_t outbox_flush_udp(shared_t *sh, poller_t *p, uint32_t segments) {
+  outbox_t *o = &sh->out;
+  uint32_t sessions = 0, n = 0, start, count;
+  if (p->udp_raw_fd < 0) return 0;
+  for (uint32_t k = 0; k < segments; k++)
+    if (coalescible(segment_chan(sh, p, k, &start, &count))) sessions++;
+  /* One session's datagrams go out in one call on its own socket anyway, its checksums made by the kernel. */
+  if (sessions < 2) return 0;
+  uint64_t made = 0;
+  for (uint32_t k = 0; k < segments; k++) {
+    chan_t *ch = segment_chan(sh, p, k, &start, &count);
+    if (!coalescible(ch) || count > BATCH_MAX - n) continue;
+    made |= 1ull << k;
+    for (uint32_t i = start; i < start + count; i++, n++) {
+      p->dgram[n] = (udp_datagram_t){.off = o->off[i], .len = o->len[i], .saddr = ch->local_addr,
+                                     .daddr = o->addr[i], .sport = ch->local_port, .dport = o->port[i]};
+    }
+  }
+  udp_raw_send(p->udp_raw_fd, p->udp_raw, sh->b.buf, p->dgram, n, p->dgram_ok);
+  n = 0;
+  for (uint32_t k = 0; k < segments; k++) {
+    if (!(made & (1ull << k))) continue;
+    segment_chan(sh, p, k, &start, &count);
+    uint32_t sent = 0;
+    for (uint32_t i = 0; i < count; i++, n++) sent += p->dgram_ok[n];
+    o->sent[k] = sent;
+  }
+  return made;
+}
+
 /* Makes the sends queued in the outbox: each to its channel if that is still open, with every
- * slice checked against the shared buffer; what the kernel took goes to the sent array. */
+ * slice checked against the shared buffer; what the kernel took goes to the sent array. UDP sends
+ * of several sessions go out together (outbox_flush_udp). */
 static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
   outbox_t *o = &sh->out;
   batch_t *b = &sh->b;
-  size_t buflen = (size_t)BATCH_MAX * b->stride;
+  uint64_t made = outbox_flush_udp(sh, p, segments);
   for (uint32_t k = 0; k < segments; k++) {
-    int32_t index = o->seg[k * SEGMENT_FIELDS];
-    uint32_t start = (uint32_t)o->seg[k * SEGMENT_FIELDS + 1], count = (uint32_t)o->seg[k * SEGMENT_FIELDS + 2];
+    if (made & (1ull << k)) continue;
+    uint32_t start, count;
     uint32_t source = (uint32_t)o->seg[k * SEGMENT_FIELDS + 3];
-    chan_t *ch = index >= 0 && index < p->nchans ? p->chans[index] : NULL;
-    bool valid = ch && ch->fd >= 0 && start <= BATCH_MAX && count <= BATCH_MAX - start;
-    for (uint32_t i = start; valid && i < start + count; i++)
-      valid = (size_t)o->off[i] + o->len[i] <= buflen;
-    if (!valid)
+    chan_t *ch = segment_chan(sh, p, k, &start, &count);
+    if (!ch)
       o->sent[k] = 0;
     else if (ch->kind == CHAN_TUN)
       o->sent[k] = tun_write_batch(ch->fd, b->buf, o->off + start, o->len + start, count);

@@ -271,6 +271,56 @@ describe("Poller", () => {
     }
   });
 
+  test("deferred sends of several sessions go out together, each from its own session's port with a valid checksum", async () => {
+    const poller = new Poller();
+    const got: { text: string; port: number }[] = [];
+    const settled: number[][] = [];
+    const sink = new UdpSocket({
+      address: "127.0.0.1",
+      port: 0,
+      onDatagrams(buf, offsets, lengths, _addrs, ports, count) {
+        for (let i = 0; i < count; i++) got.push({ text: buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!), port: ports[i]! });
+      },
+    });
+    const sessions = [0, 1, 2].map(() => new UdpSocket({ address: "127.0.0.1", port: 0, poller, onDatagrams() {} }));
+    const returned: number[] = [];
+    // One received batch, its packets sent on by three sessions (odd and even lengths: the checksum's two paths).
+    const trigger = new UdpSocket({
+      address: "127.0.0.1",
+      port: 0,
+      poller,
+      onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
+        assert.equal(count, 4);
+        const to = (n: number) => [new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(sink.port)] as const;
+        returned.push(sessions[0]!.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), ...to(1), 1));
+        returned.push(sessions[1]!.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), ...to(2), 2));
+        returned.push(sessions[2]!.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), ...to(1), 1));
+      },
+    });
+    poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
+    try {
+      sendTo(sink, trigger, "a", "bb", "ccc", "d".repeat(1281));
+      poller.wait(100);
+      assert.deepEqual(returned, [SEND_DEFERRED, SEND_DEFERRED, SEND_DEFERRED]);
+      poller.wait(0);
+      assert.deepEqual(settled, [[1, 2, 1]]);
+      await until(() => got.length === 4);
+      // The kernel drops a datagram whose checksum is wrong: all four arrived, from their sessions' ports.
+      assert.deepEqual(
+        got.sort((x, y) => x.text.length - y.text.length),
+        [
+          { text: "a", port: sessions[0]!.port },
+          { text: "bb", port: sessions[1]!.port },
+          { text: "ccc", port: sessions[1]!.port },
+          { text: "d".repeat(1281), port: sessions[2]!.port },
+        ],
+      );
+    } finally {
+      for (const sock of [sink, trigger, ...sessions]) sock.close();
+      poller.close();
+    }
+  });
+
   test("once closed, wait() and opening a channel on it fail with EBADF", () => {
     const poller = new Poller();
     poller.close();
