@@ -72,6 +72,11 @@
 //   BENCH_NO_PIN=1                      no taskset
 //   BENCH_KEEP=1                        keeps the scratch directory (binaries, daemon log, profiles)
 //   BENCH_STRICT=1                      exits 1 when a target is missed (by default only errors do)
+//   BENCH_SESSIONS=1,100,1000           instead of the above: the daemon alone with as many UDP sessions
+//                                       as the largest count, the same total rate spread over the first N
+//                                       of them (blast --sessions), N alternating within each repeat; rate
+//                                       at saturation and CPU per packet at 20k pps against N = 1's, loss at
+//                                       80 % of N = 1's saturation (targets ≥ 0.9×, ≤ 1.2×, none)
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -82,6 +87,8 @@ import { Namespaces, run, until } from "../test/support/namespaces.ts";
 import { formatIpv6 } from "../server/net/ipv6.ts";
 import { parsePrefix6 } from "../server/net/prefix.ts";
 import { summarizeProfile, type CpuProfile } from "./cpuprofile.ts";
+import { DEFAULT_POP } from "../server/repositories/pops/schema.ts";
+import { openStorage } from "../server/storage/storage.ts";
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -91,6 +98,10 @@ const TARGET_TCP_RATE_RATIO = 0.8;
 const rateTarget = (t: string) => (t === "tcp" ? TARGET_TCP_RATE_RATIO : TARGET_RATE_RATIO);
 const TARGET_CPU_RATIO = 1.25;
 const TARGET_ADDED_RTT_MS = 0.35;
+/** Many sessions against one (issue 17): rate ≥ 0.9×, CPU per packet ≤ 1.2×, no loss at 80 %. */
+const TARGET_SESSIONS_RATE_RATIO = 0.9;
+const TARGET_SESSIONS_CPU_RATIO = 1.2;
+const SESSIONS_LOAD = 0.8;
 
 const env = process.env;
 const QUICK = process.argv.includes("--quick");
@@ -112,6 +123,7 @@ const IMPLS = pick(["daemon", "relay"] as const, env.BENCH_ONLY);
 const PROFILE = env.BENCH_PROFILE === "1";
 const KEEP = env.BENCH_KEEP === "1";
 const PIN = env.BENCH_NO_PIN !== "1" && availableParallelism() >= 2;
+const SESSION_COUNTS = env.BENCH_SESSIONS ? env.BENCH_SESSIONS.split(",").map(Number) : null;
 /** CPUs of the load side (generator, sink, pinger) and of the forwarder under test. */
 const LOAD_CPU = 0;
 const FORWARDER_CPU = 1;
@@ -125,7 +137,9 @@ const CLIENT_BARE_V6 = "fd00:98::2";
 const BROKER_CLIENT_SIDE_V6 = "fd00:98::1";
 const BROKER_EXTERNAL_SIDE_V6 = "fd00:99::1";
 const EXTERNAL_V6 = "fd00:99::2";
-const POOL = "2001:db8:100::/40";
+// The sessions mode needs a /48 per session: 1,024 of them.
+const POOL = env.BENCH_SESSIONS ? "2001:db8:400::/38" : "2001:db8:100::/40";
+const MAX_SESSIONS = 1024;
 const TUN = "dtcpb0";
 const TUN_MTU = 1280;
 const DTCP_PORT = 20200;
@@ -171,6 +185,8 @@ interface Forwarder {
   impl: Impl;
   site: Site;
   tunnel: Tunnel;
+  /** UDP: flows are spread over this many sessions, the tunnel and the ones after it (blast --sessions). */
+  sessions?: number;
   proc: Proc;
   /** IPv6 over TCP: the client side's bridge. */
   bridge?: Proc;
@@ -472,6 +488,7 @@ async function flow(f: Forwarder, dir: Direction, size: number, rate: number, me
     rxArgs = t.transport === "udp" ? ["rx", "udp", ...udpClient] : t.transport === "tcp" ? ["rx", "udp", ...bridged] : ["rx", "raw41"];
   }
   txArgs.push("--size", String(size), "--rate", String(Math.round(rate)), "--seconds", String(WARMUP_S + WINDOW_S + 0.2), "--flow", id);
+  if ((f.sessions ?? 1) > 1) txArgs.push("--sessions", String(f.sessions));
   rxArgs.push("--warmup", String(WARMUP_S), "--window", String(WINDOW_S), "--flow", id);
   const txRole: Role = dir === "up" ? "client" : "external";
   const rxRole: Role = dir === "up" ? "external" : "client";
@@ -572,10 +589,13 @@ async function provision(dataDir: string): Promise<void> {
 interface DaemonRun {
   daemon: Proc;
   login: Proc;
+  /** The first tunnel of each transport. */
   tunnels: Partial<Record<Transport, Tunnel>>;
+  /** Every tunnel, in login order. */
+  all: Tunnel[];
 }
 
-async function startDaemon(site: Site, dataDir: string): Promise<DaemonRun> {
+async function startDaemon(site: Site, dataDir: string, logins = TRANSPORTS.map((t) => ({ ...USERS[t], transport: t }))): Promise<DaemonRun> {
   const nodeFlags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${join(scratch, "prof")}`] : [];
   nodeFlags.push(...(env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean));
   const daemon = new Proc(
@@ -587,22 +607,25 @@ async function startDaemon(site: Site, dataDir: string): Promise<DaemonRun> {
   await daemon.line(/dtcps listening on/, 60_000);
   const routes = await inNs(site, "broker", "ip", "-6", "route", "show", "dev", TUN);
   if (!routes.includes(POOL)) throw new Error(`the daemon did not route ${POOL} to ${TUN}: ${routes}`);
-  const specs = TRANSPORTS.map((t) => `${USERS[t].name}:network${USERS[t].options ? `:${USERS[t].options}` : ""}`);
+  const specs = logins.map((u) => `${u.name}:network${u.options ? `:${u.options}` : ""}`);
   const login = new Proc("dataplane-login", site.client, [process.execPath, "--import", "tsx", "bench/dataplane-login.ts", BROKER_V4, String(DTCP_PORT), ...specs], {
     stdin: true,
     env: { ...env, NODE_OPTIONS: "" },
   });
   login.child.stdin!.write(`${PASSWORD}\n`);
   const tunnels: Partial<Record<Transport, Tunnel>> = {};
-  for (const t of TRANSPORTS) {
+  const all: Tunnel[] = [];
+  for (const { name, transport: t } of logins) {
     // `+OK <client IPv4> <server IPv4> <prefix> [udp=<port> | tcp=<port> token=<token>]`
-    const m = await login.line(new RegExp(`^${USERS[t].name} \\+OK \\S+ \\S+ (\\S+)(?: udp=(\\d+))?(?: tcp=(\\d+) token=(\\S+))?`), 30_000);
+    const m = await login.line(new RegExp(`^${name} \\+OK \\S+ \\S+ (\\S+)(?: udp=(\\d+))?(?: tcp=(\\d+) token=(\\S+))?`), 120_000);
     const prefix = m[1]!;
-    tunnels[t] = { transport: t, prefix, inner: firstHost(prefix), serverPort: m[2] ? Number(m[2]) : null, tcp: m[3] ? { port: Number(m[3]), token: m[4]! } : null };
+    const tunnel = { transport: t, prefix, inner: firstHost(prefix), serverPort: m[2] ? Number(m[2]) : null, tcp: m[3] ? { port: Number(m[3]), token: m[4]! } : null };
+    tunnels[t] ??= tunnel;
+    all.push(tunnel);
     if (t === "udp" && !m[2]) throw new Error(`no udp= in the daemon's reply: ${m[0]}`);
     if (t === "tcp" && !m[3]) throw new Error(`no tcp= in the daemon's reply: ${m[0]}`);
   }
-  return { daemon, login, tunnels };
+  return { daemon, login, tunnels, all };
 }
 
 async function stopDaemon(d: DaemonRun): Promise<void> {
@@ -852,11 +875,100 @@ async function cleanup(): Promise<void> {
   else if (scratch) console.log(`kept ${scratch}`);
 }
 
+// ---- many sessions ------------------------------------------------------------------------------
+
+/** Users of the sessions mode, written in bulk (a dtcpctl per user would take minutes): UDP, network tunnels. */
+async function addSessionUsers(dataDir: string, count: number): Promise<{ name: string; options: string; transport: Transport }[]> {
+  const names = Array.from({ length: count }, (_, i) => `bench-s${String(i).padStart(5, "0")}`);
+  const storage = await openStorage(`file:${join(dataDir, "broker.db")}`, { secretKeyFile: join(dataDir, "secret.key") });
+  try {
+    const { db, box } = storage;
+    const pop = await db.pop.findUniqueOrThrow({ where: { name: DEFAULT_POP } });
+    await db.user.createMany({ data: names.map((name) => ({ name, tunnelPassword: box.seal(name, PASSWORD), allowedTypes: "network", allowedTransports: "udp", popId: pop.id })) });
+  } finally {
+    await storage.close();
+  }
+  return names.map((name) => ({ name, options: USERS.udp.options, transport: "udp" as const }));
+}
+
+/** The daemon with max(BENCH_SESSIONS) UDP sessions; flows spread over N of them against N = 1. Returns whether a target was missed. */
+async function measureSessions(counts: number[]): Promise<boolean> {
+  const site = await buildSite("d");
+  const dataDir = join(scratch, "data");
+  await dtcpctl(dataDir, ["pool", "add", POOL, "--purpose", "delegation", "--size", "48", "--auto"]);
+  const t0 = performance.now();
+  const logins = await addSessionUsers(dataDir, Math.max(...counts));
+  const run = await startDaemon(site, dataDir, logins);
+  try {
+    // blast --sessions addresses session s as the first one's port + s and /48 + s: what the daemon handed out.
+    const first = run.all[0]!;
+    run.all.forEach((t, s) => {
+      const expected = formatIpv6(parsePrefix6(first.prefix).address + (BigInt(s) << 80n));
+      if (t.serverPort !== first.serverPort! + s || !t.prefix.startsWith(`${expected}/48`)) {
+        throw new Error(`session ${s} has udp=${t.serverPort} ${t.prefix}, not udp=${first.serverPort! + s} ${expected}/48: blast --sessions cannot address it`);
+      }
+    });
+    console.log(`${run.all.length} UDP sessions logged in ${((performance.now() - t0) / 1000).toFixed(1)} s (users written in bulk), udp=${first.serverPort}… ${first.prefix}…`);
+    const fwd = (n: number): Forwarder => ({ impl: "daemon", site, tunnel: first, proc: run.daemon, sessions: n });
+    const cpu = new Map<string, FlowResult[]>();
+    const sat = new Map<string, FlowResult[]>();
+    const loss = new Map<string, FlowResult>();
+    const k = (n: number, size: number, dir: Direction) => `${n}/${size}/${dir}`;
+    for (const size of SIZES) {
+      for (const dir of DIRECTIONS) {
+        for (let i = 0; i < REPEAT; i++) {
+          for (const n of counts) push(cpu, k(n, size, dir), await flow(fwd(n), dir, size, FIXED_RATE, true));
+          for (const n of counts) push(sat, k(n, size, dir), await flow(fwd(n), dir, size, 0, true));
+        }
+        const base = median(sat.get(k(1, size, dir))?.map((r) => r.delivered) ?? []);
+        for (const n of counts) loss.set(k(n, size, dir), await flow(fwd(n), dir, size, SESSIONS_LOAD * base, false, true));
+        console.log(`  ${String(size).padStart(4)} B ${dirName(dir)} measured`);
+      }
+    }
+    let missed = false;
+    const pad = (x: string, w: number) => x.padStart(w);
+    console.log(`
+=== sessions: the same total rate spread over N UDP sessions of one daemon (median of ${REPEAT}) ===`);
+    console.log(
+      `size  direction    ${pad("N", 5)} ${pad("saturation", 10)} ${pad("ratio", 5)}  ${pad("µs/packet", 9)} ${pad("ratio", 5)}  ${pad(`lost at ${SESSIONS_LOAD * 100} %`, 13)}  targets: rate ≥ ${TARGET_SESSIONS_RATE_RATIO}×, CPU ≤ ${TARGET_SESSIONS_CPU_RATIO}×, no loss`,
+    );
+    for (const size of SIZES) {
+      for (const dir of DIRECTIONS) {
+        const rate = (n: number) => median(sat.get(k(n, size, dir))!.map((r) => r.delivered));
+        const perPacket = (n: number) => median(cpu.get(k(n, size, dir))!.filter((r) => r.delivered > 0).map(runCpuPerPacketUs));
+        for (const n of counts) {
+          const r = rate(n) / rate(1);
+          const c = perPacket(n) / perPacket(1);
+          const l = loss.get(k(n, size, dir))!;
+          const ok = (r >= TARGET_SESSIONS_RATE_RATIO || rate(n) >= 0.97 * median(sat.get(k(n, size, dir))!.map((x) => x.offered))) && c <= TARGET_SESSIONS_CPU_RATIO && l.received >= l.sent;
+          if (n !== 1 && !ok) missed = true;
+          console.log(
+            `${pad(String(size), 4)}  ${dirName(dir).padEnd(11)}  ${pad(String(n), 5)} ${pad(kpps(rate(n)), 10)} ${pad(r.toFixed(2), 5)}  ${pad(perPacket(n).toFixed(2), 9)} ${pad(c.toFixed(2), 5)}  ${pad(`${l.sent - l.received}/${l.sent}`, 13)}  ${n === 1 ? "" : verdict(ok)}${l.received < l.sent ? whereLost(l) : ""}`,
+          );
+        }
+      }
+    }
+    return missed;
+  } finally {
+    await stopDaemon(run);
+    writeFileSync(join(scratch, "dtcps.log"), `${run.daemon.lines.join("\n")}\n${run.daemon.stderr}`);
+  }
+}
+
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) throw new Error("run as root: network namespaces, TUN devices and raw sockets");
   const started = performance.now();
   scratch = mkdtempSync(join(tmpdir(), "dtcpb-"));
   await compile();
+  if (SESSION_COUNTS) {
+    if (!SESSION_COUNTS.includes(1) || SESSION_COUNTS.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_SESSIONS)) {
+      throw new Error(`BENCH_SESSIONS: whole numbers from 1 to ${MAX_SESSIONS}, 1 among them (the reference)`);
+    }
+    console.log(`dataplane bench, sessions mode: N = ${SESSION_COUNTS.join(", ")}; ${PIN ? `load on CPU ${LOAD_CPU}, daemon on CPU ${FORWARDER_CPU}` : "no CPU pinning"}`);
+    const missed = await measureSessions(SESSION_COUNTS);
+    console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; load average ${loadavg()[0]!.toFixed(2)} at the end (a shared machine: expect ±10–20 %)`);
+    return missed && env.BENCH_STRICT === "1" ? 1 : 0;
+  }
   const [l1, l5] = loadavg();
   console.log(
     `dataplane bench${QUICK ? " (--quick)" : ""}: ${availableParallelism()} CPUs, load average ${l1!.toFixed(2)} / ${l5!.toFixed(2)} at start; ` +

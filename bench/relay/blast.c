@@ -12,6 +12,12 @@
  *   blast ping raw41 --dst A --inner-src V6 --inner-dst V6 --count N --interval-ms I
  *   blast ping bare  --dst V6 --count N --interval-ms I
  *
+ * --sessions N (tx udp and udp6): spread the packets over N tunnel sessions, round robin. Session s
+ * (0..N-1) is the one whose server port is --port + s and whose /48 is the inner address's /48 + s
+ * (the 16 bits after the first 32 plus s): udp sends to that port with an inner source in that /48,
+ * udp6 sends to the address --dst with s added there. The daemon hands out ports and prefixes in
+ * that order; bench/dataplane.ts checks that it did.
+ *
  * Transports: "udp" = IPv4/UDP whose payload is a whole IPv6 packet (the DTCP UDP tunnel);
  * "raw41" = IPv6 inside IPv4 protocol 41 (a raw socket; the kernel adds and hands over the outer
  * header); "udp6" = plain IPv6 UDP, the external host's side; "bare" = ICMPv6 echo without any
@@ -86,10 +92,10 @@ static void sleep_until(uint64_t ns) {
 
 static struct {
   const char *src, *dst, *inner_src, *inner_dst;
-  int sport, port, inner_port, size, count, interval_ms;
+  int sport, port, inner_port, size, count, interval_ms, sessions;
   uint32_t flow;
   double rate, seconds, warmup, window;
-} o = {.inner_port = 9000, .size = 100, .count = 100, .interval_ms = 10, .seconds = 1, .window = 1};
+} o = {.inner_port = 9000, .size = 100, .count = 100, .interval_ms = 10, .seconds = 1, .window = 1, .sessions = 1};
 
 static void parse_options(int argc, char **argv) {
   for (int i = 0; i < argc; i += 2) {
@@ -110,6 +116,7 @@ static void parse_options(int argc, char **argv) {
     else if (!strcmp(a, "--warmup")) o.warmup = atof(v);
     else if (!strcmp(a, "--window")) o.window = atof(v);
     else if (!strcmp(a, "--flow")) o.flow = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--sessions")) o.sessions = atoi(v);
     else usage("unknown option");
   }
 }
@@ -150,7 +157,7 @@ static int open_socket(const char *kind, int icmp_bare) {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
       if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) die("bind");
     }
-    if (o.dst) {
+    if (o.dst && o.sessions == 1) {
       struct sockaddr_in peer = v4(o.dst, o.port);
       if (connect(fd, (struct sockaddr *)&peer, sizeof peer) < 0) die("connect");
     }
@@ -168,7 +175,7 @@ static int open_socket(const char *kind, int icmp_bare) {
       struct sockaddr_in6 local = v6(NULL, o.port);
       if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) die("bind");
     }
-    if (o.dst) {
+    if (o.dst && o.sessions == 1) {
       struct sockaddr_in6 peer = v6(o.dst, icmp_bare ? 0 : o.port);
       if (connect(fd, (struct sockaddr *)&peer, sizeof peer) < 0) die("connect");
     }
@@ -266,10 +273,18 @@ static int64_t packet_seq(const uint8_t *p, size_t len) {
 
 /* ---- tx ---- */
 
+/* Adds s to the 16 bits after the first 32 of an IPv6 address: the s-th /48 after it. */
+static void next_48(uint8_t *addr, int s) {
+  unsigned w = ((unsigned)addr[4] << 8 | addr[5]) + (unsigned)s;
+  addr[4] = (uint8_t)(w >> 8);
+  addr[5] = (uint8_t)w;
+}
+
 static int tx(const char *kind) {
   int is6 = !strcmp(kind, "udp6");
   if (o.size < 64 || o.size > SLOT - 64) usage("--size must be 64..1984");
   if (!o.dst) usage("--dst is required");
+  if (o.sessions < 1 || o.sessions > 65535) usage("--sessions must be 1..65535");
   int fd = open_socket(kind, 0);
   static uint8_t buf[BATCH][SLOT];
   static struct mmsghdr msgs[BATCH];
@@ -289,6 +304,32 @@ static int tx(const char *kind) {
     iov[i].iov_len = len;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  /* Several sessions: a packet (udp: its inner source and checksum) and a destination per session. */
+  uint8_t *per = NULL;
+  struct sockaddr_in *names4 = NULL;
+  struct sockaddr_in6 *names6 = NULL;
+  unsigned cursor = 0;
+  if (o.sessions > 1) {
+    per = malloc((size_t)o.sessions * SLOT);
+    names4 = calloc((size_t)o.sessions, sizeof *names4);
+    names6 = calloc((size_t)o.sessions, sizeof *names6);
+    if (!per || !names4 || !names6) die("malloc");
+    for (int s = 0; s < o.sessions; s++) {
+      uint8_t *p = per + (size_t)s * SLOT;
+      memcpy(p, buf[0], len);
+      if (is6) {
+        names6[s] = v6(o.dst, o.port);
+        next_48(names6[s].sin6_addr.s6_addr, s);
+      } else {
+        names4[s] = v4(o.dst, o.port + s);
+        next_48(p + 8, s);
+        p[46] = p[47] = 0;
+        uint16_t c = l4_checksum(p, p + 40, len - 40, 17);
+        p[46] = (uint8_t)(c >> 8);
+        p[47] = (uint8_t)c;
+      }
+    }
   }
   unsigned batch = BATCH;
   double interval = 0;
@@ -313,7 +354,16 @@ static int tx(const char *kind) {
       }
       next += interval;
     }
-    for (unsigned i = 0; i < batch; i++) put_seq(buf[i] + seq_at, seq + i);
+    if (per) {
+      for (unsigned i = 0; i < batch; i++) {
+        unsigned s = (cursor + i) % (unsigned)o.sessions;
+        iov[i].iov_base = per + (size_t)s * SLOT;
+        msgs[i].msg_hdr.msg_name = is6 ? (void *)&names6[s] : (void *)&names4[s];
+        msgs[i].msg_hdr.msg_namelen = is6 ? sizeof names6[s] : sizeof names4[s];
+      }
+      cursor += batch;
+    }
+    for (unsigned i = 0; i < batch; i++) put_seq((uint8_t *)iov[i].iov_base + seq_at, seq + i);
     int r = sendmmsg(fd, msgs, batch, 0);
     if (r > 0) {
       seq += (uint32_t)r;
