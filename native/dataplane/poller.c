@@ -40,7 +40,9 @@ napi_value js_poller_open(napi_env env, napi_callback_info info) {
   }
   sh->poller = p;
   stamp_clock(sh);
-  return NULL;
+  napi_value together;
+  NAPI_CALL(env, napi_get_boolean(env, p->udp_raw_fd >= 0, &together));
+  return together;
 }
 
 static int64_t monotonic_ms(void) {

@@ -271,7 +271,7 @@ describe("Poller", () => {
     }
   });
 
-  test("deferred sends of several sessions go out together, each from its own session's port with a valid checksum", async () => {
+  test("deferred sends of several sessions go out together, each from its own session's port with a valid checksum", { skip }, async () => {
     const poller = new Poller();
     const got: { text: string; port: number }[] = [];
     const settled: number[][] = [];
@@ -299,6 +299,7 @@ describe("Poller", () => {
     });
     poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
     try {
+      assert.equal(poller.sendsUdpTogether, true, "as root the raw UDP socket opens");
       sendTo(sink, trigger, "a", "bb", "ccc", "d".repeat(1281));
       poller.wait(100);
       assert.deepEqual(returned, [SEND_DEFERRED, SEND_DEFERRED, SEND_DEFERRED]);

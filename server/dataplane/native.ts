@@ -88,7 +88,8 @@ interface Addon {
   socketPair(): [number, number];
   icmp6Send(ifname: string, packet: Uint8Array): void;
   close(h: Handle): void;
-  pollerOpen(): void;
+  /** True when the datagrams of several UDP sessions can go out in one call (a raw UDP socket opened). */
+  pollerOpen(): boolean;
   pollerNext(timeoutMs: number): number | [number, NodeJS.ErrnoException];
   pollerClose(): void;
   batch(): [Buffer, Uint32Array, Uint32Array, Uint32Array, Uint16Array, Uint32Array, Float64Array];
@@ -196,8 +197,11 @@ export class Poller {
   #onSettled: SendsSettled | null = null;
 
   /** Opens the thread's poller; fails if the thread has one open. */
+  /** The UDP datagrams of several sessions go out in one system call (udp-raw.c); false without CAP_NET_RAW. */
+  readonly sendsUdpTogether: boolean;
+
   constructor() {
-    this.#addon.pollerOpen();
+    this.sendsUdpTogether = this.#addon.pollerOpen();
     [, , , , , this.#state, this.#clock] = this.#addon.batch();
     const [offsets, lengths, addrs, ports, segments, sent] = this.#addon.outbox();
     this.#out = { offsets, lengths, addrs, ports, segments, sent };

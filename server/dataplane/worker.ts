@@ -60,6 +60,13 @@ try {
   post({ kind: "log", level: "info", message: `packet thread at normal priority: nice ${PACKET_THREAD_NICE} needs CAP_SYS_NICE or LimitNICE` });
 }
 const poller = new Poller();
+post({
+  kind: "log",
+  level: "info",
+  message: poller.sendsUdpTogether
+    ? "packet thread: the UDP datagrams of several sessions go out together, on a raw UDP socket"
+    : "packet thread: each UDP session's datagrams go out on its own socket (no raw UDP socket: CAP_NET_RAW?)",
+});
 const channels = openChannels(poller);
 // Assigned before the event loop can deliver a batch to the callbacks above.
 let forwarder: Forwarder;
