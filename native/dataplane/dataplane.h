@@ -68,6 +68,10 @@ typedef struct {
   } tx_source;
 } batch_t;
 
+/* Sets a socket buffer (force_opt: SO_RCVBUFFORCE or SO_SNDBUFFORCE, opt the plain one) to
+ * SOCK_BUF_BYTES, capped by the system's maximum without CAP_NET_ADMIN. Returns 0 or -1 (errno). */
+int set_buffer(int fd, int force_opt, int opt);
+
 /* Points the batch at buf (BATCH_MAX slots of slot + SLOT_PAD bytes) and builds the mmsg headers. */
 void batch_layout(batch_t *b, uint8_t *buf, uint32_t slot);
 

@@ -8,7 +8,7 @@
 
 /* 4 MB buffers absorb bursts at a few hundred thousand packets/s. The FORCE variants ignore
  * net.core.[rw]mem_max but need CAP_NET_ADMIN; without it the plain option is capped. */
-static int set_buffer(int fd, int force_opt, int opt) {
+int set_buffer(int fd, int force_opt, int opt) {
   int v = SOCK_BUF_BYTES;
   if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof v) == 0) return 0;
   if (errno != EPERM) return -1;

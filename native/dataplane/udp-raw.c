@@ -20,20 +20,13 @@ int udp_raw_open(const char **where) {
   /* Accept nothing: without the filter every UDP datagram of the host would be copied here. */
   struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
   struct sock_fprog prog = {.len = 1, .filter = &drop};
-  int v = SOCK_BUF_BYTES;
-  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
-    *where = "setsockopt(SO_ATTACH_FILTER)";
-    goto fail;
-  }
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof v) < 0 &&
-      (errno != EPERM || setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v) < 0)) {
-    *where = "setsockopt(SO_SNDBUF)";
-    goto fail;
-  }
-  return fd;
-fail:;
+  const char *failed = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0 ? "setsockopt(SO_ATTACH_FILTER)"
+                       : set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF) < 0                      ? "setsockopt(SO_SNDBUF)"
+                                                                                             : NULL;
+  if (!failed) return fd;
   int err = errno;
   close(fd);
+  *where = failed;
   return -err;
 }
 
