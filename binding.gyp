@@ -10,7 +10,7 @@
         "native/dataplane/sock.c",
         "native/dataplane/stream.c",
         "native/dataplane/tun.c",
-        "native/dataplane/udp-raw.c"
+        "native/dataplane/send-many.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"]

@@ -2,7 +2,7 @@
 // that the daemon sees the same IPv4 address on the control connection as on the tunnel packets,
 // which strict outer-source checking requires) and holds DTCP sessions open for the whole run.
 //
-//   ip netns exec <client> node --import tsx bench/dataplane-login.ts <server> <port> <user>:<type>[:<option>,…] …
+//   ip netns exec <client> node --import tsx bench/dataplane-login.ts <server> <port> <user>:<type>[:<option>,…[:<local address>]] …
 //
 // Reads the (common) password from the first line of stdin. For each session: connect, read the
 // challenge, `tunnel <user> <md5> <type> [options]`, and print `<user> <reply>` (one line each, in
@@ -14,7 +14,7 @@ import { tunnelResponse } from "../server/protocol/challenge.ts";
 
 const [server, portText, ...specs] = process.argv.slice(2);
 if (!server || !portText || specs.length === 0) {
-  process.stderr.write("usage: dataplane-login.ts <server> <port> <user>:<type>[:<option>,…] …\n");
+  process.stderr.write("usage: dataplane-login.ts <server> <port> <user>:<type>[:<option>,…[:<local address>]] …\n");
   process.exit(2);
 }
 
@@ -88,8 +88,9 @@ async function readPassword(): Promise<string> {
 }
 
 async function login(password: string, spec: string): Promise<Control> {
-  const [user = "", type = "", options = ""] = spec.split(":");
-  const socket = connect({ host: server!, port: Number(portText) });
+  const [user = "", type = "", options = "", local] = spec.split(":");
+  // A protocol-41 session is its client's address: several of them need several local addresses.
+  const socket = connect({ host: server!, port: Number(portText), ...(local ? { localAddress: local } : {}) });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);

@@ -77,7 +77,7 @@
 //                                       of them (blast --sessions), N alternating within each repeat; rate
 //                                       at saturation and CPU per packet at 20k pps against N = 1's, loss at
 //                                       80 % of N = 1's saturation (targets ≥ 0.9×, ≤ 1.2×, none)
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -188,8 +188,10 @@ interface Forwarder {
   impl: Impl;
   site: Site;
   tunnel: Tunnel;
-  /** UDP: flows are spread over this many sessions, the tunnel and the ones after it (blast --sessions). */
+  /** Flows are spread over this many sessions, the tunnel and the ones after it (blast --sessions). */
   sessions?: number;
+  /** Protocol 41 over several sessions: the first one's client address (the others follow it). */
+  clientBase?: string;
   proc: Proc;
   /** IPv6 over TCP: the client side's bridge. */
   bridge?: Proc;
@@ -484,7 +486,7 @@ async function flow(f: Forwarder, dir: Direction, size: number, rate: number, me
         ? ["tx", "udp", ...udpClient, "--dst", BROKER_V4, "--port", String(t.serverPort), ...inner]
         : t.transport === "tcp"
           ? ["tx", "udp", "--src", LOOPBACK, "--sport", String(BRIDGE_SRC), "--dst", LOOPBACK, "--port", String(BRIDGE_IN), ...inner]
-          : ["tx", "raw41", "--dst", BROKER_V4, ...inner];
+          : ["tx", "raw41", "--dst", BROKER_V4, ...(f.clientBase ? ["--src", f.clientBase] : []), ...inner];
     rxArgs = ["rx", "udp6", "--port", String(SINK_PORT)];
   } else {
     txArgs = ["tx", "udp6", "--dst", t.inner, "--port", String(SINK_PORT)];
@@ -598,7 +600,7 @@ interface DaemonRun {
   all: Tunnel[];
 }
 
-async function startDaemon(site: Site, dataDir: string, logins = TRANSPORTS.map((t) => ({ ...USERS[t], transport: t }))): Promise<DaemonRun> {
+async function startDaemon(site: Site, dataDir: string, logins: { name: string; options: string; transport: Transport; local?: string }[] = TRANSPORTS.map((t) => ({ ...USERS[t], transport: t }))): Promise<DaemonRun> {
   const nodeFlags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${join(scratch, "prof")}`] : [];
   nodeFlags.push(...(env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean));
   const daemon = new Proc(
@@ -610,7 +612,7 @@ async function startDaemon(site: Site, dataDir: string, logins = TRANSPORTS.map(
   await daemon.line(/dtcps listening on/, 60_000);
   const routes = await inNs(site, "broker", "ip", "-6", "route", "show", "dev", TUN);
   if (!routes.includes(POOL)) throw new Error(`the daemon did not route ${POOL} to ${TUN}: ${routes}`);
-  const specs = logins.map((u) => `${u.name}:network${u.options ? `:${u.options}` : ""}`);
+  const specs = logins.map((u) => `${u.name}:network:${u.options}${u.local ? `:${u.local}` : ""}`);
   const login = new Proc("dataplane-login", site.client, [process.execPath, "--import", "tsx", "bench/dataplane-login.ts", BROKER_V4, String(DTCP_PORT), ...specs], {
     stdin: true,
     env: { ...env, NODE_OPTIONS: "" },
@@ -880,18 +882,26 @@ async function cleanup(): Promise<void> {
 
 // ---- many sessions ------------------------------------------------------------------------------
 
-/** Users of the sessions mode, written in bulk (a dtcpctl per user would take minutes): UDP, network tunnels. */
-async function addSessionUsers(dataDir: string, count: number): Promise<{ name: string; options: string; transport: Transport }[]> {
+/**
+ * Protocol-41 sessions come from distinct client addresses (a protocol-41 session is its client's
+ * address): session s's is 10.100.<s / 256>.<s % 256>, on the client as /32s, routed by the broker
+ * through the client.
+ */
+const clientAddress = (s: number) => `10.100.${s >> 8}.${s & 255}`;
+const CLIENT_RANGE = "10.100.0.0/16";
+
+/** Users of the sessions mode, written in bulk (a dtcpctl per user would take minutes): network tunnels of one transport. */
+async function addSessionUsers(dataDir: string, count: number, transport: Transport): Promise<{ name: string; options: string; transport: Transport; local?: string }[]> {
   const names = Array.from({ length: count }, (_, i) => `bench-s${String(i).padStart(5, "0")}`);
   const storage = await openStorage(`file:${join(dataDir, "broker.db")}`, { secretKeyFile: join(dataDir, "secret.key") });
   try {
     const { db, box } = storage;
     const pop = await db.pop.findUniqueOrThrow({ where: { name: DEFAULT_POP } });
-    await db.user.createMany({ data: names.map((name) => ({ name, tunnelPassword: box.seal(name, PASSWORD), allowedTypes: "network", allowedTransports: "udp", popId: pop.id })) });
+    await db.user.createMany({ data: names.map((name) => ({ name, tunnelPassword: box.seal(name, PASSWORD), allowedTypes: "network", allowedTransports: transport, popId: pop.id })) });
   } finally {
     await storage.close();
   }
-  return names.map((name) => ({ name, options: USERS.udp.options, transport: "udp" as const }));
+  return names.map((name, s) => ({ name, options: USERS[transport].options, transport, ...(transport === "proto41" ? { local: clientAddress(s) } : {}) }));
 }
 
 /**
@@ -925,25 +935,31 @@ async function measureLoadedLatency(site: Site, run: DaemonRun, loaded: Forwarde
   return !idleOk || !loadOk;
 }
 
-/** The daemon with max(BENCH_SESSIONS) UDP sessions; flows spread over N of them against N = 1. Returns whether a target was missed. */
-async function measureSessions(counts: number[]): Promise<boolean> {
-  const site = await buildSite("d");
-  const dataDir = join(scratch, "data");
+/** The daemon with max(BENCH_SESSIONS) sessions of one transport; flows spread over N of them against N = 1. Returns whether a target was missed. */
+async function measureSessions(counts: number[], transport: Transport): Promise<boolean> {
+  const max = Math.max(...counts);
+  const site = await buildSite(transport === "udp" ? "d" : "e");
+  if (transport === "proto41") {
+    const adds = Array.from({ length: max }, (_, s) => `addr add ${clientAddress(s)}/32 dev dtcpb-c`).join("\n");
+    execFileSync("ip", ["netns", "exec", site.client, "ip", "-batch", "-"], { input: `${adds}\n` });
+    await inNs(site, "broker", "ip", "route", "add", CLIENT_RANGE, "via", CLIENT_V4);
+  }
+  const dataDir = join(scratch, `data-${transport}`);
   await dtcpctl(dataDir, ["pool", "add", POOL, "--purpose", "delegation", "--size", "48", "--auto"]);
   const t0 = performance.now();
-  const logins = await addSessionUsers(dataDir, Math.max(...counts));
+  const logins = await addSessionUsers(dataDir, max, transport);
   const run = await startDaemon(site, dataDir, logins);
   try {
-    // blast --sessions addresses session s as the first one's port + s and /48 + s: what the daemon handed out.
+    // blast --sessions addresses session s as the first one's port + s (UDP), address + s (protocol 41) and /48 + s: what the daemon handed out.
     const first = run.all[0]!;
     run.all.forEach((t, s) => {
       const expected = formatIpv6(parsePrefix6(first.prefix).address + (BigInt(s) << 80n));
-      if (t.serverPort !== first.serverPort! + s || !t.prefix.startsWith(`${expected}/48`)) {
+      if ((transport === "udp" && t.serverPort !== first.serverPort! + s) || !t.prefix.startsWith(`${expected}/48`)) {
         throw new Error(`session ${s} has udp=${t.serverPort} ${t.prefix}, not udp=${first.serverPort! + s} ${expected}/48: blast --sessions cannot address it`);
       }
     });
-    console.log(`${run.all.length} UDP sessions logged in ${((performance.now() - t0) / 1000).toFixed(1)} s (users written in bulk), udp=${first.serverPort}… ${first.prefix}…`);
-    const fwd = (n: number): Forwarder => ({ impl: "daemon", site, tunnel: first, proc: run.daemon, sessions: n });
+    console.log(`\n${run.all.length} ${transport} sessions logged in ${((performance.now() - t0) / 1000).toFixed(1)} s (users written in bulk), ${first.serverPort ? `udp=${first.serverPort}… ` : `from ${clientAddress(0)}… `}${first.prefix}…`);
+    const fwd = (n: number): Forwarder => ({ impl: "daemon", site, tunnel: first, proc: run.daemon, sessions: n, ...(transport === "proto41" ? { clientBase: clientAddress(0) } : {}) });
     const cpu = new Map<string, FlowResult[]>();
     const sat = new Map<string, FlowResult[]>();
     const loss = new Map<string, FlowResult>();
@@ -962,7 +978,7 @@ async function measureSessions(counts: number[]): Promise<boolean> {
     let missed = false;
     const pad = (x: string, w: number) => x.padStart(w);
     console.log(`
-=== sessions: the same total rate spread over N UDP sessions of one daemon (median of ${REPEAT}) ===`);
+=== sessions: the same total rate spread over N ${transport} sessions of one daemon (median of ${REPEAT}) ===`);
     console.log(
       "saturation: delivered (≥: the generator's offer was the limit) and the same per second of daemon CPU (a cross-check the\n" +
         "generator cannot skew); CPU per packet at a fixed 20k packets/s; ratios against N = 1",
@@ -991,7 +1007,7 @@ async function measureSessions(counts: number[]): Promise<boolean> {
         }
       }
     }
-    missed = (await measureLoadedLatency(site, run, fwd(1), sat)) || missed;
+    if (transport === "udp") missed = (await measureLoadedLatency(site, run, fwd(1), sat)) || missed;
     return missed;
   } finally {
     await stopDaemon(run);
@@ -1009,7 +1025,8 @@ async function main(): Promise<number> {
       throw new Error(`BENCH_SESSIONS: whole numbers from 1 to ${MAX_SESSIONS}, 1 among them (the reference)`);
     }
     console.log(`dataplane bench, sessions mode: N = ${SESSION_COUNTS.join(", ")}; ${PIN ? `load on CPU ${LOAD_CPU}, daemon on CPU ${FORWARDER_CPU}` : "no CPU pinning"}`);
-    const missed = await measureSessions(SESSION_COUNTS);
+    let missed = false;
+    for (const t of TRANSPORTS.filter((x) => x !== "tcp")) missed = (await measureSessions(SESSION_COUNTS, t)) || missed;
     if (PROFILE) printProfile();
     console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; load average ${loadavg()[0]!.toFixed(2)} at the end (a shared machine: expect ±10–20 %)`);
     return missed && env.BENCH_STRICT === "1" ? 1 : 0;

@@ -12,11 +12,12 @@
  *   blast ping raw41 --dst A --inner-src V6 --inner-dst V6 --count N --interval-ms I
  *   blast ping bare  --dst V6 --count N --interval-ms I
  *
- * --sessions N (tx udp and udp6): spread the packets over N tunnel sessions, round robin. Session s
- * (0..N-1) is the one whose server port is --port + s and whose /48 is the inner address's /48 + s
- * (the 16 bits after the first 32 plus s): udp sends to that port with an inner source in that /48,
- * udp6 sends to the address --dst with s added there. The daemon hands out ports and prefixes in
- * that order; bench/dataplane.ts checks that it did.
+ * --sessions N (tx udp, raw41 and udp6): spread the packets over N tunnel sessions, round robin.
+ * Session s (0..N-1) is the one whose server port is --port + s, whose client address is --src + s
+ * (raw41) and whose /48 is the inner address's /48 + s (the 16 bits after the first 32 plus s): udp
+ * sends to that port, raw41 from that address, both with an inner source in that /48; udp6 sends to
+ * the address --dst with s added there. The daemon hands out ports and prefixes in that order;
+ * bench/dataplane.ts checks that it did.
  *
  * Transports: "udp" = IPv4/UDP whose payload is a whole IPv6 packet (the DTCP UDP tunnel);
  * "raw41" = IPv6 inside IPv4 protocol 41 (a raw socket; the kernel adds and hands over the outer
@@ -164,7 +165,7 @@ static int open_socket(const char *kind, int icmp_bare) {
   } else if (!strcmp(kind, "raw41")) {
     fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IPV6);
     if (fd < 0) die("socket(raw41)");
-    if (o.dst) {
+    if (o.dst && o.sessions == 1 && !o.src) { /* with --src, each send names its source */
       struct sockaddr_in peer = v4(o.dst, 0);
       if (connect(fd, (struct sockaddr *)&peer, sizeof peer) < 0) die("connect");
     }
@@ -306,15 +307,24 @@ static int tx(const char *kind) {
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   /* Several sessions: a packet (udp: its inner source and checksum) and a destination per session. */
+  int raw41 = !strcmp(kind, "raw41");
   uint8_t *per = NULL;
   struct sockaddr_in *names4 = NULL;
   struct sockaddr_in6 *names6 = NULL;
+  /* raw41 from --src + s: IP_PKTINFO per session. */
+  typedef union {
+    char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+    struct cmsghdr align;
+  } source_t;
+  source_t *sources = NULL;
   unsigned cursor = 0;
-  if (o.sessions > 1) {
+  if (o.sessions > 1 || (raw41 && o.src)) {
     per = malloc((size_t)o.sessions * SLOT);
     names4 = calloc((size_t)o.sessions, sizeof *names4);
     names6 = calloc((size_t)o.sessions, sizeof *names6);
-    if (!per || !names4 || !names6) die("malloc");
+    sources = calloc((size_t)o.sessions, sizeof *sources);
+    if (!per || !names4 || !names6 || !sources) die("malloc");
+    if (raw41 && !o.src) usage("tx raw41 --sessions needs --src (the first session's client address)");
     for (int s = 0; s < o.sessions; s++) {
       uint8_t *p = per + (size_t)s * SLOT;
       memcpy(p, buf[0], len);
@@ -322,7 +332,17 @@ static int tx(const char *kind) {
         names6[s] = v6(o.dst, o.port);
         next_48(names6[s].sin6_addr.s6_addr, s);
       } else {
-        names4[s] = v4(o.dst, o.port + s);
+        names4[s] = v4(o.dst, raw41 ? 0 : o.port + s);
+        if (raw41) {
+          struct in_pktinfo info;
+          memset(&info, 0, sizeof info);
+          info.ipi_spec_dst.s_addr = htonl(ntohl(v4(o.src, 0).sin_addr.s_addr) + (uint32_t)s);
+          struct cmsghdr *c = &sources[s].align;
+          c->cmsg_level = IPPROTO_IP;
+          c->cmsg_type = IP_PKTINFO;
+          c->cmsg_len = CMSG_LEN(sizeof info);
+          memcpy(CMSG_DATA(c), &info, sizeof info);
+        }
         next_48(p + 8, s);
         p[46] = p[47] = 0;
         uint16_t c = l4_checksum(p, p + 40, len - 40, 17);
@@ -360,6 +380,8 @@ static int tx(const char *kind) {
         iov[i].iov_base = per + (size_t)s * SLOT;
         msgs[i].msg_hdr.msg_name = is6 ? (void *)&names6[s] : (void *)&names4[s];
         msgs[i].msg_hdr.msg_namelen = is6 ? sizeof names6[s] : sizeof names4[s];
+        msgs[i].msg_hdr.msg_control = raw41 ? sources[s].buf : NULL;
+        msgs[i].msg_hdr.msg_controllen = raw41 ? sizeof sources[s].buf : 0;
       }
       cursor += batch;
     }

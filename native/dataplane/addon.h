@@ -45,10 +45,10 @@ typedef struct {
   chan_t *ready;     /* streams with whole packets buffered but no event to wake them: served before waiting */
   chan_t **chans;    /* open channels by index: the outbox names them so */
   int32_t nchans;
-  /* Sends the UDP datagrams of several sessions in one call (udp-raw.c); -1 when it could not be
+  /* Sends the UDP datagrams of several sessions in one call (send-many.c); -1 when it could not be
    * opened (no CAP_NET_RAW): each session's socket sends its own. */
   int udp_raw_fd;
-  udp_raw_t *udp_raw;
+  send_many_t *many;   /* scratch of send_many */
   udp_datagram_t dgram[BATCH_MAX];
   uint8_t dgram_ok[BATCH_MAX];
 } poller_t;

@@ -35,7 +35,7 @@ void poller_unref(poller_t *p) {
   if (--p->refs > 0) return;
   if (p->epfd >= 0) close(p->epfd);
   if (p->udp_raw_fd >= 0) close(p->udp_raw_fd);
-  free(p->udp_raw);
+  free(p->many);
   free(p->chans);
   free(p);
 }

@@ -98,7 +98,7 @@ uint32_t sock_send_batch(int fd, batch_t *scratch, const uint8_t *buf, const uin
                          const uint32_t *len, const uint32_t *addr, const uint16_t *port,
                          uint32_t source, uint32_t count);
 
-/* ---- UDP datagrams of many sessions in one system call (udp-raw.c) ---- */
+/* ---- the packets of many sessions in one system call (send-many.c) ---- */
 
 /* One datagram: a payload slice of the buffer, and both ends (host order). */
 typedef struct {
@@ -116,15 +116,17 @@ typedef struct {
     char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
     struct cmsghdr align;
   } source[BATCH_MAX];
-} udp_raw_t;
+} send_many_t;
 
 /* A raw IPPROTO_UDP socket that only sends: a filter drops everything it would receive (a raw
  * socket gets a copy of every UDP datagram of the host). Returns an fd or -errno. */
 int udp_raw_open(const char **where);
-/* Sends up to BATCH_MAX datagrams, each with a UDP header built here (ports and checksum) and
- * leaving from its own source address; sets ok[i] for each the kernel took and returns their count. */
-uint32_t udp_raw_send(int fd, udp_raw_t *s, const uint8_t *buf, const udp_datagram_t *d, uint32_t count,
-                      uint8_t *ok);
+/* Sends up to BATCH_MAX packets in one sendmmsg, each to its own destination and (saddr non-zero)
+ * from its own source address: with udp, on the raw UDP socket, each with a UDP header built here
+ * (ports and checksum); without, on a raw socket that takes the payload as it is (protocol 41).
+ * Sets ok[i] for each the kernel took and returns their count. */
+uint32_t send_many(int fd, send_many_t *s, const uint8_t *buf, const udp_datagram_t *d, uint32_t count,
+                   int udp, uint8_t *ok);
 /* The UDP checksum of a datagram whose 8-byte header (checksum field zero) is hdr. */
 uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, const uint8_t *payload,
                       uint32_t len);

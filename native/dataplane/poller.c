@@ -23,11 +23,9 @@ napi_value js_poller_open(napi_env env, napi_callback_info info) {
   p->refs = 1;
   const char *where;
   p->udp_raw_fd = udp_raw_open(&where);
-  if (p->udp_raw_fd >= 0 && !(p->udp_raw = calloc(1, sizeof *p->udp_raw))) {
-    close(p->udp_raw_fd);
-    p->udp_raw_fd = -1;
-  }
   if (p->udp_raw_fd < 0) p->udp_raw_fd = -1;
+  /* Without it, every session's packets go out on their own. */
+  p->many = calloc(1, sizeof *p->many);
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   /* The loop's own epoll fd is readable whenever the loop has an event to handle. */
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -73,33 +71,43 @@ static chan_t *segment_chan(shared_t *sh, poller_t *p, uint32_t k, uint32_t *sta
   return valid ? ch : NULL;
 }
 
-/* A UDP send the raw socket can make: its socket bound to an address (the wildcard would leave the
- * source, and so the checksum, to the route). */
-static bool coalescible(const chan_t *ch) {
-  return ch && ch->kind == CHAN_UDP && ch->local_addr != 0;
+/* A send that joins the others of its kind in one sendmmsg: a UDP one whose socket is bound to an
+ * address (the wildcard would leave the source, and so the checksum, to the route), or one on the
+ * shared protocol-41 socket. */
+static bool joins(const chan_t *ch, enum chan_kind kind, const chan_t *raw41) {
+  if (!ch || ch->kind != kind) return false;
+  return kind == CHAN_UDP ? ch->local_addr != 0 : ch == raw41;
 }
 
-/* The queued UDP sends of several sessions as one sendmmsg on the raw socket; returns a mask of
- * the segments it made (the others are left to their own sockets). */
-static uint64_t outbox_flush_udp(shared_t *sh, poller_t *p, uint32_t segments) {
+/* The queued sends of several sessions of one kind (UDP on the raw UDP socket, or protocol 41 on
+ * its socket) as one sendmmsg; returns a mask of the segments it made (the others are left to
+ * their own sockets). */
+static uint64_t outbox_flush_many(shared_t *sh, poller_t *p, uint32_t segments, enum chan_kind kind) {
   outbox_t *o = &sh->out;
   uint32_t sessions = 0, n = 0, start, count;
-  if (p->udp_raw_fd < 0) return 0;
+  chan_t *raw41 = NULL;
+  for (uint32_t k = 0; kind == CHAN_RAW41 && !raw41 && k < segments; k++) {
+    chan_t *ch = segment_chan(sh, p, k, &start, &count);
+    if (ch && ch->kind == CHAN_RAW41) raw41 = ch;
+  }
+  int fd = kind == CHAN_UDP ? p->udp_raw_fd : raw41 ? raw41->fd : -1;
+  if (fd < 0 || !p->many) return 0;
   for (uint32_t k = 0; k < segments; k++)
-    if (coalescible(segment_chan(sh, p, k, &start, &count))) sessions++;
-  /* One session's datagrams go out in one call on its own socket anyway, its checksums made by the kernel. */
+    if (joins(segment_chan(sh, p, k, &start, &count), kind, raw41)) sessions++;
+  /* One session's packets go out in one call on its own socket anyway (UDP: checksums by the kernel). */
   if (sessions < 2) return 0;
   uint64_t made = 0;
   for (uint32_t k = 0; k < segments; k++) {
     chan_t *ch = segment_chan(sh, p, k, &start, &count);
-    if (!coalescible(ch) || count > BATCH_MAX - n) continue;
+    if (!joins(ch, kind, raw41) || count > BATCH_MAX - n) continue;
     made |= 1ull << k;
+    uint32_t source = kind == CHAN_UDP ? ch->local_addr : (uint32_t)o->seg[k * SEGMENT_FIELDS + 3];
     for (uint32_t i = start; i < start + count; i++, n++) {
-      p->dgram[n] = (udp_datagram_t){.off = o->off[i], .len = o->len[i], .saddr = ch->local_addr,
-                                     .daddr = o->addr[i], .sport = ch->local_port, .dport = o->port[i]};
+      p->dgram[n] = (udp_datagram_t){.off = o->off[i], .len = o->len[i], .saddr = source, .daddr = o->addr[i],
+                                     .sport = ch->local_port, .dport = kind == CHAN_UDP ? o->port[i] : 0};
     }
   }
-  udp_raw_send(p->udp_raw_fd, p->udp_raw, sh->b.buf, p->dgram, n, p->dgram_ok);
+  send_many(fd, p->many, sh->b.buf, p->dgram, n, kind == CHAN_UDP, p->dgram_ok);
   n = 0;
   for (uint32_t k = 0; k < segments; k++) {
     if (!(made & (1ull << k))) continue;
@@ -112,12 +120,12 @@ static uint64_t outbox_flush_udp(shared_t *sh, poller_t *p, uint32_t segments) {
 }
 
 /* Makes the sends queued in the outbox: each to its channel if that is still open, with every
- * slice checked against the shared buffer; what the kernel took goes to the sent array. UDP sends
- * of several sessions go out together (outbox_flush_udp). */
+ * slice checked against the shared buffer; what the kernel took goes to the sent array. UDP and
+ * protocol-41 sends of several sessions go out together (outbox_flush_many). */
 static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
   outbox_t *o = &sh->out;
   batch_t *b = &sh->b;
-  uint64_t made = outbox_flush_udp(sh, p, segments);
+  uint64_t made = outbox_flush_many(sh, p, segments, CHAN_UDP) | outbox_flush_many(sh, p, segments, CHAN_RAW41);
   for (uint32_t k = 0; k < segments; k++) {
     if (made & (1ull << k)) continue;
     uint32_t start, count;

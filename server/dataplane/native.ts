@@ -197,7 +197,7 @@ export class Poller {
   #onSettled: SendsSettled | null = null;
 
   /** Opens the thread's poller; fails if the thread has one open. */
-  /** The UDP datagrams of several sessions go out in one system call (udp-raw.c); false without CAP_NET_RAW. */
+  /** The UDP datagrams of several sessions go out in one system call (send-many.c); false without CAP_NET_RAW. */
   readonly sendsUdpTogether: boolean;
 
   constructor() {

@@ -1,8 +1,10 @@
-/* UDP datagrams of many sessions in one sendmmsg. Every UDP session has a socket of its own (its
+/* The packets of many sessions in one sendmmsg. Every UDP session has a socket of its own (its
  * server port, as its client sees it), and a batch of sendmmsg can only go to one socket: once
  * packets from the TUN belong to many sessions, each would cost a system call of its own. A raw
  * IPPROTO_UDP socket takes each datagram with a UDP header of our making, so one call carries the
- * datagrams of every session, each from its session's address and port. */
+ * datagrams of every session, each from its session's address and port. Protocol 41 has one
+ * socket for all sessions already; its packets of several sessions go out in one call too, each
+ * message naming its own source address. */
 #include "dataplane.h"
 
 #include <errno.h>
@@ -65,10 +67,38 @@ uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, const 
   return folded == 0 ? 0xffff : folded;
 }
 
-uint32_t udp_raw_send(int fd, udp_raw_t *s, const uint8_t *buf, const udp_datagram_t *d, uint32_t count,
-                      uint8_t *ok) {
+uint32_t send_many(int fd, send_many_t *s, const uint8_t *buf, const udp_datagram_t *d, uint32_t count,
+                   int udp, uint8_t *ok) {
   if (count > BATCH_MAX) count = BATCH_MAX;
   for (uint32_t i = 0; i < count; i++) {
+    struct msghdr *m = &s->msg[i].msg_hdr;
+    memset(m, 0, sizeof *m);
+    memset(&s->name[i], 0, sizeof s->name[i]);
+    s->name[i].sin_family = AF_INET;
+    s->name[i].sin_addr.s_addr = htonl(d[i].daddr);
+    m->msg_name = &s->name[i];
+    m->msg_namelen = sizeof s->name[i];
+    ok[i] = 0;
+    if (d[i].saddr != 0) {
+      struct in_pktinfo info;
+      memset(&info, 0, sizeof info);
+      info.ipi_spec_dst.s_addr = htonl(d[i].saddr);
+      memset(&s->source[i], 0, sizeof s->source[i]);
+      struct cmsghdr *c = &s->source[i].align;
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof info);
+      memcpy(CMSG_DATA(c), &info, sizeof info);
+      m->msg_control = s->source[i].buf;
+      m->msg_controllen = sizeof s->source[i].buf;
+    }
+    if (!udp) {
+      s->iov[i][0].iov_base = (void *)(buf + d[i].off);
+      s->iov[i][0].iov_len = d[i].len;
+      m->msg_iov = s->iov[i];
+      m->msg_iovlen = 1;
+      continue;
+    }
     uint8_t *h = s->hdr[i];
     uint16_t sport = htons(d[i].sport), dport = htons(d[i].dport), ulen = htons((uint16_t)(8 + d[i].len));
     memcpy(h, &sport, 2);
@@ -77,33 +107,12 @@ uint32_t udp_raw_send(int fd, udp_raw_t *s, const uint8_t *buf, const udp_datagr
     memset(h + 6, 0, 2);
     uint16_t check = udp_checksum(d[i].saddr, d[i].daddr, h, buf + d[i].off, d[i].len);
     memcpy(h + 6, &check, 2);
-
-    struct in_pktinfo info;
-    memset(&info, 0, sizeof info);
-    info.ipi_spec_dst.s_addr = htonl(d[i].saddr);
-    memset(&s->source[i], 0, sizeof s->source[i]);
-    struct cmsghdr *c = &s->source[i].align;
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    memcpy(CMSG_DATA(c), &info, sizeof info);
-
-    memset(&s->name[i], 0, sizeof s->name[i]);
-    s->name[i].sin_family = AF_INET;
-    s->name[i].sin_addr.s_addr = htonl(d[i].daddr);
     s->iov[i][0].iov_base = h;
     s->iov[i][0].iov_len = 8;
     s->iov[i][1].iov_base = (void *)(buf + d[i].off);
     s->iov[i][1].iov_len = d[i].len;
-    struct msghdr *m = &s->msg[i].msg_hdr;
-    memset(m, 0, sizeof *m);
-    m->msg_name = &s->name[i];
-    m->msg_namelen = sizeof s->name[i];
     m->msg_iov = s->iov[i];
     m->msg_iovlen = 2;
-    m->msg_control = s->source[i].buf;
-    m->msg_controllen = sizeof s->source[i].buf;
-    ok[i] = 0;
   }
   uint32_t sent = 0;
   /* As sock_send_batch: sendmmsg stops at the first refused message; the next call reports it. */
