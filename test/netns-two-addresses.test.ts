@@ -59,6 +59,7 @@ describe("a broker with two addresses answers tunnels from the one each client r
       (err: { stdout?: string }) => err.stdout ?? "",
     );
     assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
+    assert.match(dtcps.output, /packet thread: the packets of several sessions go out together/);
     const sockets = await namespaces.exec(broker, "ss", "-Hun", "state", "all", "sport", "ge", ":4028");
     assert.match(sockets, new RegExp(`${REACHED.replace(/\./g, "\\.")}:4028`), `the session's socket is bound to the reached address:\n${sockets}`);
     dtcpc.kill("SIGTERM");
@@ -76,6 +77,27 @@ describe("a broker with two addresses answers tunnels from the one each client r
     );
     assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
     assert.doesNotMatch(dtcpc.lines.join("\n"), /dropped .* from /, "no packet came from the other address");
+    dtcpc.kill("SIGTERM");
+    await dtcpc.exited;
+  });
+
+  test("--no-send-together: each session's packets go out on their own, from the reached address still", async () => {
+    const earlier = children.splice(0);
+    for (const c of earlier) c.kill("SIGTERM");
+    await Promise.all(earlier.map((c) => c.exited));
+    const dtcps = nodeIn(broker, ["bin/dtcps.js", "-U", "--tun-name", "dtcp2a", "--no-send-together"], data!.env);
+    children.push(dtcps);
+    await dtcps.waitFor(/dtcps listening on 0\.0\.0\.0/, 30_000);
+    assert.match(dtcps.output, /packet thread: each session's packets go out in system calls of their own \(--no-send-together\)/);
+    const dtcpc = nodeIn(client, ["bin/dtcpc.js", "-d", "-U", "-t", "host", "-u", "dora", "--auth-file", join(data!.dir, "dtcpc.auth"), REACHED], data!.env);
+    children.push(dtcpc);
+    const up = await dtcpc.waitFor(/tunnel up: /, 30_000);
+    const [, , server6] = /host (\S+) <-> (\S+) on/.exec(up) ?? assert.fail(up);
+    const ping = await run("ip", ["netns", "exec", client, "ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", server6!], { timeout: 30_000 }).then(
+      (r) => r.stdout,
+      (err: { stdout?: string }) => err.stdout ?? "",
+    );
+    assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
     dtcpc.kill("SIGTERM");
     await dtcpc.exited;
   });

@@ -4,11 +4,16 @@
 
 static void stamp_clock(shared_t *sh);
 
-/* pollerOpen(): opens this thread's poller */
+/* pollerOpen(together) -> bool: opens this thread's poller; with together, the packets of several
+ * sessions go out in one sendmmsg where they can. Returns whether UDP ones can (a raw UDP socket). */
 napi_value js_poller_open(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   shared_t *sh;
-  (void)info;
+  size_t argc = 1;
+  napi_value argv[1];
+  bool together = true;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 1) NAPI_CALL(env, napi_get_value_bool(env, argv[0], &together));
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
   if (sh->poller) {
@@ -22,10 +27,10 @@ napi_value js_poller_open(napi_env env, napi_callback_info info) {
   }
   p->refs = 1;
   const char *where;
-  p->udp_raw_fd = udp_raw_open(&where);
+  p->udp_raw_fd = together ? udp_raw_open(&where) : -1;
   if (p->udp_raw_fd < 0) p->udp_raw_fd = -1;
   /* Without it, every session's packets go out on their own. */
-  p->many = calloc(1, sizeof *p->many);
+  p->many = together ? calloc(1, sizeof *p->many) : NULL;
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   /* The loop's own epoll fd is readable whenever the loop has an event to handle. */
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -38,9 +43,9 @@ napi_value js_poller_open(napi_env env, napi_callback_info info) {
   }
   sh->poller = p;
   stamp_clock(sh);
-  napi_value together;
-  NAPI_CALL(env, napi_get_boolean(env, p->udp_raw_fd >= 0, &together));
-  return together;
+  napi_value udp_together;
+  NAPI_CALL(env, napi_get_boolean(env, p->udp_raw_fd >= 0, &udp_together));
+  return udp_together;
 }
 
 static int64_t monotonic_ms(void) {

@@ -271,56 +271,58 @@ describe("Poller", () => {
     }
   });
 
-  test("deferred sends of several sessions go out together, each from its own session's port with a valid checksum", { skip }, async () => {
-    const poller = new Poller();
-    const got: { text: string; port: number }[] = [];
-    const settled: number[][] = [];
-    const sink = new UdpSocket({
-      address: "127.0.0.1",
-      port: 0,
-      onDatagrams(buf, offsets, lengths, _addrs, ports, count) {
-        for (let i = 0; i < count; i++) got.push({ text: buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!), port: ports[i]! });
-      },
+  for (const together of [true, false]) {
+    test(`deferred sends of several sessions go out ${together ? "together" : "each on its own (sendTogether off)"}, each from its own session's port with a valid checksum`, { skip }, async () => {
+      const poller = new Poller({ sendTogether: together });
+      const got: { text: string; port: number }[] = [];
+      const settled: number[][] = [];
+      const sink = new UdpSocket({
+        address: "127.0.0.1",
+        port: 0,
+        onDatagrams(buf, offsets, lengths, _addrs, ports, count) {
+          for (let i = 0; i < count; i++) got.push({ text: buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!), port: ports[i]! });
+        },
+      });
+      const sessions = [0, 1, 2].map(() => new UdpSocket({ address: "127.0.0.1", port: 0, poller, onDatagrams() {} }));
+      const returned: number[] = [];
+      // One received batch, its packets sent on by three sessions (odd and even lengths: the checksum's two paths).
+      const trigger = new UdpSocket({
+        address: "127.0.0.1",
+        port: 0,
+        poller,
+        onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
+          assert.equal(count, 4);
+          const to = (n: number) => [new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(sink.port)] as const;
+          returned.push(sessions[0]!.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), ...to(1), 1));
+          returned.push(sessions[1]!.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), ...to(2), 2));
+          returned.push(sessions[2]!.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), ...to(1), 1));
+        },
+      });
+      poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
+      try {
+        assert.equal(poller.sendsUdpTogether, together, "as root the raw UDP socket opens, unless turned off");
+        sendTo(sink, trigger, "a", "bb", "ccc", "d".repeat(1281));
+        poller.wait(100);
+        assert.deepEqual(returned, [SEND_DEFERRED, SEND_DEFERRED, SEND_DEFERRED]);
+        poller.wait(0);
+        assert.deepEqual(settled, [[1, 2, 1]]);
+        await until(() => got.length === 4);
+        // The kernel drops a datagram whose checksum is wrong: all four arrived, from their sessions' ports.
+        assert.deepEqual(
+          got.sort((x, y) => x.text.length - y.text.length),
+          [
+            { text: "a", port: sessions[0]!.port },
+            { text: "bb", port: sessions[1]!.port },
+            { text: "ccc", port: sessions[1]!.port },
+            { text: "d".repeat(1281), port: sessions[2]!.port },
+          ],
+        );
+      } finally {
+        for (const sock of [sink, trigger, ...sessions]) sock.close();
+        poller.close();
+      }
     });
-    const sessions = [0, 1, 2].map(() => new UdpSocket({ address: "127.0.0.1", port: 0, poller, onDatagrams() {} }));
-    const returned: number[] = [];
-    // One received batch, its packets sent on by three sessions (odd and even lengths: the checksum's two paths).
-    const trigger = new UdpSocket({
-      address: "127.0.0.1",
-      port: 0,
-      poller,
-      onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
-        assert.equal(count, 4);
-        const to = (n: number) => [new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(sink.port)] as const;
-        returned.push(sessions[0]!.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), ...to(1), 1));
-        returned.push(sessions[1]!.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), ...to(2), 2));
-        returned.push(sessions[2]!.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), ...to(1), 1));
-      },
-    });
-    poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
-    try {
-      assert.equal(poller.sendsUdpTogether, true, "as root the raw UDP socket opens");
-      sendTo(sink, trigger, "a", "bb", "ccc", "d".repeat(1281));
-      poller.wait(100);
-      assert.deepEqual(returned, [SEND_DEFERRED, SEND_DEFERRED, SEND_DEFERRED]);
-      poller.wait(0);
-      assert.deepEqual(settled, [[1, 2, 1]]);
-      await until(() => got.length === 4);
-      // The kernel drops a datagram whose checksum is wrong: all four arrived, from their sessions' ports.
-      assert.deepEqual(
-        got.sort((x, y) => x.text.length - y.text.length),
-        [
-          { text: "a", port: sessions[0]!.port },
-          { text: "bb", port: sessions[1]!.port },
-          { text: "ccc", port: sessions[1]!.port },
-          { text: "d".repeat(1281), port: sessions[2]!.port },
-        ],
-      );
-    } finally {
-      for (const sock of [sink, trigger, ...sessions]) sock.close();
-      poller.close();
-    }
-  });
+  }
 
   test("once closed, wait() and opening a channel on it fail with EBADF", () => {
     const poller = new Poller();
@@ -513,60 +515,62 @@ describe("RawSocket41 source address", { skip }, () => {
 });
 
 describe("RawSocket41 in a poller", { skip }, () => {
-  test("deferred sends of several sessions go out together, each from its own source address", async () => {
-    const nonce = randomBytes(8).toString("hex");
-    const got: { text: string; source: string }[] = [];
-    const watcher = new RawSocket41({
-      onPackets(buf, offsets, lengths, addrs, count) {
-        for (let i = 0; i < count; i++) {
-          const text = buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!);
-          if (text.startsWith(nonce)) got.push({ text, source: uint32ToIpv4(addrs[i]!) });
-        }
-      },
+  for (const together of [true, false]) {
+    test(`deferred sends of several sessions go out ${together ? "together" : "each on its own (sendTogether off)"}, each from its own source address`, async () => {
+      const nonce = randomBytes(8).toString("hex");
+      const got: { text: string; source: string }[] = [];
+      const watcher = new RawSocket41({
+        onPackets(buf, offsets, lengths, addrs, count) {
+          for (let i = 0; i < count; i++) {
+            const text = buf.toString("latin1", offsets[i]!, offsets[i]! + lengths[i]!);
+            if (text.startsWith(nonce)) got.push({ text, source: uint32ToIpv4(addrs[i]!) });
+          }
+        },
+      });
+      const poller = new Poller({ sendTogether: together });
+      const settled: number[][] = [];
+      const raw41 = new RawSocket41({ poller, onPackets() {} });
+      const returned: number[] = [];
+      // One received batch, its packets sent on for three sessions with their own sources (the third: the route's).
+      const trigger = new UdpSocket({
+        address: "127.0.0.1",
+        port: 0,
+        poller,
+        onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
+          assert.equal(count, 4);
+          const to = (n: number) => new Uint32Array(n).fill(LOOPBACK);
+          returned.push(raw41.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), to(1), 1, ipv4ToUint32("127.0.0.7")));
+          returned.push(raw41.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), to(2), 2, ipv4ToUint32("127.0.0.8")));
+          returned.push(raw41.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), to(1), 1));
+        },
+      });
+      const sender = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
+      poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
+      try {
+        const payloads = ["a", "bb", "ccc", "dddd"].map((x) => `${nonce}${x}`);
+        const buf = Buffer.from(payloads.join(""));
+        const lengths = Uint32Array.from(payloads, (p) => p.length);
+        const offsets = Uint32Array.from(payloads, (_, i) => payloads.slice(0, i).join("").length);
+        assert.equal(sender.sendBatch(buf, offsets, lengths, new Uint32Array(4).fill(LOOPBACK), new Uint16Array(4).fill(trigger.port), 4), 4);
+        poller.wait(100);
+        assert.deepEqual(returned, [SEND_DEFERRED, SEND_DEFERRED, SEND_DEFERRED]);
+        assert.deepEqual(settled, [[1, 2, 1]]);
+        await until(() => got.length >= 4);
+        assert.deepEqual(
+          got.sort((x, y) => x.text.length - y.text.length),
+          [
+            { text: `${nonce}a`, source: "127.0.0.7" },
+            { text: `${nonce}bb`, source: "127.0.0.8" },
+            { text: `${nonce}ccc`, source: "127.0.0.8" },
+            { text: `${nonce}dddd`, source: "127.0.0.1" },
+          ],
+        );
+      } finally {
+        for (const c of [trigger, sender, raw41, watcher]) c.close();
+        poller.close();
+      }
     });
-    const poller = new Poller();
-    const settled: number[][] = [];
-    const raw41 = new RawSocket41({ poller, onPackets() {} });
-    const returned: number[] = [];
-    // One received batch, its packets sent on for three sessions with their own sources (the third: the route's).
-    const trigger = new UdpSocket({
-      address: "127.0.0.1",
-      port: 0,
-      poller,
-      onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
-        assert.equal(count, 4);
-        const to = (n: number) => new Uint32Array(n).fill(LOOPBACK);
-        returned.push(raw41.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), to(1), 1, ipv4ToUint32("127.0.0.7")));
-        returned.push(raw41.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), to(2), 2, ipv4ToUint32("127.0.0.8")));
-        returned.push(raw41.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), to(1), 1));
-      },
-    });
-    const sender = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
-    poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
-    try {
-      const payloads = ["a", "bb", "ccc", "dddd"].map((x) => `${nonce}${x}`);
-      const buf = Buffer.from(payloads.join(""));
-      const lengths = Uint32Array.from(payloads, (p) => p.length);
-      const offsets = Uint32Array.from(payloads, (_, i) => payloads.slice(0, i).join("").length);
-      assert.equal(sender.sendBatch(buf, offsets, lengths, new Uint32Array(4).fill(LOOPBACK), new Uint16Array(4).fill(trigger.port), 4), 4);
-      poller.wait(100);
-      assert.deepEqual(returned, [SEND_DEFERRED, SEND_DEFERRED, SEND_DEFERRED]);
-      assert.deepEqual(settled, [[1, 2, 1]]);
-      await until(() => got.length >= 4);
-      assert.deepEqual(
-        got.sort((x, y) => x.text.length - y.text.length),
-        [
-          { text: `${nonce}a`, source: "127.0.0.7" },
-          { text: `${nonce}bb`, source: "127.0.0.8" },
-          { text: `${nonce}ccc`, source: "127.0.0.8" },
-          { text: `${nonce}dddd`, source: "127.0.0.1" },
-        ],
-      );
-    } finally {
-      for (const c of [trigger, sender, raw41, watcher]) c.close();
-      poller.close();
-    }
-  });
+  }
 });
 
 describe("TunDevice and capabilities (in a network namespace)", { skip }, () => {

@@ -88,8 +88,8 @@ interface Addon {
   socketPair(): [number, number];
   icmp6Send(ifname: string, packet: Uint8Array): void;
   close(h: Handle): void;
-  /** True when the datagrams of several UDP sessions can go out in one call (a raw UDP socket opened). */
-  pollerOpen(): boolean;
+  /** With together, the packets of several sessions go out in one call; true when UDP ones can too (a raw UDP socket opened). */
+  pollerOpen(together: boolean): boolean;
   pollerNext(timeoutMs: number): number | [number, NodeJS.ErrnoException];
   pollerClose(): void;
   batch(): [Buffer, Uint32Array, Uint32Array, Uint32Array, Uint16Array, Uint32Array, Float64Array];
@@ -197,11 +197,12 @@ export class Poller {
   #onSettled: SendsSettled | null = null;
 
   /** Opens the thread's poller; fails if the thread has one open. */
-  /** The UDP datagrams of several sessions go out in one system call (send-many.c); false without CAP_NET_RAW. */
+  /** The UDP datagrams of several sessions go out in one system call (send-many.c); false without CAP_NET_RAW or with sendTogether off. */
   readonly sendsUdpTogether: boolean;
 
-  constructor() {
-    this.sendsUdpTogether = this.#addon.pollerOpen();
+  /** sendTogether (default true): the packets of several sessions go out in one system call where they can. */
+  constructor(options: { sendTogether?: boolean } = {}) {
+    this.sendsUdpTogether = this.#addon.pollerOpen(options.sendTogether ?? true);
     [, , , , , this.#state, this.#clock] = this.#addon.batch();
     const [offsets, lengths, addrs, ports, segments, sent] = this.#addon.outbox();
     this.#out = { offsets, lengths, addrs, ports, segments, sent };

@@ -45,6 +45,8 @@ export interface UserspaceDataPlaneOptions {
   udpListenAddress?: string;
   /** Default true. False relaxes the outer IPv4 check for carrier-grade NATs (see acceptance.ts). */
   strictOuterSource?: boolean;
+  /** Default true: the packets of several sessions go out in one system call (send-many.c); false sends each session's on its own. */
+  sendTogether?: boolean;
   /** How often the worker reports counters, at most 1000 ms; default 1000. */
   statsIntervalMs?: number;
   /** A TCP session whose client reads nothing of what waits for it for this long ends; default 30 s. */
@@ -111,7 +113,16 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     this.#poolPrefixes = opts.pools.map(parsePrefix6);
     this.#pools = this.#poolPrefixes.map(formatPrefix6);
     const strictOuterSource = opts.strictOuterSource ?? true;
-    this.#config = { tunName, mtu, txQueueLen: 4096, udpListenAddress, strictOuterSource, statsIntervalMs, streamStallMs: opts.streamStallMs ?? 30_000 };
+    this.#config = {
+      tunName,
+      mtu,
+      txQueueLen: 4096,
+      udpListenAddress,
+      strictOuterSource,
+      sendTogether: opts.sendTogether ?? true,
+      statsIntervalMs,
+      streamStallMs: opts.streamStallMs ?? 30_000,
+    };
     this.#tunName = tunName;
     this.#log = opts.log;
     this.#forwardingMarker = opts.forwardingMarker ?? null;

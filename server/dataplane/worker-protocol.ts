@@ -8,6 +8,8 @@ export interface WorkerConfig {
   txQueueLen: number;
   udpListenAddress: string;
   strictOuterSource: boolean;
+  /** The packets of several sessions go out in one system call (dtcps --no-send-together: false). */
+  sendTogether: boolean;
   statsIntervalMs: number;
   /** A TCP session whose client has read nothing of what waits for it for this long is ended. */
   streamStallMs: number;

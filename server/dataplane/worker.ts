@@ -59,13 +59,15 @@ try {
 } catch {
   post({ kind: "log", level: "info", message: `packet thread at normal priority: nice ${PACKET_THREAD_NICE} needs CAP_SYS_NICE or LimitNICE` });
 }
-const poller = new Poller();
+const poller = new Poller({ sendTogether: config.sendTogether });
 post({
   kind: "log",
   level: "info",
-  message: poller.sendsUdpTogether
-    ? "packet thread: the UDP datagrams of several sessions go out together, on a raw UDP socket"
-    : "packet thread: each UDP session's datagrams go out on its own socket (no raw UDP socket: CAP_NET_RAW?)",
+  message: !config.sendTogether
+    ? "packet thread: each session's packets go out in system calls of their own (--no-send-together)"
+    : poller.sendsUdpTogether
+      ? "packet thread: the packets of several sessions go out together (UDP on a raw UDP socket)"
+      : "packet thread: the protocol-41 packets of several sessions go out together; each UDP session's on its own socket (no raw UDP socket: CAP_NET_RAW?)",
 });
 const channels = openChannels(poller);
 // Assigned before the event loop can deliver a batch to the callbacks above.
