@@ -46,12 +46,14 @@ describe("a broker with two addresses answers tunnels from the one each client r
     data?.cleanup();
   });
 
-  test("UDP: the client reaching one address gets its packets back from it, not from the routing table's choice", async () => {
-    const dtcps = nodeIn(broker, ["bin/dtcps.js", "-U", "--tun-name", "dtcp2a"], data!.env);
-    children.push(dtcps);
-    await dtcps.waitFor(/dtcps listening on 0\.0\.0\.0/, 30_000);
-    const dtcpc = nodeIn(client, ["bin/dtcpc.js", "-d", "-U", "-t", "host", "-u", "dora", "--auth-file", join(data!.dir, "dtcpc.auth"), REACHED], data!.env);
+  /** dtcpc with a host tunnel to the reached address. */
+  const hostTunnel = (...args: string[]): Child => {
+    const dtcpc = nodeIn(client, ["bin/dtcpc.js", "-d", ...args, "-t", "host", "-u", "dora", "--auth-file", join(data!.dir, "dtcpc.auth"), REACHED], data!.env);
     children.push(dtcpc);
+    return dtcpc;
+  };
+  /** Once the tunnel is up: three pings to the server's tunnel address, all answered. */
+  const pingsThrough = async (dtcpc: Child): Promise<void> => {
     const up = await dtcpc.waitFor(/tunnel up: /, 30_000);
     const [, , server6] = /host (\S+) <-> (\S+) on/.exec(up) ?? assert.fail(up);
     const ping = await run("ip", ["netns", "exec", client, "ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", server6!], { timeout: 30_000 }).then(
@@ -59,6 +61,14 @@ describe("a broker with two addresses answers tunnels from the one each client r
       (err: { stdout?: string }) => err.stdout ?? "",
     );
     assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
+  };
+
+  test("UDP: the client reaching one address gets its packets back from it, not from the routing table's choice", async () => {
+    const dtcps = nodeIn(broker, ["bin/dtcps.js", "-U", "--tun-name", "dtcp2a"], data!.env);
+    children.push(dtcps);
+    await dtcps.waitFor(/dtcps listening on 0\.0\.0\.0/, 30_000);
+    const dtcpc = hostTunnel("-U");
+    await pingsThrough(dtcpc);
     assert.match(dtcps.output, /packet thread: the packets of several sessions go out together/);
     const sockets = await namespaces.exec(broker, "ss", "-Hun", "state", "all", "sport", "ge", ":4028");
     assert.match(sockets, new RegExp(`${REACHED.replace(/\./g, "\\.")}:4028`), `the session's socket is bound to the reached address:\n${sockets}`);
@@ -67,15 +77,8 @@ describe("a broker with two addresses answers tunnels from the one each client r
   });
 
   test("protocol 41: the client gets its packets back from the reached address, not from the routing table's choice", async () => {
-    const dtcpc = nodeIn(client, ["bin/dtcpc.js", "-d", "-t", "host", "-u", "dora", "--auth-file", join(data!.dir, "dtcpc.auth"), REACHED], data!.env);
-    children.push(dtcpc);
-    const up = await dtcpc.waitFor(/tunnel up: /, 30_000);
-    const [, , server6] = /host (\S+) <-> (\S+) on/.exec(up) ?? assert.fail(up);
-    const ping = await run("ip", ["netns", "exec", client, "ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", server6!], { timeout: 30_000 }).then(
-      (r) => r.stdout,
-      (err: { stdout?: string }) => err.stdout ?? "",
-    );
-    assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
+    const dtcpc = hostTunnel();
+    await pingsThrough(dtcpc);
     assert.doesNotMatch(dtcpc.lines.join("\n"), /dropped .* from /, "no packet came from the other address");
     dtcpc.kill("SIGTERM");
     await dtcpc.exited;
@@ -89,15 +92,8 @@ describe("a broker with two addresses answers tunnels from the one each client r
     children.push(dtcps);
     await dtcps.waitFor(/dtcps listening on 0\.0\.0\.0/, 30_000);
     assert.match(dtcps.output, /packet thread: each session's packets go out in system calls of their own \(--no-send-together\)/);
-    const dtcpc = nodeIn(client, ["bin/dtcpc.js", "-d", "-U", "-t", "host", "-u", "dora", "--auth-file", join(data!.dir, "dtcpc.auth"), REACHED], data!.env);
-    children.push(dtcpc);
-    const up = await dtcpc.waitFor(/tunnel up: /, 30_000);
-    const [, , server6] = /host (\S+) <-> (\S+) on/.exec(up) ?? assert.fail(up);
-    const ping = await run("ip", ["netns", "exec", client, "ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", server6!], { timeout: 30_000 }).then(
-      (r) => r.stdout,
-      (err: { stdout?: string }) => err.stdout ?? "",
-    );
-    assert.match(ping, /3 packets transmitted, 3 received/, `${ping}\n${dtcpc.lines.join("\n")}`);
+    const dtcpc = hostTunnel("-U");
+    await pingsThrough(dtcpc);
     dtcpc.kill("SIGTERM");
     await dtcpc.exited;
   });

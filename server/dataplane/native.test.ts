@@ -127,6 +127,19 @@ describe("UdpSocket", { skip }, () => {
   });
 });
 
+/** A poller's UDP socket that hands each batch (four datagrams) to `split`, which sends them on as sessions would. */
+function splitter(poller: Poller, split: (buf: Buffer, offsets: Uint32Array, lengths: Uint32Array) => void): UdpSocket {
+  return new UdpSocket({
+    address: "127.0.0.1",
+    port: 0,
+    poller,
+    onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
+      assert.equal(count, 4);
+      split(buf, offsets, lengths);
+    },
+  });
+}
+
 describe("Poller", () => {
   // UDP on loopback needs no privileges. Each test has its own poller and sockets.
   const sendTo = (from: UdpSocket, to: UdpSocket, ...payloads: string[]): void => {
@@ -286,17 +299,11 @@ describe("Poller", () => {
       const sessions = [0, 1, 2].map(() => new UdpSocket({ address: "127.0.0.1", port: 0, poller, onDatagrams() {} }));
       const returned: number[] = [];
       // One received batch, its packets sent on by three sessions (odd and even lengths: the checksum's two paths).
-      const trigger = new UdpSocket({
-        address: "127.0.0.1",
-        port: 0,
-        poller,
-        onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
-          assert.equal(count, 4);
-          const to = (n: number) => [new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(sink.port)] as const;
-          returned.push(sessions[0]!.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), ...to(1), 1));
-          returned.push(sessions[1]!.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), ...to(2), 2));
-          returned.push(sessions[2]!.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), ...to(1), 1));
-        },
+      const trigger = splitter(poller, (buf, offsets, lengths) => {
+        const to = (n: number) => [new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(sink.port)] as const;
+        returned.push(sessions[0]!.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), ...to(1), 1));
+        returned.push(sessions[1]!.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), ...to(2), 2));
+        returned.push(sessions[2]!.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), ...to(1), 1));
       });
       poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
       try {
@@ -532,17 +539,11 @@ describe("RawSocket41 in a poller", { skip }, () => {
       const raw41 = new RawSocket41({ poller, onPackets() {} });
       const returned: number[] = [];
       // One received batch, its packets sent on for three sessions with their own sources (the third: the route's).
-      const trigger = new UdpSocket({
-        address: "127.0.0.1",
-        port: 0,
-        poller,
-        onDatagrams(buf, offsets, lengths, _addrs, _ports, count) {
-          assert.equal(count, 4);
-          const to = (n: number) => new Uint32Array(n).fill(LOOPBACK);
-          returned.push(raw41.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), to(1), 1, ipv4ToUint32("127.0.0.7")));
-          returned.push(raw41.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), to(2), 2, ipv4ToUint32("127.0.0.8")));
-          returned.push(raw41.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), to(1), 1));
-        },
+      const trigger = splitter(poller, (buf, offsets, lengths) => {
+        const to = (n: number) => new Uint32Array(n).fill(LOOPBACK);
+        returned.push(raw41.sendBatch(buf, offsets.subarray(0, 1), lengths.subarray(0, 1), to(1), 1, ipv4ToUint32("127.0.0.7")));
+        returned.push(raw41.sendBatch(buf, offsets.subarray(1, 3), lengths.subarray(1, 3), to(2), 2, ipv4ToUint32("127.0.0.8")));
+        returned.push(raw41.sendBatch(buf, offsets.subarray(3, 4), lengths.subarray(3, 4), to(1), 1));
       });
       const sender = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
       poller.deferSends((count, sent) => settled.push(Array.from(sent.subarray(0, count))));
