@@ -51,6 +51,11 @@ typedef struct {
   send_many_t *many;   /* scratch of send_many */
   udp_datagram_t dgram[BATCH_MAX];
   uint8_t dgram_ok[BATCH_MAX];
+  /* The outbox's sends as one flush resolved them: channel (NULL: invalid), packets, source. */
+  struct {
+    chan_t *ch;
+    uint32_t start, count, source;
+  } seg[BATCH_MAX];
 } poller_t;
 
 /* Slots of the poller's state array. SEGMENTS: sends JS queued in the outbox; the next pollerNext

@@ -61,19 +61,23 @@ static void stamp_clock(shared_t *sh) {
   sh->clock_data[0] = (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* The channel of queued send k if the send is valid (its channel open, every slice inside the
- * shared buffer), else NULL. */
-static chan_t *segment_chan(shared_t *sh, poller_t *p, uint32_t k, uint32_t *start, uint32_t *count) {
+/* Resolves the queued sends once per flush into p->seg: each one's channel if the send is valid
+ * (its channel open, every slice inside the shared buffer), else NULL. */
+static void resolve_segments(shared_t *sh, poller_t *p, uint32_t segments) {
   outbox_t *o = &sh->out;
   size_t buflen = (size_t)BATCH_MAX * sh->b.stride;
-  int32_t index = o->seg[k * SEGMENT_FIELDS];
-  *start = (uint32_t)o->seg[k * SEGMENT_FIELDS + 1];
-  *count = (uint32_t)o->seg[k * SEGMENT_FIELDS + 2];
-  chan_t *ch = index >= 0 && index < p->nchans ? p->chans[index] : NULL;
-  bool valid = ch && ch->fd >= 0 && *start <= BATCH_MAX && *count <= BATCH_MAX - *start;
-  for (uint32_t i = *start; valid && i < *start + *count; i++)
-    valid = (size_t)o->off[i] + o->len[i] <= buflen;
-  return valid ? ch : NULL;
+  for (uint32_t k = 0; k < segments; k++) {
+    int32_t index = o->seg[k * SEGMENT_FIELDS];
+    uint32_t start = (uint32_t)o->seg[k * SEGMENT_FIELDS + 1], count = (uint32_t)o->seg[k * SEGMENT_FIELDS + 2];
+    chan_t *ch = index >= 0 && index < p->nchans ? p->chans[index] : NULL;
+    bool valid = ch && ch->fd >= 0 && start <= BATCH_MAX && count <= BATCH_MAX - start;
+    for (uint32_t i = start; valid && i < start + count; i++)
+      valid = (size_t)o->off[i] + o->len[i] <= buflen;
+    p->seg[k].ch = valid ? ch : NULL;
+    p->seg[k].start = start;
+    p->seg[k].count = count;
+    p->seg[k].source = (uint32_t)o->seg[k * SEGMENT_FIELDS + 3];
+  }
 }
 
 /* A send that joins the others of its kind in one sendmmsg: a UDP one whose socket is bound to an
@@ -89,24 +93,23 @@ static bool joins(const chan_t *ch, enum chan_kind kind, const chan_t *raw41) {
  * their own sockets). */
 static uint64_t outbox_flush_many(shared_t *sh, poller_t *p, uint32_t segments, enum chan_kind kind) {
   outbox_t *o = &sh->out;
-  uint32_t sessions = 0, n = 0, start, count;
+  uint32_t sessions = 0, n = 0;
   chan_t *raw41 = NULL;
-  for (uint32_t k = 0; kind == CHAN_RAW41 && !raw41 && k < segments; k++) {
-    chan_t *ch = segment_chan(sh, p, k, &start, &count);
-    if (ch && ch->kind == CHAN_RAW41) raw41 = ch;
-  }
+  for (uint32_t k = 0; kind == CHAN_RAW41 && !raw41 && k < segments; k++)
+    if (p->seg[k].ch && p->seg[k].ch->kind == CHAN_RAW41) raw41 = p->seg[k].ch;
   int fd = kind == CHAN_UDP ? p->udp_raw_fd : raw41 ? raw41->fd : -1;
   if (fd < 0 || !p->many) return 0;
   for (uint32_t k = 0; k < segments; k++)
-    if (joins(segment_chan(sh, p, k, &start, &count), kind, raw41)) sessions++;
+    if (joins(p->seg[k].ch, kind, raw41)) sessions++;
   /* One session's packets go out in one call on its own socket anyway (UDP: checksums by the kernel). */
   if (sessions < 2) return 0;
   uint64_t made = 0;
   for (uint32_t k = 0; k < segments; k++) {
-    chan_t *ch = segment_chan(sh, p, k, &start, &count);
+    chan_t *ch = p->seg[k].ch;
+    uint32_t start = p->seg[k].start, count = p->seg[k].count;
     if (!joins(ch, kind, raw41) || count > BATCH_MAX - n) continue;
     made |= 1ull << k;
-    uint32_t source = kind == CHAN_UDP ? ch->local_addr : (uint32_t)o->seg[k * SEGMENT_FIELDS + 3];
+    uint32_t source = kind == CHAN_UDP ? ch->local_addr : p->seg[k].source;
     for (uint32_t i = start; i < start + count; i++, n++) {
       p->dgram[n] = (udp_datagram_t){.off = o->off[i], .len = o->len[i], .saddr = source, .daddr = o->addr[i],
                                      .sport = ch->local_port, .dport = kind == CHAN_UDP ? o->port[i] : 0};
@@ -116,9 +119,8 @@ static uint64_t outbox_flush_many(shared_t *sh, poller_t *p, uint32_t segments, 
   n = 0;
   for (uint32_t k = 0; k < segments; k++) {
     if (!(made & (1ull << k))) continue;
-    segment_chan(sh, p, k, &start, &count);
     uint32_t sent = 0;
-    for (uint32_t i = 0; i < count; i++, n++) sent += p->dgram_ok[n];
+    for (uint32_t i = 0; i < p->seg[k].count; i++, n++) sent += p->dgram_ok[n];
     o->sent[k] = sent;
   }
   return made;
@@ -130,12 +132,12 @@ static uint64_t outbox_flush_many(shared_t *sh, poller_t *p, uint32_t segments, 
 static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
   outbox_t *o = &sh->out;
   batch_t *b = &sh->b;
+  resolve_segments(sh, p, segments);
   uint64_t made = outbox_flush_many(sh, p, segments, CHAN_UDP) | outbox_flush_many(sh, p, segments, CHAN_RAW41);
   for (uint32_t k = 0; k < segments; k++) {
     if (made & (1ull << k)) continue;
-    uint32_t start, count;
-    uint32_t source = (uint32_t)o->seg[k * SEGMENT_FIELDS + 3];
-    chan_t *ch = segment_chan(sh, p, k, &start, &count);
+    uint32_t start = p->seg[k].start, count = p->seg[k].count, source = p->seg[k].source;
+    chan_t *ch = p->seg[k].ch;
     if (!ch)
       o->sent[k] = 0;
     else if (ch->kind == CHAN_TUN)

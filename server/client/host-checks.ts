@@ -3,7 +3,7 @@
 // where the control connection reached (not to whatever address a reply names), and no address or
 // prefix from a reply may take over one this host already has or already routes elsewhere. Pure:
 // the host's addresses and routes come in as a HostView (system.ts reads them).
-import { formatIpv4, parseIpv4 } from "../net/ipv4.ts";
+import { parseIpv4 } from "../net/ipv4.ts";
 import { formatIpv6, parseIpv6 } from "../net/ipv6.ts";
 import { addressInPrefix, formatPrefix6, parsePrefix6, prefixesOverlap, type Prefix6 } from "../net/prefix.ts";
 import type { TunnelServer } from "./args.ts";
@@ -53,7 +53,7 @@ export function outerDestination(
   }
   const refused = refusedOuterAddress(reply.serverIPv4);
   if (refused !== null) return { ok: false, error: `the server names ${refused} as its tunnel address` };
-  if (hostIpv4.includes(formatIpv4(parseIpv4(reply.serverIPv4)))) {
+  if (hostIpv4.includes(reply.serverIPv4)) {
     return { ok: false, error: `the server names ${reply.serverIPv4}, an address of this host, as its tunnel address (a routing loop)` };
   }
   return { ok: true, address: reply.serverIPv4, note: null };
