@@ -10,6 +10,7 @@
         "native/dataplane/sock.c",
         "native/dataplane/stream.c",
         "native/dataplane/tun.c",
+        "native/dataplane/offload.c",
         "native/dataplane/send-many.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],

@@ -9,11 +9,12 @@
 
 /* ---- exported functions ---- */
 
-/* tunOpen(name, mtu, txqueuelen, onBatch, onError, index) -> [handle, actualName]
- * index -1: polled by the event loop, which calls onBatch; else read by the poller under index. */
+/* tunOpen(name, mtu, txqueuelen, onBatch, onError, index, offload) -> [handle, actualName, offloadOn]
+ * index -1: polled by the event loop, which calls onBatch; else read by the poller under index.
+ * offload: try TSO6 and checksum offload (offload.c); offloadOn says whether the kernel took them. */
 static napi_value js_tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6], handle, result, v;
+  size_t argc = 7;
+  napi_value argv[7], handle, result, v;
   char name[32], actual[16], what[40];
   size_t name_len;
   uint32_t mtu, qlen;
@@ -30,12 +31,26 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
     return NULL;
   int32_t index;
   if (!get_index(env, argv[5], &index)) return NULL;
+  bool offload = false, offload_on = false;
+  if (argc >= 7) NAPI_CALL(env, napi_get_value_bool(env, argv[6], &offload));
+  tun_offload_t *o = offload ? tun_offload_new() : NULL;
+  if (offload && !o) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
   shared_t *sh;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
   /* Slots must hold this TUN's largest packet (and the tunnel packets carrying it). */
   uint32_t slot = SLOT_FOR_MTU(mtu > 65535 ? 65535 : mtu);
-  if (slot > sh->b.slot && !shared_alloc(env, sh, slot)) return NULL;
-  int fd = tun_open(name, mtu, qlen, actual, &where);
+  if (slot > sh->b.slot && !shared_alloc(env, sh, slot)) {
+    tun_offload_free(o);
+    return NULL;
+  }
+  int fd = tun_open(name, mtu, qlen, offload, &offload_on, actual, &where);
+  if (!offload_on) {
+    tun_offload_free(o);
+    o = NULL;
+  }
   snprintf(what, sizeof what, "tun %s", fd < 0 ? name : actual);
   if (fd < 0) {
     /* EACCES on open() is the device node's mode (0600 on some systems), not a capability. */
@@ -44,11 +59,45 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
                                 node_mode ? "read-write access to /dev/net/tun" : "CAP_NET_ADMIN"));
     return NULL;
   }
-  if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4], index))) return NULL;
-  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+  if (!(handle = chan_new(env, fd, CHAN_TUN, what, argv[3], argv[4], index))) {
+    tun_offload_free(o);
+    return NULL;
+  }
+  void *data;
+  NAPI_CALL(env, napi_get_value_external(env, handle, &data));
+  ((chan_t *)data)->offload = o;
+  NAPI_CALL(env, napi_create_array_with_length(env, 3, &result));
   NAPI_CALL(env, napi_set_element(env, result, 0, handle));
   NAPI_CALL(env, napi_create_string_utf8(env, actual, NAPI_AUTO_LENGTH, &v));
   NAPI_CALL(env, napi_set_element(env, result, 1, v));
+  NAPI_CALL(env, napi_get_boolean(env, offload_on, &v));
+  NAPI_CALL(env, napi_set_element(env, result, 2, v));
+  return result;
+}
+
+/* tunOffloadStats(handle) -> [superIn, segmentsIn, superOut, joinedOut, bad]: super-packets read
+ * and the segments made of them, super-packets written and the segments joined into them, reads
+ * dropped for a header the splitter does not take. Zeros without offloads. */
+static napi_value js_tun_offload_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, v;
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "read"))) return NULL;
+  const tun_offload_t *o = ch->offload;
+  double values[5] = {0};
+  if (o) {
+    values[0] = (double)o->super_in;
+    values[1] = (double)o->segments_in;
+    values[2] = (double)o->super_out;
+    values[3] = (double)o->joined_out;
+    values[4] = (double)o->bad;
+  }
+  NAPI_CALL(env, napi_create_array_with_length(env, 5, &result));
+  for (uint32_t i = 0; i < 5; i++) {
+    NAPI_CALL(env, napi_create_double(env, values[i], &v));
+    NAPI_CALL(env, napi_set_element(env, result, i, v));
+  }
   return result;
 }
 
@@ -153,7 +202,7 @@ static napi_value js_stream_open(napi_env env, napi_callback_info info) {
     int err = 0;
     stream_flush(fd, st, &err);
     stream_arm(ch);
-    stream_mark_ready(ch);
+    chan_mark_ready(ch);
   }
   return external;
 }
@@ -304,7 +353,7 @@ static napi_value js_tun_write(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "not a TUN device");
     return NULL;
   }
-  NAPI_CALL(env, napi_create_uint32(env, tun_write_batch(ch->fd, a.buf, a.off, a.len, a.count), &result));
+  NAPI_CALL(env, napi_create_uint32(env, tun_write_batch(ch->fd, ch->offload, a.buf, a.off, a.len, a.count), &result));
   return result;
 }
 
@@ -450,6 +499,7 @@ NAPI_MODULE_INIT() {
       {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunWrite", NULL, js_tun_write, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunPersist", NULL, js_tun_persist, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tunOffloadStats", NULL, js_tun_offload_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"raw41Open", NULL, js_raw41_open, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -42,7 +42,8 @@ typedef struct {
   int polled;        /* an epoll_wait happened since the deadline was set */
   int64_t deadline;  /* CLOCK_MONOTONIC ms */
   chan_t *dead;      /* closed channels the event array may still name, released before the next epoll_wait */
-  chan_t *ready;     /* streams with whole packets buffered but no event to wake them: served before waiting */
+  chan_t *ready;     /* channels with whole packets held (a stream's buffer, a TUN's super-packet) but no
+                      * event to wake them: served before waiting */
   chan_t **chans;    /* open channels by index: the outbox names them so */
   int32_t nchans;
   /* Sends the UDP datagrams of several sessions in one call (send-many.c); -1 when it could not be
@@ -105,8 +106,9 @@ struct chan {
   uint16_t local_port;
   chan_t *next_dead;
   stream_t *stream;        /* CHAN_STREAM: its buffers */
+  tun_offload_t *offload;  /* CHAN_TUN with offloads on: super-packets split and joined */
   int out_armed;           /* CHAN_STREAM: the poller also waits for room to write */
-  int in_ready;            /* CHAN_STREAM: on the poller's ready list */
+  int in_ready;            /* on the poller's ready list (a stream's or a TUN's packets held) */
   chan_t *next_ready;
 };
 
@@ -143,7 +145,8 @@ void poller_release_dead(poller_t *p);
 void poller_unref(poller_t *p);
 const char *read_syscall(chan_t *ch);
 void stream_arm(chan_t *ch);
-void stream_mark_ready(chan_t *ch);
+/* Puts a channel with packets held on the poller's ready list. */
+void chan_mark_ready(chan_t *ch);
 void throw_napi_failure(napi_env env, const char *call);
 
 /* ---- args.c: arguments, the shared batch ---- */

@@ -56,6 +56,8 @@ static void chan_release(chan_t *ch) {
     free(ch->stream);
     ch->stream = NULL;
   }
+  tun_offload_free(ch->offload);
+  ch->offload = NULL;
   napi_delete_reference(ch->env, ch->on_batch);
   napi_delete_reference(ch->env, ch->on_error);
   napi_delete_reference(ch->env, ch->self);
@@ -146,7 +148,7 @@ static void deliver(chan_t *ch, int count) {
 /* One batch from the channel into the shared batch; see the read functions. */
 int chan_read(chan_t *ch, batch_t *b, int *err) {
   b->taken = b->oversized = 0;
-  if (ch->kind == CHAN_TUN) return tun_read_batch(ch->fd, b, err);
+  if (ch->kind == CHAN_TUN) return tun_read_batch(ch->fd, ch->offload, b, err);
   if (ch->kind == CHAN_UDP) return udp_recv_batch(ch->fd, b, err);
   if (ch->kind == CHAN_STREAM) return stream_read_batch(ch->fd, ch->stream, b, err);
   return raw41_recv_batch(ch->fd, b, err);
@@ -174,9 +176,14 @@ napi_value chan_error(napi_env env, chan_t *ch, const char *syscall, int err) {
   return errno_error(env, ch->what, syscall, err, NULL);
 }
 
-/* Whole packets left in a stream's buffer wake no epoll: the poller serves it before waiting again. */
-void stream_mark_ready(chan_t *ch) {
-  if (ch->in_ready || !stream_has_frame(ch->stream)) return;
+/* Whole packets left in a stream's buffer, or a TUN's super-packet not yet all handed out, wake no
+ * epoll: the poller serves the channel before waiting again. */
+static bool chan_holds(const chan_t *ch) {
+  return ch->kind == CHAN_STREAM ? stream_has_frame(ch->stream) : ch->kind == CHAN_TUN && tun_has_held(ch->offload);
+}
+
+void chan_mark_ready(chan_t *ch) {
+  if (ch->in_ready || !chan_holds(ch)) return;
   ch->in_ready = 1;
   ch->next_ready = ch->poller->ready;
   ch->poller->ready = ch;
@@ -216,6 +223,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     }
     napi_close_handle_scope(ch->env, scope);
     if (err || !full) break;
+    /* The rest of a super-packet is served now: no event would come for it. At most 64 KB of
+     * one-byte segments, so this ends. */
+    if (round == ROUNDS_MAX - 1 && ch->fd >= 0 && chan_holds(ch)) round--;
   }
 }
 

@@ -6,8 +6,11 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <linux/virtio_net.h>
 
 /* The packet path's system calls without glibc's cancellation-point wrappers: in a multithreaded
  * process (node) each wrapped call toggles asynchronous cancellation around the syscall, two
@@ -18,6 +21,12 @@ static inline ssize_t dp_read(int fd, void *buf, size_t len) {
 }
 static inline ssize_t dp_write(int fd, const void *buf, size_t len) {
   return syscall(SYS_write, fd, buf, len);
+}
+static inline ssize_t dp_readv(int fd, const struct iovec *iov, int n) {
+  return syscall(SYS_readv, fd, iov, n);
+}
+static inline ssize_t dp_writev(int fd, const struct iovec *iov, int n) {
+  return syscall(SYS_writev, fd, iov, n);
 }
 static inline int dp_recvmmsg(int fd, struct mmsghdr *v, unsigned n) {
   return (int)syscall(SYS_recvmmsg, fd, v, n, 0, NULL);
@@ -68,6 +77,8 @@ typedef struct {
   } tx_source;
 } batch_t;
 
+typedef struct tun_offload tun_offload_t;
+
 /* Sets a socket buffer (force_opt: SO_RCVBUFFORCE or SO_SNDBUFFORCE, opt the plain one) to
  * SOCK_BUF_BYTES, capped by the system's maximum without CAP_NET_ADMIN. Returns 0 or -1 (errno). */
 int set_buffer(int fd, int force_opt, int opt);
@@ -77,23 +88,27 @@ void batch_layout(batch_t *b, uint8_t *buf, uint32_t slot);
 
 /* Each open function returns an fd (non-blocking, close-on-exec) or -errno with *where naming
  * the failing call. */
-int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, char actual_name[16],
-             const char **where);
+/* With offload, the TUN carries a virtio header on every packet and takes super-packets when the
+ * probe passes; *offload_on says whether it did (else the TUN is as without). */
+int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, bool offload, bool *offload_on,
+             char actual_name[16], const char **where);
 int udp_open(uint32_t addr, uint16_t port, const char **where);
 int raw41_open(uint32_t addr, const char **where);
 
 /* Each read function fills b->off/len (and addr/port) with the packets that fit their slot and
  * returns their count; b->taken and b->oversized say how many were read and how many dropped.
  * *err is set to an errno that makes the fd unusable, and left 0 when the queue is merely empty. */
-int tun_read_batch(int fd, batch_t *b, int *err);
+int tun_read_batch(int fd, tun_offload_t *o, batch_t *b, int *err);
 int udp_recv_batch(int fd, batch_t *b, int *err);
 int raw41_recv_batch(int fd, batch_t *b, int *err);
 
 /* Send functions return how many packets the kernel accepted; refused packets are dropped. A
  * non-zero source (host order) makes the packets leave from that local address, whatever source
  * the route would give: a client drops tunnel packets from any address but the one it reached. */
-uint32_t tun_write_batch(int fd, const uint8_t *buf, const uint32_t *off, const uint32_t *len,
-                         uint32_t count);
+/* Whether segments of a super-packet are still held: more to read without waiting for the fd. */
+int tun_has_held(const tun_offload_t *o);
+uint32_t tun_write_batch(int fd, tun_offload_t *o, const uint8_t *buf, const uint32_t *off,
+                         const uint32_t *len, uint32_t count);
 uint32_t sock_send_batch(int fd, batch_t *scratch, const uint8_t *buf, const uint32_t *off,
                          const uint32_t *len, const uint32_t *addr, const uint16_t *port,
                          uint32_t source, uint32_t count);
@@ -130,6 +145,43 @@ uint32_t send_many(int fd, send_many_t *s, const uint8_t *buf, const udp_datagra
 /* The UDP checksum of a datagram whose 8-byte header (checksum field zero) is hdr. */
 uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, const uint8_t *payload,
                       uint32_t len);
+
+/* ---- TUN offloads (offload.c) ---- */
+
+/* A super-packet as read: its virtio header's 10 bytes aside, up to 64 KB of IPv6 packet. The
+ * buffer also takes the part a read put in the batch's slot (up to SLOT_FOR_MTU(65535)). */
+#define TUN_SUPER_BUF (2 * 65536 + 256)
+/* IPv6 and TCP headers of a joined super-packet (TCP options up to 40 bytes). */
+#define TUN_JOIN_HDR (40 + 60)
+
+/* A TUN's offload state: the super-packet being split (one at a time, so at most 64 KB held) and
+ * the scratch of joined writes. Counters for the log and tests. */
+struct tun_offload {
+  uint8_t *buf;                 /* TUN_SUPER_BUF: the held super-packet */
+  uint32_t len, hdr_len, next;  /* its bytes (0: none held), header bytes, next segment's payload offset */
+  struct virtio_net_hdr hdr;    /* the last read's */
+  uint8_t join[TUN_JOIN_HDR];   /* the header of a joined write */
+  struct iovec iov[BATCH_MAX + 2];
+  uint64_t super_in, segments_in, super_out, joined_out, bad;
+};
+
+/* What tun_offload_accept made of a read. */
+enum { TUN_PACKET, TUN_SUPER, TUN_DROP_OVERSIZED, TUN_DROP_BAD };
+
+tun_offload_t *tun_offload_new(void);
+void tun_offload_free(tun_offload_t *o);
+/* Turns TSO6 and checksum offload on and writes a real super-packet; 0 or -errno (*where). */
+int tun_offload_probe(int fd, const char **where);
+/* Takes a read of len bytes (o->hdr filled, the first slot_len bytes in slot, the rest in
+ * o->buf + slot_len): TUN_PACKET when the slot holds it whole (a partial checksum completed),
+ * TUN_SUPER when it is held for splitting, else why it is dropped. */
+int tun_offload_accept(tun_offload_t *o, uint8_t *slot, uint32_t slot_len, uint32_t len);
+/* Writes the held super-packet's next segment to dst (the slot's size was checked on accept) and
+ * returns its length; o->len is 0 after the last. */
+uint32_t tun_offload_segment(tun_offload_t *o, uint8_t *dst);
+/* As tun_write_batch, joining runs of one TCP flow's segments into super-packets. */
+uint32_t tun_offload_write(int fd, tun_offload_t *o, const uint8_t *buf, const uint32_t *off,
+                           const uint32_t *len, uint32_t count);
 
 /* ---- byte streams (stream.c) ---- */
 

@@ -141,7 +141,7 @@ static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
     if (!ch)
       o->sent[k] = 0;
     else if (ch->kind == CHAN_TUN)
-      o->sent[k] = tun_write_batch(ch->fd, b->buf, o->off + start, o->len + start, count);
+      o->sent[k] = tun_write_batch(ch->fd, ch->offload, b->buf, o->off + start, o->len + start, count);
     else if (ch->kind == CHAN_STREAM) {
       /* A failed connection shows as an error event on the next wait. */
       int err = 0;
@@ -245,7 +245,7 @@ napi_value js_poller_next(napi_env env, napi_callback_info info) {
     int err = 0, n = chan_read(ch, b, &err);
     if (err || b->taken < BATCH_MAX || ++p->rounds >= ROUNDS_MAX) {
       p->cur = NULL;
-      if (!err && ch->kind == CHAN_STREAM) stream_mark_ready(ch);
+      if (!err) chan_mark_ready(ch);
     }
     if (err) return poller_failure(env, ch, read_syscall(ch), err);
     if (n > 0 || b->oversized > 0) {

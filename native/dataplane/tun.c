@@ -1,8 +1,10 @@
-/* TUN device: creation, link settings and packet I/O (one packet per read()/write()). */
+/* TUN device: creation, link settings and packet I/O (one packet per read()/write(), or with
+ * offloads, super-packets through offload.c). */
 #include "dataplane.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -46,8 +48,10 @@ fail:;
   return -err;
 }
 
-int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, char actual_name[16],
-             const char **where) {
+/* Creates (or attaches to) the device and brings it up; with vnet_hdr, every packet carries a
+ * virtio header. */
+static int tun_open_as(const char *name, uint32_t mtu, uint32_t txqueuelen, bool vnet_hdr,
+                       char actual_name[16], const char **where) {
   struct ifreq ifr;
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -55,7 +59,7 @@ int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, char actual_na
     return -errno;
   }
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -72,12 +76,56 @@ int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, char actual_na
   return fd;
 }
 
-int tun_read_batch(int fd, batch_t *b, int *err) {
+int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, bool offload, bool *offload_on,
+             char actual_name[16], const char **where) {
+  *offload_on = false;
+  if (offload) {
+    int fd = tun_open_as(name, mtu, txqueuelen, true, actual_name, where);
+    if (fd < 0) return fd;
+    const char *ignored;
+    /* DTCP_TEST_REFUSE_OFFLOAD: the tests' stand-in for a kernel that refuses super-packets. */
+    const char *refuse = getenv("DTCP_TEST_REFUSE_OFFLOAD");
+    if (!(refuse && *refuse) && tun_offload_probe(fd, &ignored) == 0) {
+      *offload_on = true;
+      return fd;
+    }
+    /* Refused: the device as without offloads. A device of our own goes with the fd and is made
+     * again under the name it had. */
+    close(fd);
+    name = actual_name;
+  }
+  return tun_open_as(name, mtu, txqueuelen, false, actual_name, where);
+}
+
+/* One read of a TUN with offloads: the virtio header, then the packet into the slot and, past
+ * it, the offload buffer. Returns the packet's length, or -1 (errno). */
+static ssize_t tun_read_vnet(int fd, tun_offload_t *o, uint8_t *slot, uint32_t slot_len) {
+  struct iovec iov[3] = {{.iov_base = &o->hdr, .iov_len = sizeof o->hdr},
+                         {.iov_base = slot, .iov_len = slot_len},
+                         {.iov_base = o->buf + slot_len, .iov_len = TUN_SUPER_BUF - slot_len}};
+  ssize_t r = dp_readv(fd, iov, 3);
+  if (r < 0) return r;
+  if ((size_t)r < sizeof o->hdr) {
+    memset(&o->hdr, 0, sizeof o->hdr);
+    return 0;
+  }
+  return r - (ssize_t)sizeof o->hdr;
+}
+
+int tun_read_batch(int fd, tun_offload_t *o, batch_t *b, int *err) {
   int n = 0;
   b->taken = b->oversized = 0;
   while (b->taken < BATCH_MAX) {
     uint32_t off = (uint32_t)n * b->stride;
-    ssize_t r = dp_read(fd, b->buf + off, b->slot);
+    /* A held super-packet's segments first, one per slot. */
+    if (o && o->len) {
+      b->off[n] = off;
+      b->len[n] = tun_offload_segment(o, b->buf + off);
+      b->taken++;
+      n++;
+      continue;
+    }
+    ssize_t r = o ? tun_read_vnet(fd, o, b->buf + off, b->slot) : dp_read(fd, b->buf + off, b->slot);
     if (r < 0) {
       if (errno == EINTR) continue;
       /* Empty queue or a momentary memory shortage: try again on the next wakeup. */
@@ -86,10 +134,22 @@ int tun_read_batch(int fd, batch_t *b, int *err) {
       break;
     }
     b->taken++;
-    /* A cut packet reads as its full length (Linux tun) or at most the slot; the slot exceeds
-     * the MTU it was sized for, so a read filling it is never a whole legitimate packet.
-     * The slot is reused by the next read. */
-    if ((size_t)r >= b->slot) {
+    if (o) {
+      int what = tun_offload_accept(o, b->buf + off, b->slot, (uint32_t)r);
+      /* A super-packet's slot is the first segment's; taken counts its segments as they go out. */
+      if (what == TUN_SUPER) {
+        b->taken--;
+        continue;
+      }
+      if (what != TUN_PACKET) {
+        if (what == TUN_DROP_BAD) o->bad++;
+        b->oversized++;
+        continue;
+      }
+    } else if ((size_t)r >= b->slot) {
+      /* A cut packet reads as its full length (Linux tun) or at most the slot; the slot exceeds
+       * the MTU it was sized for, so a read filling it is never a whole legitimate packet.
+       * The slot is reused by the next read. */
       b->oversized++;
       continue;
     }
@@ -100,8 +160,13 @@ int tun_read_batch(int fd, batch_t *b, int *err) {
   return n;
 }
 
-uint32_t tun_write_batch(int fd, const uint8_t *buf, const uint32_t *off, const uint32_t *len,
-                         uint32_t count) {
+int tun_has_held(const tun_offload_t *o) {
+  return o && o->len > 0;
+}
+
+uint32_t tun_write_batch(int fd, tun_offload_t *o, const uint8_t *buf, const uint32_t *off,
+                         const uint32_t *len, uint32_t count) {
+  if (o) return tun_offload_write(fd, o, buf, off, len, count);
   uint32_t sent = 0;
   for (uint32_t i = 0; i < count; i++) {
     ssize_t r;

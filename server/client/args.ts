@@ -11,7 +11,7 @@ export const DTCPC_USAGE = `usage: dtcpc [-acdDlnoU] [-t tunnelonly|host|network
              [-m mtu] [-i ifname] [-A address] [-R destination[,…]] [-P interface/SLA-id[/host-id[/prefixlen]][,…]]
              [-r static|solicit] [-f pidfile] [-s script] [--log-file path]
              [--tcp | --tls | --transport auto|proto41|udp|tcp|tls] [--pin sha256-fingerprint | --ca file] [--tls-port port]
-             [--tunnel-server reply|ipv4-address] [--auth-file path] [--keepalive seconds] server`;
+             [--tunnel-server reply|ipv4-address] [--auth-file path] [--keepalive seconds] [--no-offload] server`;
 
 /** How the tunnel's packets travel; "auto" tries UDP, then TCP (then TLS), and keeps what works. */
 export type TransportChoice = "proto41" | "udp" | "tcp" | "tls" | "auto";
@@ -58,6 +58,8 @@ export interface DtcpcOptions {
   /** -n: accept that the server sees another IPv4 address than ours. */
   acceptNat: boolean;
   mtu: number;
+  /** The TUN passes TCP super-packets when the kernel takes them; --no-offload: one packet per read and write. */
+  offload: boolean;
   /** -l: reconnect for ever. */
   loop: boolean;
   pidFile: string | null;
@@ -160,6 +162,7 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
       ca: { type: "string" },
       "tls-port": { type: "string" },
       "tunnel-server": { type: "string" },
+      "no-offload": { type: "boolean" },
       "prefix-delegation": { type: "string", short: "P" },
       "no-advertise": { type: "boolean", short: "a" },
       routing: { type: "string", short: "r" },
@@ -268,6 +271,7 @@ export function parseDtcpcArgs(argv: string[]): DtcpcOptions {
     tunnelServer,
     acceptNat,
     mtu: integer("-m", values.mtu, 1280, 1280, 65535),
+    offload: !(values["no-offload"] ?? false),
     loop: values.loop ?? false,
     pidFile: values.pidfile ?? null,
     script: values.script ?? null,

@@ -262,8 +262,8 @@ export class ClientSession {
       }
       const relay = this.#relay!;
       relay.onHeard = () => this.#heard();
-      const { ifname, kept } = relay.start(
-        { name: o.ifname, mtu: o.mtu },
+      const { ifname, kept, offloads } = relay.start(
+        { name: o.ifname, mtu: o.mtu, offload: o.offload },
         {
           serverIpv4: reply.serverIPv4,
           serverUdpPort: reply.serverUdpPort,
@@ -272,6 +272,7 @@ export class ClientSession {
         stream,
       );
       this.#upAt = Date.now();
+      this.#log.info(offloads);
       if (kept) {
         // What the last session configured may not be this one's (another address, another prefix).
         this.#log.info(`${ifname} was left configured by an earlier dtcpc -o: its addresses and routes are replaced`);
@@ -334,6 +335,7 @@ export class ClientSession {
     if (this.#relay && this.#upAt !== null) {
       const c = this.#relay.counters;
       this.#log.debug(`packets: ${c.toServer} to the server, ${c.fromServer} from it, ${c.foreign} from elsewhere dropped, ${c.failed} send failures`);
+      this.#log.debug(`TUN offloads: ${c.superRead} super-packets read (${c.splitPackets} packets split from them), ${c.superWritten} written (${c.joinedPackets} packets joined into them)`);
       if (c.oversized > 0) this.#log.warn(`dropped ${c.oversized} packet(s) from the server longer than the tunnel's MTU of ${this.#options.mtu}`);
     }
     this.#peerLines.flush();

@@ -5,6 +5,7 @@ import {
   RawSocket41,
   uint32ToIpv4,
   TunDevice,
+  tunOffloadMessage,
   UdpSocket,
   type ChannelErrorHandler,
   type DatagramBatchHandler,
@@ -44,6 +45,11 @@ export interface RelayCounters {
   failed: number;
   /** From the server but longer than the TUN's MTU: no IPv6 host would send them, and the TUN would refuse them. */
   oversized: number;
+  /** TUN offloads, read when the relay closes: super-packets read and the packets split from them; written and the packets joined into them. */
+  superRead: number;
+  splitPackets: number;
+  superWritten: number;
+  joinedPackets: number;
 }
 
 /**
@@ -58,7 +64,7 @@ export class Relay {
   #stream: Socket | null = null;
   /** The start of a frame from the server whose rest has not arrived. */
   #partial: Buffer = Buffer.alloc(0);
-  readonly counters: RelayCounters = { toServer: 0, fromServer: 0, foreign: 0, failed: 0, oversized: 0 };
+  readonly counters: RelayCounters = { toServer: 0, fromServer: 0, foreign: 0, failed: 0, oversized: 0, superRead: 0, splitPackets: 0, superWritten: 0, joinedPackets: 0 };
   readonly #udp: UdpSocket | null = null;
   readonly #raw: RawSocket41 | null = null;
   readonly #onError: ChannelErrorHandler;
@@ -99,7 +105,7 @@ export class Relay {
    * relaying (over `stream`, for IPv6 over TCP). `kept` says it was such a leftover, still carrying
    * that session's addresses and routes.
    */
-  start(tun: { name: string; mtu: number }, peer: RelayPeer, stream: Socket | null = null): { ifname: string; kept: boolean } {
+  start(tun: { name: string; mtu: number; offload: boolean }, peer: RelayPeer, stream: Socket | null = null): { ifname: string; kept: boolean; offloads: string } {
     this.#server = ipv4ToUint32(peer.serverIpv4);
     this.#serverPort = peer.serverUdpPort ?? -1;
     this.#mtu = tun.mtu;
@@ -107,7 +113,7 @@ export class Relay {
     this.#ports.fill(Math.max(this.#serverPort, 0));
     // A name with %d is numbered by the kernel and never meets a leftover.
     const kept = !tun.name.includes("%") && existsSync(`/sys/class/net/${tun.name}`);
-    this.#tun = new TunDevice({ name: tun.name, mtu: tun.mtu, onPackets: this.#fromTun, onError: this.#onError });
+    this.#tun = new TunDevice({ name: tun.name, mtu: tun.mtu, offload: tun.offload, onPackets: this.#fromTun, onError: this.#onError });
     // Ordinary again: it goes when this process closes it, unless -o keeps it once more.
     if (kept) this.#tun.persist(false);
     if (stream) {
@@ -122,7 +128,7 @@ export class Relay {
       this.#sendKeepalive();
       this.#keepalive = setInterval(this.#sendKeepalive, peer.keepaliveMs);
     }
-    return { ifname: this.#tun.name, kept };
+    return { ifname: this.#tun.name, kept, offloads: tunOffloadMessage(tun.offload, this.#tun) };
   }
 
   /** The TUN outlives this process (dtcpc -o): it stays, configured, when its fd closes. */
@@ -134,7 +140,12 @@ export class Relay {
   close(): void {
     if (this.#keepalive !== null) clearInterval(this.#keepalive);
     this.#keepalive = null;
+    if (this.#tun !== null && this.#tun.offloads) {
+      const o = this.#tun.offloadStats();
+      Object.assign(this.counters, { superRead: o.superIn, splitPackets: o.segmentsIn, superWritten: o.superOut, joinedPackets: o.joinedOut });
+    }
     this.#tun?.close();
+    this.#tun = null;
     this.#udp?.close();
     this.#raw?.close();
     this.#stream?.removeAllListeners("close");

@@ -65,7 +65,12 @@ export const KEEPALIVES = UNCHARGED + 3;
  * receives it, a point-to-multipoint link has no multicast, and it is not traffic for noRoute.
  */
 export const MULTICAST = UNCHARGED + 4;
-export const TOTAL_FIELDS = UNCHARGED + 5;
+/** TUN offloads (TunDevice.offloadStats): super-packets read and the segments split from them, super-packets written and the segments joined into them. */
+export const TUN_SUPER_READ = UNCHARGED + 5;
+export const TUN_SEGMENTS_READ = UNCHARGED + 6;
+export const TUN_SUPER_WRITTEN = UNCHARGED + 7;
+export const TUN_SEGMENTS_WRITTEN = UNCHARGED + 8;
+export const TOTAL_FIELDS = UNCHARGED + 9;
 
 /** Offset of a transport's block in the totals. */
 export function transportBlock(transport: TransportName): number {

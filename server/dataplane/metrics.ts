@@ -18,6 +18,10 @@ import {
   LAST_PACKET_AT,
   MALFORMED_UNCHARGED,
   MULTICAST,
+  TUN_SEGMENTS_READ,
+  TUN_SEGMENTS_WRITTEN,
+  TUN_SUPER_READ,
+  TUN_SUPER_WRITTEN,
   NO_ROUTE,
   PACKETS_IN,
   PACKETS_OUT,
@@ -82,6 +86,24 @@ export function dataPlaneMetrics(totals: Float64Array, sessions: readonly Sessio
       help: "Multicast the host sent onto the TUN (its neighbour discovery and MLD), which no session receives.",
       type: "counter",
       samples: [{ value: totals[MULTICAST]! }],
+    },
+    {
+      name: "dtcp_dataplane_tun_super_packets_total",
+      help: "TCP super-packets of up to 64 KB the TUN handed over (read) and took (write) with its offloads on.",
+      type: "counter",
+      samples: [
+        { labels: { direction: "read" }, value: totals[TUN_SUPER_READ]! },
+        { labels: { direction: "write" }, value: totals[TUN_SUPER_WRITTEN]! },
+      ],
+    },
+    {
+      name: "dtcp_dataplane_tun_super_segments_total",
+      help: "Packets split from super-packets read from the TUN (read), and joined into super-packets written to it (write).",
+      type: "counter",
+      samples: [
+        { labels: { direction: "read" }, value: totals[TUN_SEGMENTS_READ]! },
+        { labels: { direction: "write" }, value: totals[TUN_SEGMENTS_WRITTEN]! },
+      ],
     },
     {
       name: "dtcp_dataplane_keepalives_total",

@@ -57,7 +57,9 @@ interface Addon {
     onBatch: PacketBatchHandler,
     onError: ChannelErrorHandler,
     pollerIndex: number,
-  ): [Handle, string];
+    offload: boolean,
+  ): [Handle, string, boolean];
+  tunOffloadStats(h: Handle): [number, number, number, number, number];
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   tunPersist(h: Handle, on: boolean): void;
   udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
@@ -359,6 +361,12 @@ export interface TunOptions {
   mtu: number;
   /** Transmit queue length; the default 500 overflows near 130k packets/s. */
   txQueueLen?: number;
+  /**
+   * Default true: the kernel hands over and takes TCP/IPv6 super-packets of up to 64 KB, split
+   * into segments on reading and joined on writing (offload.c), when a probe with a real
+   * super-packet passes. `offloads` says whether it did.
+   */
+  offload?: boolean;
   onPackets: PacketBatchHandler;
   onError?: ChannelErrorHandler;
   /** Read inside this poller's wait() instead of by the event loop. */
@@ -369,6 +377,8 @@ export interface TunOptions {
 export class TunDevice {
   /** The interface name the kernel assigned. */
   readonly name: string;
+  /** Whether super-packets pass through the device (TunOptions.offload and the kernel's say). */
+  readonly offloads: boolean;
   readonly #handle: Handle;
   // Held, not looked up per write: the write is on the packet path.
   readonly #addon = addon();
@@ -382,9 +392,15 @@ export class TunDevice {
       deliver: (b, count, oversized) => onPackets(b.buf, b.offsets, b.lengths, count, oversized),
       onError,
     });
-    [this.#handle, this.name] = this.#slot.open((index) =>
-      this.#addon.tunOpen(opts.name, opts.mtu, opts.txQueueLen ?? 4096, onPackets, onError, index),
+    [this.#handle, this.name, this.offloads] = this.#slot.open((index) =>
+      this.#addon.tunOpen(opts.name, opts.mtu, opts.txQueueLen ?? 4096, onPackets, onError, index, opts.offload ?? true),
     );
+  }
+
+  /** Super-packets read and the segments split from them; super-packets written and the segments joined into them; reads dropped for a header the splitter does not take. */
+  offloadStats(): { superIn: number; segmentsIn: number; superOut: number; joinedOut: number; refused: number } {
+    const [superIn, segmentsIn, superOut, joinedOut, refused] = this.#addon.tunOffloadStats(this.#handle);
+    return { superIn, segmentsIn, superOut, joinedOut, refused };
   }
 
   /**
@@ -406,6 +422,14 @@ export class TunDevice {
     this.#addon.close(this.#handle);
     this.#slot.release();
   }
+}
+
+/** What the log says once about a TUN's offloads: on, refused by the kernel, or turned off. */
+export function tunOffloadMessage(requested: boolean, tun: TunDevice): string {
+  if (!requested) return `TUN ${tun.name}: one packet per read and write (--no-offload)`;
+  return tun.offloads
+    ? `TUN ${tun.name}: offloads on, TCP super-packets of up to 64 KB split on reading and joined on writing (--no-offload turns them off)`
+    : `TUN ${tun.name}: the kernel refused a super-packet (TSO6 with checksum offload), so one packet per read and write`;
 }
 
 /** Options of a UDP/IPv4 socket. */

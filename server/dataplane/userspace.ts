@@ -47,6 +47,8 @@ export interface UserspaceDataPlaneOptions {
   strictOuterSource?: boolean;
   /** Default true: the packets of several sessions go out in one system call (send-many.c); false sends each session's on its own. */
   sendTogether?: boolean;
+  /** Default true: the TUN hands over and takes TCP super-packets when a probe shows the kernel does it right; false: one packet per read and write. */
+  offload?: boolean;
   /** How often the worker reports counters, at most 1000 ms; default 1000. */
   statsIntervalMs?: number;
   /** A TCP session whose client reads nothing of what waits for it for this long ends; default 30 s. */
@@ -120,6 +122,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       udpListenAddress,
       strictOuterSource,
       sendTogether: opts.sendTogether ?? true,
+      offload: opts.offload ?? true,
       statsIntervalMs,
       streamStallMs: opts.streamStallMs ?? 30_000,
     };

@@ -10,6 +10,8 @@ export interface WorkerConfig {
   strictOuterSource: boolean;
   /** The packets of several sessions go out in one system call (dtcps --no-send-together: false). */
   sendTogether: boolean;
+  /** The TUN passes TCP super-packets when the kernel takes them (dtcps --no-offload: false). */
+  offload: boolean;
   statsIntervalMs: number;
   /** A TCP session whose client has read nothing of what waits for it for this long is ended. */
   streamStallMs: number;

@@ -9,8 +9,9 @@
 import { closeSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { TUN_SEGMENTS_READ, TUN_SEGMENTS_WRITTEN, TUN_SUPER_READ, TUN_SUPER_WRITTEN } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
-import { ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, UdpSocket } from "./native.ts";
+import { ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, tunOffloadMessage, UdpSocket } from "./native.ts";
 import type { TunnelSession } from "./session.ts";
 import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
@@ -35,6 +36,7 @@ function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | 
       name: config.tunName,
       mtu: config.mtu,
       txQueueLen: config.txQueueLen,
+      offload: config.offload,
       onPackets: (buf, offsets, lengths, count, oversized) => forwarder.onTunPackets(buf, offsets, lengths, count, oversized),
       poller,
     });
@@ -43,6 +45,7 @@ function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | 
         forwarder.onRaw41Packets(buf, offsets, lengths, addrs, count, oversized),
       poller,
     });
+    post({ kind: "log", level: "info", message: tunOffloadMessage(config.offload, tun) });
     return { tun, raw41 };
   } catch (err) {
     tun?.close();
@@ -141,6 +144,11 @@ if (channels) {
     if (now >= nextReport) {
       nextReport = now + config.statsIntervalMs;
       const { sessions, totals } = forwarder.report();
+      const offload = channels!.tun.offloadStats();
+      totals[TUN_SUPER_READ] = offload.superIn;
+      totals[TUN_SEGMENTS_READ] = offload.segmentsIn;
+      totals[TUN_SUPER_WRITTEN] = offload.superOut;
+      totals[TUN_SEGMENTS_WRITTEN] = offload.joinedOut;
       post({ kind: "report", sessions, totals }, [sessions.buffer as ArrayBuffer, totals.buffer as ArrayBuffer]);
       checkStalls();
     }
