@@ -142,6 +142,10 @@ int udp_raw_open(const char **where);
  * Sets ok[i] for each the kernel took and returns their count. */
 uint32_t send_many(int fd, send_many_t *s, const uint8_t *buf, const udp_datagram_t *d, uint32_t count,
                    int udp, uint8_t *ok);
+/* The ones' complement sum of len bytes added to sum, words in memory order (RFC 1071: the result,
+ * folded and stored back as it lies, is in network order), and that sum folded to 16 bits. */
+uint64_t checksum_add(uint64_t sum, const uint8_t *p, uint32_t len);
+uint16_t checksum_fold(uint64_t sum);
 /* The UDP checksum of a datagram whose 8-byte header (checksum field zero) is hdr. */
 uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, const uint8_t *payload,
                       uint32_t len);

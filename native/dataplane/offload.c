@@ -18,45 +18,12 @@
 #define TCP_FLAG_PSH 0x08
 #define TCP_FLAG_ACK 0x10
 #define TCP_FLAG_CWR 0x80
-/* The one's-complement sum of p's 16-bit words, not yet folded. The sum comes out the same in
- * either byte order, so words loaded in host order give the result in host order of the network-
- * order value: stored back with memcpy, it lands as the network expects. */
-static uint64_t sum_words(uint64_t sum, const uint8_t *p, size_t len) {
-  while (len >= 8) {
-    uint32_t a, b;
-    memcpy(&a, p, 4);
-    memcpy(&b, p + 4, 4);
-    sum += (uint64_t)a + b;
-    p += 8;
-    len -= 8;
-  }
-  while (len >= 2) {
-    uint16_t w;
-    memcpy(&w, p, 2);
-    sum += w;
-    p += 2;
-    len -= 2;
-  }
-  if (len) {
-    uint16_t w = 0;
-    memcpy(&w, p, 1); /* the odd byte is the high byte of a big-endian word */
-    sum += w;
-  }
-  return sum;
-}
-
-/* Folds to 16 bits. */
-static uint16_t fold(uint64_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return (uint16_t)sum;
-}
-
 /* The IPv6 pseudo-header (addresses from the packet, upper-layer length and next header) summed. */
 static uint64_t pseudo_sum(const uint8_t *ip6, uint32_t upper_len, uint8_t proto) {
-  uint64_t sum = sum_words(0, ip6 + 8, 32);
+  uint64_t sum = checksum_add(0, ip6 + 8, 32);
   uint8_t tail[8] = {(uint8_t)(upper_len >> 24), (uint8_t)(upper_len >> 16), (uint8_t)(upper_len >> 8),
                      (uint8_t)upper_len, 0, 0, 0, proto};
-  return sum_words(sum, tail, 8);
+  return checksum_add(sum, tail, 8);
 }
 
 static uint32_t be32(const uint8_t *p) {
@@ -97,7 +64,7 @@ static int complete_checksum(uint8_t *pkt, uint32_t len, const struct virtio_net
   uint32_t start = h->csum_start, at = (uint32_t)h->csum_start + h->csum_offset;
   if (start >= len || at + 2 > len) return -1;
   /* As the kernel's skb_checksum_help: 0 goes out as 0xffff, the same sum (UDP reads 0 as none). */
-  uint16_t c = (uint16_t)~fold(sum_words(0, pkt + start, len - start));
+  uint16_t c = (uint16_t)~checksum_fold(checksum_add(0, pkt + start, len - start));
   if (c == 0) c = 0xffff;
   memcpy(pkt + at, &c, 2);
   return 0;
@@ -140,7 +107,7 @@ uint32_t tun_offload_segment(tun_offload_t *o, uint8_t *dst) {
   if (!first) th[13] &= (uint8_t)~TCP_FLAG_CWR;
   put16(th + 16, 0);
   uint32_t upper = hdr_len - tcp + seg;
-  uint16_t c = (uint16_t)~fold(sum_words(pseudo_sum(dst, upper, 6), th, upper));
+  uint16_t c = (uint16_t)~checksum_fold(checksum_add(pseudo_sum(dst, upper, 6), th, upper));
   memcpy(th + 16, &c, 2);
   o->next += seg;
   o->segments_in++;
@@ -165,7 +132,7 @@ static bool joinable(const uint8_t *p, uint32_t len, uint32_t *thl) {
  * from the kernel, so a damaged one must not be joined. */
 static bool checksum_holds(const uint8_t *p, uint32_t len) {
   uint32_t upper = len - IP6_HDR;
-  return fold(sum_words(pseudo_sum(p, upper, 6), p + IP6_HDR, upper)) == 0xffff;
+  return checksum_fold(checksum_add(pseudo_sum(p, upper, 6), p + IP6_HDR, upper)) == 0xffff;
 }
 
 /* How many packets from i on are one flow's consecutive segments, joinable into one super-packet:
@@ -227,7 +194,7 @@ uint32_t tun_offload_write(int fd, tun_offload_t *o, const uint8_t *buf, const u
       put16(o->join + 4, (uint16_t)(thl + total));
       o->join[IP6_HDR + 13] |= lastp[IP6_HDR + 13] & TCP_FLAG_PSH;
       /* A partial checksum: the pseudo-header's sum, folded, not complemented; the kernel adds the rest. */
-      uint16_t c = fold(pseudo_sum(o->join, thl + total, 6));
+      uint16_t c = checksum_fold(pseudo_sum(o->join, thl + total, 6));
       memcpy(o->join + IP6_HDR + 16, &c, 2);
       h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
       h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
@@ -272,7 +239,7 @@ int tun_offload_probe(int fd, const char **where) {
   put16(pkt + IP6_HDR + 2, 9);
   pkt[IP6_HDR + 12] = 5 << 4;
   pkt[IP6_HDR + 13] = TCP_FLAG_ACK;
-  uint16_t c = fold(pseudo_sum(pkt, 20 + 16, 6));
+  uint16_t c = checksum_fold(pseudo_sum(pkt, 20 + 16, 6));
   memcpy(pkt + IP6_HDR + 16, &c, 2);
   struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
                              .hdr_len = IP6_HDR + 20, .gso_size = 8, .csum_start = IP6_HDR, .csum_offset = 16};

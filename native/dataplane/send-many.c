@@ -34,7 +34,7 @@ int udp_raw_open(const char **where) {
 
 /* Ones' complement sum of len bytes in memory order, 32 bits at a time (RFC 1071: the sum of the
  * words as they lie in memory is the network-order sum in this machine's order). */
-static uint64_t sum_bytes(uint64_t sum, const uint8_t *p, uint32_t len) {
+uint64_t checksum_add(uint64_t sum, const uint8_t *p, uint32_t len) {
   uint32_t w;
   for (; len >= 4; p += 4, len -= 4) {
     memcpy(&w, p, 4);
@@ -55,14 +55,18 @@ static uint64_t sum_bytes(uint64_t sum, const uint8_t *p, uint32_t len) {
   return sum;
 }
 
+uint16_t checksum_fold(uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)sum;
+}
+
 uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, const uint8_t *payload,
                       uint32_t len) {
   uint32_t pseudo[3] = {htonl(saddr), htonl(daddr), htonl((IPPROTO_UDP << 16) | (8 + len))};
-  uint64_t sum = sum_bytes(0, (const uint8_t *)pseudo, sizeof pseudo);
-  sum = sum_bytes(sum, hdr, 8);
-  sum = sum_bytes(sum, payload, len);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  uint16_t folded = (uint16_t)~sum;
+  uint64_t sum = checksum_add(0, (const uint8_t *)pseudo, sizeof pseudo);
+  sum = checksum_add(sum, hdr, 8);
+  sum = checksum_add(sum, payload, len);
+  uint16_t folded = (uint16_t)~checksum_fold(sum);
   /* 0 means "no checksum" in UDP over IPv4: a computed 0 is sent as all ones. */
   return folded == 0 ? 0xffff : folded;
 }

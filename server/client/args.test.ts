@@ -24,6 +24,7 @@ test("defaults follow dtcpc(8): tunnelonly, port 20200, MTU 1280, dtcp0, protoco
     keepInterface: false,
     acceptNat: false,
     mtu: 1280,
+    offload: true,
     loop: false,
     pidFile: null,
     script: null,
