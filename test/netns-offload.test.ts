@@ -1,5 +1,6 @@
-// TUN offloads end to end: a bulk TCP transfer both ways through our dtcps and dtcpc, whose TUNs hand
-// over and take 64 KB super-packets (split into segments on reading, joined on writing). What a user
+// Offloads end to end: a bulk TCP transfer both ways through our dtcps and dtcpc, whose TUNs hand
+// over and take 64 KB super-packets (split into segments on reading, joined on writing) and whose UDP
+// sockets send runs of datagrams segmented (UDP_SEGMENT). What a user
 // relies on: every byte arrives intact, the session's counters count it all, and the same holds with
 // --no-offload and when the kernel refuses the offloads (the daemon and client then fall back).
 //
@@ -105,6 +106,11 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
       const run = await transfer({ transport });
       assert.match(run.dtcps, /TUN dtcpo0: offloads on/);
       assert.match(run.dtcpc, /TUN \S+: offloads on/);
+      if (transport === "udp") {
+        const segmented = /UDP: runs of datagrams to one peer go to the kernel as one segmented send \(UDP_SEGMENT\)/;
+        assert.match(run.dtcps, segmented);
+        assert.match(run.dtcpc, segmented);
+      }
       assert.ok(superPackets(run.metrics, "read") > 0, "the broker read super-packets (its own TCP to the client)");
       assert.ok(superPackets(run.metrics, "write") > 0, "the broker wrote joined super-packets (the client's TCP to it)");
       const c = clientOffloads(run.dtcpc);
@@ -118,6 +124,8 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
     const run = await transfer({ transport: "udp", args: ["--no-offload"] });
     assert.match(run.dtcps, /TUN dtcpo0: one packet per read and write \(--no-offload\)/);
     assert.match(run.dtcpc, /TUN \S+: one packet per read and write \(--no-offload\)/);
+    assert.match(run.dtcps, /UDP: one datagram per message \(--no-offload\)/);
+    assert.match(run.dtcpc, /UDP: one datagram per message \(--no-offload\)/);
     assert.equal(superPackets(run.metrics, "read") + superPackets(run.metrics, "write"), 0);
   });
 
@@ -125,6 +133,8 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
     const run = await transfer({ transport: "udp", env: { DTCP_TEST_REFUSE_OFFLOAD: "1" } });
     assert.match(run.dtcps, /TUN dtcpo0: the kernel refused a super-packet .*, so one packet per read and write/);
     assert.match(run.dtcpc, /TUN \S+: the kernel refused a super-packet .*, so one packet per read and write/);
+    assert.match(run.dtcps, /UDP: the kernel refused a segmented send \(UDP_SEGMENT\), so one datagram per message/);
+    assert.match(run.dtcpc, /UDP: the kernel refused a segmented send \(UDP_SEGMENT\), so one datagram per message/);
     assert.equal(superPackets(run.metrics, "read") + superPackets(run.metrics, "write"), 0);
     const c = clientOffloads(run.dtcpc);
     assert.deepEqual(c, { read: 0, split: 0, written: 0, joined: 0 });

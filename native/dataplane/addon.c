@@ -101,10 +101,12 @@ static napi_value js_tun_offload_stats(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* udpOpen(addr, port, onBatch, onError, index) -> handle */
+/* udpOpen(addr, port, onBatch, onError, index, segment) -> handle
+ * segment: send runs of datagrams to one destination segmented (UDP_SEGMENT) if the kernel does it
+ * right (udp_segment_probe). */
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   uint32_t addr, port;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -126,7 +128,33 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
     napi_throw(env, errno_error(env, what, where, -fd, NULL));
     return NULL;
   }
-  return chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3], index);
+  bool segment = false;
+  if (argc >= 6) NAPI_CALL(env, napi_get_value_bool(env, argv[5], &segment));
+  napi_value handle = chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3], index);
+  void *data;
+  if (!handle) return NULL;
+  NAPI_CALL(env, napi_get_value_external(env, handle, &data));
+  ((chan_t *)data)->segment = segment && udp_segment_probe();
+  return handle;
+}
+
+/* udpSegmentProbe() -> whether the kernel sends segmented UDP right (probed once per process) */
+static napi_value js_udp_segment_probe(napi_env env, napi_callback_info info) {
+  napi_value result;
+  (void)info;
+  NAPI_CALL(env, napi_get_boolean(env, udp_segment_probe(), &result));
+  return result;
+}
+
+/* udpSegments(handle) -> whether the socket sends segmented (it stops after a refusal) */
+static napi_value js_udp_segments(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "sendmmsg"))) return NULL;
+  NAPI_CALL(env, napi_get_boolean(env, ch->kind == CHAN_UDP && ch->segment, &result));
+  return result;
 }
 
 /* raw41Open(addr, onBatch, onError, index) -> handle; addr 0 leaves the socket unbound */
@@ -377,7 +405,8 @@ static napi_value sock_send(napi_env env, napi_callback_info info, enum chan_kin
     napi_throw_type_error(env, NULL, "source must be an IPv4 address as a number");
     return NULL;
   }
-  uint32_t sent = sock_send_batch(ch->fd, &ch->shared->b, a.buf, a.off, a.len, a.addr, a.port, source, a.count);
+  uint32_t sent = kind == CHAN_UDP ? udp_chan_send(ch, &ch->shared->b, a.buf, a.off, a.len, a.addr, a.port, a.count)
+                                   : sock_send_batch(ch->fd, &ch->shared->b, a.buf, a.off, a.len, a.addr, NULL, source, a.count);
   NAPI_CALL(env, napi_create_uint32(env, sent, &result));
   return result;
 }
@@ -502,6 +531,8 @@ NAPI_MODULE_INIT() {
       {"tunOffloadStats", NULL, js_tun_offload_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpSegments", NULL, js_udp_segments, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpSegmentProbe", NULL, js_udp_segment_probe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"raw41Open", NULL, js_raw41_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"raw41Send", NULL, js_raw41_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL},

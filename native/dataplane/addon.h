@@ -103,6 +103,7 @@ struct chan {
   poller_t *poller;        /* NULL: polled by the event loop */
   int32_t index;           /* the poller's name for it, chosen by JS */
   uint32_t local_addr;     /* CHAN_UDP: where the socket is bound (host order; 0: the wildcard) */
+  bool segment;            /* CHAN_UDP: runs of datagrams to one destination go out segmented (UDP_SEGMENT) */
   uint16_t local_port;
   chan_t *next_dead;
   stream_t *stream;        /* CHAN_STREAM: its buffers */
@@ -148,6 +149,10 @@ void stream_arm(chan_t *ch);
 /* Puts a channel with packets held on the poller's ready list. */
 void chan_mark_ready(chan_t *ch);
 void throw_napi_failure(napi_env env, const char *call);
+
+/* Sends on a UDP channel: segmented where it may, else one message per datagram. */
+uint32_t udp_chan_send(chan_t *ch, batch_t *b, const uint8_t *buf, const uint32_t *off, const uint32_t *len,
+                       const uint32_t *addr, const uint16_t *port, uint32_t count);
 
 /* ---- args.c: arguments, the shared batch ---- */
 

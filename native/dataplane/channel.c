@@ -145,6 +145,12 @@ static void deliver(chan_t *ch, int count) {
   call_js(ch, ch->on_batch, argc, argv);
 }
 
+uint32_t udp_chan_send(chan_t *ch, batch_t *b, const uint8_t *buf, const uint32_t *off, const uint32_t *len,
+                       const uint32_t *addr, const uint16_t *port, uint32_t count) {
+  if (ch->segment) return udp_send_segmented(ch->fd, b, buf, off, len, addr, port, count, &ch->segment);
+  return sock_send_batch(ch->fd, b, buf, off, len, addr, port, 0, count);
+}
+
 /* One batch from the channel into the shared batch; see the read functions. */
 int chan_read(chan_t *ch, batch_t *b, int *err) {
   b->taken = b->oversized = 0;

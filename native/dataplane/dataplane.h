@@ -70,6 +70,12 @@ typedef struct {
   struct mmsghdr tx[BATCH_MAX];
   struct iovec tx_iov[BATCH_MAX];
   struct sockaddr_in tx_names[BATCH_MAX];
+  /* UDP_SEGMENT of each message that carries several datagrams (udp_send_segmented). */
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } tx_segment[BATCH_MAX];
+  uint32_t tx_packets[BATCH_MAX]; /* datagrams per message */
   /* IP_PKTINFO naming the source address of one send call's packets, shared by its headers. */
   union {
     char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
@@ -112,6 +118,19 @@ uint32_t tun_write_batch(int fd, tun_offload_t *o, const uint8_t *buf, const uin
 uint32_t sock_send_batch(int fd, batch_t *scratch, const uint8_t *buf, const uint32_t *off,
                          const uint32_t *len, const uint32_t *addr, const uint16_t *port,
                          uint32_t source, uint32_t count);
+
+/* UDP segmentation offload (UDP_SEGMENT): runs of datagrams to one destination, all as long as the
+ * first but the last, go to the kernel as one message that it cuts up as late as it can, so that
+ * they pass its stack once. */
+#define UDP_SEGMENT_BYTES 65507 /* the payload one IPv4 UDP datagram can carry */
+/* Whether the kernel cuts up such a message right: one real two-datagram send over loopback,
+ * made once per process and remembered. */
+bool udp_segment_probe(void);
+/* As sock_send_batch for a UDP socket, with such runs sent segmented. A kernel that refuses a
+ * segmented send (EIO without checksum offload on the way out, say) clears *segment and the
+ * packets go one by one from then on. */
+uint32_t udp_send_segmented(int fd, batch_t *s, const uint8_t *buf, const uint32_t *off, const uint32_t *len,
+                            const uint32_t *addr, const uint16_t *port, uint32_t count, bool *segment);
 
 /* ---- the packets of many sessions in one system call (send-many.c) ---- */
 

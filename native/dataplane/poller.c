@@ -147,10 +147,10 @@ static void outbox_flush(shared_t *sh, poller_t *p, uint32_t segments) {
       int err = 0;
       o->sent[k] = stream_send_batch(ch->fd, ch->stream, b->buf, o->off + start, o->len + start, count, &err);
       stream_arm(ch);
-    } else
-      o->sent[k] = sock_send_batch(ch->fd, b, b->buf, o->off + start, o->len + start, o->addr + start,
-                                   ch->kind == CHAN_UDP ? o->port + start : NULL,
-                                   ch->kind == CHAN_RAW41 ? source : 0, count);
+    } else if (ch->kind == CHAN_UDP)
+      o->sent[k] = udp_chan_send(ch, b, b->buf, o->off + start, o->len + start, o->addr + start, o->port + start, count);
+    else
+      o->sent[k] = sock_send_batch(ch->fd, b, b->buf, o->off + start, o->len + start, o->addr + start, NULL, source, count);
   }
 }
 

@@ -4,7 +4,13 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <arpa/inet.h>
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 /* 4 MB buffers absorb bursts at a few hundred thousand packets/s. The FORCE variants ignore
  * net.core.[rw]mem_max but need CAP_NET_ADMIN; without it the plain option is capped. */
@@ -156,13 +162,15 @@ uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t 
   }
   for (uint32_t base = 0; base < count; base += BATCH_MAX) {
     uint32_t n = count - base < BATCH_MAX ? count - base : BATCH_MAX;
-    /* The rest of each header is fixed by batch_layout. */
+    /* Name pointers are fixed by batch_layout. */
     for (uint32_t k = 0; k < n; k++) {
       uint32_t i = base + k;
       s->tx_names[k].sin_addr.s_addr = htonl(addr[i]);
       s->tx_names[k].sin_port = htons(port ? port[i] : 0);
       s->tx_iov[k].iov_base = (void *)(buf + off[i]);
       s->tx_iov[k].iov_len = len[i];
+      s->tx[k].msg_hdr.msg_iov = &s->tx_iov[k];
+      s->tx[k].msg_hdr.msg_iovlen = 1;
       s->tx[k].msg_hdr.msg_control = control;
       s->tx[k].msg_hdr.msg_controllen = controllen;
     }
@@ -182,4 +190,126 @@ uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t 
     }
   }
   return sent;
+}
+
+/* Where the run of datagrams from i ends: same destination, each as long as the first but the
+ * last, which may be shorter; within the bytes and datagrams one message may carry. */
+static uint32_t segment_run(const uint32_t *len, const uint32_t *addr, const uint16_t *port, uint32_t i,
+                            uint32_t count) {
+  uint32_t size = len[i], total = size, j = i + 1;
+  if (size == 0) return j; /* an empty datagram (a keepalive) cannot be segmented */
+  while (j < count && j - i < BATCH_MAX && addr[j] == addr[i] && port[j] == port[i] && len[j] > 0 &&
+         len[j] <= size && total + len[j] <= UDP_SEGMENT_BYTES) {
+    total += len[j];
+    if (len[j++] < size) break;
+  }
+  return j;
+}
+
+uint32_t udp_send_segmented(int fd, batch_t *s, const uint8_t *buf, const uint32_t *off, const uint32_t *len,
+                            const uint32_t *addr, const uint16_t *port, uint32_t count, bool *segment) {
+  uint32_t sent = 0;
+  for (uint32_t base = 0; base < count && *segment;) {
+    uint32_t n = count - base < BATCH_MAX ? count - base : BATCH_MAX, m = 0;
+    for (uint32_t k = 0; k < n; m++) {
+      uint32_t end = segment_run(len + base, addr + base, port + base, k, n);
+      for (uint32_t i = k; i < end; i++) {
+        s->tx_iov[i].iov_base = (void *)(buf + off[base + i]);
+        s->tx_iov[i].iov_len = len[base + i];
+      }
+      struct msghdr *h = &s->tx[m].msg_hdr;
+      s->tx_names[m].sin_addr.s_addr = htonl(addr[base + k]);
+      s->tx_names[m].sin_port = htons(port[base + k]);
+      h->msg_iov = &s->tx_iov[k];
+      h->msg_iovlen = end - k;
+      h->msg_control = NULL;
+      h->msg_controllen = 0;
+      if (end - k > 1) {
+        struct cmsghdr *c = &s->tx_segment[m].align;
+        uint16_t size = (uint16_t)len[base + k];
+        memset(&s->tx_segment[m], 0, sizeof s->tx_segment[m]);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof size);
+        memcpy(CMSG_DATA(c), &size, sizeof size);
+        h->msg_control = s->tx_segment[m].buf;
+        h->msg_controllen = sizeof s->tx_segment[m].buf;
+      }
+      s->tx_packets[m] = end - k;
+      k = end;
+    }
+    uint32_t done = 0; /* datagrams of this chunk accounted for */
+    for (uint32_t k = 0; k < m;) {
+      int r = dp_sendmmsg(fd, s->tx + k, m - k);
+      if (r > 0) {
+        for (int x = 0; x < r; x++, k++) {
+          sent += s->tx_packets[k];
+          done += s->tx_packets[k];
+        }
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        return sent;
+      } else if (s->tx_packets[k] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+        /* Refused as a segmented send: this socket sends one by one from here on. */
+        *segment = false;
+        base += done;
+        break;
+      } else {
+        done += s->tx_packets[k++]; /* refused (EMSGSIZE, EHOSTUNREACH, EPERM by a firewall...) */
+      }
+    }
+    if (*segment) base += n;
+    else return sent + sock_send_batch(fd, s, buf, off + base, len + base, addr + base, port + base, 0, count - base);
+  }
+  return sent;
+}
+
+bool udp_segment_probe(void) {
+  /* 0: not yet probed; 1: works; -1: does not. Racing threads would both probe and agree. */
+  static int known = 0;
+  if (known) return known > 0;
+  int works = 0;
+  /* DTCP_TEST_REFUSE_OFFLOAD: the tests' stand-in for a kernel that refuses segmented sends. */
+  const char *refuse = getenv("DTCP_TEST_REFUSE_OFFLOAD");
+  if (refuse && *refuse) {
+    known = -1;
+    return false;
+  }
+  int rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int tx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t tolen = sizeof to;
+  if (rx >= 0 && tx >= 0 && bind(rx, (struct sockaddr *)&to, sizeof to) == 0 &&
+      getsockname(rx, (struct sockaddr *)&to, &tolen) == 0) {
+    uint8_t payload[2 * 100 + 40];
+    memset(payload, 0xa5, sizeof payload);
+    uint16_t size = 100;
+    union {
+      char buf[CMSG_SPACE(sizeof(uint16_t))];
+      struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    control.align.cmsg_level = SOL_UDP;
+    control.align.cmsg_type = UDP_SEGMENT;
+    control.align.cmsg_len = CMSG_LEN(sizeof size);
+    memcpy(CMSG_DATA(&control.align), &size, sizeof size);
+    struct iovec iov = {.iov_base = payload, .iov_len = sizeof payload};
+    struct msghdr h = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    /* Three datagrams must arrive: 100, 100 and 40 bytes. */
+    if (sendmsg(tx, &h, 0) == (ssize_t)sizeof payload) {
+      uint8_t got[256];
+      ssize_t want[3] = {100, 100, 40};
+      works = 1;
+      for (int i = 0; i < 3 && works; i++) {
+        struct pollfd p = {.fd = rx, .events = POLLIN};
+        works = poll(&p, 1, 200) == 1 && recv(rx, got, sizeof got, 0) == want[i];
+      }
+    }
+  }
+  if (rx >= 0) close(rx);
+  if (tx >= 0) close(tx);
+  known = works ? 1 : -1;
+  return works;
 }

@@ -114,7 +114,7 @@ export class ClientSession {
     const udp = transport === "udp" ? this.#options.udp! : null;
     try {
       this.#relay = new Relay(
-        udp ? { kind: "udp", bindPort: udp.bindPort } : transport === "proto41" ? { kind: "proto41" } : { kind: "stream" },
+        udp ? { kind: "udp", bindPort: udp.bindPort, offload: this.#options.offload } : transport === "proto41" ? { kind: "proto41" } : { kind: "stream" },
         (err) => this.#apply(this.#machine?.quit({ reason: "lost", message: `tunnel I/O failed: ${err.message}` }) ?? []),
         (source, expected, count) =>
           this.#log.warn(`dropped ${count} tunnel packet(s) from ${source}: the server is ${expected} (a server with several addresses answering from another one?)`),

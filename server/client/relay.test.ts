@@ -5,7 +5,7 @@ import { skipUnlessRoot } from "../../test/support/namespaces.ts";
 import { FOREIGN_REPORT_MS, Relay } from "./relay.ts";
 
 test("once started, the server's own datagrams get through; another port of the same host is foreign", { skip: skipUnlessRoot("needs root (a TUN)"), timeout: 20_000 }, async () => {
-  const relay = new Relay({ kind: "udp", bindPort: 0 }, (err) => assert.fail(err));
+  const relay = new Relay({ kind: "udp", bindPort: 0, offload: true }, (err) => assert.fail(err));
   const server = createSocket("udp4");
   const stranger = createSocket("udp4");
   await Promise.all([server, stranger].map((s) => new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()))));
@@ -29,7 +29,7 @@ test("once started, the server's own datagrams get through; another port of the 
 test("before start() names the server, every packet is foreign: dropped, counted, and reported at most once per interval with their count", async () => {
   let now = 0;
   const reports: [string, string, number][] = [];
-  const relay = new Relay({ kind: "udp", bindPort: 0 }, (err) => assert.fail(err), (source, expected, count) => reports.push([source, expected, count]), () => now);
+  const relay = new Relay({ kind: "udp", bindPort: 0, offload: true }, (err) => assert.fail(err), (source, expected, count) => reports.push([source, expected, count]), () => now);
   const sender = createSocket("udp4");
   await new Promise<void>((r) => sender.bind(0, "127.0.0.1", () => r()));
   const from = `127.0.0.1:${sender.address().port}`;

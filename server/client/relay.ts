@@ -6,6 +6,7 @@ import {
   uint32ToIpv4,
   TunDevice,
   tunOffloadMessage,
+  udpOffloadMessage,
   UdpSocket,
   type ChannelErrorHandler,
   type DatagramBatchHandler,
@@ -22,7 +23,7 @@ export const FOREIGN_REPORT_MS = 10_000;
 export type ForeignReporter = (source: string, expected: string, count: number) => void;
 
 /** UDP and protocol 41 open their socket at once; a stream (IPv6 over TCP or TLS) gets its data connection at start(). */
-export type RelayTransport = { kind: "udp"; bindPort: number } | { kind: "proto41" } | { kind: "stream" };
+export type RelayTransport = { kind: "udp"; bindPort: number; offload: boolean } | { kind: "proto41" } | { kind: "stream" };
 
 /** Framed packets waiting for a server that reads slowly; past this, packets from the TUN are dropped. */
 export const STREAM_PENDING_BYTES = 256 * 1024;
@@ -89,7 +90,7 @@ export class Relay {
     this.#onError = onError;
     this.#onForeign = onForeign;
     if (transport.kind === "udp") {
-      this.#udp = new UdpSocket({ port: transport.bindPort, onDatagrams: this.#fromUdp, onError });
+      this.#udp = new UdpSocket({ port: transport.bindPort, offload: transport.offload, onDatagrams: this.#fromUdp, onError });
     } else if (transport.kind === "proto41") {
       this.#raw = new RawSocket41({ onPackets: this.#fromRaw, onError });
     }
@@ -128,7 +129,8 @@ export class Relay {
       this.#sendKeepalive();
       this.#keepalive = setInterval(this.#sendKeepalive, peer.keepaliveMs);
     }
-    return { ifname: this.#tun.name, kept, offloads: tunOffloadMessage(tun.offload, this.#tun) };
+    const offloads = tunOffloadMessage(tun.offload, this.#tun) + (this.#udp ? `; ${udpOffloadMessage(tun.offload)}` : "");
+    return { ifname: this.#tun.name, kept, offloads };
   }
 
   /** The TUN outlives this process (dtcpc -o): it stays, configured, when its fd closes. */

@@ -92,6 +92,43 @@ describe("UdpSocket", { skip }, () => {
     assert.ok(batchSizes.length < n, "datagrams arrive in batches, not one call each");
   });
 
+  test("segmented sends: runs of equal datagrams to one peer, cut by the kernel, arrive as sent and in order; with offload off too", async () => {
+    // Runs broken by a shorter datagram, another destination, an empty datagram and a longer one.
+    const lengths = Uint32Array.of(1200, 1200, 1200, 700, 1200, 1200, 0, 1200, 1300, 1300, 5, 1200);
+    const toC = [false, false, false, false, false, true, false, false, false, false, false, false];
+    const received: { from: string; bytes: Buffer }[] = [];
+    const sink = (name: string) => (buf: Buffer, offsets: Uint32Array, ls: Uint32Array, _a: Uint32Array, _p: Uint16Array, count: number) => {
+      for (let i = 0; i < count; i++) received.push({ from: name, bytes: Buffer.from(buf.subarray(offsets[i]!, offsets[i]! + ls[i]!)) });
+    };
+    const c = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams: sink("c") });
+    const d = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams: sink("d") });
+    try {
+      for (const offload of [true, false]) {
+        received.length = 0;
+        const sender = new UdpSocket({ address: "127.0.0.1", port: 0, offload, onDatagrams() {} });
+        try {
+          assert.equal(sender.segments, offload, "this kernel does segmented sends");
+          const offsets = new Uint32Array(lengths.length);
+          let at = 0;
+          for (let i = 0; i < lengths.length; i++) (offsets[i] = at), (at += lengths[i]!);
+          const buf = Buffer.alloc(at);
+          for (let i = 0; i < lengths.length; i++) buf.fill(i + 1, offsets[i]!, offsets[i]! + lengths[i]!);
+          const ports = Uint16Array.from(toC, (x) => (x ? c.port : d.port));
+          assert.equal(sender.sendBatch(buf, offsets, lengths, new Uint32Array(lengths.length).fill(LOOPBACK), ports, lengths.length), lengths.length);
+          await until(() => received.length === lengths.length);
+          const want = Array.from(lengths, (l, i) => ({ from: toC[i] ? "c" : "d", bytes: Buffer.alloc(l, i + 1) }));
+          assert.deepEqual(received.filter((r) => r.from === "d"), want.filter((w) => w.from === "d"), `offload ${offload}`);
+          assert.deepEqual(received.filter((r) => r.from === "c"), want.filter((w) => w.from === "c"), `offload ${offload}`);
+        } finally {
+          sender.close();
+        }
+      }
+    } finally {
+      c.close();
+      d.close();
+    }
+  });
+
   test("drops and counts a datagram bigger than its 2 KB slot instead of delivering it cut", async () => {
     got.length = 0;
     oversized = 0;

@@ -62,7 +62,9 @@ interface Addon {
   tunOffloadStats(h: Handle): [number, number, number, number, number];
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   tunPersist(h: Handle, on: boolean): void;
-  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
+  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number, segment: boolean): Handle;
+  udpSegments(h: Handle): boolean;
+  udpSegmentProbe(): boolean;
   udpSend(
     h: Handle,
     buf: Uint8Array,
@@ -424,6 +426,19 @@ export class TunDevice {
   }
 }
 
+/** Whether the kernel sends segmented UDP right (UDP_SEGMENT: one real send over loopback, once per process). */
+export function udpSegmentationWorks(): boolean {
+  return addon().udpSegmentProbe();
+}
+
+/** What the log says once about segmented UDP sends: on, refused by the kernel, or turned off. */
+export function udpOffloadMessage(requested: boolean): string {
+  if (!requested) return "UDP: one datagram per message (--no-offload)";
+  return udpSegmentationWorks()
+    ? "UDP: runs of datagrams to one peer go to the kernel as one segmented send (UDP_SEGMENT)"
+    : "UDP: the kernel refused a segmented send (UDP_SEGMENT), so one datagram per message";
+}
+
 /** What the log says once about a TUN's offloads: on, refused by the kernel, or turned off. */
 export function tunOffloadMessage(requested: boolean, tun: TunDevice): string {
   if (!requested) return `TUN ${tun.name}: one packet per read and write (--no-offload)`;
@@ -442,6 +457,8 @@ export interface UdpSocketOptions {
   onError?: ChannelErrorHandler;
   /** Read inside this poller's wait() instead of by the event loop. */
   poller?: Poller;
+  /** Default true: runs of datagrams to one peer go out as one segmented send (UDP_SEGMENT) where the kernel does it right. */
+  offload?: boolean;
 }
 
 /** A bound UDP/IPv4 socket with 4 MB buffers, read with recvmmsg and written with sendmmsg. */
@@ -464,7 +481,7 @@ export class UdpSocket {
       deliver: (b, count, oversized) => onDatagrams(b.buf, b.offsets, b.lengths, b.addrs, b.ports, count, oversized),
       onError,
     });
-    this.#handle = this.#slot.open((index) => a.udpOpen(address, opts.port, onDatagrams, onError, index));
+    this.#handle = this.#slot.open((index) => a.udpOpen(address, opts.port, onDatagrams, onError, index, opts.offload ?? true));
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
     this.port = port;
@@ -474,6 +491,11 @@ export class UdpSocket {
    * Sends datagram i to addrs[i]:ports[i]; returns how many were sent (drops the rest when the
    * queue is full), or SEND_DEFERRED (see Poller.deferSends).
    */
+  /** Whether runs of datagrams to one peer go out as one segmented send (UDP_SEGMENT); false after the kernel refused one. */
+  get segments(): boolean {
+    return this.#addon.udpSegments(this.#handle);
+  }
+
   sendBatch(
     buf: Uint8Array,
     offsets: Uint32Array,

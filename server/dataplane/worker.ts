@@ -11,7 +11,7 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { TUN_SEGMENTS_READ, TUN_SEGMENTS_WRITTEN, TUN_SUPER_READ, TUN_SUPER_WRITTEN } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
-import { ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, tunOffloadMessage, UdpSocket } from "./native.ts";
+import { ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, tunOffloadMessage, udpOffloadMessage, UdpSocket } from "./native.ts";
 import type { TunnelSession } from "./session.ts";
 import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
@@ -46,6 +46,7 @@ function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | 
       poller,
     });
     post({ kind: "log", level: "info", message: tunOffloadMessage(config.offload, tun) });
+    post({ kind: "log", level: "info", message: udpOffloadMessage(config.offload) });
     return { tun, raw41 };
   } catch (err) {
     tun?.close();
@@ -86,6 +87,7 @@ if (channels) {
       // replies leave from it on a host with several addresses.
       address: config.udpListenAddress === "0.0.0.0" ? s.spec.localIpv4 : config.udpListenAddress,
       port: s.spec.serverUdpPort!,
+      offload: config.offload,
       onDatagrams: (buf, offsets, lengths, addrs, ports, count, oversized) =>
         forwarder.onDatagrams(s, buf, offsets, lengths, addrs, ports, count, oversized),
       poller,
