@@ -79,9 +79,6 @@ async function topology(): Promise<void> {
   await sh(B, "ip", "-6", "neigh", "replace", "fd00:97::2", "lladdr", await mac(C, "c0"), "dev", "b0", "nud", "permanent");
   await sh(B, "ip", "-6", "neigh", "replace", "fd00:96::2", "lladdr", await mac(X, "x0"), "dev", "b1", "nud", "permanent");
   await sh(X, "ip", "-6", "neigh", "replace", "fd00:96::1", "lladdr", await mac(B, "b1"), "dev", "x0", "nud", "permanent");
-  const server = new Child("ip", ["netns", "exec", X, "iperf3", "-s", "--forceflush"]);
-  children.push(server);
-  await server.waitFor(/Server listening/, 10_000);
   dtcpctl(data.env, ["pool", "add", "2001:db8:fff0::/64", "--purpose", "link"]);
   dtcpctl(data.env, ["user", "add", "bulk", "--tunnel-password-stdin", "--transports", "proto41,udp,tcp"], "bulk-Tunnel-pw-1\n");
   writeFileSync(join(data.dir, "dtcpc.auth"), "10.97.0.1:bulk:bulk-Tunnel-pw-1\n");
@@ -142,16 +139,24 @@ async function startRelay(transport: Transport, mtu: number): Promise<Running> {
   return { pids: [broker.pid!, client.pid!], target: "fd00:95::2", stop: () => stopAll([client, broker]) };
 }
 
-/** One iperf3 run: goodput (Gbit/s) and the forwarders' CPU per GB carried. */
+/** Goodput (Gbit/s) and the forwarders' CPU per GB carried. */
+let iperfPort = 5201;
 async function measure(target: string, down: boolean, streams: number, pids: number[]): Promise<{ gbps: number; cpuPerGb: number }> {
+  // A one-off server per run on a port of its own: a server whose last test ended badly stays busy.
+  const port = String(iperfPort++);
+  const server = new Child("ip", ["netns", "exec", X, "iperf3", "-s", "-1", "-p", port, "--forceflush"]);
+  children.push(server);
+  await server.waitFor(/Server listening/, 10_000);
   const before = cpuNs(pids);
-  const { stdout } = await run("ip", ["netns", "exec", C, "iperf3", "-6", "-c", target, "-t", String(SECONDS), "-P", String(streams), "-J", ...(down ? ["-R"] : [])], {
+  const { stdout } = await run("ip", ["netns", "exec", C, "iperf3", "-6", "-c", target, "-p", port, "-t", String(SECONDS), "-P", String(streams), "-J", ...(down ? ["-R"] : [])], {
     timeout: (SECONDS + 30) * 1000,
     maxBuffer: 64 * 1024 * 1024,
-  });
+  }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? "{}" }));
   const cpu = cpuNs(pids) - before;
+  server.kill("SIGKILL");
+  await server.exited;
   const result = JSON.parse(stdout);
-  if (result.error) throw new Error(`iperf3 to ${target}: ${result.error}`);
+  if (result.error || !result.end) throw new Error(`iperf3 to ${target}: ${result.error ?? "no result"}`);
   const end = result.end;
   const bytes: number = end.sum_received.bytes;
   const gbps = (end.sum_received.bits_per_second as number) / 1e9;

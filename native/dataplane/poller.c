@@ -80,12 +80,16 @@ static void resolve_segments(shared_t *sh, poller_t *p, uint32_t segments) {
   }
 }
 
+/* A run this long to one UDP session goes out segmented on its own socket (one trip through the
+ * kernel's stack) rather than one message per datagram with the others. */
+#define SEGMENTED_RUN 8
+
 /* A send that joins the others of its kind in one sendmmsg: a UDP one whose socket is bound to an
- * address (the wildcard would leave the source, and so the checksum, to the route), or one on the
- * shared protocol-41 socket. */
-static bool joins(const chan_t *ch, enum chan_kind kind, const chan_t *raw41) {
+ * address (the wildcard would leave the source, and so the checksum, to the route) and that is not
+ * a run to send segmented, or one on the shared protocol-41 socket. */
+static bool joins(const chan_t *ch, uint32_t count, enum chan_kind kind, const chan_t *raw41) {
   if (!ch || ch->kind != kind) return false;
-  return kind == CHAN_UDP ? ch->local_addr != 0 : ch == raw41;
+  return kind == CHAN_UDP ? ch->local_addr != 0 && !(ch->segment && count >= SEGMENTED_RUN) : ch == raw41;
 }
 
 /* The queued sends of several sessions of one kind (UDP on the raw UDP socket, or protocol 41 on
@@ -100,14 +104,14 @@ static uint64_t outbox_flush_many(shared_t *sh, poller_t *p, uint32_t segments, 
   int fd = kind == CHAN_UDP ? p->udp_raw_fd : raw41 ? raw41->fd : -1;
   if (fd < 0 || !p->many) return 0;
   for (uint32_t k = 0; k < segments; k++)
-    if (joins(p->seg[k].ch, kind, raw41)) sessions++;
+    if (joins(p->seg[k].ch, p->seg[k].count, kind, raw41)) sessions++;
   /* One session's packets go out in one call on its own socket anyway (UDP: checksums by the kernel). */
   if (sessions < 2) return 0;
   uint64_t made = 0;
   for (uint32_t k = 0; k < segments; k++) {
     chan_t *ch = p->seg[k].ch;
     uint32_t start = p->seg[k].start, count = p->seg[k].count;
-    if (!joins(ch, kind, raw41) || count > BATCH_MAX - n) continue;
+    if (!joins(ch, count, kind, raw41) || count > BATCH_MAX - n) continue;
     made |= 1ull << k;
     uint32_t source = kind == CHAN_UDP ? ch->local_addr : p->seg[k].source;
     for (uint32_t i = start; i < start + count; i++, n++) {
