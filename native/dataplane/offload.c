@@ -18,6 +18,7 @@
 #define TCP_FLAG_PSH 0x08
 #define TCP_FLAG_ACK 0x10
 #define TCP_FLAG_CWR 0x80
+
 /* The IPv6 pseudo-header (addresses from the packet, upper-layer length and next header) summed. */
 static uint64_t pseudo_sum(const uint8_t *ip6, uint32_t upper_len, uint8_t proto) {
   uint64_t sum = checksum_add(0, ip6 + 8, 32);
