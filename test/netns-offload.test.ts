@@ -31,10 +31,7 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
 
   before(async () => {
     data = tempDataDir();
-    broker = await namespaces.add("ob");
-    client = await namespaces.add("oc");
-    for (const ns of [broker, client]) await namespaces.exec(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0");
-    await namespaces.link(broker, "b0", client, "c0");
+    ({ broker, client } = await namespaces.pair("ob", "oc"));
     await namespaces.exec(broker, "ip", "addr", "add", `${BROKER}/24`, "dev", "b0");
     await namespaces.exec(client, "ip", "addr", "add", `${CLIENT}/24`, "dev", "c0");
     dtcpctl(data.env, ["pool", "add", "2001:db8:fff1::/64", "--purpose", "link"]);

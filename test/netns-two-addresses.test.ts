@@ -26,10 +26,7 @@ describe("a broker with two addresses answers tunnels from the one each client r
 
   before(async () => {
     data = tempDataDir();
-    broker = await namespaces.add("2a");
-    client = await namespaces.add("2c");
-    for (const ns of [broker, client]) await namespaces.exec(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0");
-    await namespaces.link(broker, "b0", client, "c0");
+    ({ broker, client } = await namespaces.pair("2a", "2c"));
     await namespaces.exec(broker, "ip", "addr", "add", `${REACHED}/24`, "dev", "b0");
     await namespaces.exec(broker, "ip", "addr", "add", `${OTHER}/24`, "dev", "b0");
     await namespaces.exec(broker, "ip", "route", "replace", "100.65.0.0/24", "dev", "b0", "src", OTHER);

@@ -80,7 +80,7 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
  * dropped for a header the splitter does not take. Zeros without offloads. */
 static napi_value js_tun_offload_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], result, v;
+  napi_value argv[1];
   chan_t *ch;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!(ch = get_chan(env, argv[0], "read"))) return NULL;
@@ -93,12 +93,7 @@ static napi_value js_tun_offload_stats(napi_env env, napi_callback_info info) {
     values[3] = (double)o->joined_out;
     values[4] = (double)o->bad;
   }
-  NAPI_CALL(env, napi_create_array_with_length(env, 5, &result));
-  for (uint32_t i = 0; i < 5; i++) {
-    NAPI_CALL(env, napi_create_double(env, values[i], &v));
-    NAPI_CALL(env, napi_set_element(env, result, i, v));
-  }
-  return result;
+  return number_array(env, values, 5);
 }
 
 /* udpOpen(addr, port, onBatch, onError, index, segment) -> handle
@@ -258,7 +253,7 @@ static napi_value js_stream_send(napi_env env, napi_callback_info info) {
 /* streamBacklog(handle) -> [bytes waiting to be written, ms they have made no progress] */
 static napi_value js_stream_backlog(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], result, v;
+  napi_value argv[1];
   chan_t *ch;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!(ch = get_chan(env, argv[0], "write"))) return NULL;
@@ -266,12 +261,8 @@ static napi_value js_stream_backlog(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "not a stream");
     return NULL;
   }
-  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
-  NAPI_CALL(env, napi_create_uint32(env, ch->stream->out_len, &v));
-  NAPI_CALL(env, napi_set_element(env, result, 0, v));
-  NAPI_CALL(env, napi_create_double(env, (double)stream_waiting_ms(ch->stream), &v));
-  NAPI_CALL(env, napi_set_element(env, result, 1, v));
-  return result;
+  double values[2] = {ch->stream->out_len, (double)stream_waiting_ms(ch->stream)};
+  return number_array(env, values, 2);
 }
 
 /* dupFd(fd) -> a new close-on-exec fd for the same open file: a socket handed from Node to a channel */
@@ -422,7 +413,7 @@ static napi_value js_raw41_send(napi_env env, napi_callback_info info) {
 /* localAddress(handle) -> [addr, port] */
 static napi_value js_local_address(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], result, v;
+  napi_value argv[1];
   struct sockaddr_in sin;
   socklen_t sl = sizeof sin;
   chan_t *ch;
@@ -432,12 +423,8 @@ static napi_value js_local_address(napi_env env, napi_callback_info info) {
     napi_throw(env, errno_error(env, ch->what, "getsockname", errno, NULL));
     return NULL;
   }
-  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
-  NAPI_CALL(env, napi_create_uint32(env, ntohl(sin.sin_addr.s_addr), &v));
-  NAPI_CALL(env, napi_set_element(env, result, 0, v));
-  NAPI_CALL(env, napi_create_uint32(env, ntohs(sin.sin_port), &v));
-  NAPI_CALL(env, napi_set_element(env, result, 1, v));
-  return result;
+  double values[2] = {ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port)};
+  return number_array(env, values, 2);
 }
 
 /* close(handle): idempotent */

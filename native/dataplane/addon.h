@@ -164,6 +164,8 @@ bool get_index(napi_env env, napi_value v, int32_t *index);
 bool get_send_args(napi_env env, napi_value *argv, bool with_addr, bool with_port,
                    send_args_t *a);
 bool shared_alloc(napi_env env, shared_t *sh, uint32_t slot);
+/* A JS array of these numbers (NULL after throwing). */
+napi_value number_array(napi_env env, const double *values, uint32_t n);
 
 /* ---- poller.c ---- */
 

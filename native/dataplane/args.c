@@ -103,3 +103,13 @@ bool shared_alloc(napi_env env, shared_t *sh, uint32_t slot) {
   batch_layout(&sh->b, data, slot);
   return true;
 }
+
+napi_value number_array(napi_env env, const double *values, uint32_t n) {
+  napi_value result, v;
+  NAPI_CALL(env, napi_create_array_with_length(env, n, &result));
+  for (uint32_t i = 0; i < n; i++) {
+    NAPI_CALL(env, napi_create_double(env, values[i], &v));
+    NAPI_CALL(env, napi_set_element(env, result, i, v));
+  }
+  return result;
+}

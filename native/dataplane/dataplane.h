@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -37,6 +38,18 @@ static inline int dp_sendmmsg(int fd, struct mmsghdr *v, unsigned n) {
 struct epoll_event;
 static inline int dp_epoll_wait(int epfd, struct epoll_event *v, int n, int timeout_ms) {
   return (int)syscall(SYS_epoll_pwait, epfd, v, n, timeout_ms, NULL, 8);
+}
+
+/* Writes one control message (level, type, len bytes of data) at the start of buf, whose space
+ * bytes are zeroed first; returns space, for msg_controllen. */
+static inline size_t cmsg_put(void *buf, size_t space, int level, int type, const void *data, size_t len) {
+  memset(buf, 0, space);
+  struct cmsghdr *c = buf;
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(len);
+  memcpy(CMSG_DATA(c), data, len);
+  return space;
 }
 
 #define BATCH_MAX 64

@@ -87,14 +87,8 @@ uint32_t send_many(int fd, send_many_t *s, const uint8_t *buf, const udp_datagra
       struct in_pktinfo info;
       memset(&info, 0, sizeof info);
       info.ipi_spec_dst.s_addr = htonl(d[i].saddr);
-      memset(&s->source[i], 0, sizeof s->source[i]);
-      struct cmsghdr *c = &s->source[i].align;
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof info);
-      memcpy(CMSG_DATA(c), &info, sizeof info);
       m->msg_control = s->source[i].buf;
-      m->msg_controllen = sizeof s->source[i].buf;
+      m->msg_controllen = cmsg_put(s->source[i].buf, sizeof s->source[i].buf, IPPROTO_IP, IP_PKTINFO, &info, sizeof info);
     }
     if (!udp) {
       s->iov[i][0].iov_base = (void *)(buf + d[i].off);

@@ -148,17 +148,11 @@ uint32_t sock_send_batch(int fd, batch_t *s, const uint8_t *buf, const uint32_t 
   void *control = NULL;
   size_t controllen = 0;
   if (source != 0) {
-    struct cmsghdr *c = &s->tx_source.align;
     struct in_pktinfo info;
-    memset(&s->tx_source, 0, sizeof s->tx_source);
     memset(&info, 0, sizeof info);
     info.ipi_spec_dst.s_addr = htonl(source);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    memcpy(CMSG_DATA(c), &info, sizeof info);
     control = s->tx_source.buf;
-    controllen = sizeof s->tx_source.buf;
+    controllen = cmsg_put(s->tx_source.buf, sizeof s->tx_source.buf, IPPROTO_IP, IP_PKTINFO, &info, sizeof info);
   }
   for (uint32_t base = 0; base < count; base += BATCH_MAX) {
     uint32_t n = count - base < BATCH_MAX ? count - base : BATCH_MAX;
@@ -225,15 +219,9 @@ uint32_t udp_send_segmented(int fd, batch_t *s, const uint8_t *buf, const uint32
       h->msg_control = NULL;
       h->msg_controllen = 0;
       if (end - k > 1) {
-        struct cmsghdr *c = &s->tx_segment[m].align;
         uint16_t size = (uint16_t)len[base + k];
-        memset(&s->tx_segment[m], 0, sizeof s->tx_segment[m]);
-        c->cmsg_level = SOL_UDP;
-        c->cmsg_type = UDP_SEGMENT;
-        c->cmsg_len = CMSG_LEN(sizeof size);
-        memcpy(CMSG_DATA(c), &size, sizeof size);
         h->msg_control = s->tx_segment[m].buf;
-        h->msg_controllen = sizeof s->tx_segment[m].buf;
+        h->msg_controllen = cmsg_put(s->tx_segment[m].buf, sizeof s->tx_segment[m].buf, SOL_UDP, UDP_SEGMENT, &size, sizeof size);
       }
       s->tx_packets[m] = end - k;
       k = end;
@@ -289,14 +277,10 @@ bool udp_segment_probe(void) {
       char buf[CMSG_SPACE(sizeof(uint16_t))];
       struct cmsghdr align;
     } control;
-    memset(&control, 0, sizeof control);
-    control.align.cmsg_level = SOL_UDP;
-    control.align.cmsg_type = UDP_SEGMENT;
-    control.align.cmsg_len = CMSG_LEN(sizeof size);
-    memcpy(CMSG_DATA(&control.align), &size, sizeof size);
     struct iovec iov = {.iov_base = payload, .iov_len = sizeof payload};
     struct msghdr h = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov, .msg_iovlen = 1,
-                       .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+                       .msg_control = control.buf,
+                       .msg_controllen = cmsg_put(control.buf, sizeof control.buf, SOL_UDP, UDP_SEGMENT, &size, sizeof size)};
     /* Three datagrams must arrive: 100, 100 and 40 bytes. */
     if (sendmsg(tx, &h, 0) == (ssize_t)sizeof payload) {
       uint8_t got[256];

@@ -58,6 +58,18 @@ export class Namespaces {
     await this.exec(b, "ip", "link", "set", bIf, "up");
   }
 
+  /**
+   * A broker and a client namespace joined by a veth (b0 in the broker, c0 in the client), with
+   * duplicate address detection off (addresses are usable at once); returns their full names.
+   */
+  async pair(brokerShort: string, clientShort: string): Promise<{ broker: string; client: string }> {
+    const broker = await this.add(brokerShort);
+    const client = await this.add(clientShort);
+    for (const ns of [broker, client]) await this.exec(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0");
+    await this.link(broker, "b0", client, "c0");
+    return { broker, client };
+  }
+
   /** Deletes every namespace made here (their veths and processes' sockets go with them). */
   async removeAll(): Promise<void> {
     await Promise.all(this.#names.splice(0).map((n) => run("ip", ["netns", "del", n]).catch(() => {})));
