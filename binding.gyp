@@ -11,7 +11,8 @@
         "native/dataplane/stream.c",
         "native/dataplane/tun.c",
         "native/dataplane/offload.c",
-        "native/dataplane/send-many.c"
+        "native/dataplane/send-many.c",
+        "native/dataplane/steer.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"]

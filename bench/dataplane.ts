@@ -77,6 +77,11 @@
 //                                       of them (blast --sessions), N alternating within each repeat; rate
 //                                       at saturation and CPU per packet at 20k pps against N = 1's, loss at
 //                                       80 % of N = 1's saturation (targets ≥ 0.9×, ≤ 1.2×, none)
+//   BENCH_WORKERS=1,2                   with BENCH_SESSIONS: instead, the daemon with --workers W for each W
+//                                       in turn, all its threads free to use both cores (the load stays on
+//                                       CPU 0), saturation at the largest N against W = 1 (target ≥ 1.6×
+//                                       with two); BENCH_SESSIONS' other counts are ignored; BENCH_WORKERS_PIN=1
+//                                       keeps every W on the forwarder's core (what splitting costs)
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -105,6 +110,8 @@ const TARGET_LOADED_P99_MS = 2;
 const TARGET_SESSIONS_RATE_RATIO = 0.9;
 const TARGET_SESSIONS_CPU_RATIO = 1.2;
 const SESSIONS_LOAD = 0.8;
+/** Two packet workers against one, both cores given to forwarding (issue 17). */
+const TARGET_WORKERS_RATE_RATIO = 1.6;
 
 const env = process.env;
 const QUICK = process.argv.includes("--quick");
@@ -127,12 +134,16 @@ const PROFILE = env.BENCH_PROFILE === "1";
 const KEEP = env.BENCH_KEEP === "1";
 const PIN = env.BENCH_NO_PIN !== "1" && availableParallelism() >= 2;
 const SESSION_COUNTS = env.BENCH_SESSIONS ? env.BENCH_SESSIONS.split(",").map(Number) : null;
+const WORKER_COUNTS = env.BENCH_WORKERS ? env.BENCH_WORKERS.split(",").map(Number) : null;
+const WORKERS_PINNED = env.BENCH_WORKERS_PIN === "1";
 /** CPUs of the load side (generator, sink, pinger) and of the forwarder under test. */
 const LOAD_CPU = 0;
 const FORWARDER_CPU = 1;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DAEMON_ROOT = resolve(env.BENCH_DAEMON_ROOT ?? ROOT);
+/** Builds from before --workers had one packet worker. */
+const DAEMON_HAS_WORKERS = readFileSync(join(DAEMON_ROOT, "server/cli/dtcps-args.ts"), "utf8").includes("--workers");
 
 const CLIENT_V4 = "10.99.0.2";
 const BROKER_V4 = "10.99.0.1";
@@ -600,14 +611,35 @@ interface DaemonRun {
   all: Tunnel[];
 }
 
-async function startDaemon(site: Site, dataDir: string, logins: { name: string; options: string; transport: Transport; local?: string }[] = TRANSPORTS.map((t) => ({ ...USERS[t], transport: t }))): Promise<DaemonRun> {
+async function startDaemon(
+  site: Site,
+  dataDir: string,
+  logins: { name: string; options: string; transport: Transport; local?: string }[] = TRANSPORTS.map((t) => ({ ...USERS[t], transport: t })),
+  workers?: number,
+): Promise<DaemonRun> {
   const nodeFlags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${join(scratch, "prof")}`] : [];
   nodeFlags.push(...(env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean));
   const daemon = new Proc(
     "dtcps",
     site.broker,
-    [process.execPath, ...nodeFlags, "bin/dtcps.js", "-U", "--tcp-tunnels", String(TCP_TUNNEL_PORT), "--listen", BROKER_V4, "--tun-name", TUN, "--tun-mtu", String(TUN_MTU)],
-    { cpu: FORWARDER_CPU, cwd: DAEMON_ROOT, env: childEnv(dataDir) },
+    [
+      process.execPath,
+      ...nodeFlags,
+      "bin/dtcps.js",
+      "-U",
+      "--tcp-tunnels",
+      String(TCP_TUNNEL_PORT),
+      "--listen",
+      BROKER_V4,
+      "--tun-name",
+      TUN,
+      "--tun-mtu",
+      String(TUN_MTU),
+      // The default is one per core: a comparison of daemons on one core wants one.
+      ...(DAEMON_HAS_WORKERS ? ["--workers", String(workers ?? 1)] : []),
+    ],
+    // BENCH_WORKERS gives the daemon every core, unless BENCH_WORKERS_PIN.
+    { ...(workers === undefined || WORKERS_PINNED ? { cpu: FORWARDER_CPU } : {}), cwd: DAEMON_ROOT, env: childEnv(dataDir) },
   );
   await daemon.line(/dtcps listening on/, 60_000);
   const routes = await inNs(site, "broker", "ip", "-6", "route", "show", "dev", TUN);
@@ -935,29 +967,87 @@ async function measureLoadedLatency(site: Site, run: DaemonRun, loaded: Forwarde
   return !idleOk || !loadOk;
 }
 
-/** The daemon with max(BENCH_SESSIONS) sessions of one transport; flows spread over N of them against N = 1. Returns whether a target was missed. */
-async function measureSessions(counts: number[], transport: Transport): Promise<boolean> {
-  const max = Math.max(...counts);
-  const site = await buildSite(transport === "udp" ? "d" : "e");
+/** The first session, once checked that blast --sessions can address every one: session s as the first one's port + s (UDP), address + s (protocol 41) and /48 + s. */
+function addressable(run: DaemonRun, transport: Transport): Tunnel {
+  const first = run.all[0]!;
+  run.all.forEach((t, s) => {
+    const expected = formatIpv6(parsePrefix6(first.prefix).address + (BigInt(s) << 80n));
+    if ((transport === "udp" && t.serverPort !== first.serverPort! + s) || !t.prefix.startsWith(`${expected}/48`)) {
+      throw new Error(`session ${s} has udp=${t.serverPort} ${t.prefix}, not udp=${first.serverPort! + s} ${expected}/48: blast --sessions cannot address it`);
+    }
+  });
+  return first;
+}
+
+/** Site and users for max sessions of one transport (protocol 41: each from an address of its own). */
+async function sessionSite(max: number, transport: Transport, tag: string): Promise<{ site: Site; dataDir: string; logins: Awaited<ReturnType<typeof addSessionUsers>> }> {
+  const site = await buildSite(tag);
   if (transport === "proto41") {
     const adds = Array.from({ length: max }, (_, s) => `addr add ${clientAddress(s)}/32 dev dtcpb-c`).join("\n");
     execFileSync("ip", ["netns", "exec", site.client, "ip", "-batch", "-"], { input: `${adds}\n` });
     await inNs(site, "broker", "ip", "route", "add", CLIENT_RANGE, "via", CLIENT_V4);
   }
-  const dataDir = join(scratch, `data-${transport}`);
+  const dataDir = join(scratch, `data-${tag}-${transport}`);
   await dtcpctl(dataDir, ["pool", "add", POOL, "--purpose", "delegation", "--size", "48", "--auto"]);
+  return { site, dataDir, logins: await addSessionUsers(dataDir, max, transport) };
+}
+
+/**
+ * The daemon with --workers W for each W in turn, every thread free to use both cores, the same
+ * saturation flows over max sessions; W = 1's rate is the reference. Returns whether a target was missed.
+ */
+async function measureWorkers(workerCounts: number[], sessions: number, transport: Transport): Promise<boolean> {
+  const { site, dataDir, logins } = await sessionSite(sessions, transport, transport === "udp" ? "w" : "v");
+  const sat = new Map<string, FlowResult[]>();
+  const k = (w: number, size: number, dir: Direction) => `${w}/${size}/${dir}`;
+  for (const w of workerCounts) {
+    const run = await startDaemon(site, dataDir, logins, w);
+    try {
+      const first = addressable(run, transport);
+      const fwd: Forwarder = { impl: "daemon", site, tunnel: first, proc: run.daemon, sessions, ...(transport === "proto41" ? { clientBase: clientAddress(0) } : {}) };
+      console.log(`\n--workers ${w}: ${run.all.length} ${transport} sessions`);
+      for (const size of SIZES) {
+        for (const dir of DIRECTIONS) {
+          for (let i = 0; i < REPEAT; i++) push(sat, k(w, size, dir), await flow(fwd, dir, size, 0, true));
+          const runs = sat.get(k(w, size, dir))!;
+          console.log(`  ${String(size).padStart(4)} B ${dirName(dir)}: ${runs.map((r) => `${kpps(r.delivered)} (CPU ${((100 * r.cpu) / r.cpuElapsed).toFixed(0)}%)`).join(", ")}`);
+        }
+      }
+    } finally {
+      await stopDaemon(run);
+      writeFileSync(join(scratch, `dtcps-workers-${w}.log`), `${run.daemon.lines.join("\n")}\n${run.daemon.stderr}`);
+    }
+  }
+  let missed = false;
+  const pad = (x: string, w: number) => x.padStart(w);
+  console.log(`\n=== workers: ${sessions} ${transport} sessions, saturation with W packet workers on ${WORKERS_PINNED ? `CPU ${FORWARDER_CPU} alone` : "both cores"} (median of ${REPEAT}) ===`);
+  console.log(`size  direction    ${pad("W", 3)} ${pad("saturation", 10)} ${pad("ratio", 5)} ${pad("CPU", 5)}  target with 2: ≥ ${TARGET_WORKERS_RATE_RATIO}× W = 1`);
+  for (const size of SIZES) {
+    for (const dir of DIRECTIONS) {
+      const rate = (w: number) => median(sat.get(k(w, size, dir))!.map((r) => r.delivered));
+      const cpu = (w: number) => median(sat.get(k(w, size, dir))!.map((r) => r.cpu / r.cpuElapsed));
+      for (const w of workerCounts) {
+        const r = rate(w) / rate(workerCounts[0]!);
+        // On one core the figure is what splitting costs: the target needs both.
+        const judged = w === 2 && !WORKERS_PINNED;
+        const ok = !judged || r >= TARGET_WORKERS_RATE_RATIO;
+        if (!ok) missed = true;
+        console.log(
+          `${pad(String(size), 4)}  ${dirName(dir).padEnd(11)}  ${pad(String(w), 3)} ${pad(kpps(rate(w)), 10)} ${pad(r.toFixed(2), 5)} ${pad(`${(100 * cpu(w)).toFixed(0)}%`, 5)}  ${judged ? verdict(ok) : ""}`,
+        );
+      }
+    }
+  }
+  return missed;
+}
+
+/** The daemon with max(BENCH_SESSIONS) sessions of one transport; flows spread over N of them against N = 1. Returns whether a target was missed. */
+async function measureSessions(counts: number[], transport: Transport): Promise<boolean> {
+  const { site, dataDir, logins } = await sessionSite(Math.max(...counts), transport, transport === "udp" ? "d" : "e");
   const t0 = performance.now();
-  const logins = await addSessionUsers(dataDir, max, transport);
   const run = await startDaemon(site, dataDir, logins);
   try {
-    // blast --sessions addresses session s as the first one's port + s (UDP), address + s (protocol 41) and /48 + s: what the daemon handed out.
-    const first = run.all[0]!;
-    run.all.forEach((t, s) => {
-      const expected = formatIpv6(parsePrefix6(first.prefix).address + (BigInt(s) << 80n));
-      if ((transport === "udp" && t.serverPort !== first.serverPort! + s) || !t.prefix.startsWith(`${expected}/48`)) {
-        throw new Error(`session ${s} has udp=${t.serverPort} ${t.prefix}, not udp=${first.serverPort! + s} ${expected}/48: blast --sessions cannot address it`);
-      }
-    });
+    const first = addressable(run, transport);
     console.log(`\n${run.all.length} ${transport} sessions logged in ${((performance.now() - t0) / 1000).toFixed(1)} s (users written in bulk), ${first.serverPort ? `udp=${first.serverPort}… ` : `from ${clientAddress(0)}… `}${first.prefix}…`);
     const fwd = (n: number): Forwarder => ({ impl: "daemon", site, tunnel: first, proc: run.daemon, sessions: n, ...(transport === "proto41" ? { clientBase: clientAddress(0) } : {}) });
     const cpu = new Map<string, FlowResult[]>();
@@ -1026,7 +1116,10 @@ async function main(): Promise<number> {
     }
     console.log(`dataplane bench, sessions mode: N = ${SESSION_COUNTS.join(", ")}; ${PIN ? `load on CPU ${LOAD_CPU}, daemon on CPU ${FORWARDER_CPU}` : "no CPU pinning"}`);
     let missed = false;
-    for (const t of TRANSPORTS.filter((x) => x !== "tcp")) missed = (await measureSessions(SESSION_COUNTS, t)) || missed;
+    if (WORKER_COUNTS) {
+      if (WORKER_COUNTS[0] !== 1 || WORKER_COUNTS.some((w) => !Number.isInteger(w) || w < 1 || w > 64)) throw new Error("BENCH_WORKERS: whole numbers from 1 to 64, 1 first (the reference)");
+      for (const t of TRANSPORTS.filter((x) => x !== "tcp")) missed = (await measureWorkers(WORKER_COUNTS, Math.max(...SESSION_COUNTS), t)) || missed;
+    } else for (const t of TRANSPORTS.filter((x) => x !== "tcp")) missed = (await measureSessions(SESSION_COUNTS, t)) || missed;
     if (PROFILE) printProfile();
     console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; load average ${loadavg()[0]!.toFixed(2)} at the end (a shared machine: expect ±10–20 %)`);
     return missed && env.BENCH_STRICT === "1" ? 1 : 0;

@@ -69,8 +69,9 @@ describe("the broker end to end in network namespaces: dtcps, dtcpc behind a NAT
     children.push(child);
     return child;
   };
+  // Two packet workers whatever the cores, so that every test below crosses both.
   const startBroker = async (): Promise<Child> => {
-    const b = spawnIn(ns.broker, ["bin/dtcps.js", "-U", "--listen", BROKER, "--metrics", `127.0.0.1:${METRICS_PORT}`]);
+    const b = spawnIn(ns.broker, ["bin/dtcps.js", "-U", "--listen", BROKER, "--metrics", `127.0.0.1:${METRICS_PORT}`, "--workers", "2"]);
     brokers.push(b);
     await b.waitFor(/dtcps listening on/, 30_000);
     return b;
@@ -265,6 +266,15 @@ esac
     ]);
     const m = await scrape();
     assert.equal(total(m, "dtcp_dataplane_sessions", { transport: "udp" }), 2);
+    // --workers 2: the three sessions are spread over both packet workers, each carrying its own both ways.
+    const directions = ["in", "out"];
+    await metricsUntil("both packet workers with sessions and packets both ways", (x) =>
+      ["0", "1"].every(
+        (worker) =>
+          total(x, "dtcp_dataplane_worker_sessions", { worker }) >= 1 &&
+          directions.every((direction) => total(x, "dtcp_dataplane_worker_packets_total", { worker, direction }) > 0),
+      ),
+    );
   });
 
   test("5. a spoofed inner source is dropped, counted, and never reaches the external host", async () => {

@@ -37,7 +37,8 @@ describe("IPv6 over TCP and TLS through a firewall that drops UDP and protocol 4
   const ns = { ext: "", broker: "", nat: "", c: "", pub: "", lan: "" };
   const children: Child[] = [];
   let broker: Child;
-  const DTCPS_ARGS = ["bin/dtcps.js", "-U", "--tcp-tunnels", "20202", "--tls-tunnels", "443", "--tcp-stall-timeout", "4"];
+  // Two packet workers: the sessions of the tests below are spread over both.
+  const DTCPS_ARGS = ["bin/dtcps.js", "-U", "--tcp-tunnels", "20202", "--tls-tunnels", "443", "--tcp-stall-timeout", "4", "--workers", "2"];
   let fingerprint = "";
 
   const sh = (where: string, ...argv: string[]) => namespaces.exec(where, ...argv);

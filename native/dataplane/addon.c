@@ -9,12 +9,15 @@
 
 /* ---- exported functions ---- */
 
-/* tunOpen(name, mtu, txqueuelen, onBatch, onError, index, offload) -> [handle, actualName, offloadOn]
+/* tunOpen(name, mtu, txqueuelen, onBatch, onError, index, offload, multiQueue, attach)
+ *   -> [handle, actualName, offloadOn]
  * index -1: polled by the event loop, which calls onBatch; else read by the poller under index.
- * offload: try TSO6 and checksum offload (offload.c); offloadOn says whether the kernel took them. */
+ * offload: try TSO6 and checksum offload (offload.c); offloadOn says whether the kernel took them.
+ * multiQueue: a device with one queue per packet worker; attach: a further queue of it, with the
+ * offloads the first queue got (offload says which). */
 static napi_value js_tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7], handle, result, v;
+  size_t argc = 9;
+  napi_value argv[9], handle, result, v;
   char name[32], actual[16], what[40];
   size_t name_len;
   uint32_t mtu, qlen;
@@ -31,8 +34,12 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
     return NULL;
   int32_t index;
   if (!get_index(env, argv[5], &index)) return NULL;
-  bool offload = false, offload_on = false;
+  bool offload = false, offload_on = false, multi_queue = false, attach = false;
   if (argc >= 7) NAPI_CALL(env, napi_get_value_bool(env, argv[6], &offload));
+  if (argc >= 9) {
+    NAPI_CALL(env, napi_get_value_bool(env, argv[7], &multi_queue));
+    NAPI_CALL(env, napi_get_value_bool(env, argv[8], &attach));
+  }
   tun_offload_t *o = offload ? tun_offload_new() : NULL;
   if (offload && !o) {
     napi_throw_error(env, "ENOMEM", "out of memory");
@@ -46,7 +53,9 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
     tun_offload_free(o);
     return NULL;
   }
-  int fd = tun_open(name, mtu, qlen, offload, &offload_on, actual, &where);
+  unsigned flags = (offload ? TUN_OPEN_OFFLOAD : 0) | (multi_queue ? TUN_OPEN_MULTI_QUEUE : 0) |
+                   (attach ? TUN_OPEN_ATTACH : 0);
+  int fd = tun_open(name, mtu, qlen, flags, &offload_on, actual, &where);
   if (!offload_on) {
     tun_offload_free(o);
     o = NULL;
@@ -94,6 +103,52 @@ static napi_value js_tun_offload_stats(napi_env env, napi_callback_info info) {
     values[4] = (double)o->bad;
   }
   return number_array(env, values, 5);
+}
+
+/* tunSteer(handle, maxEntries) -> fd of the prefix map that chooses each packet's queue (steer.c) */
+static napi_value js_tun_steer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  uint32_t max_entries;
+  chan_t *ch;
+  const char *where = "";
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "ioctl"))) return NULL;
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &max_entries));
+  int fd = tun_steer_attach(ch->fd, max_entries, &where);
+  if (fd < 0) {
+    napi_throw(env, errno_error(env, ch->what, where, -fd, "CAP_BPF or CAP_SYS_ADMIN"));
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_int32(env, fd, &result));
+  return result;
+}
+
+/* tunSteerUpdate(mapFd, address (16 bytes), prefixLength, queue, add): adds a prefix's queue
+ * (EEXIST when present) or removes it */
+static napi_value js_tun_steer_update(napi_env env, napi_callback_info info) {
+  size_t argc = 5, size;
+  napi_value argv[5];
+  int32_t map_fd;
+  uint32_t len, queue;
+  bool add;
+  uint8_t *addr;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &map_fd));
+  if (!get_array(env, argv[1], napi_uint8_array, (void **)&addr, &size, "address")) return NULL;
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &len));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &queue));
+  NAPI_CALL(env, napi_get_value_bool(env, argv[4], &add));
+  if (size != 16 || len > 128) {
+    napi_throw_range_error(env, NULL, "a prefix is 16 bytes and at most 128 bits");
+    return NULL;
+  }
+  int rc = tun_steer_update(map_fd, addr, len, queue, add);
+  if (rc < 0) {
+    napi_throw(env, errno_error(env, "steering map", add ? "bpf(BPF_MAP_UPDATE_ELEM)" : "bpf(BPF_MAP_DELETE_ELEM)", -rc, NULL));
+    return NULL;
+  }
+  return NULL;
 }
 
 /* udpOpen(addr, port, onBatch, onError, index, segment) -> handle
@@ -152,11 +207,12 @@ static napi_value js_udp_segments(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* raw41Open(addr, onBatch, onError, index) -> handle; addr 0 leaves the socket unbound */
+/* raw41Open(addr, onBatch, onError, index, worker, workers) -> handle; addr 0 leaves the socket
+ * unbound; with workers > 1 it keeps the packets whose outer source hashes to worker (steer.c) */
 static napi_value js_raw41_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  uint32_t addr;
+  size_t argc = 6;
+  napi_value argv[6];
+  uint32_t addr, worker = 0, workers = 1;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &addr));
@@ -164,7 +220,23 @@ static napi_value js_raw41_open(napi_env env, napi_callback_info info) {
     return NULL;
   int32_t index;
   if (!get_index(env, argv[3], &index)) return NULL;
+  if (argc >= 6) {
+    NAPI_CALL(env, napi_get_value_uint32(env, argv[4], &worker));
+    NAPI_CALL(env, napi_get_value_uint32(env, argv[5], &workers));
+  }
+  if (workers == 0 || worker >= workers) {
+    napi_throw_range_error(env, NULL, "worker must be below workers");
+    return NULL;
+  }
   int fd = raw41_open(addr, &where);
+  if (fd >= 0 && workers > 1) {
+    int rc = raw41_spread(fd, worker, workers);
+    if (rc < 0) {
+      close(fd);
+      fd = rc;
+      where = "setsockopt(SO_ATTACH_FILTER)";
+    }
+  }
   if (fd < 0) {
     napi_throw(env, errno_error(env, "raw41", where, -fd, "CAP_NET_RAW"));
     return NULL;
@@ -263,6 +335,20 @@ static napi_value js_stream_backlog(napi_env env, napi_callback_info info) {
   }
   double values[2] = {ch->stream->out_len, (double)stream_waiting_ms(ch->stream)};
   return number_array(env, values, 2);
+}
+
+/* closeFd(fd): closes an fd the addon handed out (Node warns when fs.closeSync closes one it did not open) */
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  if (close(fd) < 0 && errno != EINTR) {
+    napi_throw(env, errno_error(env, "fd", "close", errno, NULL));
+    return NULL;
+  }
+  return NULL;
 }
 
 /* dupFd(fd) -> a new close-on-exec fd for the same open file: a socket handed from Node to a channel */
@@ -516,6 +602,8 @@ NAPI_MODULE_INIT() {
       {"tunWrite", NULL, js_tun_write, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunPersist", NULL, js_tun_persist, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunOffloadStats", NULL, js_tun_offload_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tunSteer", NULL, js_tun_steer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tunSteerUpdate", NULL, js_tun_steer_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSegments", NULL, js_udp_segments, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -527,6 +615,7 @@ NAPI_MODULE_INIT() {
       {"streamSend", NULL, js_stream_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"streamBacklog", NULL, js_stream_backlog, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dupFd", NULL, js_dup_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketPair", NULL, js_socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"icmp6Send", NULL, js_icmp6_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -107,12 +107,24 @@ void batch_layout(batch_t *b, uint8_t *buf, uint32_t slot);
 
 /* Each open function returns an fd (non-blocking, close-on-exec) or -errno with *where naming
  * the failing call. */
-/* With offload, the TUN carries a virtio header on every packet and takes super-packets when the
- * probe passes; *offload_on says whether it did (else the TUN is as without). */
-int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, bool offload, bool *offload_on,
+/* TUN_OPEN_OFFLOAD: the TUN carries a virtio header on every packet and takes super-packets when
+ * the probe passes; *offload_on says whether it did (else the TUN is as without).
+ * TUN_OPEN_MULTI_QUEUE: the device may have several queues (one per packet worker);
+ * TUN_OPEN_ATTACH: this fd is a further queue of a device that exists, with the offloads its
+ * first queue got (no probe). */
+enum { TUN_OPEN_OFFLOAD = 1, TUN_OPEN_MULTI_QUEUE = 2, TUN_OPEN_ATTACH = 4 };
+int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, unsigned flags, bool *offload_on,
              char actual_name[16], const char **where);
 int udp_open(uint32_t addr, uint16_t port, const char **where);
 int raw41_open(uint32_t addr, const char **where);
+
+/* steer.c. Attaches the queue-choosing program to a multi-queue TUN; returns the fd of its
+ * prefix map (at most max_entries prefixes) or -errno with *where naming the failing call. */
+int tun_steer_attach(int tun_fd, uint32_t max_entries, const char **where);
+/* Adds (EEXIST if present) or removes a prefix's queue; 0 or -errno. */
+int tun_steer_update(int map_fd, const uint8_t addr[16], uint32_t len, uint32_t queue, bool add);
+/* Keeps on a protocol-41 socket the packets whose outer source hashes to worker of workers. */
+int raw41_spread(int fd, uint32_t worker, uint32_t workers);
 
 /* Each read function fills b->off/len (and addr/port) with the packets that fit their slot and
  * returns their count; b->taken and b->oversized say how many were read and how many dropped.

@@ -49,9 +49,9 @@ fail:;
 }
 
 /* Creates (or attaches to) the device and brings it up; with vnet_hdr, every packet carries a
- * virtio header. */
+ * virtio header; multi_queue makes (or adds) one queue of a device that has several. */
 static int tun_open_as(const char *name, uint32_t mtu, uint32_t txqueuelen, bool vnet_hdr,
-                       char actual_name[16], const char **where) {
+                       bool multi_queue, char actual_name[16], const char **where) {
   struct ifreq ifr;
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -59,7 +59,7 @@ static int tun_open_as(const char *name, uint32_t mtu, uint32_t txqueuelen, bool
     return -errno;
   }
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0) | (multi_queue ? IFF_MULTI_QUEUE : 0);
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -76,11 +76,18 @@ static int tun_open_as(const char *name, uint32_t mtu, uint32_t txqueuelen, bool
   return fd;
 }
 
-int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, bool offload, bool *offload_on,
+int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, unsigned flags, bool *offload_on,
              char actual_name[16], const char **where) {
+  bool multi_queue = flags & TUN_OPEN_MULTI_QUEUE;
   *offload_on = false;
-  if (offload) {
-    int fd = tun_open_as(name, mtu, txqueuelen, true, actual_name, where);
+  if (flags & TUN_OPEN_ATTACH) {
+    /* The device's flags, virtio header included, are the same for every queue: the first
+     * queue's probe decided them. */
+    *offload_on = flags & TUN_OPEN_OFFLOAD;
+    return tun_open_as(name, mtu, txqueuelen, *offload_on, multi_queue, actual_name, where);
+  }
+  if (flags & TUN_OPEN_OFFLOAD) {
+    int fd = tun_open_as(name, mtu, txqueuelen, true, multi_queue, actual_name, where);
     if (fd < 0) return fd;
     const char *ignored;
     /* DTCP_TEST_REFUSE_OFFLOAD: the tests' stand-in for a kernel that refuses super-packets. */
@@ -94,7 +101,7 @@ int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, bool offload, 
     close(fd);
     name = actual_name;
   }
-  return tun_open_as(name, mtu, txqueuelen, false, actual_name, where);
+  return tun_open_as(name, mtu, txqueuelen, false, multi_queue, actual_name, where);
 }
 
 /* One read of a TUN with offloads: the virtio header, then the packet into the slot and, past

@@ -58,6 +58,8 @@ test("bad values are usage errors naming the option", () => {
     [["--no-dataplane", "--frobnicate"], /Unknown option '--frobnicate'/],
     [["--no-dataplane", "a", "b"], /one prefix at most/],
     [["--tun-mtu", "1500"], /--tun-mtu must be a number from 1280 to 1480/],
+    [["--workers", "0"], /--workers must be a number from 1 to 64/],
+    [["--workers", "many"], /--workers must be a number from 1 to 64/],
     [["--tun-name", "a-name-far-too-long"], /--tun-name must be 1 to 15/],
     [["--metrics", "localhost:9100"], /--metrics wants \[IPv4:\]port/],
     [["--metrics", "70000"], /--metrics must be a number from 0 to 65535/],

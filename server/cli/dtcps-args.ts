@@ -13,7 +13,7 @@ import { DEFAULT_POP, apiUrlSchema, popNameSchema } from "../repositories/pops/s
 import { numberOption, parseCommandLine, UsageError } from "./args.ts";
 
 export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-dataplane] [--listen addr] [--public-ipv4 addr]
-             [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--no-send-together] [--no-offload] [--metrics [host:]port] [--api-listen [host:]port]
+             [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--workers n] [--no-send-together] [--no-offload] [--metrics [host:]port] [--api-listen [host:]port]
              [--auth-timeout s] [--idle-timeout s] [--max-unauth n] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s]
              [--pop name] [--pop-lost-after s] [--api-url url] [--api-tls-cert file --api-tls-key file]
@@ -35,6 +35,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "tun-mtu": { type: "string" },
       "relaxed-outer-source": { type: "boolean" },
       "no-send-together": { type: "boolean" },
+      workers: { type: "string" },
       "no-offload": { type: "boolean" },
       metrics: { type: "string" },
       "api-listen": { type: "string" },
@@ -79,6 +80,8 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     Math.floor(numberOption(`--${name}`, value, fallback, min, 1_000_000));
   const verbose = values.debug ?? false;
   const tunMtu = Math.floor(numberOption("--tun-mtu", values["tun-mtu"], 1280, 1280, 1480));
+  // Default: the data plane's own (one per core but one).
+  const workers = values.workers === undefined ? undefined : Math.floor(numberOption("--workers", values.workers, 1, 1, 64));
   const strictOuterSource = !(values["relaxed-outer-source"] ?? false);
   const popName = values.pop ?? DEFAULT_POP;
   if (!popNameSchema.safeParse(popName).success) throw new UsageError(`--pop: POP names are 1–32 lowercase letters, digits or '-'; got "${popName}"`);
@@ -135,6 +138,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
             // UDP sockets on the control address, so replies leave from the address clients talk to.
             udpListenAddress: host,
             strictOuterSource,
+            ...(workers === undefined ? {} : { workers }),
             sendTogether: !(values["no-send-together"] ?? false),
             offload: !(values["no-offload"] ?? false),
             streamStallMs: seconds("tcp-stall-timeout", values["tcp-stall-timeout"], 30_000, 1),

@@ -1,7 +1,7 @@
 // The data plane's figures as Prometheus metric families.
 //
 // Cardinality: the daemon-wide families have fixed label sets (2 transports × 2 directions, 5
-// drop reasons, 3 uncharged reasons). Per live session there are 10 series (packets and bytes in
+// drop reasons, 3 uncharged reasons, 3 series per packet worker). Per live session there are 10 series (packets and bytes in
 // each direction, 5 drop reasons, the last packet time once there is one), labelled by session
 // id and user name; a session's series disappear when it ends. 1,000 live sessions make about
 // 10,000 series per scrape, and each reconnection starts new series (new session id).
@@ -43,7 +43,12 @@ const DIRECTIONS = [
 
 const DIRECTION_HELP = "in = from the client into the TUN, out = to the client";
 
-export function dataPlaneMetrics(totals: Float64Array, sessions: readonly SessionFigures[]): MetricFamily[] {
+/**
+ * totals: the daemon's figures (the sum of its packet workers'); workers: each packet worker's
+ * own, for the balance between them.
+ */
+export function dataPlaneMetrics(totals: Float64Array, sessions: readonly SessionFigures[], workers: readonly Float64Array[] = []): MetricFamily[] {
+  const overTransports = (w: Float64Array, field: number) => TRANSPORTS.reduce((sum, t) => sum + w[transportBlock(t) + field]!, 0);
   const perTransport = (f: (block: number) => Sample[]): Sample[] => TRANSPORTS.flatMap((t) => f(transportBlock(t)).map((s) => ({ ...s, labels: { transport: t, ...s.labels } })));
   const sessionLabels = (s: SessionFigures): Record<string, string> => ({ session: String(s.sessionId), user: s.userName });
   return [
@@ -104,6 +109,18 @@ export function dataPlaneMetrics(totals: Float64Array, sessions: readonly Sessio
         { labels: { direction: "read" }, value: totals[TUN_SEGMENTS_READ]! },
         { labels: { direction: "write" }, value: totals[TUN_SEGMENTS_WRITTEN]! },
       ],
+    },
+    {
+      name: "dtcp_dataplane_worker_sessions",
+      help: "Live tunnel sessions of each packet worker (each has a TUN queue and its sessions' sockets).",
+      type: "gauge",
+      samples: workers.map((w, i) => ({ labels: { worker: String(i) }, value: overTransports(w, BLOCK_SESSIONS) })),
+    },
+    {
+      name: "dtcp_dataplane_worker_packets_total",
+      help: `IPv6 packets each packet worker carried since start (${DIRECTION_HELP}).`,
+      type: "counter",
+      samples: workers.flatMap((w, i) => DIRECTIONS.map(([direction, p]) => ({ labels: { worker: String(i), direction }, value: overTransports(w, BLOCK_COUNTERS + p) }))),
     },
     {
       name: "dtcp_dataplane_keepalives_total",

@@ -58,8 +58,12 @@ interface Addon {
     onError: ChannelErrorHandler,
     pollerIndex: number,
     offload: boolean,
+    multiQueue: boolean,
+    attach: boolean,
   ): [Handle, string, boolean];
   tunOffloadStats(h: Handle): [number, number, number, number, number];
+  tunSteer(h: Handle, maxEntries: number): number;
+  tunSteerUpdate(mapFd: number, address: Uint8Array, length: number, queue: number, add: boolean): void;
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   tunPersist(h: Handle, on: boolean): void;
   udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number, segment: boolean): Handle;
@@ -74,7 +78,7 @@ interface Addon {
     ports: Uint16Array,
     count: number,
   ): number;
-  raw41Open(addr: number, onBatch: Raw41BatchHandler, onError: ChannelErrorHandler, pollerIndex: number): Handle;
+  raw41Open(addr: number, onBatch: Raw41BatchHandler, onError: ChannelErrorHandler, pollerIndex: number, worker: number, workers: number): Handle;
   raw41Send(
     h: Handle,
     buf: Uint8Array,
@@ -89,6 +93,7 @@ interface Addon {
   streamSend(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   streamBacklog(h: Handle): [number, number];
   dupFd(fd: number): number;
+  closeFd(fd: number): void;
   socketPair(): [number, number];
   icmp6Send(ifname: string, packet: Uint8Array): void;
   close(h: Handle): void;
@@ -369,6 +374,12 @@ export interface TunOptions {
    * super-packet passes. `offloads` says whether it did.
    */
   offload?: boolean;
+  /**
+   * "first": the device gets one queue per packet worker (IFF_MULTI_QUEUE), this being the first;
+   * "attach": a further queue of that device, with the offloads the first queue got (`offload`
+   * must say which). Default: a device with one queue.
+   */
+  queue?: "first" | "attach";
   onPackets: PacketBatchHandler;
   onError?: ChannelErrorHandler;
   /** Read inside this poller's wait() instead of by the event loop. */
@@ -395,8 +406,26 @@ export class TunDevice {
       onError,
     });
     [this.#handle, this.name, this.offloads] = this.#slot.open((index) =>
-      this.#addon.tunOpen(opts.name, opts.mtu, opts.txQueueLen ?? 4096, onPackets, onError, index, opts.offload ?? true),
+      this.#addon.tunOpen(
+        opts.name,
+        opts.mtu,
+        opts.txQueueLen ?? 4096,
+        onPackets,
+        onError,
+        index,
+        opts.offload ?? true,
+        opts.queue !== undefined,
+        opts.queue === "attach",
+      ),
     );
+  }
+
+  /**
+   * Makes the queue of each packet a function of its destination (a multi-queue device only):
+   * the prefixes of the returned map, else queue 0. Fails naming CAP_BPF where bpf() is refused.
+   */
+  steer(maxPrefixes: number): TunSteering {
+    return new TunSteering(this.#addon.tunSteer(this.#handle, maxPrefixes));
   }
 
   /** Super-packets read and the segments split from them; super-packets written and the segments joined into them; reads dropped for a header the splitter does not take. */
@@ -424,6 +453,56 @@ export class TunDevice {
     this.#addon.close(this.#handle);
     this.#slot.release();
   }
+}
+
+/** The prefixes that choose a multi-queue TUN's queue (steer.c): the longest match wins. */
+export class TunSteering {
+  readonly #fd: number;
+  readonly #addon = addon();
+  readonly #bytes = new Uint8Array(16);
+
+  /** Takes the map's fd (closed by close()). */
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** The map's fd: another thread takes its own copy (duplicateFd). */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** Packets to this prefix go to queue; fails with EEXIST when the prefix has a queue already. */
+  add(prefix: { words: readonly number[]; length: number }, queue: number): void {
+    this.#addon.tunSteerUpdate(this.#fd, this.#fill(prefix.words), prefix.length, queue, true);
+  }
+
+  remove(prefix: { words: readonly number[]; length: number }): void {
+    this.#addon.tunSteerUpdate(this.#fd, this.#fill(prefix.words), prefix.length, 0, false);
+  }
+
+  close(): void {
+    this.#addon.closeFd(this.#fd);
+  }
+
+  #fill(words: readonly number[]): Uint8Array {
+    const b = this.#bytes;
+    for (let i = 0; i < 4; i++) {
+      const w = words[i]!;
+      b[4 * i] = w >>> 24;
+      b[4 * i + 1] = (w >>> 16) & 0xff;
+      b[4 * i + 2] = (w >>> 8) & 0xff;
+      b[4 * i + 3] = w & 0xff;
+    }
+    return b;
+  }
+}
+
+/**
+ * The packet worker (of `workers`) whose protocol-41 socket receives a client's packets: a hash
+ * of its IPv4 address (host order), the same as the socket's filter (steer.c raw41_spread).
+ */
+export function raw41Worker(ipv4: number, workers: number): number {
+  return (((ipv4 >>> 16) ^ ipv4) & 0xffff) % workers;
 }
 
 /** Whether the kernel sends segmented UDP right (UDP_SEGMENT: one real send over loopback, once per process). */
@@ -519,6 +598,8 @@ export class UdpSocket {
 export interface RawSocket41Options {
   /** Local IPv4 address: fixes the outer source and accepts only packets sent to it. Default: any. */
   address?: string;
+  /** With several packet workers: this socket receives only the clients whose address hashes to `worker` (raw41Worker). */
+  spread?: { worker: number; workers: number };
   onPackets: Raw41BatchHandler;
   onError?: ChannelErrorHandler;
   /** Read inside this poller's wait() instead of by the event loop. */
@@ -540,7 +621,8 @@ export class RawSocket41 {
       deliver: (b, count, oversized) => onPackets(b.buf, b.offsets, b.lengths, b.addrs, count, oversized),
       onError,
     });
-    this.#handle = this.#slot.open((index) => this.#addon.raw41Open(addr, onPackets, onError, index));
+    const { worker, workers } = opts.spread ?? { worker: 0, workers: 1 };
+    this.#handle = this.#slot.open((index) => this.#addon.raw41Open(addr, onPackets, onError, index, worker, workers));
   }
 
   /**

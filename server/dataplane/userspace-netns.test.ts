@@ -24,6 +24,7 @@ const BROKER_V4 = "10.77.0.1";
 const CLIENT_V4 = "10.77.0.2";
 const STRANGER_V4 = "10.77.0.3";
 const EXTERNAL = "fd00:77::2";
+const WORKERS = 2;
 const POOLS = ["2001:db8:1::/64", "2001:db8:100::/40"];
 
 const skip = skipUnlessRoot("needs root (TUN, raw sockets, ip netns)");
@@ -120,7 +121,8 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     broker = new Agent(["ip", "netns", "exec", ns.broker, process.execPath, "-e", launcher, "broker"], REPO);
     client = new Agent(["ip", "netns", "exec", ns.client, process.execPath, "--import", "tsx", fileURLToPath(AGENTS), "client"], REPO);
     agents.push(broker, client);
-    await broker.call("start", { pools: POOLS });
+    // Two packet workers whatever the cores: the sessions below are spread over both.
+    await broker.call("start", { pools: POOLS, workers: WORKERS });
   });
 
   after(async () => {
@@ -136,9 +138,9 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     assert.equal((await inNs("broker", "cat", "/proc/sys/net/ipv6/conf/all/forwarding")).trim(), "1");
   });
 
-  test("the packet thread alone runs at a raised priority", async () => {
+  test("the packet threads alone run at a raised priority", async () => {
     const { main, threads } = await broker.call<{ main: number; threads: number[] }>("nices", {});
-    assert.deepEqual(threads.filter((n) => n !== main), [PACKET_THREAD_NICE], `threads' nice values: ${threads.join(" ")}`);
+    assert.deepEqual(threads.filter((n) => n !== main), Array(WORKERS).fill(PACKET_THREAD_NICE), `threads' nice values: ${threads.join(" ")}`);
   });
 
   test("UDP, NAT traversal: nothing before the first datagram, then both ways; a rebinding is followed at once", async () => {
@@ -221,6 +223,12 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     assert.match(text, /^dtcp_dataplane_packets_total\{transport="proto41",direction="in"\} [1-9]/m);
     assert.match(text, /^dtcp_session_packets_total\{session="1",user="alice",direction="out"\} [1-9]/m);
     assert.match(text, /^dtcp_session_last_packet_timestamp_seconds\{session="2",user="bob"\} \d/m);
+    // The UDP session went to the first worker (the one with fewer sessions), the protocol-41 one to
+    // the worker its client's address hashes to (the second): each carried its own packets both ways.
+    for (const worker of ["0", "1"]) {
+      assert.match(text, new RegExp(`^dtcp_dataplane_worker_sessions\\{worker="${worker}"\\} 1$`, "m"));
+      for (const direction of ["in", "out"]) assert.match(text, new RegExp(`^dtcp_dataplane_worker_packets_total\\{worker="${worker}",direction="${direction}"\\} [1-9]`, "m"));
+    }
   });
 
   test("after close() the client's addresses have no route: packets for them are dropped and counted", async () => {
@@ -293,5 +301,27 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     assert.match(await start("-net_admin"), /CAP_NET_ADMIN required/);
     assert.match(await start("-net_raw"), /raw41: socket: Operation not permitted \(CAP_NET_RAW required\)/);
     await assert.rejects(inNs("broker", "ip", "link", "show", "dev", "dtcp0"), "the TUN opened before the raw socket failed is gone");
+  });
+
+  test("where bpf() is refused (no CAP_BPF), two workers asked for become one, and the log says why", async () => {
+    const a = new Agent(
+      ["ip", "netns", "exec", ns.broker, "setpriv", "--bounding-set", "-bpf,-sys_admin", process.execPath, "--import", "tsx", fileURLToPath(AGENTS), "broker"],
+      REPO,
+    );
+    agents.push(a);
+    try {
+      await a.call("start", { pools: POOLS, workers: 2 });
+      const logs = await a.call<string[]>("logs", {});
+      assert.ok(
+        logs.some((l) => /^warning: one packet worker instead of 2: the TUN's queues cannot be steered \(.*bpf\(BPF_MAP_CREATE\).*CAP_BPF/.test(l)),
+        logs.join("\n"),
+      );
+      assert.ok(logs.includes("one packet worker"), logs.join("\n"));
+      const { main, threads } = await a.call<{ main: number; threads: number[] }>("nices", {});
+      assert.equal(threads.filter((n) => n !== main).length, 1, "one packet thread");
+      await a.call("stop", {});
+    } finally {
+      await a.kill();
+    }
   });
 });

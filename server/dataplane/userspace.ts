@@ -1,6 +1,7 @@
 // The userspace data plane: one TUN for all sessions, IPv6 over UDP/IPv4 and IPv6-in-IPv4
-// (protocol 41), forwarded by a worker thread. This side (main thread) configures the host,
-// relays open/close to the worker and keeps the counters it reports.
+// (protocol 41), forwarded by packet worker threads (one TUN queue each). This side (main thread)
+// configures the host, gives each session to a worker, relays open/close to it and keeps the
+// counters the workers report.
 //
 // What start() changes on the host, and stop() undoes:
 //   - creates the TUN (default dtcp0; txqueuelen 4096, up); it disappears with the worker;
@@ -19,6 +20,7 @@
 import { type TrafficCounters } from "../domain/types.ts";
 import { closeSync, existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
@@ -30,7 +32,7 @@ import { bindingChange, newSessionCounters, SESSION_FIELDS, TOTAL_FIELDS, traffi
 import { REPORT_RECORD } from "./forwarder.ts";
 import { IpBatch } from "./ip-batch.ts";
 import { dataPlaneMetrics } from "./metrics.ts";
-import { ipv4ToUint32 } from "./native.ts";
+import { ipv4ToUint32, raw41Worker } from "./native.ts";
 import type { DataPlane, StreamHandover, TunnelSpec, TunnelStats } from "./types.ts";
 import { errorFrom, type FromWorker, type Request, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
@@ -49,6 +51,14 @@ export interface UserspaceDataPlaneOptions {
   sendTogether?: boolean;
   /** Default true: the TUN hands over and takes TCP super-packets when a probe shows the kernel does it right; false: one packet per read and write. */
   offload?: boolean;
+  /**
+   * Packet worker threads, 1..64, each with its own TUN queue and its own share of the sessions;
+   * default: one per core but one, which the kernel's own packet work (receiving, IPv6 forwarding)
+   * and the control plane need: a worker sharing a core with them forwards less, not more. One with a relaxed outer source (a protocol-41 packet from a new
+   * address would reach a worker that does not have its session), or where the kernel refuses to
+   * steer the TUN's queues (bpf()).
+   */
+  workers?: number;
   /** How often the worker reports counters, at most 1000 ms; default 1000. */
   statsIntervalMs?: number;
   /** A TCP session whose client reads nothing of what waits for it for this long ends; default 30 s. */
@@ -83,15 +93,28 @@ interface Call {
   reject: (err: Error) => void;
 }
 
+interface PacketWorker {
+  thread: Worker;
+  /** Live sessions it owns (counted from the moment one is given to it). */
+  sessions: number;
+  /** Its latest daemon-wide figures; the data plane's are their sum. */
+  totals: Float64Array;
+}
+
+type Started = Extract<FromWorker, { kind: "started" }>;
+const MAX_WORKERS = 64;
+
 export class UserspaceDataPlane implements DataPlane, MetricsSource {
   readonly description: string;
-  readonly #config: WorkerConfig;
+  readonly #config: Omit<WorkerConfig, "worker" | "workers" | "shared">;
+  readonly #wantedWorkers: number;
   #pools: string[];
   #poolPrefixes: Prefix6[];
   readonly #log: Logger;
   readonly #onFatal: (err: Error) => void;
   readonly #ip = new IpBatch();
-  #worker: Worker | null = null;
+  #workers: PacketWorker[] = [];
+  readonly #owners = new Map<number, PacketWorker>();
   #tunName: string;
   #stopping = false;
   #routed: string[] = [];
@@ -115,6 +138,9 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     this.#poolPrefixes = opts.pools.map(parsePrefix6);
     this.#pools = this.#poolPrefixes.map(formatPrefix6);
     const strictOuterSource = opts.strictOuterSource ?? true;
+    const workers = opts.workers ?? Math.max(1, Math.min(availableParallelism() - 1, MAX_WORKERS));
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new RangeError(`workers must be 1..${MAX_WORKERS}, not ${workers}`);
+    this.#wantedWorkers = strictOuterSource ? workers : 1;
     this.#config = {
       tunName,
       mtu,
@@ -141,10 +167,10 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
 
   /** Creates the TUN and the sockets (in the worker), routes the pools and enables forwarding. */
   async start(): Promise<void> {
-    if (this.#worker) throw new Error("data plane already started");
+    if (this.#workers.length > 0) throw new Error("data plane already started");
     this.#stopping = false;
-    this.#tunName = await this.#startWorker();
     try {
+      this.#tunName = await this.#startWorkers();
       for (const pool of this.#pools) {
         await this.#ip.run(`route add ${pool} dev ${this.#tunName}`);
         this.#routed.push(pool);
@@ -162,7 +188,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     const wanted = prefixes.map(formatPrefix6);
     this.#poolPrefixes = prefixes;
     this.#pools = wanted;
-    if (!this.#worker) return;
+    if (this.#workers.length === 0) return;
     for (const pool of wanted.filter((p) => !this.#routed.includes(p))) {
       await this.#ip.run(`route add ${pool} dev ${this.#tunName}`);
       this.#routed.push(pool);
@@ -176,7 +202,16 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   }
 
   async open(spec: TunnelSpec): Promise<void> {
-    const counters = await this.#call({ kind: "open", spec });
+    const worker = this.#workerFor(spec);
+    worker.sessions++;
+    let counters: Float64Array | null;
+    try {
+      counters = await this.#call(worker, { kind: "open", spec });
+    } catch (err) {
+      worker.sessions--;
+      throw err;
+    }
+    this.#owners.set(spec.sessionId, worker);
     const live: LiveSession = { spec, counters: counters ?? newSessionCounters(), ownRoutes: [] };
     this.#sessions.set(spec.sessionId, live);
     const address = serverAddress(spec);
@@ -196,11 +231,12 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   }
 
   async attachStream(sessionId: number, stream: StreamHandover): Promise<void> {
-    if (!this.#worker) {
+    const worker = this.#owners.get(sessionId);
+    if (!worker || this.#workers.length === 0) {
       closeSync(stream.fd);
-      throw new Error("data plane not running");
+      throw new Error(this.#workers.length === 0 ? "data plane not running" : `session ${sessionId} takes no data connection`);
     }
-    await this.#call({ kind: "attach", sessionId, stream });
+    await this.#call(worker, { kind: "attach", sessionId, stream });
   }
 
   onLost(listener: (sessionId: number, reason: string) => void): void {
@@ -212,9 +248,14 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     if (!live) return null;
     this.#sessions.delete(sessionId);
     let final = live.counters;
-    if (this.#worker) final = (await this.#call({ kind: "close", sessionId })) ?? final;
+    const worker = this.#owners.get(sessionId);
+    this.#owners.delete(sessionId);
+    if (worker && this.#workers.length > 0) {
+      worker.sessions--;
+      final = (await this.#call(worker, { kind: "close", sessionId })) ?? final;
+    }
     const address = serverAddress(live.spec);
-    if (this.#worker) {
+    if (this.#workers.length > 0) {
       const undo = live.ownRoutes.map((cidr) => `route del ${cidr} dev ${this.#tunName}`);
       if (address !== null) undo.push(`address del ${address}/128 dev ${this.#tunName}`);
       for (const command of undo) await this.#ip.run(command).catch((err: Error) => this.#log.warn(err.message));
@@ -229,16 +270,20 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
 
   collectMetrics(): MetricFamily[] {
     const sessions = [...this.#sessions.values()].map((s) => ({ sessionId: s.spec.sessionId, userName: s.spec.userName, counters: s.counters }));
-    return dataPlaneMetrics(this.#totals, sessions);
+    return dataPlaneMetrics(
+      this.#totals,
+      sessions,
+      this.#workers.map((w) => w.totals),
+    );
   }
 
-  /** Removes the routes, restores forwarding if we changed it, and ends the worker (the TUN goes with it). */
+  /** Removes the routes, restores forwarding if we changed it, and ends the workers (the TUN goes with them). */
   async stop(): Promise<void> {
     this.#stopping = true;
-    const worker = this.#worker;
+    const workers = this.#workers;
     for (const pool of this.#routed.splice(0)) {
       // A dead worker took the TUN and its routes with it.
-      if (worker) await this.#ip.run(`route del ${pool} dev ${this.#tunName}`).catch((err: Error) => this.#log.warn(err.message));
+      if (workers.length > 0) await this.#ip.run(`route del ${pool} dev ${this.#tunName}`).catch((err: Error) => this.#log.warn(err.message));
     }
     if (this.#enabledForwarding) {
       await writeFile(FORWARDING, "0\n").then(
@@ -249,29 +294,56 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       );
       this.#enabledForwarding = false;
     }
-    if (worker) {
-      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-      worker.postMessage({ kind: "stop" } satisfies ToWorker);
-      const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-      this.#worker = null;
-    }
+    await Promise.all(
+      workers.map(async ({ thread }) => {
+        const exited = new Promise<void>((resolve) => thread.once("exit", () => resolve()));
+        thread.postMessage({ kind: "stop" } satisfies ToWorker);
+        const timer = setTimeout(() => void thread.terminate(), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    this.#workers = [];
+    this.#owners.clear();
     this.#sessions.clear();
     await this.#ip.close();
   }
 
-  /** Resolves with the TUN's name once the worker has its channels open. */
-  #startWorker(): Promise<string> {
-    const worker = new Worker(new URL("./worker-entry.js", import.meta.url), { workerData: this.#config });
+  /**
+   * Starts the first worker, which creates the TUN, then the others one by one (each attaches the
+   * next queue, whose index is the worker's); resolves with the TUN's name.
+   */
+  async #startWorkers(): Promise<string> {
+    const first = await this.#startWorker({ ...this.#config, worker: 0, workers: this.#wantedWorkers, shared: null });
+    let count = this.#wantedWorkers;
+    if (first.alone !== null) {
+      this.#log.warn(`one packet worker instead of ${count}: the TUN's queues cannot be steered (${first.alone})`);
+      count = 1;
+    }
+    for (let worker = 1; worker < count; worker++) {
+      const shared = { steeringFd: first.steeringFd!, offloads: first.offloads };
+      await this.#startWorker({ ...this.#config, tunName: first.tunName, worker, workers: count, shared });
+    }
+    this.#log.info(
+      count === 1
+        ? "one packet worker" + (this.#config.strictOuterSource ? "" : " (a relaxed outer source needs every protocol-41 session on one)")
+        : `${count} packet workers, each with a TUN queue and its share of the sessions`,
+    );
+    return first.tunName;
+  }
+
+  /** Resolves once the worker has its channels open. */
+  #startWorker(config: WorkerConfig): Promise<Started> {
+    const thread = new Worker(new URL("./worker-entry.js", import.meta.url), { workerData: config });
+    const worker: PacketWorker = { thread, sessions: 0, totals: new Float64Array(TOTAL_FIELDS) };
     return new Promise((resolve, reject) => {
       let started = false;
-      worker.on("message", (m: FromWorker) => {
+      thread.on("message", (m: FromWorker) => {
         switch (m.kind) {
           case "started":
             started = true;
-            this.#worker = worker;
-            resolve(m.tunName);
+            this.#workers.push(worker);
+            resolve(m);
             break;
           case "startFailed":
             reject(errorFrom(m.error));
@@ -283,7 +355,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
             this.#settle(m.seq)?.reject(errorFrom(m.error));
             break;
           case "report":
-            this.#applyReport(m.sessions, m.totals);
+            this.#applyReport(worker, m.sessions, m.totals);
             break;
           case "log":
             this.#log[m.level](m.message);
@@ -293,21 +365,29 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
             break;
         }
       });
-      worker.on("error", (err) => {
+      thread.on("error", (err) => {
         if (started) this.#died(err);
         else reject(err);
       });
-      worker.on("exit", (code) => {
+      thread.on("exit", (code) => {
         if (!started) reject(new Error(`packet worker exited during start (code ${code})`));
         else if (!this.#stopping) this.#died(new Error(`packet worker exited (code ${code})`));
       });
     });
   }
 
+  /** Protocol 41: the worker whose socket receives the client's address; else the one with the fewest sessions. */
+  #workerFor(spec: TunnelSpec): PacketWorker {
+    const workers = this.#workers;
+    if (workers.length === 0) throw new Error("data plane not running");
+    if (spec.transport === "proto41") return workers[raw41Worker(ipv4ToUint32(spec.clientIpv4), workers.length)]!;
+    return workers.reduce((least, w) => (w.sessions < least.sessions ? w : least));
+  }
+
   #died(err: Error): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#worker = null;
+    this.#workers = [];
     for (const [seq, call] of this.#calls) {
       this.#calls.delete(seq);
       call.reject(err);
@@ -315,13 +395,12 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     this.#onFatal(new Error(`data plane worker died: ${err.message}`, { cause: err }));
   }
 
-  #call(request: Request): Promise<Float64Array | null> {
-    const worker = this.#worker;
-    if (!worker) return Promise.reject(new Error("data plane not running"));
+  #call(worker: PacketWorker, request: Request): Promise<Float64Array | null> {
+    if (this.#workers.length === 0) return Promise.reject(new Error("data plane not running"));
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
       this.#calls.set(seq, { resolve, reject });
-      worker.postMessage({ ...request, seq } satisfies ToWorker);
+      worker.thread.postMessage({ ...request, seq } satisfies ToWorker);
     });
   }
 
@@ -331,8 +410,11 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     return call;
   }
 
-  #applyReport(records: Float64Array, totals: Float64Array): void {
-    this.#totals = totals;
+  #applyReport(worker: PacketWorker, records: Float64Array, totals: Float64Array): void {
+    worker.totals = totals;
+    const sum = new Float64Array(TOTAL_FIELDS);
+    for (const w of this.#workers) for (let i = 0; i < TOTAL_FIELDS; i++) sum[i]! += w.totals[i]!;
+    this.#totals = sum;
     for (let at = 0; at < records.length; at += REPORT_RECORD) {
       // A session closed meanwhile is gone from the map: its report is stale.
       const live = this.#sessions.get(records[at]!);

@@ -15,6 +15,15 @@ export interface WorkerConfig {
   statsIntervalMs: number;
   /** A TCP session whose client has read nothing of what waits for it for this long is ended. */
   streamStallMs: number;
+  /** This worker's index, which is also its TUN queue's. */
+  worker: number;
+  /** How many workers share the forwarding; with more than one the TUN has a queue for each. */
+  workers: number;
+  /**
+   * Workers after the first: the first one's steering map (an fd of this process, duplicated by
+   * each worker) and whether its TUN queue took offloads (every queue has the same).
+   */
+  shared: { steeringFd: number; offloads: boolean } | null;
 }
 
 /** An error as it crosses the thread boundary (a cloned Error loses `code`). */
@@ -33,7 +42,11 @@ export type Request =
 export type ToWorker = (Request & { seq: number }) | { kind: "stop" };
 
 export type FromWorker =
-  | { kind: "started"; tunName: string }
+  /**
+   * tunName: as the kernel named it. The first worker of several also sends its steering map's fd
+   * and offloads for the others, or, if the kernel refused steering, why it forwards alone.
+   */
+  | { kind: "started"; tunName: string; offloads: boolean; steeringFd: number | null; alone: string | null }
   | { kind: "startFailed"; error: ErrorInfo }
   /** open: the session's initial counters; close: its final counters, or null for an unknown id. */
   | { kind: "done"; seq: number; counters: Float64Array | null }

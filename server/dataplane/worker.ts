@@ -1,7 +1,8 @@
-// The packet worker: owns the TUN, the protocol-41 socket, one UDP socket per UDP session and the
+// A packet worker: owns a TUN queue, a protocol-41 socket, one UDP socket per UDP session and the
 // data connection of each TCP session, and runs the Forwarder over their batches, so that
 // forwarding never stalls the DTCP control connections on the main thread (and a busy main thread
-// never delays packets).
+// never delays packets). With several workers each owns some of the sessions, and its TUN queue
+// and protocol-41 socket receive only those sessions' packets (steer.c).
 // The channels are read in the worker's own wait (Poller) rather than by its event loop; the loop
 // runs between waits, whenever a message from the main thread arrives, and the counters are
 // reported between waits too, at their interval.
@@ -11,12 +12,14 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { TUN_SEGMENTS_READ, TUN_SEGMENTS_WRITTEN, TUN_SUPER_READ, TUN_SUPER_WRITTEN } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
-import { ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, tunOffloadMessage, udpOffloadMessage, UdpSocket } from "./native.ts";
+import { duplicateFd, ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, tunOffloadMessage, TunSteering, udpOffloadMessage, UdpSocket } from "./native.ts";
 import type { TunnelSession } from "./session.ts";
 import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
 const config = workerData as WorkerConfig;
 const port = parentPort!;
+/** Steered prefixes: two per session (its address and its prefix), for this many sessions. */
+const MAX_STEERED_PREFIXES = 2 * 131_072;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
 function closeFd(fd: number): void {
@@ -27,8 +30,18 @@ function closeFd(fd: number): void {
   }
 }
 
-function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | null {
+interface Channels {
+  tun: TunDevice;
+  raw41: RawSocket41;
+  /** With several workers: the map that sends each session's packets to its worker's TUN queue. */
+  steering: TunSteering | null;
+  /** The first worker of several, when the kernel refused steering: why it forwards alone. */
+  alone: string | null;
+}
+
+function openChannels(poller: Poller): Channels | null {
   let tun: TunDevice | undefined;
+  let steering: TunSteering | null = null;
   try {
     // Channel errors of the TUN and the raw socket are fatal: thrown, they end the worker and the
     // main thread reports it.
@@ -36,19 +49,35 @@ function openChannels(poller: Poller): { tun: TunDevice; raw41: RawSocket41 } | 
       name: config.tunName,
       mtu: config.mtu,
       txQueueLen: config.txQueueLen,
-      offload: config.offload,
+      offload: config.shared ? config.shared.offloads : config.offload,
+      queue: config.workers === 1 ? undefined : config.worker === 0 ? "first" : "attach",
       onPackets: (buf, offsets, lengths, count, oversized) => forwarder.onTunPackets(buf, offsets, lengths, count, oversized),
       poller,
     });
+    let workers = config.workers;
+    let alone: string | null = null;
+    if (config.shared) steering = new TunSteering(duplicateFd(config.shared.steeringFd));
+    else if (workers > 1) {
+      try {
+        steering = tun.steer(MAX_STEERED_PREFIXES);
+      } catch (err) {
+        alone = (err as Error).message;
+        workers = 1;
+      }
+    }
     const raw41 = new RawSocket41({
+      spread: { worker: config.worker, workers },
       onPackets: (buf, offsets, lengths, addrs, count, oversized) =>
         forwarder.onRaw41Packets(buf, offsets, lengths, addrs, count, oversized),
       poller,
     });
-    post({ kind: "log", level: "info", message: tunOffloadMessage(config.offload, tun) });
-    post({ kind: "log", level: "info", message: udpOffloadMessage(config.offload) });
-    return { tun, raw41 };
+    if (config.worker === 0) {
+      post({ kind: "log", level: "info", message: tunOffloadMessage(config.offload, tun) });
+      post({ kind: "log", level: "info", message: udpOffloadMessage(config.offload) });
+    }
+    return { tun, raw41, steering, alone };
   } catch (err) {
+    steering?.close();
     tun?.close();
     poller.close();
     post({ kind: "startFailed", error: errorInfo(err) });
@@ -64,7 +93,8 @@ try {
   post({ kind: "log", level: "info", message: `packet thread at normal priority: nice ${PACKET_THREAD_NICE} needs CAP_SYS_NICE or LimitNICE` });
 }
 const poller = new Poller({ sendTogether: config.sendTogether });
-post({
+if (config.worker === 0)
+  post({
   kind: "log",
   level: "info",
   message: !config.sendTogether
@@ -78,6 +108,7 @@ const channels = openChannels(poller);
 let forwarder: Forwarder;
 if (channels) {
   forwarder = new Forwarder(channels, { strictOuterSource: config.strictOuterSource, now: () => poller.now });
+  const { steering } = channels;
   poller.deferSends((count, sent, bytes) => forwarder.settle(count, sent, bytes));
   const sockets = new Map<number, UdpSocket>();
 
@@ -160,14 +191,27 @@ if (channels) {
 
   port.on("message", (m: ToWorker) => {
     switch (m.kind) {
-      case "open":
+      case "open": {
+        let s: TunnelSession | undefined;
+        const steered: TunnelSession["owned"][number][] = [];
         try {
-          const s = forwarder.open(m.spec, (session) => (session.spec.transport === "udp" ? openSocket(session) : null));
+          s = forwarder.open(m.spec, (session) => (session.spec.transport === "udp" ? openSocket(session) : null));
+          for (const prefix of steering ? s.owned : []) {
+            steering!.add(prefix, config.worker);
+            steered.push(prefix);
+          }
           post({ kind: "done", seq: m.seq, counters: Float64Array.from(s.counters) });
         } catch (err) {
+          for (const prefix of steered) steering!.remove(prefix);
+          if (s) {
+            forwarder.close(s.id);
+            sockets.get(s.id)?.close();
+            sockets.delete(s.id);
+          }
           post({ kind: "failed", seq: m.seq, error: errorInfo(err) });
         }
         break;
+      }
       case "attach": {
         const s = forwarder.session(m.sessionId);
         if (!s || s.spec.transport !== "tcp" || streams.has(m.sessionId)) {
@@ -185,6 +229,15 @@ if (channels) {
         break;
       }
       case "close": {
+        const s = forwarder.session(m.sessionId);
+        for (const prefix of steering && s ? s.owned : []) {
+          try {
+            steering!.remove(prefix);
+          } catch (err) {
+            // Left behind, the prefix steers to this worker, which has no route for it: dropped as noRoute.
+            post({ kind: "log", level: "warn", message: `session ${m.sessionId}: ${(err as Error).message}` });
+          }
+        }
         const counters = forwarder.close(m.sessionId);
         sockets.get(m.sessionId)?.close();
         sockets.delete(m.sessionId);
@@ -198,11 +251,18 @@ if (channels) {
         for (const sock of sockets.values()) sock.close();
         for (const channel of streams.values()) channel.close();
         channels.raw41.close();
+        steering?.close();
         channels.tun.close();
         poller.close();
         port.close();
         break;
     }
   });
-  post({ kind: "started", tunName: channels.tun.name });
+  post({
+    kind: "started",
+    tunName: channels.tun.name,
+    offloads: channels.tun.offloads,
+    steeringFd: config.worker === 0 && steering ? steering.fd : null,
+    alone: channels.alone,
+  });
 }

@@ -21,6 +21,7 @@ function broker(): void {
       plane = new UserspaceDataPlane({
         pools: args.pools as string[],
         statsIntervalMs: 50,
+        ...(typeof args.workers === "number" ? { workers: args.workers } : {}),
         log,
         onFatal: (e) => logs.push(`fatal: ${e.message}`),
         ...(typeof args.forwardingMarker === "string" ? { forwardingMarker: args.forwardingMarker } : {}),
