@@ -69,6 +69,7 @@
 //   BENCH_PROFILE=1                     runs the daemon under --cpu-prof; prints its packet worker's hottest functions
 //   BENCH_DAEMON_ROOT=dir               runs <dir>/bin/dtcps.js (to compare another build of the daemon)
 //   BENCH_NODE_FLAGS="--trace-gc"       extra node flags for the daemon (its output is in the daemon log)
+//   BENCH_DTCPS_FLAGS="--no-tproxy"     extra dtcps options (to compare a switch off and on)
 //   BENCH_NO_PIN=1                      no taskset
 //   BENCH_KEEP=1                        keeps the scratch directory (binaries, daemon log, profiles)
 //   BENCH_STRICT=1                      exits 1 when a target is missed (by default only errors do)
@@ -637,6 +638,7 @@ async function startDaemon(
       String(TUN_MTU),
       // The default is one per core: a comparison of daemons on one core wants one.
       ...(DAEMON_HAS_WORKERS ? ["--workers", String(workers ?? 1)] : []),
+      ...(env.BENCH_DTCPS_FLAGS ?? "").split(/\s+/).filter(Boolean),
     ],
     // BENCH_WORKERS gives the daemon every core, unless BENCH_WORKERS_PIN.
     { ...(workers === undefined || WORKERS_PINNED ? { cpu: FORWARDER_CPU } : {}), cwd: DAEMON_ROOT, env: childEnv(dataDir) },

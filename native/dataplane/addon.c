@@ -151,12 +151,13 @@ static napi_value js_tun_steer_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* udpOpen(addr, port, onBatch, onError, index, segment) -> handle
+/* udpOpen(addr, port, onBatch, onError, index, segment, shared) -> handle
  * segment: send runs of datagrams to one destination segmented (UDP_SEGMENT) if the kernel does it
- * right (udp_segment_probe). */
+ * right (udp_segment_probe). shared: a socket the firewall diverts many sessions' datagrams to
+ * (udp_shared_open), read by a poller only: each batch also fills the original destinations. */
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   uint32_t addr, port;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -173,18 +174,24 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   struct in_addr a = {htonl(addr)};
   char what[40];
   snprintf(what, sizeof what, "udp %s:%u", inet_ntoa(a), port);
-  int fd = udp_open(addr, (uint16_t)port, &where);
-  if (fd < 0) {
-    napi_throw(env, errno_error(env, what, where, -fd, NULL));
+  bool segment = false, shared = false;
+  if (argc >= 6) NAPI_CALL(env, napi_get_value_bool(env, argv[5], &segment));
+  if (argc >= 7) NAPI_CALL(env, napi_get_value_bool(env, argv[6], &shared));
+  if (shared && index < 0) {
+    napi_throw_error(env, NULL, "a shared UDP socket is read by a poller only");
     return NULL;
   }
-  bool segment = false;
-  if (argc >= 6) NAPI_CALL(env, napi_get_value_bool(env, argv[5], &segment));
+  int fd = shared ? udp_shared_open(addr, (uint16_t)port, &where) : udp_open(addr, (uint16_t)port, &where);
+  if (fd < 0) {
+    napi_throw(env, errno_error(env, what, where, -fd, shared ? "CAP_NET_ADMIN" : NULL));
+    return NULL;
+  }
   napi_value handle = chan_new(env, fd, CHAN_UDP, what, argv[2], argv[3], index);
   void *data;
   if (!handle) return NULL;
   NAPI_CALL(env, napi_get_value_external(env, handle, &data));
-  ((chan_t *)data)->segment = segment && udp_segment_probe();
+  ((chan_t *)data)->segment = segment && !shared && udp_segment_probe();
+  ((chan_t *)data)->shared_udp = shared;
   return handle;
 }
 
@@ -541,6 +548,8 @@ static void shared_finalize(napi_env env, void *data, void *hint) {
   napi_delete_reference(env, sh->port);
   napi_delete_reference(env, sh->state);
   napi_delete_reference(env, sh->clock);
+  napi_delete_reference(env, sh->dst);
+  napi_delete_reference(env, sh->dport);
   napi_delete_reference(env, sh->out.off_ref);
   napi_delete_reference(env, sh->out.len_ref);
   napi_delete_reference(env, sh->out.addr_ref);
@@ -586,6 +595,8 @@ static bool shared_init(napi_env env) {
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.len, &sh->len) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.addr, &sh->addr) &&
          new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.port, &sh->port) &&
+         new_typed_array(env, napi_uint32_array, 4, (void **)&sh->b.dst, &sh->dst) &&
+         new_typed_array(env, napi_uint16_array, 2, (void **)&sh->b.dport, &sh->dport) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->state_data, &sh->state) &&
          new_typed_array(env, napi_float64_array, 8, (void **)&sh->clock_data, &sh->clock) &&
          new_typed_array(env, napi_uint32_array, 4, (void **)&sh->out.off, &sh->out.off_ref) &&

@@ -78,7 +78,7 @@ typedef struct {
 /* The JS side of the shared batch. */
 typedef struct {
   batch_t b;
-  napi_ref buf, off, len, addr, port, state, clock;
+  napi_ref buf, off, len, addr, port, state, clock, dst, dport;
   uint32_t *state_data; /* count and oversized of pollerNext's batch; generation of buf */
   double *clock_data;   /* wall-clock ms of the poller's last wakeup */
   outbox_t out;
@@ -104,6 +104,7 @@ struct chan {
   int32_t index;           /* the poller's name for it, chosen by JS */
   uint32_t local_addr;     /* CHAN_UDP: where the socket is bound (host order; 0: the wildcard) */
   bool segment;            /* CHAN_UDP: runs of datagrams to one destination go out segmented (UDP_SEGMENT) */
+  bool shared_udp;         /* CHAN_UDP: receives the datagrams of many sessions (udp_shared_open) */
   uint16_t local_port;
   chan_t *next_dead;
   stream_t *stream;        /* CHAN_STREAM: its buffers */

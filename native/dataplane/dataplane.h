@@ -73,12 +73,19 @@ typedef struct {
   uint32_t slot, stride;
   uint32_t *off, *len, *addr;   /* per packet; addr is the IPv4 source in host order */
   uint16_t *port;               /* per packet UDP source port */
+  uint32_t *dst;                /* per packet original destination address (host order) and port, */
+  uint16_t *dport;              /* from a shared UDP socket only (udp_shared_recv_batch) */
   uint32_t taken;               /* packets the last read took from the kernel, delivered or not */
   uint32_t oversized;           /* of those, dropped for not fitting a slot */
   /* Receive headers point at the slots: built by batch_layout, not per read. */
   struct mmsghdr rx[BATCH_MAX];
   struct iovec rx_iov[BATCH_MAX];
   struct sockaddr_in rx_names[BATCH_MAX];
+  /* IP_ORIGDSTADDR of each datagram of a shared UDP socket; the headers point here for its reads only. */
+  union {
+    char buf[CMSG_SPACE(sizeof(struct sockaddr_in))];
+    struct cmsghdr align;
+  } rx_dst[BATCH_MAX];
   /* Send headers: only address, port and iovec change per packet. */
   struct mmsghdr tx[BATCH_MAX];
   struct iovec tx_iov[BATCH_MAX];
@@ -116,6 +123,9 @@ enum { TUN_OPEN_OFFLOAD = 1, TUN_OPEN_MULTI_QUEUE = 2, TUN_OPEN_ATTACH = 4 };
 int tun_open(const char *name, uint32_t mtu, uint32_t txqueuelen, unsigned flags, bool *offload_on,
              char actual_name[16], const char **where);
 int udp_open(uint32_t addr, uint16_t port, const char **where);
+/* A UDP socket for datagrams diverted to it by the firewall (nftables tproxy): IP_TRANSPARENT, and
+ * each datagram's original destination read back (IP_RECVORIGDSTADDR). Bound to addr:port. */
+int udp_shared_open(uint32_t addr, uint16_t port, const char **where);
 int raw41_open(uint32_t addr, const char **where);
 
 /* steer.c. Attaches the queue-choosing program to a multi-queue TUN; returns the fd of its
@@ -131,6 +141,10 @@ int raw41_spread(int fd, uint32_t worker, uint32_t workers);
  * *err is set to an errno that makes the fd unusable, and left 0 when the queue is merely empty. */
 int tun_read_batch(int fd, tun_offload_t *o, batch_t *b, int *err);
 int udp_recv_batch(int fd, batch_t *b, int *err);
+/* Also fills b->dst and b->dport; a datagram without its original destination is dropped. One
+ * that did not fit its slot is delivered with length SHARED_CUT, so that its session is charged. */
+#define SHARED_CUT 0xffffffffu
+int udp_shared_recv_batch(int fd, batch_t *b, int *err);
 int raw41_recv_batch(int fd, batch_t *b, int *err);
 
 /* Send functions return how many packets the kernel accepted; refused packets are dropped. A

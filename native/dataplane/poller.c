@@ -303,13 +303,13 @@ napi_value js_poller_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batch() -> [buf, offsets, lengths, addrs, ports, state, clock]: what pollerNext fills. buf is
- * replaced when a TUN with a larger MTU opens; state[2] then changes. clock[0] is the wall-clock
- * time (ms) of the poller's last wakeup. */
+/* batch() -> [buf, offsets, lengths, addrs, ports, state, clock, dsts, dports]: what pollerNext
+ * fills (dsts and dports for a shared UDP socket only). buf is replaced when a TUN with a larger MTU
+ * opens; state[2] then changes. clock[0] is the wall-clock time (ms) of the poller's last wakeup. */
 napi_value js_batch(napi_env env, napi_callback_info info) {
   shared_t *sh;
   (void)info;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&sh));
-  napi_ref refs[] = {sh->buf, sh->off, sh->len, sh->addr, sh->port, sh->state, sh->clock};
-  return ref_array(env, refs, 7);
+  napi_ref refs[] = {sh->buf, sh->off, sh->len, sh->addr, sh->port, sh->state, sh->clock, sh->dst, sh->dport};
+  return ref_array(env, refs, 9);
 }

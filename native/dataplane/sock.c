@@ -58,6 +58,30 @@ int udp_open(uint32_t addr, uint16_t port, const char **where) {
   return sock_open(SOCK_DGRAM, 0, 1, addr, port, where);
 }
 
+int udp_shared_open(uint32_t addr, uint16_t port, const char **where) {
+  int fd = sock_open(SOCK_DGRAM, 0, 0, 0, 0, where);
+  if (fd < 0) return fd;
+  int on = 1;
+  if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on, sizeof on) < 0) {
+    *where = "setsockopt(IP_TRANSPARENT)";
+    goto fail;
+  }
+  if (setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &on, sizeof on) < 0) {
+    *where = "setsockopt(IP_RECVORIGDSTADDR)";
+    goto fail;
+  }
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(addr), .sin_port = htons(port)};
+  if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+    *where = "bind";
+    goto fail;
+  }
+  return fd;
+fail:;
+  int err = errno;
+  close(fd);
+  return -err;
+}
+
 /* Binding a raw socket only fixes the source address and filters on the destination. */
 int raw41_open(uint32_t addr, const char **where) {
   return sock_open(SOCK_RAW, IPPROTO_IPV6, addr != 0, addr, 0, where);
@@ -119,6 +143,39 @@ int udp_recv_batch(int fd, batch_t *b, int *err) {
     b->addr[kept] = ntohl(b->rx_names[i].sin_addr.s_addr);
     b->port[kept] = ntohs(b->rx_names[i].sin_port);
     kept++;
+  }
+  return kept;
+}
+
+int udp_shared_recv_batch(int fd, batch_t *b, int *err) {
+  for (int i = 0; i < BATCH_MAX; i++) {
+    b->rx[i].msg_hdr.msg_control = b->rx_dst[i].buf;
+    b->rx[i].msg_hdr.msg_controllen = sizeof b->rx_dst[i].buf;
+  }
+  int n = recv_batch(fd, b, err), kept = 0;
+  for (int i = 0; i < n; i++) {
+    struct msghdr *h = &b->rx[i].msg_hdr;
+    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    h->msg_namelen = sizeof b->rx_names[i];
+    if (!c || c->cmsg_level != SOL_IP || c->cmsg_type != IP_ORIGDSTADDR ||
+        c->cmsg_len < CMSG_LEN(sizeof(struct sockaddr_in))) {
+      b->oversized++; /* cannot be a session's: dropped and counted with the cut ones */
+      continue;
+    }
+    struct sockaddr_in dst;
+    memcpy(&dst, CMSG_DATA(c), sizeof dst);
+    b->off[kept] = (uint32_t)i * b->stride;
+    b->len[kept] = h->msg_flags & MSG_TRUNC ? SHARED_CUT : b->rx[i].msg_len;
+    b->addr[kept] = ntohl(b->rx_names[i].sin_addr.s_addr);
+    b->port[kept] = ntohs(b->rx_names[i].sin_port);
+    b->dst[kept] = ntohl(dst.sin_addr.s_addr);
+    b->dport[kept] = ntohs(dst.sin_port);
+    kept++;
+  }
+  /* The other channels' reads take no control messages. */
+  for (int i = 0; i < BATCH_MAX; i++) {
+    b->rx[i].msg_hdr.msg_control = NULL;
+    b->rx[i].msg_hdr.msg_controllen = 0;
   }
   return kept;
 }

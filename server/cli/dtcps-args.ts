@@ -13,7 +13,7 @@ import { DEFAULT_POP, apiUrlSchema, popNameSchema } from "../repositories/pops/s
 import { numberOption, parseCommandLine, UsageError } from "./args.ts";
 
 export const DTCPS_USAGE = `usage: dtcps [-dDU] [-b udp-port] [-p port] [--no-dataplane] [--listen addr] [--public-ipv4 addr]
-             [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--workers n] [--no-send-together] [--no-offload] [--metrics [host:]port] [--api-listen [host:]port]
+             [--tun-name name] [--tun-mtu n] [--relaxed-outer-source] [--workers n] [--no-tproxy] [--no-send-together] [--no-offload] [--metrics [host:]port] [--api-listen [host:]port]
              [--auth-timeout s] [--idle-timeout s] [--max-unauth n] [--max-unauth-per-ip n] [--auth-free-failures n]
              [--auth-delay-base s] [--auth-delay-max s] [--auth-fail-memory s]
              [--pop name] [--pop-lost-after s] [--api-url url] [--api-tls-cert file --api-tls-key file]
@@ -36,6 +36,7 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       "relaxed-outer-source": { type: "boolean" },
       "no-send-together": { type: "boolean" },
       workers: { type: "string" },
+      "no-tproxy": { type: "boolean" },
       "no-offload": { type: "boolean" },
       metrics: { type: "string" },
       "api-listen": { type: "string" },
@@ -140,6 +141,8 @@ export function parseDtcpsArgs(argv: string[], env: NodeJS.ProcessEnv = process.
             strictOuterSource,
             ...(workers === undefined ? {} : { workers }),
             sendTogether: !(values["no-send-together"] ?? false),
+            // Only UDP sessions have datagrams to divert.
+            tproxy: (values.udp ?? false) && !(values["no-tproxy"] ?? false),
             offload: !(values["no-offload"] ?? false),
             streamStallMs: seconds("tcp-stall-timeout", values["tcp-stall-timeout"], 30_000, 1),
             forwardingMarker: join(paths.dataDir, "ipv6-forwarding-was-off"),

@@ -54,7 +54,7 @@ const BLOCK_FIELDS = BLOCK_COUNTERS + DROPS + DROP_REASONS.length;
 const UNCHARGED = TRANSPORTS.length * BLOCK_FIELDS;
 /** From the TUN to a destination no live session owns. */
 export const NO_ROUTE = UNCHARGED;
-/** Protocol 41 from an IPv4 address that has no session and carrying no session's address. */
+/** Protocol 41 from an IPv4 address that has no session and carrying no session's address; UDP diverted to a shared socket for a port no session has. */
 export const UNKNOWN_SOURCE = UNCHARGED + 1;
 /** Not IPv6, truncated or too big for a receive slot, with no session to charge (read from the TUN, or proto 41). */
 export const MALFORMED_UNCHARGED = UNCHARGED + 2;
@@ -70,7 +70,9 @@ export const TUN_SUPER_READ = UNCHARGED + 5;
 export const TUN_SEGMENTS_READ = UNCHARGED + 6;
 export const TUN_SUPER_WRITTEN = UNCHARGED + 7;
 export const TUN_SEGMENTS_WRITTEN = UNCHARGED + 8;
-export const TOTAL_FIELDS = UNCHARGED + 9;
+/** UDP datagrams read from the workers' shared sockets, where nftables diverted them (udp-divert.ts). */
+export const UDP_DIVERTED = UNCHARGED + 9;
+export const TOTAL_FIELDS = UNCHARGED + 10;
 
 /** Offset of a transport's block in the totals. */
 export function transportBlock(transport: TransportName): number {

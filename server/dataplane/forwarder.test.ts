@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, test } from "node:test";
-import { MALFORMED_UNCHARGED, MULTICAST, NO_ROUTE, tunnelStats } from "./counters.ts";
+import { MALFORMED_UNCHARGED, MULTICAST, NO_ROUTE, tunnelStats, UDP_DIVERTED, UNKNOWN_SOURCE } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
-import { ipv4ToUint32, SEND_DEFERRED, uint32ToIpv4 } from "./native.ts";
+import { ipv4ToUint32, SEND_DEFERRED, SHARED_CUT, uint32ToIpv4 } from "./native.ts";
 import type { ClientSocket } from "./session.ts";
 import { ipv6Packet, summarize } from "../../test/support/packets.ts";
 import type { DropReason, TunnelSpec } from "./types.ts";
@@ -153,6 +153,51 @@ describe("Forwarder", () => {
       fwd.onDatagrams(session, moved.buf, moved.offsets, moved.lengths, moved.addrs, moved.ports, moved.count);
       toClient("2001:db8:1::1");
       assert.deepEqual(udp.packets.at(-1), { dst: "2001:db8:1::1", addr: CLIENT, port: 40001 });
+    });
+
+    test("a shared socket's datagrams go to the session of the port and address they were sent to, judged as on its own socket", () => {
+      const a = openUdp(spec({ sessionId: 1, serverUdpPort: 4028 }));
+      const b = openUdp(spec({ sessionId: 2, serverUdpPort: 4029, clientIpv4: STRANGER }));
+      const local = ipv4ToUint32("203.0.113.1");
+      const packets = [
+        ipv6Packet("2001:db8:1::1", EXTERNAL, Buffer.alloc(10)), // a's, from its client
+        ipv6Packet("2001:db8:1::2", EXTERNAL, Buffer.alloc(10)), // b's, from its client
+        ipv6Packet("2001:db8:1::2", EXTERNAL, Buffer.alloc(10)), // b's address, sent to a's port: spoofed for a
+        ipv6Packet("2001:db8:1::1", EXTERNAL, Buffer.alloc(10)), // a port no session has
+        ipv6Packet("2001:db8:1::1", EXTERNAL, Buffer.alloc(10)), // a's port on another local address
+        Buffer.alloc(0), // b's keepalive from a new NAT port
+        Buffer.alloc(0), // too big for its slot (the addon's SHARED_CUT), sent to b's port
+      ];
+      const from = [
+        { addr: CLIENT, port: 40000 },
+        { addr: STRANGER, port: 41000 },
+        { addr: CLIENT, port: 40000 },
+        { addr: CLIENT, port: 40000 },
+        { addr: CLIENT, port: 40000 },
+        { addr: STRANGER, port: 41001 },
+        { addr: STRANGER, port: 41001 },
+      ];
+      const to = [4028, 4029, 4028, 4030, 4028, 4029, 4029];
+      const up = batch(packets, from);
+      up.lengths[6] = SHARED_CUT;
+      const dsts = new Uint32Array(packets.length).fill(local);
+      dsts[4] = ipv4ToUint32("203.0.113.2");
+      fwd.onSharedDatagrams(up.buf, up.offsets, up.lengths, up.addrs, up.ports, dsts, Uint16Array.from(to), up.count, 1);
+      assert.deepEqual(tun.packets, ["2001:db8:1::1", "2001:db8:1::2"]);
+      assert.deepEqual([a.stats().packetsIn, b.stats().packetsIn], [1n, 1n]);
+      assert.deepEqual(drops(a.stats().drops), { spoofedSource: 1 });
+      assert.deepEqual(drops(b.stats().drops), { malformed: 1 }, "the cut one charged to its session");
+      assert.deepEqual(a.stats().binding, { address: CLIENT, port: 40000 });
+      assert.deepEqual(b.stats().binding, { address: STRANGER, port: 41001 }, "the keepalive moved b's binding");
+      assert.deepEqual(b.udp.keepalives, [`${STRANGER}:41001`], "answered through b's own socket");
+      const { totals } = fwd.report();
+      assert.equal(totals[UNKNOWN_SOURCE], 2, "the unknown port and the other address");
+      assert.equal(totals[MALFORMED_UNCHARGED], 1, "what the addon dropped");
+      assert.equal(totals[UDP_DIVERTED], 8, "every datagram the shared socket took");
+      // Closed, a session's port is no longer delivered to.
+      fwd.close(1);
+      fwd.onSharedDatagrams(up.buf, up.offsets, up.lengths, up.addrs, up.ports, dsts, Uint16Array.from(to), 1);
+      assert.equal(fwd.report().totals[UNKNOWN_SOURCE], 3);
     });
 
     test("an empty datagram is a keepalive: binding and time refreshed, nothing written to the TUN, one answered a second", () => {

@@ -23,10 +23,11 @@ import {
   BLOCK_SESSIONS,
   TOTAL_FIELDS,
   transportBlock,
+  UDP_DIVERTED,
   UNKNOWN_SOURCE,
 } from "./counters.ts";
 import { DESTINATION_OFFSET, isIpv6Packet, SOURCE_OFFSET } from "./packet.ts";
-import { SEND_DEFERRED } from "./native.ts";
+import { SEND_DEFERRED, SHARED_CUT } from "./native.ts";
 import { RouteTable } from "./route-table.ts";
 import { BATCH_CAPACITY, TunnelSession, type ClientSocket } from "./session.ts";
 import type { TunnelSpec } from "./types.ts";
@@ -62,6 +63,8 @@ export class Forwarder {
   readonly #sessions = new Map<number, TunnelSession>();
   readonly #bySlot: (TunnelSession | undefined)[] = [];
   readonly #freeSlots: number[] = [];
+  /** UDP sessions by server port: where a shared socket's datagrams go. */
+  readonly #byPort = new Map<number, TunnelSession>();
   /** Protocol-41 sessions by client IPv4, oldest first. */
   readonly #proto41ByClient = new Map<number, TunnelSession[]>();
   /** Sessions with packets queued in the current batch. */
@@ -106,6 +109,7 @@ export class Forwarder {
     this.#bySlot[slot] = s;
     this.#sessions.set(s.id, s);
     for (const p of s.owned) this.#routes.add(p, slot);
+    if (spec.transport === "udp") this.#byPort.set(spec.serverUdpPort!, s);
     if (spec.transport === "proto41") {
       const list = this.#proto41ByClient.get(s.clientIpv4);
       if (list) list.push(s);
@@ -137,6 +141,7 @@ export class Forwarder {
     this.#reported.delete(sessionId);
     this.#bySlot[s.slot] = undefined;
     this.#freeSlots.push(s.slot);
+    if (this.#byPort.get(s.spec.serverUdpPort!) === s) this.#byPort.delete(s.spec.serverUdpPort!);
     if (s.spec.transport === "proto41") {
       const list = this.#proto41ByClient.get(s.clientIpv4)!.filter((x) => x !== s);
       if (list.length > 0) this.#proto41ByClient.set(s.clientIpv4, list);
@@ -193,23 +198,58 @@ export class Forwarder {
     // The socket is the session's; the cut datagrams' sources are unknown, so no outer-source check.
     s.counters[DROP_MALFORMED]! += oversized;
     const now = this.#now();
+    for (let i = 0; i < count; i++) this.#datagram(s, buf, offsets[i]!, lengths[i]!, addrs[i]!, ports[i]!, now);
+    this.#flush(buf, false);
+  }
+
+  /**
+   * Datagrams of many UDP sessions, diverted by the firewall to one socket: each goes to the
+   * session of the address and port it was sent to, as if it had arrived on that session's socket
+   * (one too big for its slot, length SHARED_CUT, as that session's malformed). A datagram for no
+   * session's port is counted as unknownSource; one the addon dropped (no destination) as
+   * uncharged malformed.
+   */
+  onSharedDatagrams(
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint32Array,
+    ports: Uint16Array,
+    dsts: Uint32Array,
+    dports: Uint16Array,
+    count: number,
+    oversized = 0,
+  ): void {
+    this.#totals[MALFORMED_UNCHARGED]! += oversized;
+    this.#totals[UDP_DIVERTED]! += count + oversized;
+    const now = this.#now();
     for (let i = 0; i < count; i++) {
-      const off = offsets[i]!;
-      const len = lengths[i]!;
-      const addr = addrs[i]!;
-      const verdict = judge(s, this.#strict, addr, s.sources.classify(buf, off, len));
-      if (verdict >= 0) {
-        s.counters[verdict]!++;
+      const s = this.#byPort.get(dports[i]!);
+      // A session's own socket is bound to the address its client reached: so is this.
+      if (s === undefined || s.localIpv4 !== dsts[i]) {
+        this.#totals[UNKNOWN_SOURCE]!++;
         continue;
       }
-      s.counters[LAST_PACKET_AT] = now;
-      if (s.natTraversal) s.bind(addr, ports[i]!);
-      if (verdict === KEEPALIVE) {
-        this.#totals[KEEPALIVES]!++;
-        this.#answerKeepalive(s, now);
-      } else this.#queue(s, buf, off, len, false);
+      const len = lengths[i]!;
+      if (len === SHARED_CUT) s.counters[DROP_MALFORMED]!++;
+      else this.#datagram(s, buf, offsets[i]!, len, addrs[i]!, ports[i]!, now);
     }
     this.#flush(buf, false);
+  }
+
+  /** One datagram of a UDP session from addr:port: judged, and queued for the TUN or answered as a keepalive. */
+  #datagram(s: TunnelSession, buf: Uint8Array, off: number, len: number, addr: number, port: number, now: number): void {
+    const verdict = judge(s, this.#strict, addr, s.sources.classify(buf, off, len));
+    if (verdict >= 0) {
+      s.counters[verdict]!++;
+      return;
+    }
+    s.counters[LAST_PACKET_AT] = now;
+    if (s.natTraversal) s.bind(addr, port);
+    if (verdict === KEEPALIVE) {
+      this.#totals[KEEPALIVES]!++;
+      this.#answerKeepalive(s, now);
+    } else this.#queue(s, buf, off, len, false);
   }
 
   /**

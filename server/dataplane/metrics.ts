@@ -27,6 +27,7 @@ import {
   PACKETS_OUT,
   transportBlock,
   TRANSPORTS,
+  UDP_DIVERTED,
   UNKNOWN_SOURCE,
 } from "./counters.ts";
 
@@ -78,7 +79,7 @@ export function dataPlaneMetrics(totals: Float64Array, sessions: readonly Sessio
     },
     {
       name: "dtcp_dataplane_uncharged_drops_total",
-      help: "Packets dropped that belong to no session: noRoute (from the TUN to no live session), unknownSource (protocol 41 from a stranger), malformed.",
+      help: "Packets dropped that belong to no session: noRoute (from the TUN to no live session), unknownSource (protocol 41 from a stranger, or UDP to a port no session has), malformed.",
       type: "counter",
       samples: [
         { labels: { reason: "noRoute" }, value: totals[NO_ROUTE]! },
@@ -109,6 +110,12 @@ export function dataPlaneMetrics(totals: Float64Array, sessions: readonly Sessio
         { labels: { direction: "read" }, value: totals[TUN_SEGMENTS_READ]! },
         { labels: { direction: "write" }, value: totals[TUN_SEGMENTS_WRITTEN]! },
       ],
+    },
+    {
+      name: "dtcp_dataplane_udp_diverted_total",
+      help: "UDP datagrams of any session read from a packet worker's shared socket, where nftables diverted them (tproxy), rather than from the session's own.",
+      type: "counter",
+      samples: [{ value: totals[UDP_DIVERTED]! }],
     },
     {
       name: "dtcp_dataplane_worker_sessions",

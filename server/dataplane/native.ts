@@ -66,7 +66,7 @@ interface Addon {
   tunSteerUpdate(mapFd: number, address: Uint8Array, length: number, queue: number, add: boolean): void;
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   tunPersist(h: Handle, on: boolean): void;
-  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number, segment: boolean): Handle;
+  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number, segment: boolean, shared: boolean): Handle;
   udpSegments(h: Handle): boolean;
   udpSegmentProbe(): boolean;
   udpSend(
@@ -101,7 +101,7 @@ interface Addon {
   pollerOpen(together: boolean): boolean;
   pollerNext(timeoutMs: number): number | [number, NodeJS.ErrnoException];
   pollerClose(): void;
-  batch(): [Buffer, Uint32Array, Uint32Array, Uint32Array, Uint16Array, Uint32Array, Float64Array];
+  batch(): [Buffer, Uint32Array, Uint32Array, Uint32Array, Uint16Array, Uint32Array, Float64Array, Uint32Array, Uint16Array];
   outbox(): [Uint32Array, Uint32Array, Uint32Array, Uint16Array, Int32Array, Uint32Array];
 }
 
@@ -146,6 +146,9 @@ interface SharedBatch {
   lengths: Uint32Array;
   addrs: Uint32Array;
   ports: Uint16Array;
+  /** A shared UDP socket's datagrams: where each was sent (host order), before the firewall diverted it. */
+  dsts: Uint32Array;
+  dports: Uint16Array;
 }
 
 /** A channel as its poller knows it. */
@@ -277,8 +280,8 @@ export class Poller {
 
   // The addon replaces the buffer when a TUN with a larger MTU opens.
   #refresh(): void {
-    const [buf, offsets, lengths, addrs, ports] = this.#addon.batch();
-    this.#batch = { buf, offsets, lengths, addrs, ports };
+    const [buf, offsets, lengths, addrs, ports, , , dsts, dports] = this.#addon.batch();
+    this.#batch = { buf, offsets, lengths, addrs, ports, dsts, dports };
     this.#generation = this.#state[STATE_GENERATION]!;
   }
 
@@ -560,7 +563,7 @@ export class UdpSocket {
       deliver: (b, count, oversized) => onDatagrams(b.buf, b.offsets, b.lengths, b.addrs, b.ports, count, oversized),
       onError,
     });
-    this.#handle = this.#slot.open((index) => a.udpOpen(address, opts.port, onDatagrams, onError, index, opts.offload ?? true));
+    this.#handle = this.#slot.open((index) => a.udpOpen(address, opts.port, onDatagrams, onError, index, opts.offload ?? true, false));
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
     this.port = port;
@@ -588,6 +591,58 @@ export class UdpSocket {
   }
 
   /** Stops reading and closes the socket. Idempotent. */
+  close(): void {
+    this.#addon.close(this.#handle);
+    this.#slot.release();
+  }
+}
+
+/** A shared UDP socket's datagram that did not fit its slot has this length (its data is not there). */
+export const SHARED_CUT = 0xffffffff;
+
+/** Datagrams of a shared UDP socket: as DatagramBatchHandler, plus where each was sent (dsts in host order, dports). */
+export type SharedDatagramBatchHandler = (
+  buf: Uint8Array,
+  offsets: Uint32Array,
+  lengths: Uint32Array,
+  addrs: Uint32Array,
+  ports: Uint16Array,
+  dsts: Uint32Array,
+  dports: Uint16Array,
+  count: number,
+  oversized: number,
+) => void;
+
+/**
+ * A UDP socket that receives the datagrams the firewall diverts to it (nftables `tproxy`), each
+ * with the address and port it was sent to: the datagrams of many sessions' ports, many per
+ * system call. It only receives (IP_TRANSPARENT needs CAP_NET_ADMIN), and only inside a poller.
+ */
+export class SharedUdpSocket {
+  readonly address: string;
+  /** The bound port (the kernel's choice when asked for 0): where the firewall sends the datagrams. */
+  readonly port: number;
+  readonly #handle: Handle;
+  readonly #addon = addon();
+  readonly #slot: PollerSlot;
+
+  constructor(opts: { address: string; port?: number; onDatagrams: SharedDatagramBatchHandler; onError?: ChannelErrorHandler; poller: Poller }) {
+    const a = this.#addon;
+    const { onDatagrams } = opts;
+    const onError = opts.onError ?? rethrow;
+    this.#slot = new PollerSlot(opts.poller, {
+      deliver: (b, count, oversized) => onDatagrams(b.buf, b.offsets, b.lengths, b.addrs, b.ports, b.dsts, b.dports, count, oversized),
+      onError,
+    });
+    const never = (): void => {
+      throw new Error("a shared UDP socket is read by its poller");
+    };
+    this.#handle = this.#slot.open((index) => a.udpOpen(ipv4ToUint32(opts.address), opts.port ?? 0, never, onError, index, false, true));
+    const [addr, port] = a.localAddress(this.#handle);
+    this.address = uint32ToIpv4(addr);
+    this.port = port;
+  }
+
   close(): void {
     this.#addon.close(this.#handle);
     this.#slot.release();

@@ -177,6 +177,19 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     assert.equal(own?.src, "2001:db8:1::1");
   });
 
+  test("UDP datagrams reach their session through its worker's shared socket: nftables diverts the session's port, /metrics counts them", async () => {
+    const table = await inNs("broker", "nft", "list", "table", "ip", "dtcp_dtcp0");
+    assert.match(table, /elements = \{ 4028 \}/);
+    assert.match(table, /fib daddr type local udp dport @w0 tproxy to 127\.0\.0\.1:\d+/);
+    const diverted = async (): Promise<number> => Number(/^dtcp_dataplane_udp_diverted_total (\d+)$/m.exec(await broker.call<string>("metrics"))![1]);
+    const before = await diverted();
+    assert.ok(await echo({ udp: "b" }, "2001:db8:1::2"));
+    const deadline = Date.now() + 3000;
+    while ((await diverted()) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok((await diverted()) > before, "the echo request came through a shared socket");
+    assert.ok((await broker.call<string[]>("logs")).some((l) => /^UDP: the sessions' datagrams are diverted to one socket per packet worker \(nftables table dtcp_dtcp0/.test(l)));
+  });
+
   test("protocol 41 both ways", async () => {
     await broker.call("open", { spec: networkSpec });
     await client.call("openRaw");
@@ -258,6 +271,7 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     await broker.call("stop");
     await assert.rejects(inNs("broker", "ip", "link", "show", "dev", "dtcp0"));
     assert.doesNotMatch(await inNs("broker", "ip", "-6", "route", "show"), /2001:db8/);
+    assert.doesNotMatch(await inNs("broker", "nft", "list", "tables"), /dtcp_dtcp0/, "the nftables table is gone");
     assert.equal((await inNs("broker", "cat", "/proc/sys/net/ipv6/conf/all/forwarding")).trim(), "0");
   });
 
@@ -301,6 +315,28 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
     assert.match(await start("-net_admin"), /CAP_NET_ADMIN required/);
     assert.match(await start("-net_raw"), /raw41: socket: Operation not permitted \(CAP_NET_RAW required\)/);
     await assert.rejects(inNs("broker", "ip", "link", "show", "dev", "dtcp0"), "the TUN opened before the raw socket failed is gone");
+  });
+
+  test("where nftables cannot divert (no tproxy, no nft), each UDP session's own socket receives, and the log says why", async () => {
+    const a = new Agent(["ip", "netns", "exec", ns.broker, process.execPath, "--import", "tsx", fileURLToPath(AGENTS), "broker"], REPO);
+    agents.push(a);
+    try {
+      await a.call("start", { pools: POOLS, workers: WORKERS, nftFails: true });
+      const logs = await a.call<string[]>("logs", {});
+      assert.ok(
+        logs.includes(
+          "warning: UDP: each session's datagrams are read from its own socket: nft: Error: Could not process rule: No such file or directory (nftables with tproxy is needed; --no-tproxy says not to try)",
+        ),
+        logs.join("\n"),
+      );
+      await a.call("open", { spec: hostSpec });
+      const reply = await echo({ udp: "b" }, "2001:db8:1::2");
+      assert.equal(reply?.src, EXTERNAL);
+      assert.match(await a.call<string>("metrics"), /^dtcp_dataplane_udp_diverted_total 0$/m);
+      await a.call("stop", {});
+    } finally {
+      await a.kill();
+    }
   });
 
   test("where bpf() is refused (no CAP_BPF), two workers asked for become one, and the log says why", async () => {

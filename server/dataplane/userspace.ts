@@ -32,6 +32,7 @@ import { bindingChange, newSessionCounters, SESSION_FIELDS, TOTAL_FIELDS, traffi
 import { REPORT_RECORD } from "./forwarder.ts";
 import { IpBatch } from "./ip-batch.ts";
 import { dataPlaneMetrics } from "./metrics.ts";
+import { UdpDivert, type NftRunner } from "./udp-divert.ts";
 import { ipv4ToUint32, raw41Worker } from "./native.ts";
 import type { DataPlane, StreamHandover, TunnelSpec, TunnelStats } from "./types.ts";
 import { errorFrom, type FromWorker, type Request, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
@@ -59,6 +60,14 @@ export interface UserspaceDataPlaneOptions {
    * steer the TUN's queues (bpf()).
    */
   workers?: number;
+  /**
+   * Default true: each worker reads the datagrams of all its UDP sessions from one socket, to which
+   * nftables diverts them (tproxy; udp-divert.ts), when the kernel and `nft` allow it; false, or
+   * where they do not: from each session's own socket.
+   */
+  tproxy?: boolean;
+  /** Runs nft scripts (tests stand in a failing one); default `nft -f -`. */
+  nft?: NftRunner;
   /** How often the worker reports counters, at most 1000 ms; default 1000. */
   statsIntervalMs?: number;
   /** A TCP session whose client reads nothing of what waits for it for this long ends; default 30 s. */
@@ -114,6 +123,8 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   readonly #onFatal: (err: Error) => void;
   readonly #ip = new IpBatch();
   #workers: PacketWorker[] = [];
+  #divert: UdpDivert | null = null;
+  readonly #nft: NftRunner | undefined;
   readonly #owners = new Map<number, PacketWorker>();
   #tunName: string;
   #stopping = false;
@@ -148,11 +159,13 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       udpListenAddress,
       strictOuterSource,
       sendTogether: opts.sendTogether ?? true,
+      sharedUdp: opts.tproxy ?? true,
       offload: opts.offload ?? true,
       statsIntervalMs,
       streamStallMs: opts.streamStallMs ?? 30_000,
     };
     this.#tunName = tunName;
+    this.#nft = opts.nft;
     this.#log = opts.log;
     this.#forwardingMarker = opts.forwardingMarker ?? null;
     this.#onFatal =
@@ -212,6 +225,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       throw err;
     }
     this.#owners.set(spec.sessionId, worker);
+    if (spec.transport === "udp") this.#divert?.add(spec.serverUdpPort!, this.#workers.indexOf(worker));
     const live: LiveSession = { spec, counters: counters ?? newSessionCounters(), ownRoutes: [] };
     this.#sessions.set(spec.sessionId, live);
     const address = serverAddress(spec);
@@ -250,6 +264,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     let final = live.counters;
     const worker = this.#owners.get(sessionId);
     this.#owners.delete(sessionId);
+    if (live.spec.transport === "udp") this.#divert?.remove(live.spec.serverUdpPort!);
     if (worker && this.#workers.length > 0) {
       worker.sessions--;
       final = (await this.#call(worker, { kind: "close", sessionId })) ?? final;
@@ -280,6 +295,8 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   /** Removes the routes, restores forwarding if we changed it, and ends the workers (the TUN goes with them). */
   async stop(): Promise<void> {
     this.#stopping = true;
+    await this.#divert?.stop();
+    this.#divert = null;
     const workers = this.#workers;
     for (const pool of this.#routed.splice(0)) {
       // A dead worker took the TUN and its routes with it.
@@ -320,16 +337,43 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       this.#log.warn(`one packet worker instead of ${count}: the TUN's queues cannot be steered (${first.alone})`);
       count = 1;
     }
+    const sharedUdp = [first.sharedUdp];
     for (let worker = 1; worker < count; worker++) {
       const shared = { steeringFd: first.steeringFd!, offloads: first.offloads };
-      await this.#startWorker({ ...this.#config, tunName: first.tunName, worker, workers: count, shared });
+      sharedUdp.push((await this.#startWorker({ ...this.#config, tunName: first.tunName, worker, workers: count, shared })).sharedUdp);
     }
+    if (this.#config.sharedUdp) await this.#startDivert(first.tunName, sharedUdp);
+    else this.#log.info("UDP: each session's datagrams are read from its own socket (--no-tproxy)");
     this.#log.info(
       count === 1
         ? "one packet worker" + (this.#config.strictOuterSource ? "" : " (a relaxed outer source needs every protocol-41 session on one)")
         : `${count} packet workers, each with a TUN queue and its share of the sessions`,
     );
     return first.tunName;
+  }
+
+  /** Diverts the UDP sessions' datagrams to the workers' shared sockets, where the kernel and nft allow it. */
+  async #startDivert(tunName: string, sockets: Started["sharedUdp"][]): Promise<void> {
+    const ports = sockets.map((s) => (s !== null && "port" in s ? s.port : null));
+    const failed = sockets.find((s) => s !== null && "error" in s);
+    const why = (reason: string) => this.#log.warn(`UDP: each session's datagrams are read from its own socket: ${reason}`);
+    if (ports.some((p) => p === null)) return why(failed && "error" in failed ? failed.error : "no shared socket");
+    const divert = new UdpDivert({
+      tunName,
+      workerPorts: ports as number[],
+      listenAddress: this.#config.udpListenAddress,
+      log: this.#log,
+      ...(this.#nft ? { run: this.#nft } : {}),
+    });
+    try {
+      await divert.start();
+    } catch (err) {
+      return why(`${(err as Error).message} (nftables with tproxy is needed; --no-tproxy says not to try)`);
+    }
+    this.#divert = divert;
+    this.#log.info(
+      `UDP: the sessions' datagrams are diverted to one socket per packet worker (nftables table ${divert.table}, tproxy; --no-tproxy turns it off)`,
+    );
   }
 
   /** Resolves once the worker has its channels open. */

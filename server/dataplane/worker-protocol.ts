@@ -8,6 +8,8 @@ export interface WorkerConfig {
   txQueueLen: number;
   udpListenAddress: string;
   strictOuterSource: boolean;
+  /** Opens a shared UDP socket (on 127.0.0.1) for the datagrams the firewall diverts to this worker (dtcps --no-tproxy: false). */
+  sharedUdp: boolean;
   /** The packets of several sessions go out in one system call (dtcps --no-send-together: false). */
   sendTogether: boolean;
   /** The TUN passes TCP super-packets when the kernel takes them (dtcps --no-offload: false). */
@@ -46,7 +48,15 @@ export type FromWorker =
    * tunName: as the kernel named it. The first worker of several also sends its steering map's fd
    * and offloads for the others, or, if the kernel refused steering, why it forwards alone.
    */
-  | { kind: "started"; tunName: string; offloads: boolean; steeringFd: number | null; alone: string | null }
+  | {
+      kind: "started";
+      tunName: string;
+      offloads: boolean;
+      steeringFd: number | null;
+      alone: string | null;
+      /** The port of this worker's shared UDP socket on 127.0.0.1, or why it has none. */
+      sharedUdp: { port: number } | { error: string } | null;
+    }
   | { kind: "startFailed"; error: ErrorInfo }
   /** open: the session's initial counters; close: its final counters, or null for an unknown id. */
   | { kind: "done"; seq: number; counters: Float64Array | null }

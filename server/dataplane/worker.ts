@@ -12,7 +12,19 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { TUN_SEGMENTS_READ, TUN_SEGMENTS_WRITTEN, TUN_SUPER_READ, TUN_SUPER_WRITTEN } from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
-import { duplicateFd, ipv4ToUint32, Poller, RawSocket41, StreamChannel, TunDevice, tunOffloadMessage, TunSteering, udpOffloadMessage, UdpSocket } from "./native.ts";
+import {
+  duplicateFd,
+  ipv4ToUint32,
+  Poller,
+  RawSocket41,
+  SharedUdpSocket,
+  StreamChannel,
+  TunDevice,
+  tunOffloadMessage,
+  TunSteering,
+  udpOffloadMessage,
+  UdpSocket,
+} from "./native.ts";
 import type { TunnelSession } from "./session.ts";
 import { errorInfo, PACKET_THREAD_NICE, type FromWorker, type ToWorker, type WorkerConfig } from "./worker-protocol.ts";
 
@@ -37,6 +49,8 @@ interface Channels {
   steering: TunSteering | null;
   /** The first worker of several, when the kernel refused steering: why it forwards alone. */
   alone: string | null;
+  /** Where the firewall diverts this worker's UDP sessions' datagrams, or why nowhere. */
+  shared: SharedUdpSocket | { error: string } | null;
 }
 
 function openChannels(poller: Poller): Channels | null {
@@ -75,7 +89,20 @@ function openChannels(poller: Poller): Channels | null {
       post({ kind: "log", level: "info", message: tunOffloadMessage(config.offload, tun) });
       post({ kind: "log", level: "info", message: udpOffloadMessage(config.offload) });
     }
-    return { tun, raw41, steering, alone };
+    let shared: Channels["shared"] = null;
+    if (config.sharedUdp) {
+      try {
+        shared = new SharedUdpSocket({
+          address: "127.0.0.1",
+          onDatagrams: (buf, offsets, lengths, addrs, ports, dsts, dports, count, oversized) =>
+            forwarder.onSharedDatagrams(buf, offsets, lengths, addrs, ports, dsts, dports, count, oversized),
+          poller,
+        });
+      } catch (err) {
+        shared = { error: (err as Error).message };
+      }
+    }
+    return { tun, raw41, steering, alone, shared };
   } catch (err) {
     steering?.close();
     tun?.close();
@@ -251,6 +278,7 @@ if (channels) {
         for (const sock of sockets.values()) sock.close();
         for (const channel of streams.values()) channel.close();
         channels.raw41.close();
+        if (channels.shared instanceof SharedUdpSocket) channels.shared.close();
         steering?.close();
         channels.tun.close();
         poller.close();
@@ -264,5 +292,6 @@ if (channels) {
     offloads: channels.tun.offloads,
     steeringFd: config.worker === 0 && steering ? steering.fd : null,
     alone: channels.alone,
+    sharedUdp: channels.shared === null ? null : channels.shared instanceof SharedUdpSocket ? { port: channels.shared.port } : channels.shared,
   });
 }

@@ -22,6 +22,8 @@ function broker(): void {
         pools: args.pools as string[],
         statsIntervalMs: 50,
         ...(typeof args.workers === "number" ? { workers: args.workers } : {}),
+        // A host without nftables' tproxy, as nft would say it.
+        ...(args.nftFails ? { nft: () => Promise.reject(new Error("nft: Error: Could not process rule: No such file or directory")) } : {}),
         log,
         onFatal: (e) => logs.push(`fatal: ${e.message}`),
         ...(typeof args.forwardingMarker === "string" ? { forwardingMarker: args.forwardingMarker } : {}),
