@@ -21,7 +21,8 @@ int set_buffer(int fd, int force_opt, int opt) {
   return setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
 }
 
-static int sock_open(int type, int proto, int do_bind, uint32_t addr, uint16_t port,
+/* transparent: for a shared UDP socket (udp_shared_open). */
+static int sock_open(int type, int proto, int do_bind, uint32_t addr, uint16_t port, bool transparent,
                      const char **where) {
   int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
   if (fd < 0) {
@@ -34,6 +35,15 @@ static int sock_open(int type, int proto, int do_bind, uint32_t addr, uint16_t p
   }
   if (set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF) < 0) {
     *where = "setsockopt(SO_SNDBUF)";
+    goto fail;
+  }
+  int on = 1;
+  if (transparent && setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on, sizeof on) < 0) {
+    *where = "setsockopt(IP_TRANSPARENT)";
+    goto fail;
+  }
+  if (transparent && setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &on, sizeof on) < 0) {
+    *where = "setsockopt(IP_RECVORIGDSTADDR)";
     goto fail;
   }
   if (do_bind) {
@@ -55,36 +65,16 @@ fail:;
 }
 
 int udp_open(uint32_t addr, uint16_t port, const char **where) {
-  return sock_open(SOCK_DGRAM, 0, 1, addr, port, where);
+  return sock_open(SOCK_DGRAM, 0, 1, addr, port, false, where);
 }
 
 int udp_shared_open(uint32_t addr, uint16_t port, const char **where) {
-  int fd = sock_open(SOCK_DGRAM, 0, 0, 0, 0, where);
-  if (fd < 0) return fd;
-  int on = 1;
-  if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on, sizeof on) < 0) {
-    *where = "setsockopt(IP_TRANSPARENT)";
-    goto fail;
-  }
-  if (setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &on, sizeof on) < 0) {
-    *where = "setsockopt(IP_RECVORIGDSTADDR)";
-    goto fail;
-  }
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(addr), .sin_port = htons(port)};
-  if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
-    *where = "bind";
-    goto fail;
-  }
-  return fd;
-fail:;
-  int err = errno;
-  close(fd);
-  return -err;
+  return sock_open(SOCK_DGRAM, 0, 1, addr, port, true, where);
 }
 
 /* Binding a raw socket only fixes the source address and filters on the destination. */
 int raw41_open(uint32_t addr, const char **where) {
-  return sock_open(SOCK_RAW, IPPROTO_IPV6, addr != 0, addr, 0, where);
+  return sock_open(SOCK_RAW, IPPROTO_IPV6, addr != 0, addr, 0, false, where);
 }
 
 void batch_layout(batch_t *b, uint8_t *buf, uint32_t slot) {

@@ -137,7 +137,7 @@ export class UdpDivert {
     });
     lines.push("  chain divert {", "    type filter hook prerouting priority mangle; policy accept;");
     const daddr = this.#listen === "0.0.0.0" ? "" : ` ip daddr ${this.#listen}`;
-    this.#workerPorts.forEach((port, k) => lines.push(`    meta l4proto udp fib daddr type local${daddr} udp dport @w${k} tproxy to 127.0.0.1:${port}`));
+    this.#workerPorts.forEach((port, k) => lines.push(`    meta l4proto udp fib daddr type local${daddr} udp dport @w${k} counter tproxy to 127.0.0.1:${port}`));
     lines.push("  }", "}");
     return `${lines.join("\n")}\n`;
   }

@@ -180,7 +180,7 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
   test("UDP datagrams reach their session through its worker's shared socket: nftables diverts the session's port, /metrics counts them", async () => {
     const table = await inNs("broker", "nft", "list", "table", "ip", "dtcp_dtcp0");
     assert.match(table, /elements = \{ 4028 \}/);
-    assert.match(table, /fib daddr type local udp dport @w0 tproxy to 127\.0\.0\.1:\d+/);
+    assert.match(table, /fib daddr type local udp dport @w0 counter packets \d+ bytes \d+ tproxy to 127\.0\.0\.1:\d+/);
     const diverted = async (): Promise<number> => Number(/^dtcp_dataplane_udp_diverted_total (\d+)$/m.exec(await broker.call<string>("metrics"))![1]);
     const before = await diverted();
     assert.ok(await echo({ udp: "b" }, "2001:db8:1::2"));
@@ -336,6 +336,26 @@ describe("UserspaceDataPlane in network namespaces", { skip }, () => {
       await a.call("stop", {});
     } finally {
       await a.kill();
+    }
+  });
+
+  test("an address on a bridge whose frames br_netfilter takes through prerouting: the log says its datagrams are not diverted, and why", { skip: !existsSync("/proc/sys/net/bridge") && "no br_netfilter" }, async () => {
+    await inNs("broker", "ip", "link", "add", "brx", "type", "bridge");
+    await inNs("broker", "ip", "addr", "add", "10.77.9.1/24", "dev", "brx");
+    await inNs("broker", "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1");
+    const a = new Agent(["ip", "netns", "exec", ns.broker, process.execPath, "--import", "tsx", fileURLToPath(AGENTS), "broker"], REPO);
+    agents.push(a);
+    try {
+      await a.call("start", { pools: POOLS, workers: 1 });
+      const logs = await a.call<string[]>("logs", {});
+      assert.ok(
+        logs.some((l) => /^warning: UDP: datagrams reaching brx \(a bridge\) are not diverted while net\.bridge\.bridge-nf-call-iptables=1 /.test(l)),
+        logs.join("\n"),
+      );
+      await a.call("stop", {});
+    } finally {
+      await a.kill();
+      await inNs("broker", "ip", "link", "del", "brx");
     }
   });
 

@@ -20,7 +20,9 @@
 import { type TrafficCounters } from "../domain/types.ts";
 import { closeSync, existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import { availableParallelism } from "node:os";
+import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
 import type { MetricFamily, MetricsSource } from "../metrics/exposition.ts";
@@ -374,6 +376,14 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
     this.#log.info(
       `UDP: the sessions' datagrams are diverted to one socket per packet worker (nftables table ${divert.table}, tproxy; --no-tproxy turns it off)`,
     );
+    const bridges = await bridgesSeenByBrNetfilter(this.#config.udpListenAddress);
+    if (bridges.length > 0) {
+      this.#log.warn(
+        `UDP: datagrams reaching ${bridges.join(", ")} (a bridge) are not diverted while net.bridge.bridge-nf-call-iptables=1 ` +
+          "(br_netfilter runs prerouting on them as bridged frames, and the socket it picks is lost): they arrive on the sessions' own sockets. " +
+          "Set it to 0, or keep the address off the bridge",
+      );
+    }
   }
 
   /** Resolves once the worker has its channels open. */
@@ -509,6 +519,21 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       );
     }
   }
+}
+
+/**
+ * Bridges holding the listen address (any IPv4 address, on the wildcard) while br_netfilter passes
+ * bridged IPv4 through the IPv4 hooks: a tproxy decision made there does not survive.
+ */
+async function bridgesSeenByBrNetfilter(listen: string): Promise<string[]> {
+  const on = (await readFile("/proc/sys/net/bridge/bridge-nf-call-iptables", "utf8").catch(() => "0")).trim() === "1";
+  if (!on) return [];
+  // `ip` rather than os.networkInterfaces(), which leaves out a bridge whose ports are not forwarding yet.
+  const { stdout } = await promisify(execFile)("ip", ["-j", "-4", "addr", "show"]).catch(() => ({ stdout: "[]" }));
+  const links = JSON.parse(stdout) as { ifname: string; addr_info?: { local: string }[] }[];
+  return links
+    .filter((l) => existsSync(`/sys/class/net/${l.ifname}/bridge`) && (l.addr_info ?? []).some((a) => listen === "0.0.0.0" || a.local === listen))
+    .map((l) => l.ifname);
 }
 
 /** The client's address and routed prefix: what the kernel must send to the TUN for this session. */
