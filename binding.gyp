@@ -12,7 +12,8 @@
         "native/dataplane/tun.c",
         "native/dataplane/offload.c",
         "native/dataplane/send-many.c",
-        "native/dataplane/steer.c"
+        "native/dataplane/steer.c",
+        "native/dataplane/udp-gro.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"]

@@ -151,9 +151,10 @@ static napi_value js_tun_steer_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* udpOpen(addr, port, onBatch, onError, index, segment, shared) -> handle
- * segment: send runs of datagrams to one destination segmented (UDP_SEGMENT) if the kernel does it
- * right (udp_segment_probe). shared: a socket the firewall diverts many sessions' datagrams to
+/* udpOpen(addr, port, onBatch, onError, index, offload, shared) -> handle
+ * offload: send runs of datagrams to one destination segmented (UDP_SEGMENT) if the kernel does it
+ * right (udp_segment_probe); for a shared socket, receive coalesced datagrams (UDP_GRO, udp-gro.c)
+ * if the kernel does that right. shared: a socket the firewall diverts many sessions' datagrams to
  * (udp_shared_open), read by a poller only: each batch also fills the original destinations. */
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -190,9 +191,26 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   void *data;
   if (!handle) return NULL;
   NAPI_CALL(env, napi_get_value_external(env, handle, &data));
-  ((chan_t *)data)->segment = segment && !shared && udp_segment_probe();
-  ((chan_t *)data)->shared_udp = shared;
+  chan_t *ch = data;
+  ch->segment = segment && !shared && udp_segment_probe();
+  ch->shared_udp = shared;
+  /* Without it (refused, or out of memory) the socket reads one datagram per message. */
+  if (shared && segment && udp_gro_probe()) ch->gro = udp_gro_new(fd);
   return handle;
+}
+
+/* udpCoalesced(handle) -> [reads, datagrams]: a shared socket's reads that carried several
+ * datagrams (UDP_GRO), and how many they carried; zeros without receive offload */
+static napi_value js_udp_coalesced(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  chan_t *ch;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!(ch = get_chan(env, argv[0], "recvmmsg"))) return NULL;
+  uint64_t coalesced, segments;
+  udp_gro_stats(ch->gro, &coalesced, &segments);
+  double values[2] = {(double)coalesced, (double)segments};
+  return number_array(env, values, 2);
 }
 
 /* udpSegmentProbe() -> whether the kernel sends segmented UDP right (probed once per process) */
@@ -200,6 +218,14 @@ static napi_value js_udp_segment_probe(napi_env env, napi_callback_info info) {
   napi_value result;
   (void)info;
   NAPI_CALL(env, napi_get_boolean(env, udp_segment_probe(), &result));
+  return result;
+}
+
+/* udpCoalesceProbe() -> whether the kernel hands over coalesced UDP right (probed once per process) */
+static napi_value js_udp_coalesce_probe(napi_env env, napi_callback_info info) {
+  napi_value result;
+  (void)info;
+  NAPI_CALL(env, napi_get_boolean(env, udp_gro_probe(), &result));
   return result;
 }
 
@@ -619,6 +645,8 @@ NAPI_MODULE_INIT() {
       {"udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSegments", NULL, js_udp_segments, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSegmentProbe", NULL, js_udp_segment_probe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpCoalesced", NULL, js_udp_coalesced, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpCoalesceProbe", NULL, js_udp_coalesce_probe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"raw41Open", NULL, js_raw41_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"raw41Send", NULL, js_raw41_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -105,6 +105,7 @@ struct chan {
   uint32_t local_addr;     /* CHAN_UDP: where the socket is bound (host order; 0: the wildcard) */
   bool segment;            /* CHAN_UDP: runs of datagrams to one destination go out segmented (UDP_SEGMENT) */
   bool shared_udp;         /* CHAN_UDP: receives the datagrams of many sessions (udp_shared_open) */
+  udp_gro_t *gro;          /* a shared socket with receive offload on */
   uint16_t local_port;
   chan_t *next_dead;
   stream_t *stream;        /* CHAN_STREAM: its buffers */

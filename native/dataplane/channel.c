@@ -58,6 +58,8 @@ static void chan_release(chan_t *ch) {
   }
   tun_offload_free(ch->offload);
   ch->offload = NULL;
+  udp_gro_free(ch->gro);
+  ch->gro = NULL;
   napi_delete_reference(ch->env, ch->on_batch);
   napi_delete_reference(ch->env, ch->on_error);
   napi_delete_reference(ch->env, ch->self);
@@ -155,6 +157,7 @@ uint32_t udp_chan_send(chan_t *ch, batch_t *b, const uint8_t *buf, const uint32_
 int chan_read(chan_t *ch, batch_t *b, int *err) {
   b->taken = b->oversized = 0;
   if (ch->kind == CHAN_TUN) return tun_read_batch(ch->fd, ch->offload, b, err);
+  if (ch->kind == CHAN_UDP && ch->gro) return udp_gro_recv_batch(ch->fd, ch->gro, b, err);
   if (ch->kind == CHAN_UDP) return ch->shared_udp ? udp_shared_recv_batch(ch->fd, b, err) : udp_recv_batch(ch->fd, b, err);
   if (ch->kind == CHAN_STREAM) return stream_read_batch(ch->fd, ch->stream, b, err);
   return raw41_recv_batch(ch->fd, b, err);
@@ -182,10 +185,15 @@ napi_value chan_error(napi_env env, chan_t *ch, const char *syscall, int err) {
   return errno_error(env, ch->what, syscall, err, NULL);
 }
 
-/* Whole packets left in a stream's buffer, or a TUN's super-packet not yet all handed out, wake no
- * epoll: the poller serves the channel before waiting again. */
+/* Whole packets left in a stream's buffer, a TUN's super-packet or a shared socket's coalesced
+ * datagrams not yet all handed out, wake no epoll: the poller serves the channel before waiting again. */
 static bool chan_holds(const chan_t *ch) {
-  return ch->kind == CHAN_STREAM ? stream_has_frame(ch->stream) : ch->kind == CHAN_TUN && tun_has_held(ch->offload);
+  switch (ch->kind) {
+    case CHAN_STREAM: return stream_has_frame(ch->stream);
+    case CHAN_TUN: return tun_has_held(ch->offload);
+    case CHAN_UDP: return udp_gro_has_held(ch->gro);
+    default: return false;
+  }
 }
 
 void chan_mark_ready(chan_t *ch) {

@@ -104,6 +104,7 @@ typedef struct {
 } batch_t;
 
 typedef struct tun_offload tun_offload_t;
+typedef struct udp_gro udp_gro_t;
 
 /* Sets a socket buffer (force_opt: SO_RCVBUFFORCE or SO_SNDBUFFORCE, opt the plain one) to
  * SOCK_BUF_BYTES, capped by the system's maximum without CAP_NET_ADMIN. Returns 0 or -1 (errno). */
@@ -144,6 +145,18 @@ int udp_recv_batch(int fd, batch_t *b, int *err);
 /* Also fills b->dst and b->dport; a datagram without its original destination is dropped. One
  * that did not fit its slot is delivered with length SHARED_CUT, so that its session is charged. */
 #define SHARED_CUT 0xffffffffu
+
+/* udp-gro.c: a shared socket's receive offload. udp_gro_new turns UDP_GRO on (NULL if refused);
+ * udp_gro_recv_batch reads as udp_shared_recv_batch does, the segments of a coalesced datagram
+ * one per slot, holding what does not fit for the next call. */
+udp_gro_t *udp_gro_new(int fd);
+void udp_gro_free(udp_gro_t *g);
+int udp_gro_recv_batch(int fd, udp_gro_t *g, batch_t *b, int *err);
+bool udp_gro_has_held(const udp_gro_t *g);
+/* Reads that carried several datagrams, and how many they carried. */
+void udp_gro_stats(const udp_gro_t *g, uint64_t *coalesced, uint64_t *segments);
+/* Whether the kernel coalesces right: one segmented send over loopback, once per process. */
+bool udp_gro_probe(void);
 int udp_shared_recv_batch(int fd, batch_t *b, int *err);
 int raw41_recv_batch(int fd, batch_t *b, int *err);
 

@@ -72,7 +72,10 @@ export const TUN_SUPER_WRITTEN = UNCHARGED + 7;
 export const TUN_SEGMENTS_WRITTEN = UNCHARGED + 8;
 /** UDP datagrams read from the workers' shared sockets, where nftables diverted them (udp-divert.ts). */
 export const UDP_DIVERTED = UNCHARGED + 9;
-export const TOTAL_FIELDS = UNCHARGED + 10;
+/** Shared sockets' reads that carried several datagrams (UDP_GRO), and the datagrams they carried. */
+export const UDP_COALESCED_READS = UNCHARGED + 10;
+export const UDP_COALESCED_DATAGRAMS = UNCHARGED + 11;
+export const TOTAL_FIELDS = UNCHARGED + 12;
 
 /** Offset of a transport's block in the totals. */
 export function transportBlock(transport: TransportName): number {

@@ -27,6 +27,8 @@ import {
   PACKETS_OUT,
   transportBlock,
   TRANSPORTS,
+  UDP_COALESCED_DATAGRAMS,
+  UDP_COALESCED_READS,
   UDP_DIVERTED,
   UNKNOWN_SOURCE,
 } from "./counters.ts";
@@ -116,6 +118,15 @@ export function dataPlaneMetrics(totals: Float64Array, sessions: readonly Sessio
       help: "UDP datagrams of any session read from a packet worker's shared socket, where nftables diverted them (tproxy), rather than from the session's own.",
       type: "counter",
       samples: [{ value: totals[UDP_DIVERTED]! }],
+    },
+    {
+      name: "dtcp_dataplane_udp_coalesced_total",
+      help: "Reads of the shared sockets that carried a run of one peer's datagrams (reads), and the datagrams in them (datagrams): UDP receive offload.",
+      type: "counter",
+      samples: [
+        { labels: { what: "reads" }, value: totals[UDP_COALESCED_READS]! },
+        { labels: { what: "datagrams" }, value: totals[UDP_COALESCED_DATAGRAMS]! },
+      ],
     },
     {
       name: "dtcp_dataplane_worker_sessions",

@@ -5,7 +5,19 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { createServer, connect, type Socket } from "node:net";
-import { duplicateFd, Poller, RawSocket41, SEND_DEFERRED, StreamChannel, UdpSocket, ipv4ToUint32, uint32ToIpv4 } from "./native.ts";
+import {
+  duplicateFd,
+  Poller,
+  RawSocket41,
+  SEND_DEFERRED,
+  SHARED_CUT,
+  SharedUdpSocket,
+  StreamChannel,
+  UdpSocket,
+  ipv4ToUint32,
+  udpCoalescingWorks,
+  uint32ToIpv4,
+} from "./native.ts";
 import { run, skipUnlessRoot, until } from "../../test/support/namespaces.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -221,6 +233,56 @@ describe("Poller", () => {
       a.close();
       b.close();
       poller.close();
+    }
+  });
+
+  test("a shared socket hands over each datagram with where it was sent; runs coalesced by the kernel (UDP_GRO) come out as sent, in order, across batches", async () => {
+    // 150 segments of 1200 bytes in runs of 50 (three coalesced reads, more than two batches of
+    // 64), then a short one, an empty one and one too big for a 2 KB slot.
+    const lengths = Uint32Array.from({ length: 153 }, (_, i) => (i < 150 ? 1200 : [700, 0, 3000][i - 150]!));
+    assert.ok(udpCoalescingWorks(), "this kernel coalesces a segmented send over loopback");
+    for (const offload of [true, false]) {
+      const poller = new Poller();
+      const got: { len: number; first: number; dst: string; dport: number; from: number }[] = [];
+      const batches: number[] = [];
+      const shared = new SharedUdpSocket({
+        address: "127.0.0.1",
+        offload,
+        poller,
+        onDatagrams(buf, offsets, ls, _addrs, ports, dsts, dports, count) {
+          batches.push(count);
+          for (let i = 0; i < count; i++) {
+            const len = ls[i]!;
+            got.push({ len, first: len === SHARED_CUT || len === 0 ? -1 : (buf[offsets[i]!]! << 8) | buf[offsets[i]! + 1]!, dst: uint32ToIpv4(dsts[i]!), dport: dports[i]!, from: ports[i]! });
+          }
+        },
+      });
+      const sender = new UdpSocket({ address: "127.0.0.1", port: 0, onDatagrams() {} });
+      try {
+        const offsets = new Uint32Array(lengths.length);
+        let at = 0;
+        for (let i = 0; i < lengths.length; i++) (offsets[i] = at), (at += lengths[i]!);
+        const buf = Buffer.alloc(at);
+        for (let i = 0; i < lengths.length; i++) if (lengths[i]! >= 2) buf.writeUInt16BE(i, offsets[i]!);
+        // In runs of at most 50, as the sender's outbox would make them.
+        for (let from = 0; from < lengths.length; from += 50) {
+          const n = Math.min(50, lengths.length - from);
+          const sent = sender.sendBatch(buf, offsets.subarray(from), lengths.subarray(from), new Uint32Array(n).fill(LOOPBACK), new Uint16Array(n).fill(shared.port), n);
+          assert.equal(sent, n);
+        }
+        const deadline = Date.now() + 3000;
+        while (got.length < lengths.length && Date.now() < deadline) poller.wait(50);
+        const want = Array.from(lengths, (l, i) => ({ len: l > 2048 ? SHARED_CUT : l, first: l === 0 || l > 2048 ? -1 : i, dst: "127.0.0.1", dport: shared.port, from: sender.port }));
+        assert.deepEqual(got, want, `offload ${offload}`);
+        assert.ok(Math.max(...batches) <= 64, `batches ${batches.join(",")}`);
+        const { reads, datagrams } = shared.coalesced();
+        if (offload) assert.ok(reads >= 1 && datagrams >= 2 * reads, `coalesced: ${reads} reads, ${datagrams} datagrams`);
+        else assert.deepEqual({ reads, datagrams }, { reads: 0, datagrams: 0 });
+      } finally {
+        sender.close();
+        shared.close();
+        poller.close();
+      }
     }
   });
 

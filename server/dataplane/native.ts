@@ -69,6 +69,8 @@ interface Addon {
   udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number, segment: boolean, shared: boolean): Handle;
   udpSegments(h: Handle): boolean;
   udpSegmentProbe(): boolean;
+  udpCoalesced(h: Handle): [number, number];
+  udpCoalesceProbe(): boolean;
   udpSend(
     h: Handle,
     buf: Uint8Array,
@@ -521,6 +523,14 @@ export function udpOffloadMessage(requested: boolean): string {
     : "UDP: the kernel refused a segmented send (UDP_SEGMENT), so one datagram per message";
 }
 
+/** What the daemon's log says once about the shared sockets' receive offload. */
+export function udpReceiveOffloadMessage(requested: boolean): string {
+  if (!requested) return "UDP: the shared sockets read one datagram per message (--no-offload)";
+  return udpCoalescingWorks()
+    ? "UDP: the shared sockets take a run of one peer's datagrams in one read (UDP_GRO)"
+    : "UDP: the kernel did not coalesce a segmented send (UDP_GRO), so the shared sockets read one datagram per message";
+}
+
 /** What the log says once about a TUN's offloads: on, refused by the kernel, or turned off. */
 export function tunOffloadMessage(requested: boolean, tun: TunDevice): string {
   if (!requested) return `TUN ${tun.name}: one packet per read and write (--no-offload)`;
@@ -626,7 +636,11 @@ export class SharedUdpSocket {
   readonly #addon = addon();
   readonly #slot: PollerSlot;
 
-  constructor(opts: { address: string; port?: number; onDatagrams: SharedDatagramBatchHandler; onError?: ChannelErrorHandler; poller: Poller }) {
+  /**
+   * offload (default true): coalesced datagrams (UDP_GRO) where a probe shows the kernel hands
+   * them over right, split back into the datagrams that were sent (udp-gro.c).
+   */
+  constructor(opts: { address: string; port?: number; offload?: boolean; onDatagrams: SharedDatagramBatchHandler; onError?: ChannelErrorHandler; poller: Poller }) {
     const a = this.#addon;
     const { onDatagrams } = opts;
     const onError = opts.onError ?? rethrow;
@@ -637,16 +651,27 @@ export class SharedUdpSocket {
     const never = (): void => {
       throw new Error("a shared UDP socket is read by its poller");
     };
-    this.#handle = this.#slot.open((index) => a.udpOpen(ipv4ToUint32(opts.address), opts.port ?? 0, never, onError, index, false, true));
+    this.#handle = this.#slot.open((index) => a.udpOpen(ipv4ToUint32(opts.address), opts.port ?? 0, never, onError, index, opts.offload ?? true, true));
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
     this.port = port;
+  }
+
+  /** Reads that carried several datagrams (UDP_GRO), and how many datagrams they carried. */
+  coalesced(): { reads: number; datagrams: number } {
+    const [reads, datagrams] = this.#addon.udpCoalesced(this.#handle);
+    return { reads, datagrams };
   }
 
   close(): void {
     this.#addon.close(this.#handle);
     this.#slot.release();
   }
+}
+
+/** Whether the kernel hands over coalesced UDP right (UDP_GRO: one segmented send over loopback, once per process). */
+export function udpCoalescingWorks(): boolean {
+  return addon().udpCoalesceProbe();
 }
 
 /** Options of a raw protocol-41 socket. */

@@ -23,8 +23,8 @@ test("start writes the table afresh: a set and a tproxy rule per worker, local d
   // Replaces a table left behind by a killed daemon, in the same transaction.
   assert.match(script, /^table ip dtcp_dtcp_0_a \{\}\ndelete table ip dtcp_dtcp_0_a\ntable ip dtcp_dtcp_0_a \{\n/);
   assert.match(script, /set w0 \{\n {4}type inet_service\n {2}\}/);
-  assert.match(script, /meta l4proto udp fib daddr type local udp dport @w0 tproxy to 127\.0\.0\.1:41000\n/);
-  assert.match(script, /meta l4proto udp fib daddr type local udp dport @w1 tproxy to 127\.0\.0\.1:41001\n/);
+  assert.match(script, /meta l4proto udp fib daddr type local udp dport @w0 counter tproxy to 127\.0\.0\.1:41000\n/);
+  assert.match(script, /meta l4proto udp fib daddr type local udp dport @w1 counter tproxy to 127\.0\.0\.1:41001\n/);
   const bound = new UdpDivert({ tunName: "t", workerPorts: [41000], listenAddress: "192.0.2.1", log: r.log, run: r.run });
   await bound.start();
   assert.match(r.scripts[1]!, /fib daddr type local ip daddr 192\.0\.2\.1 udp dport @w0 /);

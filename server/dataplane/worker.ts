@@ -10,7 +10,14 @@
 import { closeSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { TUN_SEGMENTS_READ, TUN_SEGMENTS_WRITTEN, TUN_SUPER_READ, TUN_SUPER_WRITTEN } from "./counters.ts";
+import {
+  TUN_SEGMENTS_READ,
+  TUN_SEGMENTS_WRITTEN,
+  TUN_SUPER_READ,
+  TUN_SUPER_WRITTEN,
+  UDP_COALESCED_DATAGRAMS,
+  UDP_COALESCED_READS,
+} from "./counters.ts";
 import { Forwarder } from "./forwarder.ts";
 import {
   duplicateFd,
@@ -23,6 +30,7 @@ import {
   tunOffloadMessage,
   TunSteering,
   udpOffloadMessage,
+  udpReceiveOffloadMessage,
   UdpSocket,
 } from "./native.ts";
 import type { TunnelSession } from "./session.ts";
@@ -88,12 +96,14 @@ function openChannels(poller: Poller): Channels | null {
     if (config.worker === 0) {
       post({ kind: "log", level: "info", message: tunOffloadMessage(config.offload, tun) });
       post({ kind: "log", level: "info", message: udpOffloadMessage(config.offload) });
+      if (config.sharedUdp) post({ kind: "log", level: "info", message: udpReceiveOffloadMessage(config.offload) });
     }
     let shared: Channels["shared"] = null;
     if (config.sharedUdp) {
       try {
         shared = new SharedUdpSocket({
           address: "127.0.0.1",
+          offload: config.offload,
           onDatagrams: (buf, offsets, lengths, addrs, ports, dsts, dports, count, oversized) =>
             forwarder.onSharedDatagrams(buf, offsets, lengths, addrs, ports, dsts, dports, count, oversized),
           poller,
@@ -209,6 +219,11 @@ if (channels) {
       totals[TUN_SEGMENTS_READ] = offload.segmentsIn;
       totals[TUN_SUPER_WRITTEN] = offload.superOut;
       totals[TUN_SEGMENTS_WRITTEN] = offload.joinedOut;
+      if (channels!.shared instanceof SharedUdpSocket) {
+        const { reads, datagrams } = channels!.shared.coalesced();
+        totals[UDP_COALESCED_READS] = reads;
+        totals[UDP_COALESCED_DATAGRAMS] = datagrams;
+      }
       post({ kind: "report", sessions, totals }, [sessions.buffer as ArrayBuffer, totals.buffer as ArrayBuffer]);
       checkStalls();
     }
