@@ -107,6 +107,11 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
         const segmented = /UDP: runs of datagrams to one peer go to the kernel as one segmented send \(UDP_SEGMENT\)/;
         assert.match(run.dtcps, segmented);
         assert.match(run.dtcpc, segmented);
+        // The client's segmented sends reach the broker's shared socket coalesced, and are split there.
+        assert.match(run.dtcps, /UDP: the shared sockets take a run of one peer's datagrams in one read \(UDP_GRO\)/);
+        const reads = total(run.metrics, "dtcp_dataplane_udp_coalesced_total", { what: "reads" });
+        const datagrams = total(run.metrics, "dtcp_dataplane_udp_coalesced_total", { what: "datagrams" });
+        assert.ok(reads > 0 && datagrams > 2 * reads, `coalesced reads ${reads}, datagrams ${datagrams}`);
       }
       assert.ok(superPackets(run.metrics, "read") > 0, "the broker read super-packets (its own TCP to the client)");
       assert.ok(superPackets(run.metrics, "write") > 0, "the broker wrote joined super-packets (the client's TCP to it)");
