@@ -57,9 +57,9 @@ export interface UserspaceDataPlaneOptions {
   /**
    * Packet worker threads, 1..64, each with its own TUN queue and its own share of the sessions;
    * default: one per core but one, which the kernel's own packet work (receiving, IPv6 forwarding)
-   * and the control plane need: a worker sharing a core with them forwards less, not more. One with a relaxed outer source (a protocol-41 packet from a new
-   * address would reach a worker that does not have its session), or where the kernel refuses to
-   * steer the TUN's queues (bpf()).
+   * and the control plane need: a worker sharing a core with them forwards less, not more. One
+   * with a relaxed outer source (a protocol-41 packet from a new address would reach a worker that
+   * does not have its session), or where the kernel refuses to steer the TUN's queues (bpf()).
    */
   workers?: number;
   /**
@@ -287,11 +287,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
 
   collectMetrics(): MetricFamily[] {
     const sessions = [...this.#sessions.values()].map((s) => ({ sessionId: s.spec.sessionId, userName: s.spec.userName, counters: s.counters }));
-    return dataPlaneMetrics(
-      this.#totals,
-      sessions,
-      this.#workers.map((w) => w.totals),
-    );
+    return dataPlaneMetrics(this.#totals, sessions, this.#workers.map((w) => w.totals));
   }
 
   /** Removes the routes, restores forwarding if we changed it, and ends the workers (the TUN goes with them). */
@@ -345,7 +341,6 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       sharedUdp.push((await this.#startWorker({ ...this.#config, tunName: first.tunName, worker, workers: count, shared })).sharedUdp);
     }
     if (this.#config.sharedUdp) await this.#startDivert(first.tunName, sharedUdp);
-    else this.#log.info("UDP: each session's datagrams are read from its own socket (--no-tproxy)");
     this.#log.info(
       count === 1
         ? "one packet worker" + (this.#config.strictOuterSource ? "" : " (a relaxed outer source needs every protocol-41 session on one)")

@@ -127,19 +127,21 @@ try {
   // On Linux a nice value set for pid 0 is the calling thread's alone.
   setPriority(0, PACKET_THREAD_NICE);
 } catch {
-  post({ kind: "log", level: "info", message: `packet thread at normal priority: nice ${PACKET_THREAD_NICE} needs CAP_SYS_NICE or LimitNICE` });
+  if (config.worker === 0) post({ kind: "log", level: "info", message: `packet threads at normal priority: nice ${PACKET_THREAD_NICE} needs CAP_SYS_NICE or LimitNICE` });
 }
 const poller = new Poller({ sendTogether: config.sendTogether });
-if (config.worker === 0)
+// The workers are alike: the first one speaks for all.
+if (config.worker === 0) {
   post({
-  kind: "log",
-  level: "info",
-  message: !config.sendTogether
-    ? "packet thread: each session's packets go out in system calls of their own (--no-send-together)"
-    : poller.sendsUdpTogether
-      ? "packet thread: the packets of several sessions go out together (UDP on a raw UDP socket)"
-      : "packet thread: the protocol-41 packets of several sessions go out together; each UDP session's on its own socket (no raw UDP socket: CAP_NET_RAW?)",
-});
+    kind: "log",
+    level: "info",
+    message: !config.sendTogether
+      ? "packet thread: each session's packets go out in system calls of their own (--no-send-together)"
+      : poller.sendsUdpTogether
+        ? "packet thread: the packets of several sessions go out together (UDP on a raw UDP socket)"
+        : "packet thread: the protocol-41 packets of several sessions go out together; each UDP session's on its own socket (no raw UDP socket: CAP_NET_RAW?)",
+  });
+}
 const channels = openChannels(poller);
 // Assigned before the event loop can deliver a batch to the callbacks above.
 let forwarder: Forwarder;
