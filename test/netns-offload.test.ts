@@ -98,6 +98,11 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
     return { read: Number(read), split: Number(split), written: Number(written), joined: Number(joined) };
   };
 
+  const clientCoalesced = (log: string) => {
+    const [, reads, datagrams] = /UDP receive offload: (\d+) reads carried several datagrams \((\d+) in all\)/.exec(log) ?? assert.fail(log);
+    return { reads: Number(reads), datagrams: Number(datagrams) };
+  };
+
   for (const transport of ["udp", "proto41", "tcp"] as const) {
     test(`${transport}: super-packets are split and joined at both ends, and every byte arrives and is counted`, async () => {
       const run = await transfer({ transport });
@@ -112,6 +117,10 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
         const reads = total(run.metrics, "dtcp_dataplane_udp_coalesced_total", { what: "reads" });
         const datagrams = total(run.metrics, "dtcp_dataplane_udp_coalesced_total", { what: "datagrams" });
         assert.ok(reads > 0 && datagrams > 2 * reads, `coalesced reads ${reads}, datagrams ${datagrams}`);
+        // And the broker's segmented sends reach the client's socket coalesced.
+        assert.match(run.dtcpc, /UDP: runs of the server's datagrams come in as one read \(UDP_GRO\)/);
+        const cc = clientCoalesced(run.dtcpc);
+        assert.ok(cc.reads > 0 && cc.datagrams > 2 * cc.reads, `the client's coalesced reads: ${JSON.stringify(cc)}`);
       }
       assert.ok(superPackets(run.metrics, "read") > 0, "the broker read super-packets (its own TCP to the client)");
       assert.ok(superPackets(run.metrics, "write") > 0, "the broker wrote joined super-packets (the client's TCP to it)");
@@ -128,6 +137,9 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
     assert.match(run.dtcpc, /TUN \S+: one packet per read and write \(--no-offload\)/);
     assert.match(run.dtcps, /UDP: one datagram per message \(--no-offload\)/);
     assert.match(run.dtcpc, /UDP: one datagram per message \(--no-offload\)/);
+    assert.match(run.dtcps, /UDP: the shared sockets read one datagram per message \(--no-offload\)/);
+    assert.match(run.dtcpc, /UDP: one datagram per read \(--no-offload\)/);
+    assert.deepEqual(clientCoalesced(run.dtcpc), { reads: 0, datagrams: 0 });
     assert.equal(superPackets(run.metrics, "read") + superPackets(run.metrics, "write"), 0);
   });
 
@@ -137,8 +149,12 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
     assert.match(run.dtcpc, /TUN \S+: the kernel refused a super-packet .*, so one packet per read and write/);
     assert.match(run.dtcps, /UDP: the kernel refused a segmented send \(UDP_SEGMENT\), so one datagram per message/);
     assert.match(run.dtcpc, /UDP: the kernel refused a segmented send \(UDP_SEGMENT\), so one datagram per message/);
+    assert.match(run.dtcps, /UDP: the kernel did not coalesce a segmented send \(UDP_GRO\), so the shared sockets read one datagram per message/);
+    assert.match(run.dtcpc, /UDP: the kernel did not coalesce a segmented send \(UDP_GRO\), so one datagram per read/);
     assert.equal(superPackets(run.metrics, "read") + superPackets(run.metrics, "write"), 0);
     const c = clientOffloads(run.dtcpc);
     assert.deepEqual(c, { read: 0, split: 0, written: 0, joined: 0 });
+    assert.deepEqual(clientCoalesced(run.dtcpc), { reads: 0, datagrams: 0 });
+    assert.equal(total(run.metrics, "dtcp_dataplane_udp_coalesced_total", { what: "reads" }), 0);
   });
 });

@@ -151,14 +151,15 @@ static napi_value js_tun_steer_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* udpOpen(addr, port, onBatch, onError, index, offload, shared) -> handle
+/* udpOpen(addr, port, onBatch, onError, index, offload, shared, coalesce) -> handle
  * offload: send runs of datagrams to one destination segmented (UDP_SEGMENT) if the kernel does it
- * right (udp_segment_probe); for a shared socket, receive coalesced datagrams (UDP_GRO, udp-gro.c)
- * if the kernel does that right. shared: a socket the firewall diverts many sessions' datagrams to
- * (udp_shared_open), read by a poller only: each batch also fills the original destinations. */
+ * right (udp_segment_probe); for a shared socket, or one asked to coalesce, receive coalesced
+ * datagrams (UDP_GRO, udp-gro.c: 4 MB of receive area) if the kernel does that right.
+ * shared: a socket the firewall diverts many sessions' datagrams to (udp_shared_open), read by a
+ * poller only: each batch also fills the original destinations. */
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   uint32_t addr, port;
   const char *where = "";
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -175,9 +176,10 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   struct in_addr a = {htonl(addr)};
   char what[40];
   snprintf(what, sizeof what, "udp %s:%u", inet_ntoa(a), port);
-  bool segment = false, shared = false;
+  bool segment = false, shared = false, coalesce = false;
   if (argc >= 6) NAPI_CALL(env, napi_get_value_bool(env, argv[5], &segment));
   if (argc >= 7) NAPI_CALL(env, napi_get_value_bool(env, argv[6], &shared));
+  if (argc >= 8) NAPI_CALL(env, napi_get_value_bool(env, argv[7], &coalesce));
   if (shared && index < 0) {
     napi_throw_error(env, NULL, "a shared UDP socket is read by a poller only");
     return NULL;
@@ -195,12 +197,12 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   ch->segment = segment && !shared && udp_segment_probe();
   ch->shared_udp = shared;
   /* Without it (refused, or out of memory) the socket reads one datagram per message. */
-  if (shared && segment && udp_gro_probe()) ch->gro = udp_gro_new(fd);
+  if ((shared || coalesce) && segment && udp_gro_probe()) ch->gro = udp_gro_new(fd);
   return handle;
 }
 
-/* udpCoalesced(handle) -> [reads, datagrams]: a shared socket's reads that carried several
- * datagrams (UDP_GRO), and how many they carried; zeros without receive offload */
+/* udpCoalesced(handle) -> [reads, datagrams]: a socket's reads that carried several datagrams
+ * (UDP_GRO), and how many they carried; zeros without receive offload */
 static napi_value js_udp_coalesced(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];

@@ -157,7 +157,7 @@ uint32_t udp_chan_send(chan_t *ch, batch_t *b, const uint8_t *buf, const uint32_
 int chan_read(chan_t *ch, batch_t *b, int *err) {
   b->taken = b->oversized = 0;
   if (ch->kind == CHAN_TUN) return tun_read_batch(ch->fd, ch->offload, b, err);
-  if (ch->kind == CHAN_UDP && ch->gro) return udp_gro_recv_batch(ch->fd, ch->gro, b, err);
+  if (ch->kind == CHAN_UDP && ch->gro) return udp_gro_recv_batch(ch->fd, ch->gro, b, ch->shared_udp, err);
   if (ch->kind == CHAN_UDP) return ch->shared_udp ? udp_shared_recv_batch(ch->fd, b, err) : udp_recv_batch(ch->fd, b, err);
   if (ch->kind == CHAN_STREAM) return stream_read_batch(ch->fd, ch->stream, b, err);
   return raw41_recv_batch(ch->fd, b, err);

@@ -146,12 +146,12 @@ int udp_recv_batch(int fd, batch_t *b, int *err);
  * that did not fit its slot is delivered with length SHARED_CUT, so that its session is charged. */
 #define SHARED_CUT 0xffffffffu
 
-/* udp-gro.c: a shared socket's receive offload. udp_gro_new turns UDP_GRO on (NULL if refused);
- * udp_gro_recv_batch reads as udp_shared_recv_batch does, the segments of a coalesced datagram
- * one per slot, holding what does not fit for the next call. */
+/* udp-gro.c: a UDP socket's receive offload. udp_gro_new turns UDP_GRO on (NULL if refused);
+ * udp_gro_recv_batch reads as udp_shared_recv_batch does (shared) or udp_recv_batch, the segments
+ * of a coalesced datagram one per slot, holding what does not fit for the next call. */
 udp_gro_t *udp_gro_new(int fd);
 void udp_gro_free(udp_gro_t *g);
-int udp_gro_recv_batch(int fd, udp_gro_t *g, batch_t *b, int *err);
+int udp_gro_recv_batch(int fd, udp_gro_t *g, batch_t *b, bool shared, int *err);
 bool udp_gro_has_held(const udp_gro_t *g);
 /* Reads that carried several datagrams, and how many they carried. */
 void udp_gro_stats(const udp_gro_t *g, uint64_t *coalesced, uint64_t *segments);

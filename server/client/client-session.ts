@@ -336,6 +336,7 @@ export class ClientSession {
       const c = this.#relay.counters;
       this.#log.debug(`packets: ${c.toServer} to the server, ${c.fromServer} from it, ${c.foreign} from elsewhere dropped, ${c.failed} send failures`);
       this.#log.debug(`TUN offloads: ${c.superRead} super-packets read (${c.splitPackets} packets split from them), ${c.superWritten} written (${c.joinedPackets} packets joined into them)`);
+      if (this.#relay.localPort !== null) this.#log.debug(`UDP receive offload: ${c.coalescedReads} reads carried several datagrams (${c.coalescedDatagrams} in all)`);
       if (c.oversized > 0) this.#log.warn(`dropped ${c.oversized} packet(s) from the server longer than the tunnel's MTU of ${this.#options.mtu}`);
     }
     this.#peerLines.flush();

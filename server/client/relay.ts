@@ -6,6 +6,7 @@ import {
   uint32ToIpv4,
   TunDevice,
   tunOffloadMessage,
+  udpCoalesceMessage,
   udpOffloadMessage,
   UdpSocket,
   type ChannelErrorHandler,
@@ -51,6 +52,9 @@ export interface RelayCounters {
   splitPackets: number;
   superWritten: number;
   joinedPackets: number;
+  /** UDP receive offload, read when the relay closes: reads that carried several datagrams, and those datagrams. */
+  coalescedReads: number;
+  coalescedDatagrams: number;
 }
 
 /**
@@ -65,7 +69,7 @@ export class Relay {
   #stream: Socket | null = null;
   /** The start of a frame from the server whose rest has not arrived. */
   #partial: Buffer = Buffer.alloc(0);
-  readonly counters: RelayCounters = { toServer: 0, fromServer: 0, foreign: 0, failed: 0, oversized: 0, superRead: 0, splitPackets: 0, superWritten: 0, joinedPackets: 0 };
+  readonly counters: RelayCounters = { toServer: 0, fromServer: 0, foreign: 0, failed: 0, oversized: 0, superRead: 0, splitPackets: 0, superWritten: 0, joinedPackets: 0, coalescedReads: 0, coalescedDatagrams: 0 };
   readonly #udp: UdpSocket | null = null;
   readonly #raw: RawSocket41 | null = null;
   readonly #onError: ChannelErrorHandler;
@@ -90,7 +94,8 @@ export class Relay {
     this.#onError = onError;
     this.#onForeign = onForeign;
     if (transport.kind === "udp") {
-      this.#udp = new UdpSocket({ port: transport.bindPort, offload: transport.offload, onDatagrams: this.#fromUdp, onError });
+      // The one socket of the tunnel carries its bulk: runs from the server come in as one read.
+      this.#udp = new UdpSocket({ port: transport.bindPort, offload: transport.offload, coalesce: true, onDatagrams: this.#fromUdp, onError });
     } else if (transport.kind === "proto41") {
       this.#raw = new RawSocket41({ onPackets: this.#fromRaw, onError });
     }
@@ -129,7 +134,7 @@ export class Relay {
       this.#sendKeepalive();
       this.#keepalive = setInterval(this.#sendKeepalive, peer.keepaliveMs);
     }
-    const offloads = tunOffloadMessage(tun.offload, this.#tun) + (this.#udp ? `; ${udpOffloadMessage(tun.offload)}` : "");
+    const offloads = tunOffloadMessage(tun.offload, this.#tun) + (this.#udp ? `; ${udpOffloadMessage(tun.offload)}; ${udpCoalesceMessage(tun.offload)}` : "");
     return { ifname: this.#tun.name, kept, offloads };
   }
 
@@ -145,6 +150,10 @@ export class Relay {
     if (this.#tun !== null && this.#tun.offloads) {
       const o = this.#tun.offloadStats();
       Object.assign(this.counters, { superRead: o.superIn, splitPackets: o.segmentsIn, superWritten: o.superOut, joinedPackets: o.joinedOut });
+    }
+    if (this.#udp !== null) {
+      const { reads, datagrams } = this.#udp.coalesced();
+      Object.assign(this.counters, { coalescedReads: reads, coalescedDatagrams: datagrams });
     }
     this.#tun?.close();
     this.#tun = null;

@@ -66,7 +66,16 @@ interface Addon {
   tunSteerUpdate(mapFd: number, address: Uint8Array, length: number, queue: number, add: boolean): void;
   tunWrite(h: Handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   tunPersist(h: Handle, on: boolean): void;
-  udpOpen(addr: number, port: number, onBatch: DatagramBatchHandler, onError: ChannelErrorHandler, pollerIndex: number, segment: boolean, shared: boolean): Handle;
+  udpOpen(
+    addr: number,
+    port: number,
+    onBatch: DatagramBatchHandler,
+    onError: ChannelErrorHandler,
+    pollerIndex: number,
+    offload: boolean,
+    shared: boolean,
+    coalesce: boolean,
+  ): Handle;
   udpSegments(h: Handle): boolean;
   udpSegmentProbe(): boolean;
   udpCoalesced(h: Handle): [number, number];
@@ -523,6 +532,14 @@ export function udpOffloadMessage(requested: boolean): string {
     : "UDP: the kernel refused a segmented send (UDP_SEGMENT), so one datagram per message";
 }
 
+/** What dtcpc's log says about its socket's receive offload. */
+export function udpCoalesceMessage(requested: boolean): string {
+  if (!requested) return "UDP: one datagram per read (--no-offload)";
+  return udpCoalescingWorks()
+    ? "UDP: runs of the server's datagrams come in as one read (UDP_GRO)"
+    : "UDP: the kernel did not coalesce a segmented send (UDP_GRO), so one datagram per read";
+}
+
 /** What the daemon's log says once about the shared sockets' receive offload. */
 export function udpReceiveOffloadMessage(requested: boolean): string {
   if (!requested) return "UDP: the shared sockets read one datagram per message (--no-offload)";
@@ -551,6 +568,12 @@ export interface UdpSocketOptions {
   poller?: Poller;
   /** Default true: runs of datagrams to one peer go out as one segmented send (UDP_SEGMENT) where the kernel does it right. */
   offload?: boolean;
+  /**
+   * With offload: runs of one peer's datagrams come in as one read (UDP_GRO) where the kernel does
+   * it right, split back into the datagrams sent. Costs 4 MB of receive area (touched only as far
+   * as reads reach): for a socket that carries bulk, not one per session. Default false.
+   */
+  coalesce?: boolean;
 }
 
 /** A bound UDP/IPv4 socket with 4 MB buffers, read with recvmmsg and written with sendmmsg. */
@@ -573,21 +596,27 @@ export class UdpSocket {
       deliver: (b, count, oversized) => onDatagrams(b.buf, b.offsets, b.lengths, b.addrs, b.ports, count, oversized),
       onError,
     });
-    this.#handle = this.#slot.open((index) => a.udpOpen(address, opts.port, onDatagrams, onError, index, opts.offload ?? true, false));
+    this.#handle = this.#slot.open((index) => a.udpOpen(address, opts.port, onDatagrams, onError, index, opts.offload ?? true, false, opts.coalesce ?? false));
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
     this.port = port;
+  }
+
+  /** Whether runs of datagrams to one peer go out as one segmented send (UDP_SEGMENT); false after the kernel refused one. */
+  get segments(): boolean {
+    return this.#addon.udpSegments(this.#handle);
+  }
+
+  /** Reads that carried several datagrams (UDP_GRO, with coalesce), and how many datagrams they carried. */
+  coalesced(): { reads: number; datagrams: number } {
+    const [reads, datagrams] = this.#addon.udpCoalesced(this.#handle);
+    return { reads, datagrams };
   }
 
   /**
    * Sends datagram i to addrs[i]:ports[i]; returns how many were sent (drops the rest when the
    * queue is full), or SEND_DEFERRED (see Poller.deferSends).
    */
-  /** Whether runs of datagrams to one peer go out as one segmented send (UDP_SEGMENT); false after the kernel refused one. */
-  get segments(): boolean {
-    return this.#addon.udpSegments(this.#handle);
-  }
-
   sendBatch(
     buf: Uint8Array,
     offsets: Uint32Array,
@@ -651,7 +680,7 @@ export class SharedUdpSocket {
     const never = (): void => {
       throw new Error("a shared UDP socket is read by its poller");
     };
-    this.#handle = this.#slot.open((index) => a.udpOpen(ipv4ToUint32(opts.address), opts.port ?? 0, never, onError, index, opts.offload ?? true, true));
+    this.#handle = this.#slot.open((index) => a.udpOpen(ipv4ToUint32(opts.address), opts.port ?? 0, never, onError, index, opts.offload ?? true, true, false));
     const [addr, port] = a.localAddress(this.#handle);
     this.address = uint32ToIpv4(addr);
     this.port = port;
