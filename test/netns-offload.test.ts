@@ -127,7 +127,13 @@ describe("TUN offloads: bulk TCP through dtcps and dtcpc", { skip, timeout: 240_
       const c = clientOffloads(run.dtcpc);
       assert.ok(c.read > 0 && c.split > c.read, `the client split super-packets: ${JSON.stringify(c)}`);
       assert.ok(c.written > 0 && c.joined > c.written, `the client joined packets into super-packets: ${JSON.stringify(c)}`);
-      assert.equal(total(run.metrics, "dtcp_session_drops_total", { user: "olga" }), 0, "no packet of the session was dropped");
+      // Over TCP the data connection's send queue is bounded: a burst the client has not read yet
+      // may overflow it, and those packets are dropped and counted as sendFailed (TCP inside resends).
+      const allowed = transport === "tcp" ? ["sendFailed"] : [];
+      const drops = run.metrics
+        .filter((x) => x.name === "dtcp_session_drops_total" && x.value > 0 && !allowed.includes(x.labels.reason!))
+        .map((x) => `${x.labels.reason}: ${x.value}`);
+      assert.deepEqual(drops, [], "no packet of the session was dropped");
     });
   }
 
