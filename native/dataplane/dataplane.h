@@ -155,6 +155,9 @@ int udp_gro_recv_batch(int fd, udp_gro_t *g, batch_t *b, bool shared, int *err);
 bool udp_gro_has_held(const udp_gro_t *g);
 /* Reads that carried several datagrams, and how many they carried. */
 void udp_gro_stats(const udp_gro_t *g, uint64_t *coalesced, uint64_t *segments);
+/* Binds rx to a loopback port and sends it len bytes as one segmented send of size-byte segments
+ * (the probes' real packet); 0 once the kernel took it, else -1. */
+int loopback_segmented_send(int rx, const uint8_t *data, size_t len, uint16_t size);
 /* Whether the kernel coalesces right: one segmented send over loopback, once per process. */
 bool udp_gro_probe(void);
 int udp_shared_recv_batch(int fd, batch_t *b, int *err);

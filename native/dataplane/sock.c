@@ -300,6 +300,26 @@ uint32_t udp_send_segmented(int fd, batch_t *s, const uint8_t *buf, const uint32
   return sent;
 }
 
+int loopback_segmented_send(int rx, const uint8_t *data, size_t len, uint16_t size) {
+  int tx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t tolen = sizeof to;
+  int ok = tx >= 0 && bind(rx, (struct sockaddr *)&to, sizeof to) == 0 && getsockname(rx, (struct sockaddr *)&to, &tolen) == 0;
+  if (ok) {
+    union {
+      char buf[CMSG_SPACE(sizeof(uint16_t))];
+      struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    struct msghdr h = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = control.buf,
+                       .msg_controllen = cmsg_put(control.buf, sizeof control.buf, SOL_UDP, UDP_SEGMENT, &size, sizeof size)};
+    ok = sendmsg(tx, &h, 0) == (ssize_t)len;
+  }
+  if (tx >= 0) close(tx);
+  return ok ? 0 : -1;
+}
+
 bool udp_segment_probe(void) {
   /* 0: not yet probed; 1: works; -1: does not. Racing threads would both probe and agree. */
   static int known = 0;
@@ -312,35 +332,19 @@ bool udp_segment_probe(void) {
     return false;
   }
   int rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int tx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t tolen = sizeof to;
-  if (rx >= 0 && tx >= 0 && bind(rx, (struct sockaddr *)&to, sizeof to) == 0 &&
-      getsockname(rx, (struct sockaddr *)&to, &tolen) == 0) {
-    uint8_t payload[2 * 100 + 40];
-    memset(payload, 0xa5, sizeof payload);
-    uint16_t size = 100;
-    union {
-      char buf[CMSG_SPACE(sizeof(uint16_t))];
-      struct cmsghdr align;
-    } control;
-    struct iovec iov = {.iov_base = payload, .iov_len = sizeof payload};
-    struct msghdr h = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov, .msg_iovlen = 1,
-                       .msg_control = control.buf,
-                       .msg_controllen = cmsg_put(control.buf, sizeof control.buf, SOL_UDP, UDP_SEGMENT, &size, sizeof size)};
-    /* Three datagrams must arrive: 100, 100 and 40 bytes. */
-    if (sendmsg(tx, &h, 0) == (ssize_t)sizeof payload) {
-      uint8_t got[256];
-      ssize_t want[3] = {100, 100, 40};
-      works = 1;
-      for (int i = 0; i < 3 && works; i++) {
-        struct pollfd p = {.fd = rx, .events = POLLIN};
-        works = poll(&p, 1, 200) == 1 && recv(rx, got, sizeof got, 0) == want[i];
-      }
+  uint8_t payload[2 * 100 + 40];
+  memset(payload, 0xa5, sizeof payload);
+  /* Three datagrams must arrive: 100, 100 and 40 bytes. */
+  if (rx >= 0 && loopback_segmented_send(rx, payload, sizeof payload, 100) == 0) {
+    uint8_t got[256];
+    ssize_t want[3] = {100, 100, 40};
+    works = 1;
+    for (int i = 0; i < 3 && works; i++) {
+      struct pollfd p = {.fd = rx, .events = POLLIN};
+      works = poll(&p, 1, 200) == 1 && recv(rx, got, sizeof got, 0) == want[i];
     }
   }
   if (rx >= 0) close(rx);
-  if (tx >= 0) close(tx);
   known = works ? 1 : -1;
   return works;
 }

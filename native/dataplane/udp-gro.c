@@ -17,9 +17,6 @@
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
 
 #define GRO_MESSAGES BATCH_MAX
 #define GRO_MESSAGE 65536 /* above the largest UDP payload, so no read is ever cut */
@@ -153,25 +150,13 @@ bool udp_gro_probe(void) {
     result = -1;
     return false;
   }
-  int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t alen = sizeof a;
+  int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   int on = 1;
-  if (rx < 0 || tx < 0 || setsockopt(rx, SOL_UDP, UDP_GRO, &on, sizeof on) < 0 ||
-      bind(rx, (struct sockaddr *)&a, sizeof a) < 0 || getsockname(rx, (struct sockaddr *)&a, &alen) < 0)
-    goto done;
   /* Three 100-byte segments in one send: a kernel that coalesces hands them over as one. */
   uint8_t data[300];
   for (int i = 0; i < 300; i++) data[i] = (uint8_t)i;
-  uint16_t size = 100;
-  union {
-    char buf[CMSG_SPACE(sizeof(uint16_t))];
-    struct cmsghdr align;
-  } ctrl;
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
-  struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
-                     .msg_controllen = cmsg_put(ctrl.buf, sizeof ctrl.buf, SOL_UDP, UDP_SEGMENT, &size, sizeof size)};
-  if (sendmsg(tx, &m, 0) != (ssize_t)sizeof data) goto done;
+  if (rx < 0 || setsockopt(rx, SOL_UDP, UDP_GRO, &on, sizeof on) < 0 || loopback_segmented_send(rx, data, sizeof data, 100) < 0)
+    goto done;
   uint8_t got[400];
   union {
     char buf[CMSG_SPACE(sizeof(int))];
@@ -187,7 +172,6 @@ bool udp_gro_probe(void) {
   ok = len == (ssize_t)sizeof data && segment == 100 && memcmp(got, data, sizeof data) == 0;
 done:
   if (rx >= 0) close(rx);
-  if (tx >= 0) close(tx);
   result = ok ? 1 : -1;
   return ok;
 }
