@@ -40,6 +40,18 @@ static inline int dp_epoll_wait(int epfd, struct epoll_event *v, int n, int time
   return (int)syscall(SYS_epoll_pwait, epfd, v, n, timeout_ms, NULL, 8);
 }
 
+/* Copies the data of the received control message of that level and type into data (len bytes);
+ * false when the message has none that long. */
+static inline bool cmsg_get(struct msghdr *h, int level, int type, void *data, size_t len) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+    if (c->cmsg_level == level && c->cmsg_type == type && c->cmsg_len >= CMSG_LEN(len)) {
+      memcpy(data, CMSG_DATA(c), len);
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Writes one control message (level, type, len bytes of data) at the start of buf, whose space
  * bytes are zeroed first; returns space, for msg_controllen. */
 static inline size_t cmsg_put(void *buf, size_t space, int level, int type, const void *data, size_t len) {

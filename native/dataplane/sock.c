@@ -145,15 +145,12 @@ int udp_shared_recv_batch(int fd, batch_t *b, int *err) {
   int n = recv_batch(fd, b, err), kept = 0;
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &b->rx[i].msg_hdr;
-    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    struct sockaddr_in dst;
     h->msg_namelen = sizeof b->rx_names[i];
-    if (!c || c->cmsg_level != SOL_IP || c->cmsg_type != IP_ORIGDSTADDR ||
-        c->cmsg_len < CMSG_LEN(sizeof(struct sockaddr_in))) {
+    if (!cmsg_get(h, SOL_IP, IP_ORIGDSTADDR, &dst, sizeof dst)) {
       b->oversized++; /* cannot be a session's: dropped and counted with the cut ones */
       continue;
     }
-    struct sockaddr_in dst;
-    memcpy(&dst, CMSG_DATA(c), sizeof dst);
     b->off[kept] = (uint32_t)i * b->stride;
     b->len[kept] = h->msg_flags & MSG_TRUNC ? SHARED_CUT : b->rx[i].msg_len;
     b->addr[kept] = ntohl(b->rx_names[i].sin_addr.s_addr);

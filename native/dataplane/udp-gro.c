@@ -89,20 +89,11 @@ int udp_gro_recv_batch(int fd, udp_gro_t *g, batch_t *b, bool shared, int *err) 
   while (n < BATCH_MAX) {
     if (g->next >= g->count && gro_read(fd, g, err) == 0) break;
     struct msghdr *h = &g->msgs[g->next].msg_hdr;
-    uint32_t total = g->msgs[g->next].msg_len, segment = 0;
+    uint32_t total = g->msgs[g->next].msg_len;
     struct sockaddr_in dst = {0};
-    bool have_dst = false;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-      if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR && c->cmsg_len >= CMSG_LEN(sizeof dst)) {
-        memcpy(&dst, CMSG_DATA(c), sizeof dst);
-        have_dst = true;
-      } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        int size;
-        memcpy(&size, CMSG_DATA(c), sizeof size);
-        segment = size > 0 ? (uint32_t)size : 0;
-      }
-    }
-    if (shared && !have_dst) {
+    int size = 0;
+    uint32_t segment = cmsg_get(h, SOL_UDP, UDP_GRO, &size, sizeof size) && size > 0 ? (uint32_t)size : 0;
+    if (shared && !cmsg_get(h, SOL_IP, IP_ORIGDSTADDR, &dst, sizeof dst)) {
       b->oversized++; /* cannot be a session's: dropped and counted */
       g->next++;
       continue;
@@ -166,10 +157,9 @@ bool udp_gro_probe(void) {
   struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = rctrl.buf, .msg_controllen = sizeof rctrl.buf};
   struct pollfd p = {.fd = rx, .events = POLLIN};
   ssize_t len = poll(&p, 1, 200) == 1 ? recvmsg(rx, &r, MSG_DONTWAIT) : -1;
-  struct cmsghdr *c = len > 0 ? CMSG_FIRSTHDR(&r) : NULL;
   int segment = 0;
-  if (c && c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) memcpy(&segment, CMSG_DATA(c), sizeof segment);
-  ok = len == (ssize_t)sizeof data && segment == 100 && memcmp(got, data, sizeof data) == 0;
+  ok = len == (ssize_t)sizeof data && cmsg_get(&r, SOL_UDP, UDP_GRO, &segment, sizeof segment) && segment == 100 &&
+       memcmp(got, data, sizeof data) == 0;
 done:
   if (rx >= 0) close(rx);
   result = ok ? 1 : -1;
