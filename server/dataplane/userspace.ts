@@ -106,6 +106,8 @@ interface Call {
 
 interface PacketWorker {
   thread: Worker;
+  /** Its TUN queue's index, and its set's in the nftables table. */
+  index: number;
   /** Live sessions it owns (counted from the moment one is given to it). */
   sessions: number;
   /** Its latest daemon-wide figures; the data plane's are their sum. */
@@ -227,7 +229,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
       throw err;
     }
     this.#owners.set(spec.sessionId, worker);
-    if (spec.transport === "udp") this.#divert?.add(spec.serverUdpPort!, this.#workers.indexOf(worker));
+    if (spec.transport === "udp") this.#divert?.add(spec.serverUdpPort!, worker.index);
     const live: LiveSession = { spec, counters: counters ?? newSessionCounters(), ownRoutes: [] };
     this.#sessions.set(spec.sessionId, live);
     const address = serverAddress(spec);
@@ -384,7 +386,7 @@ export class UserspaceDataPlane implements DataPlane, MetricsSource {
   /** Resolves once the worker has its channels open. */
   #startWorker(config: WorkerConfig): Promise<Started> {
     const thread = new Worker(new URL("./worker-entry.js", import.meta.url), { workerData: config });
-    const worker: PacketWorker = { thread, sessions: 0, totals: new Float64Array(TOTAL_FIELDS) };
+    const worker: PacketWorker = { thread, index: config.worker, sessions: 0, totals: new Float64Array(TOTAL_FIELDS) };
     return new Promise((resolve, reject) => {
       let started = false;
       thread.on("message", (m: FromWorker) => {
