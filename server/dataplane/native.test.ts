@@ -711,6 +711,16 @@ describe("TunDevice and capabilities (in a network namespace)", { skip }, () => 
     assert.equal(r.linkGone, true, "closing the last fd removes the device; the child then exited by itself");
   });
 
+  test("a multi-queue TUN steers each destination to the queue its longest steered prefix names, else queue 0; the map holds what it was sized for and refuses a prefix twice", async () => {
+    const r = await child("steer");
+    assert.match(String((r.full as { message: string }).message), /steering map: bpf\(BPF_MAP_UPDATE_ELEM\).*(No space left|Argument list too long)/);
+    assert.equal((r.duplicate as { code: string }).code, "EEXIST");
+    assert.deepEqual(r.queues, [
+      ["fd000005000200000000000000000007", "fd000005000300000000000000000001"],
+      ["fd000005000100000000000000000009"],
+    ]);
+  });
+
   test("drops TUN and protocol-41 packets bigger than a slot, counted; a large-MTU TUN widens the slots", async () => {
     const r = await child("oversize");
     assert.deepEqual(r.tunLengths, [1048], "the 2548-byte packet was not delivered cut");

@@ -5,11 +5,14 @@
 //   nocaps  — started without CAP_NET_ADMIN/CAP_NET_RAW: report the errors and the UDP fallback.
 //   oversize — packets bigger than a receive slot (TUN whose MTU was raised behind our back, raw
 //             protocol 41), reported as dropped; then a TUN with a large MTU widens the slots.
+//   steer   — a TUN with two queues and a steering map of two prefixes: which queue each
+//             destination reaches, and what the full map and a duplicate prefix say.
 
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { RawSocket41, TunDevice, UdpSocket } from "../../server/dataplane/native.ts";
+import { addressPrefix, cidrPrefix } from "../../server/dataplane/packet.ts";
 
 const TUN_NAME = "dtcpt0";
 const LOCAL = "fd00:d7c9::1";
@@ -196,8 +199,49 @@ function nocapsMode(): object {
   return { tun, raw, udp };
 }
 
+async function steerMode(): Promise<object> {
+  ip("link", "set", "lo", "up");
+  // UDP destinations seen on each queue (the kernel's own solicitations and reports skipped).
+  const seen: string[][] = [[], []];
+  const onQueue = (q: number) => (buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number) => {
+    for (let i = 0; i < count; i++) {
+      const p = buf.subarray(offsets[i]!, offsets[i]! + lengths[i]!);
+      if (p.length >= 48 && p[0]! >> 4 === 6 && p[6] === 17) seen[q]!.push(hex(p.subarray(24, 40)));
+    }
+  };
+  const first = new TunDevice({ name: TUN_NAME, mtu: 1280, offload: false, queue: "first", onPackets: onQueue(0) });
+  const second = new TunDevice({ name: TUN_NAME, mtu: 1280, offload: false, queue: "attach", onPackets: onQueue(1) });
+  const steering = first.steer(2);
+  try {
+    ip("-6", "addr", "add", `${LOCAL}/128`, "dev", TUN_NAME, "nodad");
+    ip("-6", "route", "add", "fd00:5::/32", "dev", TUN_NAME);
+    steering.add(cidrPrefix("fd00:5:1::/48"), 1);
+    steering.add(addressPrefix("fd00:5:2::7"), 1);
+    const full = errorOf(() => steering.add(addressPrefix("fd00:5:3::1"), 1));
+    steering.remove(addressPrefix("fd00:5:2::7"));
+    const duplicate = errorOf(() => steering.add(cidrPrefix("fd00:5:1::/48"), 0));
+    // fd00:5:1::9 is in a steered prefix; fd00:5:2::7 no longer is; fd00:5:3::1 never was.
+    for (const to of ["fd00:5:1::9", "fd00:5:2::7", "fd00:5:3::1"]) await sendUdp6(LOCAL, to, 20);
+    await settle();
+    return { full, duplicate, queues: seen };
+  } finally {
+    steering.close();
+    second.close();
+    first.close();
+  }
+}
+
 const mode = process.argv[2];
-const result = mode === "tun" ? await tunMode() : mode === "nocaps" ? nocapsMode() : mode === "oversize" ? await oversizeMode() : null;
+const result =
+  mode === "tun"
+    ? await tunMode()
+    : mode === "nocaps"
+      ? nocapsMode()
+      : mode === "oversize"
+        ? await oversizeMode()
+        : mode === "steer"
+          ? await steerMode()
+          : null;
 if (!result) throw new Error(`unknown mode ${mode}`);
 // Also linkGone: a non-persistent TUN disappears with its last fd.
 const linkGone = mode === "tun" ? errorOf(() => ip("link", "show", "dev", TUN_NAME)) !== null : undefined;
